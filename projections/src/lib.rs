@@ -1,0 +1,1 @@
+pub use ansinh_events;
