@@ -1,0 +1,222 @@
+//! The per-household hash chain that makes tampering provable.
+//!
+//! `hash = hex(SHA-256(prev_hash ‖ JCS(payload without meta.hash)))` where `prev_hash` is the
+//! previous event's hash as 64 lowercase hex ASCII bytes (64 `0`s for the first event) and JCS
+//! is the JSON Canonicalization Scheme of RFC 8785 (keys sorted by UTF-16 code units, no
+//! whitespace, ES6 number form). The payload includes the household id and the sequence, so an
+//! edited, deleted, inserted or swapped event breaks the chain at that point.
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::envelope::{CommandContext, Envelope, Facts, Recorded, SCHEMA_VERSION};
+
+/// `prev_hash` of a household's first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("the event could not be encoded as JSON: {0}")]
+    Encode(String),
+    #[error("the stored payload has no meta object")]
+    NoMeta,
+}
+
+/// Where a household's chain stands: the last sequence written and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub sequence: i64,
+    pub hash: String,
+}
+
+impl Default for ChainHead {
+    fn default() -> Self {
+        ChainHead {
+            sequence: 0,
+            hash: GENESIS_HASH.to_owned(),
+        }
+    }
+}
+
+impl ChainHead {
+    /// Moves the head past a recorded event.
+    pub fn advance(&mut self, meta: &Envelope) {
+        self.sequence = meta.sequence;
+        self.hash.clone_from(&meta.hash);
+    }
+}
+
+/// Hash of a stored payload (`{"type","data","meta"}`), ignoring any `meta.hash` it carries.
+pub fn payload_hash(payload: &Value) -> Result<String, ChainError> {
+    let mut payload = payload.clone();
+    let meta = payload
+        .get_mut("meta")
+        .and_then(Value::as_object_mut)
+        .ok_or(ChainError::NoMeta)?;
+    meta.remove("hash");
+    let prev = meta
+        .get("prev_hash")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    hash_canonical(&prev, &payload)
+}
+
+fn hash_canonical(prev_hash: &str, unhashed: &Value) -> Result<String, ChainError> {
+    let canonical = serde_jcs::to_vec(unhashed).map_err(|e| ChainError::Encode(e.to_string()))?;
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(&canonical);
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Wraps the events one command produced in envelopes and links them onto the chain.
+pub fn seal<E: Serialize>(
+    head: &ChainHead,
+    ctx: &CommandContext,
+    events: Vec<(E, Facts)>,
+) -> Result<Vec<Recorded<E>>, ChainError> {
+    let mut head = head.clone();
+    let mut sealed = Vec::with_capacity(events.len());
+    for (event, facts) in events {
+        let mut recorded = Recorded {
+            event,
+            meta: Envelope {
+                household_id: ctx.household_id,
+                sequence: head.sequence + 1,
+                schema_version: SCHEMA_VERSION,
+                actor: ctx.actor.clone(),
+                recorded_at: ctx.recorded_at,
+                effective_on: facts.effective_on.unwrap_or(ctx.today),
+                reason: facts.reason,
+                legal_basis: facts.legal_basis,
+                decision_no: facts.decision_no,
+                source: ctx.source.clone(),
+                correlation_id: ctx.correlation_id,
+                idempotency_key: ctx.idempotency_key.clone(),
+                prev_hash: head.hash.clone(),
+                hash: String::new(),
+            },
+        };
+        let value =
+            serde_json::to_value(&recorded).map_err(|e| ChainError::Encode(e.to_string()))?;
+        recorded.meta.hash = payload_hash(&value)?;
+        head.advance(&recorded.meta);
+        sealed.push(recorded);
+    }
+    Ok(sealed)
+}
+
+/// Result of checking one household's events in sequence order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainBreak {
+    /// Row sequence numbers are not 1, 2, 3, … (an event was deleted or inserted).
+    Gap { expected: i64, found: i64 },
+    /// The payload's own sequence or household differs from the row it sits in.
+    Misplaced { sequence: i64 },
+    /// `prev_hash` is not the previous event's hash.
+    Unlinked { sequence: i64 },
+    /// The recomputed hash differs from the stored one (the payload was edited).
+    Altered { sequence: i64 },
+}
+
+impl ChainBreak {
+    pub fn sequence(&self) -> i64 {
+        match self {
+            ChainBreak::Gap { expected, .. } => *expected,
+            ChainBreak::Misplaced { sequence }
+            | ChainBreak::Unlinked { sequence }
+            | ChainBreak::Altered { sequence } => *sequence,
+        }
+    }
+}
+
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainBreak::Gap { expected, found } => {
+                write!(
+                    f,
+                    "event {expected} is missing (next stored event is {found})"
+                )
+            }
+            ChainBreak::Misplaced { sequence } => {
+                write!(f, "event {sequence} belongs to another place in the log")
+            }
+            ChainBreak::Unlinked { sequence } => {
+                write!(f, "event {sequence} does not link to the event before it")
+            }
+            ChainBreak::Altered { sequence } => {
+                write!(f, "event {sequence} was altered after it was written")
+            }
+        }
+    }
+}
+
+/// Checks events fed in row order and remembers the first break.
+#[derive(Debug)]
+pub struct ChainVerifier {
+    household_id: uuid::Uuid,
+    head: ChainHead,
+    first_break: Option<ChainBreak>,
+}
+
+impl ChainVerifier {
+    pub fn new(household_id: uuid::Uuid) -> Self {
+        ChainVerifier {
+            household_id,
+            head: ChainHead::default(),
+            first_break: None,
+        }
+    }
+
+    /// Feeds the next stored row: its sequence column and its payload.
+    pub fn push(&mut self, row_sequence: i64, payload: &Value) {
+        if self.first_break.is_some() {
+            return;
+        }
+        let expected = self.head.sequence + 1;
+        if row_sequence != expected {
+            self.first_break = Some(ChainBreak::Gap {
+                expected,
+                found: row_sequence,
+            });
+            return;
+        }
+        let meta = payload.get("meta");
+        let field = |name: &str| meta.and_then(|m| m.get(name));
+        let stored_hash = field("hash").and_then(Value::as_str).unwrap_or_default();
+        let in_place = field("sequence").and_then(Value::as_i64) == Some(row_sequence)
+            && field("household_id").and_then(Value::as_str)
+                == Some(self.household_id.to_string().as_str());
+        let linked = field("prev_hash").and_then(Value::as_str) == Some(self.head.hash.as_str());
+        self.first_break = if !in_place {
+            Some(ChainBreak::Misplaced {
+                sequence: row_sequence,
+            })
+        } else if !linked {
+            Some(ChainBreak::Unlinked {
+                sequence: row_sequence,
+            })
+        } else if payload_hash(payload).ok().as_deref() != Some(stored_hash) {
+            Some(ChainBreak::Altered {
+                sequence: row_sequence,
+            })
+        } else {
+            None
+        };
+        self.head = ChainHead {
+            sequence: row_sequence,
+            hash: stored_hash.to_owned(),
+        };
+    }
+
+    /// The head after the last event fed, or the first break found.
+    pub fn finish(self) -> Result<ChainHead, ChainBreak> {
+        match self.first_break {
+            Some(b) => Err(b),
+            None => Ok(self.head),
+        }
+    }
+}

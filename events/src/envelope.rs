@@ -1,0 +1,119 @@
+//! The envelope every stored event carries inside its payload (esrs has no metadata column):
+//! who recorded it, when, when it took effect, why, from where, and its place in the hash chain.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Version of the payload layout; bump it when a stored shape changes and add an upcaster.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The person (or system account) on whose authority an event was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub user_id: Uuid,
+    pub name: String,
+    pub role: String,
+    /// Administrative unit code the actor acts for.
+    pub unit: String,
+}
+
+impl Actor {
+    /// The account used by command-line tools and the synthetic data generator.
+    pub fn system(name: &str) -> Self {
+        Actor {
+            user_id: Uuid::nil(),
+            name: name.to_owned(),
+            role: "system".to_owned(),
+            unit: String::new(),
+        }
+    }
+}
+
+/// Where an event entered the system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    Api,
+    Cli,
+    Import { batch_id: Uuid },
+    Correction,
+}
+
+/// Everything about an event except the domain data itself. Stored as `meta` in the payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub household_id: Uuid,
+    /// 1-based position in the household's stream; part of the hashed content, so a moved or
+    /// swapped event breaks the chain even if its row is renumbered.
+    pub sequence: i64,
+    pub schema_version: u32,
+    pub actor: Actor,
+    /// Server clock when the event was written.
+    pub recorded_at: DateTime<Utc>,
+    /// The day the fact happened in the world (a survey done on 20 Nov and entered on 2 Dec).
+    pub effective_on: NaiveDate,
+    pub reason: Option<String>,
+    pub legal_basis: Option<String>,
+    pub decision_no: Option<String>,
+    pub source: Source,
+    /// Shared by every event written for one request.
+    pub correlation_id: Uuid,
+    pub idempotency_key: Option<String>,
+    /// Hash of the previous event of this household (64 zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 over `prev_hash` and the canonical payload without this field; see `chain`.
+    pub hash: String,
+}
+
+/// A domain event as stored: `{"type": ..., "data": {...}, "meta": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recorded<E> {
+    #[serde(flatten)]
+    pub event: E,
+    pub meta: Envelope,
+}
+
+/// Facts about one event that the domain decides (they differ between the events of one
+/// command: a decision's derived events share its number, a survey has its own date).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub effective_on: Option<NaiveDate>,
+    pub reason: Option<String>,
+    pub legal_basis: Option<String>,
+    pub decision_no: Option<String>,
+}
+
+/// What the application knows about a request, handed to the pure domain with the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandContext {
+    pub household_id: Uuid,
+    pub actor: Actor,
+    pub recorded_at: DateTime<Utc>,
+    /// Today's date in Vietnam (UTC+7): effective dates after it are in the future.
+    pub today: NaiveDate,
+    pub source: Source,
+    pub correlation_id: Uuid,
+    pub idempotency_key: Option<String>,
+}
+
+impl CommandContext {
+    /// A context for a request at `recorded_at`, with today's date taken in Vietnam's time zone.
+    pub fn new(
+        household_id: Uuid,
+        actor: Actor,
+        source: Source,
+        recorded_at: DateTime<Utc>,
+    ) -> Self {
+        let today = (recorded_at + chrono::Duration::hours(7)).date_naive();
+        CommandContext {
+            household_id,
+            actor,
+            recorded_at,
+            today,
+            source,
+            correlation_id: Uuid::now_v7(),
+            idempotency_key: None,
+        }
+    }
+}
