@@ -1,1 +1,45 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use ansinh::cli::{self, Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ansinh could not start its runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let serving = matches!(cli.command, Command::Serve { .. });
+    let outcome = runtime.block_on(async move {
+        if serving {
+            // `serve` shuts down gracefully on the signal itself.
+            return cli::run(cli).await;
+        }
+        tokio::select! {
+            r = cli::run(cli) => r,
+            () = ansinh::server::shutdown_signal() => Err(cli::Failure::other("interrupted")),
+        }
+    });
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("{}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

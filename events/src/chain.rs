@@ -94,7 +94,7 @@ pub fn seal<E: Serialize>(
                 decision_no: facts.decision_no,
                 source: ctx.source.clone(),
                 correlation_id: ctx.correlation_id,
-                idempotency_key: ctx.idempotency_key.clone(),
+                idempotency: ctx.idempotency.clone(),
                 prev_hash: head.hash.clone(),
                 hash: String::new(),
             },
@@ -218,5 +218,127 @@ impl ChainVerifier {
             Some(b) => Err(b),
             None => Ok(self.head),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{Actor, Source};
+    use serde_json::json;
+
+    fn ctx() -> CommandContext {
+        CommandContext::new(
+            uuid::Uuid::from_u128(7),
+            Actor::system("test"),
+            Source::Cli,
+            "2024-05-01T03:00:00Z".parse().expect("time"),
+        )
+    }
+
+    fn sealed(n: usize) -> Vec<Value> {
+        let events = (0..n)
+            .map(|i| {
+                (
+                    json!({"type": "note", "data": {"n": i, "text": "Tây Ninh"}}),
+                    Facts::default(),
+                )
+            })
+            .collect();
+        seal(&ChainHead::default(), &ctx(), events)
+            .expect("seal")
+            .iter()
+            .map(|r| serde_json::to_value(r).expect("json"))
+            .collect()
+    }
+
+    fn check(events: &[Value]) -> Result<ChainHead, ChainBreak> {
+        let mut v = ChainVerifier::new(uuid::Uuid::from_u128(7));
+        for e in events {
+            v.push(e["meta"]["sequence"].as_i64().unwrap_or(0), e);
+        }
+        v.finish()
+    }
+
+    #[test]
+    fn a_sealed_chain_verifies_and_links_from_genesis() {
+        let events = sealed(4);
+        assert_eq!(events[0]["meta"]["prev_hash"], GENESIS_HASH);
+        assert_eq!(events[1]["meta"]["prev_hash"], events[0]["meta"]["hash"]);
+        let head = check(&events).expect("intact");
+        assert_eq!(head.sequence, 4);
+        assert_eq!(json!(head.hash), events[3]["meta"]["hash"]);
+    }
+
+    #[test]
+    fn the_hash_is_sha256_of_prev_hash_and_the_rfc8785_form() {
+        let events = sealed(1);
+        let mut unhashed = events[0].clone();
+        unhashed["meta"]
+            .as_object_mut()
+            .expect("meta")
+            .remove("hash");
+        // RFC 8785: sorted keys, no whitespace; non-ASCII stays as UTF-8.
+        let canonical = serde_jcs::to_string(&unhashed).expect("jcs");
+        assert!(canonical.starts_with("{\"data\":{\"n\":0,\"text\":\"Tây Ninh\"},\"meta\":{"));
+        let expected = hex::encode(Sha256::digest(format!("{GENESIS_HASH}{canonical}")));
+        assert_eq!(events[0]["meta"]["hash"], expected.as_str());
+    }
+
+    #[test]
+    fn key_order_and_whitespace_of_the_stored_json_do_not_matter() {
+        let events = sealed(2);
+        let reparsed: Vec<Value> = events
+            .iter()
+            .map(|e| serde_json::from_str(&serde_json::to_string_pretty(e).expect("s")).expect("p"))
+            .collect();
+        assert!(check(&reparsed).is_ok());
+    }
+
+    #[test]
+    fn an_edited_payload_is_altered() {
+        let mut events = sealed(3);
+        events[1]["data"]["n"] = json!(99);
+        assert_eq!(check(&events), Err(ChainBreak::Altered { sequence: 2 }));
+    }
+
+    #[test]
+    fn an_edit_with_a_recomputed_hash_breaks_the_next_link() {
+        let mut events = sealed(3);
+        events[1]["data"]["n"] = json!(99);
+        let rehash = payload_hash(&events[1]).expect("hash");
+        events[1]["meta"]["hash"] = json!(rehash);
+        assert_eq!(check(&events), Err(ChainBreak::Unlinked { sequence: 3 }));
+    }
+
+    #[test]
+    fn a_deleted_event_is_a_gap() {
+        let mut events = sealed(3);
+        events.remove(1);
+        assert_eq!(
+            check(&events),
+            Err(ChainBreak::Gap {
+                expected: 2,
+                found: 3
+            })
+        );
+    }
+
+    #[test]
+    fn swapped_payloads_are_misplaced() {
+        let events = sealed(3);
+        let mut v = ChainVerifier::new(uuid::Uuid::from_u128(7));
+        v.push(1, &events[0]);
+        v.push(2, &events[2]);
+        v.push(3, &events[1]);
+        assert_eq!(v.finish(), Err(ChainBreak::Misplaced { sequence: 2 }));
+    }
+
+    #[test]
+    fn an_event_moved_from_another_household_is_misplaced() {
+        let events = sealed(1);
+        let mut v = ChainVerifier::new(uuid::Uuid::from_u128(8));
+        v.push(1, &events[0]);
+        assert_eq!(v.finish(), Err(ChainBreak::Misplaced { sequence: 1 }));
     }
 }

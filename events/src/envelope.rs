@@ -59,11 +59,19 @@ pub struct Envelope {
     pub source: Source,
     /// Shared by every event written for one request.
     pub correlation_id: Uuid,
-    pub idempotency_key: Option<String>,
+    pub idempotency: Option<Idempotency>,
     /// Hash of the previous event of this household (64 zeros for the first).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and the canonical payload without this field; see `chain`.
     pub hash: String,
+}
+
+/// The client's idempotency key and a digest of the request it came with: a retry with the same
+/// key and body returns the first result; the same key with another body is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_digest: String,
 }
 
 /// A domain event as stored: `{"type": ..., "data": {...}, "meta": {...}}`.
@@ -94,7 +102,7 @@ pub struct CommandContext {
     pub today: NaiveDate,
     pub source: Source,
     pub correlation_id: Uuid,
-    pub idempotency_key: Option<String>,
+    pub idempotency: Option<Idempotency>,
 }
 
 impl CommandContext {
@@ -113,7 +121,7 @@ impl CommandContext {
             today,
             source,
             correlation_id: Uuid::now_v7(),
-            idempotency_key: None,
+            idempotency: None,
         }
     }
 }

@@ -8,4 +8,6 @@ pub mod household;
 pub mod money;
 
 pub use chain::{ChainError, ChainHead, GENESIS_HASH};
-pub use envelope::{Actor, CommandContext, Envelope, Facts, Recorded, Source, SCHEMA_VERSION};
+pub use envelope::{
+    Actor, CommandContext, Envelope, Facts, Idempotency, Recorded, Source, SCHEMA_VERSION,
+};

@@ -1,0 +1,78 @@
+//! Where the database comes from: the user's `DATABASE_URL`, or ansinh's own cluster.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+use crate::pg::{EmbeddedPg, EmbeddedPgError};
+
+/// The database ansinh uses inside its own cluster.
+const EMBEDDED_DATABASE: &str = "ansinh";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedPgError),
+    #[error("the database URL is not valid: {0}")]
+    BadUrl(sqlx::Error),
+    #[error("could not connect to PostgreSQL: {0}")]
+    Connect(sqlx::Error),
+    #[error("could not apply the database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("could not start the embedded PostgreSQL: {0}")]
+    Join(String),
+}
+
+/// A connected pool and, when ansinh runs its own cluster, the handle that stops it on drop.
+pub struct Database {
+    pub pool: PgPool,
+    /// Kept alive so the cluster is stopped (if this process started it) when dropped.
+    pub embedded: Option<EmbeddedPg>,
+}
+
+/// Where to find PostgreSQL, from the global command-line options.
+#[derive(Debug, Clone)]
+pub enum Location {
+    Url(String),
+    Embedded(PathBuf),
+}
+
+impl Database {
+    pub async fn open(location: &Location, max_connections: u32) -> Result<Database, DbError> {
+        let (options, embedded) = match location {
+            Location::Url(url) => (
+                PgConnectOptions::from_str(url).map_err(DbError::BadUrl)?,
+                None,
+            ),
+            Location::Embedded(dir) => {
+                let embedded = start_embedded(dir).await?;
+                embedded
+                    .create_database_if_missing(EMBEDDED_DATABASE)
+                    .await?;
+                (embedded.connect_options(EMBEDDED_DATABASE), Some(embedded))
+            }
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await
+            .map_err(DbError::Connect)?;
+        Ok(Database { pool, embedded })
+    }
+}
+
+async fn start_embedded(dir: &Path) -> Result<EmbeddedPg, DbError> {
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || EmbeddedPg::start(&dir))
+        .await
+        .map_err(|e| DbError::Join(e.to_string()))?
+        .map_err(DbError::from)
+}
+
+/// Applies the schema migrations embedded in the binary (never edit an applied one).
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    sqlx::migrate!("./migrations").run(pool).await?;
+    Ok(())
+}

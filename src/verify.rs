@@ -1,0 +1,179 @@
+//! Recomputing every hash chain, and the daily anchor auditors keep outside the system.
+//!
+//! Anchor of day D: take every household with at least one event recorded before the end of D
+//! (midnight at the start of D+1, Vietnam time, UTC+7), its last such event's sequence and
+//! hash; write one line `household_id:sequence:hash\n` per household (lowercase hyphenated
+//! UUID, decimal sequence, hex hash), sorted by household id; the root is the lowercase hex
+//! SHA-256 of all lines concatenated. Anyone can recompute it with `sha256sum`.
+
+use ansinh_events::chain::{ChainBreak, ChainVerifier};
+use ansinh_events::ChainHead;
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::TryStreamExt;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("household {0} has no events")]
+    UnknownHousehold(Uuid),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokenChain {
+    pub household_id: Uuid,
+    pub first_bad_sequence: i64,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Anchor {
+    pub date: NaiveDate,
+    pub households: u64,
+    pub events: u64,
+    pub root: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub households: u64,
+    pub events: u64,
+    pub broken: Vec<BrokenChain>,
+    pub anchor: Option<Anchor>,
+}
+
+impl VerifyReport {
+    pub fn intact(&self) -> bool {
+        self.broken.is_empty()
+    }
+}
+
+/// The first instant after day `date` in Vietnam (UTC+7).
+pub fn end_of_day(date: NaiveDate) -> DateTime<Utc> {
+    let next = date.succ_opt().unwrap_or(date);
+    next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - chrono::Duration::hours(7)
+}
+
+/// One household being checked; the anchor head is its last event recorded before the cutoff.
+struct Walk {
+    household_id: Uuid,
+    chain: ChainVerifier,
+    anchor_head: Option<ChainHead>,
+}
+
+/// Streams the log in (household, sequence) order and checks every chain. With `anchor_date`,
+/// also computes that day's anchor from the same pass.
+pub async fn verify(
+    pool: &PgPool,
+    household: Option<Uuid>,
+    anchor_date: Option<NaiveDate>,
+    progress: &indicatif::ProgressBar,
+) -> Result<VerifyReport, VerifyError> {
+    let cutoff = anchor_date.map(end_of_day);
+    let mut report = VerifyReport {
+        households: 0,
+        events: 0,
+        broken: Vec::new(),
+        anchor: None,
+    };
+    let mut anchor_lines = Sha256::new();
+    let mut anchor_counts = (0u64, 0u64);
+    let mut walk: Option<Walk> = None;
+
+    let mut finish = |walk: Walk, report: &mut VerifyReport| {
+        report.households += 1;
+        if let Err(b) = walk.chain.finish() {
+            report.broken.push(broken(walk.household_id, &b));
+        }
+        if let Some(head) = walk.anchor_head {
+            anchor_lines.update(format!(
+                "{}:{}:{}\n",
+                walk.household_id, head.sequence, head.hash
+            ));
+            anchor_counts.0 += 1;
+            anchor_counts.1 += u64::try_from(head.sequence).unwrap_or(0);
+        }
+    };
+
+    let mut rows = sqlx::query_as::<_, (Uuid, i32, String)>(
+        "SELECT aggregate_id, sequence_number, payload::text FROM household_events
+          WHERE $1::uuid IS NULL OR aggregate_id = $1
+          ORDER BY aggregate_id, sequence_number",
+    )
+    .bind(household)
+    .fetch(pool);
+    while let Some((household_id, sequence, payload)) = rows.try_next().await? {
+        let sequence = i64::from(sequence);
+        if walk.as_ref().map(|w| w.household_id) != Some(household_id) {
+            if let Some(done) = walk.take() {
+                finish(done, &mut report);
+            }
+            walk = Some(Walk {
+                household_id,
+                chain: ChainVerifier::new(household_id),
+                anchor_head: None,
+            });
+        }
+        let Some(current) = walk.as_mut() else {
+            continue;
+        };
+        let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+        current.chain.push(sequence, &payload);
+        if let Some(cutoff) = cutoff {
+            if recorded_at(&payload).is_some_and(|at| at < cutoff) {
+                current.anchor_head = Some(ChainHead {
+                    sequence,
+                    hash: payload["meta"]["hash"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                });
+            }
+        }
+        report.events += 1;
+        progress.inc(1);
+    }
+    if let Some(done) = walk.take() {
+        finish(done, &mut report);
+    }
+    drop(finish);
+    if let Some(id) = household {
+        if report.events == 0 {
+            return Err(VerifyError::UnknownHousehold(id));
+        }
+    }
+    if let Some(date) = anchor_date {
+        report.anchor = Some(Anchor {
+            date,
+            households: anchor_counts.0,
+            events: anchor_counts.1,
+            root: hex::encode(anchor_lines.finalize()),
+        });
+    }
+    Ok(report)
+}
+
+fn recorded_at(payload: &Value) -> Option<DateTime<Utc>> {
+    payload["meta"]["recorded_at"].as_str()?.parse().ok()
+}
+
+fn broken(household_id: Uuid, b: &ChainBreak) -> BrokenChain {
+    BrokenChain {
+        household_id,
+        first_bad_sequence: b.sequence(),
+        problem: b.to_string(),
+    }
+}
+
+/// Number of events, for sizing the progress bar of a full run.
+pub async fn count_events(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM household_events")
+        .fetch_one(pool)
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}

@@ -1,0 +1,362 @@
+//! The event log foundation against a real PostgreSQL: concurrency, conflicts, append-only
+//! enforcement, the gap-safe reader, idempotency, tamper detection and anchors.
+
+mod common;
+
+use std::process::Command as Process;
+
+use ansinh::store::position::{read_after, Cursor};
+use ansinh::store::{EventLog, StoreError};
+use ansinh_events::household::{
+    Area, Command, FundingSource, HouseholdCommand, HouseholdRegistered, Member, Policy, Sex,
+    SupportReceived,
+};
+use ansinh_events::money::Vnd;
+use ansinh_events::{Actor, CommandContext, Idempotency, Source};
+use chrono::{NaiveDate, Utc};
+use uuid::Uuid;
+
+fn date(s: &str) -> NaiveDate {
+    s.parse().expect("test date")
+}
+
+fn ctx(household_id: Uuid) -> CommandContext {
+    CommandContext::new(
+        household_id,
+        Actor {
+            user_id: Uuid::now_v7(),
+            name: "Trần Văn Bình".into(),
+            role: "commune_officer".into(),
+            unit: "25459".into(),
+        },
+        Source::Api,
+        Utc::now(),
+    )
+}
+
+fn register(household_id: Uuid) -> Command {
+    Command {
+        ctx: ctx(household_id),
+        action: HouseholdCommand::Register {
+            registration: HouseholdRegistered {
+                head_name: "Nguyễn Thị Lan".into(),
+                unit_code: "25459".into(),
+                hamlet: "Ấp Thạnh Hiệp".into(),
+                area: Area::Rural,
+                ethnic_minority: false,
+                merit_family: false,
+                members: vec![Member {
+                    name: "Nguyễn Thị Lan".into(),
+                    birth_year: 1978,
+                    sex: Sex::Female,
+                    relation: "head".into(),
+                    id_number: Some("072178000123".into()),
+                }],
+            },
+            effective_on: date("2021-09-20"),
+        },
+    }
+}
+
+fn support(household_id: Uuid, amount: i64) -> Command {
+    Command {
+        ctx: ctx(household_id),
+        action: HouseholdCommand::RecordSupport(SupportReceived {
+            policy: Policy::ElectricitySubsidy,
+            amount_vnd: Vnd::new(amount).expect("non-negative"),
+            in_kind: None,
+            funding_source: FundingSource::CentralBudget,
+            fund_id: None,
+            disbursed_on: date("2023-03-01"),
+            disbursed_by: "UBND xã Tân Lập".into(),
+            recipient_member: None,
+        }),
+    }
+}
+
+async fn household_with_supports(log: &EventLog, supports: usize) -> Uuid {
+    let id = Uuid::now_v7();
+    log.execute(register(id), None).await.expect("register");
+    for i in 0..supports {
+        log.execute(support(id, 46_000 + i as i64), None)
+            .await
+            .expect("support");
+    }
+    id
+}
+
+#[tokio::test]
+async fn twenty_concurrent_writers_get_contiguous_sequences_and_an_unbroken_chain() {
+    let db = common::test_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    let id = household_with_supports(&log, 0).await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move { log.execute_retrying(support(id, 1_000 * i)).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task").expect("append lands after retries");
+    }
+    let sequences: Vec<i64> = log
+        .events(id)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.meta.sequence)
+        .collect();
+    assert_eq!(sequences, (1..=21).collect::<Vec<_>>());
+    let report = ansinh::verify::verify(&db.pool, Some(id), None, &indicatif::ProgressBar::hidden())
+        .await
+        .expect("verify");
+    assert!(report.intact(), "{:?}", report.broken);
+    assert_eq!(report.events, 21);
+}
+
+#[tokio::test]
+async fn a_stale_expected_version_is_a_conflict_and_appends_nothing() {
+    let db = common::test_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    let id = household_with_supports(&log, 2).await;
+    let err = log
+        .execute(support(id, 1), Some(2))
+        .await
+        .expect_err("version 2 is stale, the household is at 3");
+    assert!(
+        matches!(err, StoreError::Conflict { expected: 2, actual: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(log.events(id).await.expect("events").len(), 3);
+    let ok = log.execute(support(id, 1), Some(3)).await.expect("fresh");
+    assert_eq!(ok.version, 4);
+}
+
+#[tokio::test]
+async fn writers_that_lose_the_race_get_a_typed_conflict_not_a_database_error() {
+    let db = common::test_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    let id = household_with_supports(&log, 0).await;
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move { log.execute(support(id, i), Some(1)).await })
+        })
+        .collect();
+    let mut landed = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(appended) => {
+                assert_eq!(appended.version, 2);
+                landed += 1;
+            }
+            Err(StoreError::Conflict { .. }) => {}
+            Err(other) => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(landed, 1);
+}
+
+#[tokio::test]
+async fn the_database_refuses_update_delete_and_truncate_of_events() {
+    let db = common::test_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    household_with_supports(&log, 1).await;
+    for statement in [
+        "UPDATE household_events SET payload = '{}'::jsonb",
+        "DELETE FROM household_events",
+        "TRUNCATE household_events",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(&db.pool)
+            .await
+            .expect_err(statement);
+        assert!(
+            err.to_string().contains("never changed or deleted"),
+            "{statement}: {err}"
+        );
+    }
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM household_events")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 2);
+}
+
+#[tokio::test]
+async fn the_position_reader_does_not_skip_an_event_whose_transaction_commits_late() {
+    let db = common::test_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    let early = household_with_supports(&log, 0).await;
+    // A slow writer: takes its transaction id now, writes an event, and stays open.
+    let slow_id = Uuid::now_v7();
+    let mut slow = db.pool.begin().await.expect("begin");
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *slow)
+        .await
+        .expect("xid");
+    let sealed = <ansinh_events::household::Household as esrs::Aggregate>::handle_command(
+        &Default::default(),
+        register(slow_id),
+    )
+    .expect("decide");
+    sqlx::query(
+        "INSERT INTO household_events (id, aggregate_id, payload, sequence_number) VALUES ($1, $2, $3, 1)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(slow_id)
+    .bind(sqlx::types::Json(&sealed[0]))
+    .execute(&mut *slow)
+    .await
+    .expect("slow insert");
+    // Faster writers commit after it.
+    let later = household_with_supports(&log, 2).await;
+
+    let first = read_after(&db.pool, Cursor::default(), 100).await.expect("read");
+    let seen: Vec<Uuid> = first.iter().map(|e| e.household_id).collect();
+    assert!(seen.contains(&early));
+    assert!(!seen.contains(&slow_id), "uncommitted event must not be read");
+    assert!(
+        !seen.contains(&later),
+        "events of transactions newer than a running one wait for it"
+    );
+    let cursor = first.last().map(|e| e.cursor).unwrap_or_default();
+
+    slow.commit().await.expect("commit");
+    let rest = read_after(&db.pool, cursor, 100).await.expect("read");
+    let seen: Vec<Uuid> = rest.iter().map(|e| e.household_id).collect();
+    assert_eq!(seen.first(), Some(&slow_id), "the late event comes first");
+    assert_eq!(seen.iter().filter(|h| **h == later).count(), 3);
+    let again = read_after(&db.pool, rest.last().expect("some").cursor, 100)
+        .await
+        .expect("read");
+    assert!(again.is_empty());
+}
+
+#[tokio::test]
+async fn an_idempotent_retry_returns_the_first_result_and_appends_nothing() {
+    let db = common::test_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    let id = household_with_supports(&log, 0).await;
+    let keyed = |amount: i64, digest: &str| {
+        let mut cmd = support(id, amount);
+        cmd.ctx.idempotency = Some(Idempotency {
+            key: "req-7f3a".into(),
+            request_digest: digest.into(),
+        });
+        cmd
+    };
+    let first = log.execute(keyed(500_000, "d1"), None).await.expect("first");
+    assert!(!first.replayed);
+    let retry = log.execute(keyed(500_000, "d1"), None).await.expect("retry");
+    assert!(retry.replayed);
+    assert_eq!(retry.version, first.version);
+    assert_eq!(retry.events, first.events);
+    assert_eq!(log.events(id).await.expect("events").len(), 2);
+    let other = log.execute(keyed(9, "d2"), None).await.expect_err("other body");
+    assert!(matches!(other, StoreError::IdempotencyKeyReused), "{other:?}");
+    assert_eq!(log.events(id).await.expect("events").len(), 2);
+}
+
+/// Runs the `ansinh` binary against the test database.
+fn ansinh(db: &common::TestDb, args: &[&str]) -> std::process::Output {
+    Process::new(env!("CARGO_BIN_EXE_ansinh"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("run ansinh")
+}
+
+/// Changes the log behind the application's back, as a superuser with triggers off would.
+async fn tamper(db: &common::TestDb, statement: &str) {
+    let mut tx = db.pool.begin().await.expect("begin");
+    for sql in [
+        "ALTER TABLE household_events DISABLE TRIGGER USER",
+        statement,
+        "ALTER TABLE household_events ENABLE TRIGGER USER",
+    ] {
+        sqlx::query(sql).execute(&mut *tx).await.expect(sql);
+    }
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test]
+async fn verify_names_edited_deleted_and_swapped_events_and_their_households() {
+    let db = common::test_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    let intact = household_with_supports(&log, 3).await;
+    let edited = household_with_supports(&log, 3).await;
+    let deleted = household_with_supports(&log, 3).await;
+    let swapped = household_with_supports(&log, 3).await;
+
+    let out = ansinh(&db, &["verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    tamper(
+        &db,
+        &format!(
+            "UPDATE household_events SET payload = jsonb_set(payload, '{{data,amount_vnd}}', '9999999')
+              WHERE aggregate_id = '{edited}' AND sequence_number = 3"
+        ),
+    )
+    .await;
+    tamper(
+        &db,
+        &format!("DELETE FROM household_events WHERE aggregate_id = '{deleted}' AND sequence_number = 2"),
+    )
+    .await;
+    tamper(
+        &db,
+        &format!(
+            "UPDATE household_events e SET payload = o.payload
+               FROM household_events o
+              WHERE e.aggregate_id = '{swapped}' AND o.aggregate_id = e.aggregate_id
+                AND e.sequence_number IN (2, 3) AND o.sequence_number = 5 - e.sequence_number"
+        ),
+    )
+    .await;
+
+    let out = ansinh(&db, &["verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(&format!("household {edited} at event 3")), "{stdout}");
+    assert!(stdout.contains(&format!("household {deleted} at event 2")), "{stdout}");
+    assert!(stdout.contains(&format!("household {swapped} at event 2")), "{stdout}");
+    assert!(!stdout.contains(&intact.to_string()), "{stdout}");
+
+    let one = ansinh(&db, &["verify", "--household", &intact.to_string()]);
+    assert_eq!(one.status.code(), Some(0));
+    let one = ansinh(&db, &["verify", "--household", &edited.to_string()]);
+    assert_eq!(one.status.code(), Some(1));
+    let unknown = ansinh(&db, &["verify", "--household", &Uuid::nil().to_string()]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn an_anchor_can_be_recomputed_by_hand_and_checked_later() {
+    let db = common::test_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    let mut heads = Vec::new();
+    for n in 0..3 {
+        let id = household_with_supports(&log, n).await;
+        let last = log.events(id).await.expect("events").pop().expect("one");
+        heads.push(format!("{}:{}:{}\n", id, last.meta.sequence, last.meta.hash));
+    }
+    heads.sort();
+    let expected = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(heads.concat().as_bytes()))
+    };
+    let today = (Utc::now() + chrono::Duration::hours(7)).date_naive().to_string();
+    let out = ansinh(&db, &["anchor", "--date", &today]);
+    assert_eq!(out.status.code(), Some(0));
+    let anchor: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(anchor["root"], expected.as_str());
+    assert_eq!(anchor["households"], 3);
+
+    let ok = ansinh(&db, &["verify", "--anchor", &expected, "--date", &today]);
+    assert_eq!(ok.status.code(), Some(0));
+    // A day before anything was written has the empty anchor, so today's root fails there.
+    let wrong = ansinh(&db, &["verify", "--anchor", &expected, "--date", "2021-01-01"]);
+    assert_eq!(wrong.status.code(), Some(1));
+}
