@@ -38,8 +38,13 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
     },
-    /// Apply the database schema.
+    /// Apply the database schema and load the shipped administrative units.
     Migrate,
+    /// Administrative units (reference data).
+    Units {
+        #[command(subcommand)]
+        command: UnitsCommand,
+    },
     /// Recompute hash chains; exit 0 when intact, 1 when not.
     Verify {
         /// Check one household only.
@@ -57,6 +62,21 @@ pub enum Command {
         #[arg(long)]
         date: NaiveDate,
     },
+    /// Measure ansinh against plain PostgreSQL on a scratch database of the same server.
+    Bench {
+        /// Operations per figure.
+        #[arg(long, default_value_t = 2000)]
+        ops: usize,
+        /// Also write the table as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UnitsCommand {
+    /// Load units from a CSV file: code,name,level,parent_code,valid_from,valid_to.
+    Import { file: PathBuf },
 }
 
 /// A failure to report as one sentence on stderr with an exit code.
@@ -98,10 +118,14 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Serve { bind } => serve(&location, bind).await,
         Command::Migrate => {
             let db = open(&location, 2).await?;
-            eprintln!("schema is up to date");
+            let added = load_units(&db).await?;
+            eprintln!("schema is up to date; {added} administrative units added");
             drop(db);
             Ok(0)
         }
+        Command::Units {
+            command: UnitsCommand::Import { file },
+        } => import_units(&location, &file).await,
         Command::Verify {
             household,
             anchor,
@@ -130,7 +154,87 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        Command::Bench { ops, json } => bench(&location, ops, json).await,
     }
+}
+
+async fn bench(location: &Location, ops: usize, json: Option<PathBuf>) -> Result<u8, Failure> {
+    if ops == 0 {
+        return Err(Failure::bad_input("--ops must be at least 1"));
+    }
+    let db = Database::open(location, 2).await.map_err(Failure::other)?;
+    let name = format!("ansinh_bench_{}", std::process::id());
+    let admin = &db.pool;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(admin)
+        .await
+        .map_err(Failure::other)?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(admin)
+        .await
+        .map_err(Failure::other)?;
+    let options = (*admin.connect_options()).clone().database(&name);
+    let outcome = async {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await?;
+        db::migrate(&pool)
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        eprintln!("benchmarking on a scratch database ({ops} operations per figure)…");
+        let table = crate::bench::run(&pool, crate::bench::BenchOptions { ops }).await;
+        pool.close().await;
+        table
+    }
+    .await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(admin)
+        .await
+        .map_err(Failure::other)?;
+    let table = outcome.map_err(Failure::other)?;
+    println!("{table}");
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&table).map_err(Failure::other)?;
+        std::fs::write(&path, text)
+            .map_err(|e| Failure::other(format!("could not write {}: {e}", path.display())))?;
+    }
+    Ok(0)
+}
+
+async fn load_units(db: &Database) -> Result<u64, Failure> {
+    ansinh_projections::units::load_shipped(&db.pool)
+        .await
+        .map_err(Failure::other)
+}
+
+async fn import_units(location: &Location, file: &std::path::Path) -> Result<u8, Failure> {
+    use ansinh_projections::units;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::bad_input(format!("could not read {}: {e}", file.display())))?;
+    let db = open(location, 2).await?;
+    load_units(&db).await?;
+    let known = units::known_codes(&db.pool).await.map_err(Failure::other)?;
+    let parsed = units::parse_csv(&text, &known).map_err(|errors| {
+        for e in &errors {
+            eprintln!("{}: {e}", file.display());
+        }
+        Failure::bad_input(format!(
+            "{} has {} error(s); nothing was imported",
+            file.display(),
+            errors.len()
+        ))
+    })?;
+    let mut tx = db.pool.begin().await.map_err(Failure::other)?;
+    let added = units::upsert(&mut tx, &parsed)
+        .await
+        .map_err(Failure::other)?;
+    tx.commit().await.map_err(Failure::other)?;
+    println!(
+        "{}",
+        serde_json::json!({"units": parsed.len(), "added": added, "updated": parsed.len() as u64 - added})
+    );
+    Ok(0)
 }
 
 async fn open(location: &Location, connections: u32) -> Result<Database, Failure> {
@@ -205,6 +309,7 @@ async fn run_verify(
 
 async fn serve(location: &Location, bind: SocketAddr) -> Result<u8, Failure> {
     let db = open(location, 16).await?;
+    load_units(&db).await?;
     let app = crate::server::Application::build(db.pool.clone(), bind)
         .await
         .map_err(|e| Failure::other(format!("could not listen on {bind}: {e}")))?;

@@ -1,5 +1,7 @@
 //! ansinh: event-sourced household poverty case tracking.
 
+pub mod bench;
+pub mod classify_cli;
 pub mod cli;
 pub mod db;
 pub mod pg;

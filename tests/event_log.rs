@@ -9,7 +9,7 @@ use ansinh::store::position::{read_after, Cursor};
 use ansinh::store::{EventLog, StoreError};
 use ansinh_events::household::{
     Area, Command, FundingSource, HouseholdCommand, HouseholdRegistered, Member, Policy, Sex,
-    SupportReceived,
+    SupportReceived, UnitValidity,
 };
 use ansinh_events::money::Vnd;
 use ansinh_events::{Actor, CommandContext, Idempotency, Source};
@@ -54,6 +54,10 @@ fn register(household_id: Uuid) -> Command {
                 }],
             },
             effective_on: date("2021-09-20"),
+            unit: Some(UnitValidity {
+                valid_from: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(),
+                valid_to: None,
+            }),
         },
     }
 }
@@ -69,6 +73,7 @@ fn support(household_id: Uuid, amount: i64) -> Command {
             fund_id: None,
             disbursed_on: date("2023-03-01"),
             disbursed_by: "UBND xã Tân Lập".into(),
+            decision_no: "12/QĐ-UBND".into(),
             recipient_member: None,
         }),
     }
@@ -87,17 +92,19 @@ async fn household_with_supports(log: &EventLog, supports: usize) -> Uuid {
 
 #[tokio::test]
 async fn twenty_concurrent_writers_get_contiguous_sequences_and_an_unbroken_chain() {
-    let db = common::test_db().await;
+    let db = common::migrated_db().await;
     let log = EventLog::new(db.pool.clone()).await.expect("store");
     let id = household_with_supports(&log, 0).await;
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let log = log.clone();
-            tokio::spawn(async move { log.execute_retrying(support(id, 1_000 * i)).await })
+            tokio::spawn(async move { log.execute_retrying(support(id, 1_000 * (i + 1))).await })
         })
         .collect();
     for task in tasks {
-        task.await.expect("task").expect("append lands after retries");
+        task.await
+            .expect("task")
+            .expect("append lands after retries");
     }
     let sequences: Vec<i64> = log
         .events(id)
@@ -107,16 +114,17 @@ async fn twenty_concurrent_writers_get_contiguous_sequences_and_an_unbroken_chai
         .map(|e| e.meta.sequence)
         .collect();
     assert_eq!(sequences, (1..=21).collect::<Vec<_>>());
-    let report = ansinh::verify::verify(&db.pool, Some(id), None, &indicatif::ProgressBar::hidden())
-        .await
-        .expect("verify");
+    let report =
+        ansinh::verify::verify(&db.pool, Some(id), None, &indicatif::ProgressBar::hidden())
+            .await
+            .expect("verify");
     assert!(report.intact(), "{:?}", report.broken);
     assert_eq!(report.events, 21);
 }
 
 #[tokio::test]
 async fn a_stale_expected_version_is_a_conflict_and_appends_nothing() {
-    let db = common::test_db().await;
+    let db = common::migrated_db().await;
     let log = EventLog::new(db.pool.clone()).await.expect("store");
     let id = household_with_supports(&log, 2).await;
     let err = log
@@ -124,7 +132,14 @@ async fn a_stale_expected_version_is_a_conflict_and_appends_nothing() {
         .await
         .expect_err("version 2 is stale, the household is at 3");
     assert!(
-        matches!(err, StoreError::Conflict { expected: 2, actual: 3, .. }),
+        matches!(
+            err,
+            StoreError::Conflict {
+                expected: 2,
+                actual: 3,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert_eq!(log.events(id).await.expect("events").len(), 3);
@@ -134,13 +149,13 @@ async fn a_stale_expected_version_is_a_conflict_and_appends_nothing() {
 
 #[tokio::test]
 async fn writers_that_lose_the_race_get_a_typed_conflict_not_a_database_error() {
-    let db = common::test_db().await;
+    let db = common::migrated_db().await;
     let log = EventLog::new(db.pool.clone()).await.expect("store");
     let id = household_with_supports(&log, 0).await;
     let tasks: Vec<_> = (0..10)
         .map(|i| {
             let log = log.clone();
-            tokio::spawn(async move { log.execute(support(id, i), Some(1)).await })
+            tokio::spawn(async move { log.execute(support(id, i + 1), Some(1)).await })
         })
         .collect();
     let mut landed = 0;
@@ -159,7 +174,7 @@ async fn writers_that_lose_the_race_get_a_typed_conflict_not_a_database_error() 
 
 #[tokio::test]
 async fn the_database_refuses_update_delete_and_truncate_of_events() {
-    let db = common::test_db().await;
+    let db = common::migrated_db().await;
     let log = EventLog::new(db.pool.clone()).await.expect("store");
     household_with_supports(&log, 1).await;
     for statement in [
@@ -185,9 +200,11 @@ async fn the_database_refuses_update_delete_and_truncate_of_events() {
 
 #[tokio::test]
 async fn the_position_reader_does_not_skip_an_event_whose_transaction_commits_late() {
-    let db = common::test_db().await;
+    let db = common::migrated_db().await;
     let log = EventLog::new(db.pool.clone()).await.expect("store");
     let early = household_with_supports(&log, 0).await;
+    // Transaction ids are cluster-wide, so other tests' open transactions may hold the horizon
+    // back for a moment: reads below retry (bounded) until it has passed the writers expected.
     // A slow writer: takes its transaction id now, writes an event, and stays open.
     let slow_id = Uuid::now_v7();
     let mut slow = db.pool.begin().await.expect("begin");
@@ -212,10 +229,22 @@ async fn the_position_reader_does_not_skip_an_event_whose_transaction_commits_la
     // Faster writers commit after it.
     let later = household_with_supports(&log, 2).await;
 
-    let first = read_after(&db.pool, Cursor::default(), 100).await.expect("read");
+    let mut first = Vec::new();
+    for _ in 0..500 {
+        first = read_after(&db.pool, Cursor::default(), 100)
+            .await
+            .expect("read");
+        if first.iter().any(|e| e.household_id == early) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let seen: Vec<Uuid> = first.iter().map(|e| e.household_id).collect();
     assert!(seen.contains(&early));
-    assert!(!seen.contains(&slow_id), "uncommitted event must not be read");
+    assert!(
+        !seen.contains(&slow_id),
+        "uncommitted event must not be read"
+    );
     assert!(
         !seen.contains(&later),
         "events of transactions newer than a running one wait for it"
@@ -223,7 +252,14 @@ async fn the_position_reader_does_not_skip_an_event_whose_transaction_commits_la
     let cursor = first.last().map(|e| e.cursor).unwrap_or_default();
 
     slow.commit().await.expect("commit");
-    let rest = read_after(&db.pool, cursor, 100).await.expect("read");
+    let mut rest = Vec::new();
+    for _ in 0..500 {
+        rest = read_after(&db.pool, cursor, 100).await.expect("read");
+        if rest.iter().filter(|e| e.household_id == later).count() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let seen: Vec<Uuid> = rest.iter().map(|e| e.household_id).collect();
     assert_eq!(seen.first(), Some(&slow_id), "the late event comes first");
     assert_eq!(seen.iter().filter(|h| **h == later).count(), 3);
@@ -235,7 +271,7 @@ async fn the_position_reader_does_not_skip_an_event_whose_transaction_commits_la
 
 #[tokio::test]
 async fn an_idempotent_retry_returns_the_first_result_and_appends_nothing() {
-    let db = common::test_db().await;
+    let db = common::migrated_db().await;
     let log = EventLog::new(db.pool.clone()).await.expect("store");
     let id = household_with_supports(&log, 0).await;
     let keyed = |amount: i64, digest: &str| {
@@ -246,15 +282,27 @@ async fn an_idempotent_retry_returns_the_first_result_and_appends_nothing() {
         });
         cmd
     };
-    let first = log.execute(keyed(500_000, "d1"), None).await.expect("first");
+    let first = log
+        .execute(keyed(500_000, "d1"), None)
+        .await
+        .expect("first");
     assert!(!first.replayed);
-    let retry = log.execute(keyed(500_000, "d1"), None).await.expect("retry");
+    let retry = log
+        .execute(keyed(500_000, "d1"), None)
+        .await
+        .expect("retry");
     assert!(retry.replayed);
     assert_eq!(retry.version, first.version);
     assert_eq!(retry.events, first.events);
     assert_eq!(log.events(id).await.expect("events").len(), 2);
-    let other = log.execute(keyed(9, "d2"), None).await.expect_err("other body");
-    assert!(matches!(other, StoreError::IdempotencyKeyReused), "{other:?}");
+    let other = log
+        .execute(keyed(9, "d2"), None)
+        .await
+        .expect_err("other body");
+    assert!(
+        matches!(other, StoreError::IdempotencyKeyReused),
+        "{other:?}"
+    );
     assert_eq!(log.events(id).await.expect("events").len(), 2);
 }
 
@@ -282,7 +330,7 @@ async fn tamper(db: &common::TestDb, statement: &str) {
 
 #[tokio::test]
 async fn verify_names_edited_deleted_and_swapped_events_and_their_households() {
-    let db = common::test_db().await;
+    let db = common::migrated_db().await;
     let log = EventLog::new(db.pool.clone()).await.expect("store");
     let intact = household_with_supports(&log, 3).await;
     let edited = household_with_supports(&log, 3).await;
@@ -290,7 +338,12 @@ async fn verify_names_edited_deleted_and_swapped_events_and_their_households() {
     let swapped = household_with_supports(&log, 3).await;
 
     let out = ansinh(&db, &["verify"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     tamper(
         &db,
@@ -302,7 +355,9 @@ async fn verify_names_edited_deleted_and_swapped_events_and_their_households() {
     .await;
     tamper(
         &db,
-        &format!("DELETE FROM household_events WHERE aggregate_id = '{deleted}' AND sequence_number = 2"),
+        &format!(
+            "DELETE FROM household_events WHERE aggregate_id = '{deleted}' AND sequence_number = 2"
+        ),
     )
     .await;
     tamper(
@@ -319,9 +374,18 @@ async fn verify_names_edited_deleted_and_swapped_events_and_their_households() {
     let out = ansinh(&db, &["verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains(&format!("household {edited} at event 3")), "{stdout}");
-    assert!(stdout.contains(&format!("household {deleted} at event 2")), "{stdout}");
-    assert!(stdout.contains(&format!("household {swapped} at event 2")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("household {edited} at event 3")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("household {deleted} at event 2")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("household {swapped} at event 2")),
+        "{stdout}"
+    );
     assert!(!stdout.contains(&intact.to_string()), "{stdout}");
 
     let one = ansinh(&db, &["verify", "--household", &intact.to_string()]);
@@ -334,20 +398,25 @@ async fn verify_names_edited_deleted_and_swapped_events_and_their_households() {
 
 #[tokio::test]
 async fn an_anchor_can_be_recomputed_by_hand_and_checked_later() {
-    let db = common::test_db().await;
+    let db = common::migrated_db().await;
     let log = EventLog::new(db.pool.clone()).await.expect("store");
     let mut heads = Vec::new();
     for n in 0..3 {
         let id = household_with_supports(&log, n).await;
         let last = log.events(id).await.expect("events").pop().expect("one");
-        heads.push(format!("{}:{}:{}\n", id, last.meta.sequence, last.meta.hash));
+        heads.push(format!(
+            "{}:{}:{}\n",
+            id, last.meta.sequence, last.meta.hash
+        ));
     }
     heads.sort();
     let expected = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(heads.concat().as_bytes()))
     };
-    let today = (Utc::now() + chrono::Duration::hours(7)).date_naive().to_string();
+    let today = (Utc::now() + chrono::Duration::hours(7))
+        .date_naive()
+        .to_string();
     let out = ansinh(&db, &["anchor", "--date", &today]);
     assert_eq!(out.status.code(), Some(0));
     let anchor: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -357,6 +426,9 @@ async fn an_anchor_can_be_recomputed_by_hand_and_checked_later() {
     let ok = ansinh(&db, &["verify", "--anchor", &expected, "--date", &today]);
     assert_eq!(ok.status.code(), Some(0));
     // A day before anything was written has the empty anchor, so today's root fails there.
-    let wrong = ansinh(&db, &["verify", "--anchor", &expected, "--date", "2021-01-01"]);
+    let wrong = ansinh(
+        &db,
+        &["verify", "--anchor", &expected, "--date", "2021-01-01"],
+    );
     assert_eq!(wrong.status.code(), Some(1));
 }

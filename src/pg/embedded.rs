@@ -179,10 +179,12 @@ impl EmbeddedPg {
             .ssl_mode(PgSslMode::Disable)
     }
 
-    /// The same as a URL, e.g. for a child process's `DATABASE_URL`.
+    /// The same as a URL, e.g. for a child process's `DATABASE_URL`
+    /// (`postgres:///DB?host=/socket/dir&port=5432&user=ansinh&sslmode=disable`;
+    /// sqlx rejects a user with an empty host, `postgres://ansinh@/DB`).
     pub fn url(&self, database: &str) -> String {
         format!(
-            "postgres://{SUPERUSER}@/{}?host={}&port={PORT}&sslmode=disable",
+            "postgres:///{}?host={}&port={PORT}&user={SUPERUSER}&sslmode=disable",
             percent_encode(database.as_bytes()),
             percent_encode(self.socket_dir.as_os_str().as_bytes()),
         )
@@ -644,8 +646,8 @@ mod tests {
         if !nix::unistd::geteuid().is_root() {
             return;
         }
-        // tempdir() makes a 0700 root-owned directory.
         let dir = tempfile::tempdir().expect("tempdir");
+        fs::set_permissions(dir.path(), Permissions::from_mode(0o700)).expect("chmod");
         let err = EmbeddedPg::start_with(&dir.path().join("data"), true).expect_err("refused");
         assert!(
             matches!(&err, EmbeddedPgError::NotTraversable { dir: d, .. } if d == dir.path()),
@@ -707,8 +709,13 @@ mod tests {
         a.stop().expect("stop is idempotent");
         assert!(!alive(&pid));
         assert!(!a.is_running());
-        // As if the server had crashed: its PID file stays behind.
-        fs::write(a.pgdata.join("postmaster.pid"), format!("{pid}\n")).expect("stale pid");
+        // As if the server had crashed: its PID file stays behind, naming a dead
+        // process (one we reaped: this container's init leaves zombies, which look alive).
+        let dead = Command::new("true").spawn().expect("spawn");
+        let dead_pid = dead.id();
+        dead.wait_with_output().expect("wait");
+        let stale = format!("{dead_pid}\n{}\n", a.pgdata.display());
+        fs::write(a.pgdata.join("postmaster.pid"), stale).expect("stale pid");
 
         // The starter leaves first: the server waits for the last user.
         let mut c = EmbeddedPg::start_with(&data, true).expect("restart");

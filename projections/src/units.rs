@@ -1,0 +1,355 @@
+//! Administrative units as reference data: parsing the units CSV, loading it, and the one
+//! place that knows which units a unit covers.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use unicode_normalization::UnicodeNormalization;
+
+/// The units shipped with ansinh: old Tây Ninh (province 72) and the merged province 80.
+pub const SHIPPED_UNITS_CSV: &str = include_str!("../../data/units-tay-ninh.csv");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Level {
+    Province,
+    District,
+    Commune,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Unit {
+    pub code: String,
+    pub name: String,
+    pub level: Level,
+    pub parent_code: Option<String>,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+impl Unit {
+    pub fn valid_on(&self, day: NaiveDate) -> bool {
+        self.valid_from <= day && self.valid_to.is_none_or(|to| day <= to)
+    }
+}
+
+/// A bad row of a units file, named by its line and field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {field}: {problem}")]
+pub struct RowError {
+    pub line: u64,
+    pub field: String,
+    pub problem: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawRow {
+    code: String,
+    name: String,
+    level: String,
+    parent_code: String,
+    valid_from: String,
+    valid_to: String,
+}
+
+/// Parses and checks a whole units file (`code,name,level,parent_code,valid_from,valid_to`).
+/// Every problem is reported; nothing is returned unless the whole file is good.
+/// `known_parents` are codes already in the database, which a parent may refer to.
+pub fn parse_csv(text: &str, known_parents: &HashSet<String>) -> Result<Vec<Unit>, Vec<RowError>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut units = Vec::new();
+    let mut errors = Vec::new();
+    for (index, record) in reader.deserialize::<RawRow>().enumerate() {
+        // Line 1 is the header.
+        let line = index as u64 + 2;
+        let raw = match record {
+            Ok(raw) => raw,
+            Err(e) => {
+                bad(&mut errors, line, "row", format!("cannot be read ({e})"));
+                continue;
+            }
+        };
+        let date = |field: &str, value: &str| -> Result<Option<NaiveDate>, RowError> {
+            if value.is_empty() {
+                return Ok(None);
+            }
+            value.parse().map(Some).map_err(|_| RowError {
+                line,
+                field: field.to_owned(),
+                problem: format!("{value:?} is not a date (YYYY-MM-DD)"),
+            })
+        };
+        let level = match raw.level.as_str() {
+            "province" => Some(Level::Province),
+            "district" => Some(Level::District),
+            "commune" => Some(Level::Commune),
+            other => {
+                bad(
+                    &mut errors,
+                    line,
+                    "level",
+                    format!("{other:?} is not province, district or commune"),
+                );
+                None
+            }
+        };
+        if raw.code.is_empty() || !raw.code.chars().all(|c| c.is_ascii_digit()) {
+            bad(
+                &mut errors,
+                line,
+                "code",
+                format!("{:?} is not a numeric unit code", raw.code),
+            );
+        }
+        if raw.name.is_empty() {
+            bad(&mut errors, line, "name", "must not be empty".into());
+        }
+        let valid_from = match date("valid_from", &raw.valid_from) {
+            Ok(Some(d)) => Some(d),
+            Ok(None) => {
+                bad(&mut errors, line, "valid_from", "must not be empty".into());
+                None
+            }
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        let valid_to = date("valid_to", &raw.valid_to).unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+        if let (Some(from), Some(to)) = (valid_from, valid_to) {
+            if to < from {
+                bad(
+                    &mut errors,
+                    line,
+                    "valid_to",
+                    format!("{to} is before valid_from {from}"),
+                );
+            }
+        }
+        let parent_code = Some(raw.parent_code).filter(|p| !p.is_empty());
+        if parent_code.is_none() && level.is_some_and(|l| l != Level::Province) {
+            bad(
+                &mut errors,
+                line,
+                "parent_code",
+                "must not be empty below province level".into(),
+            );
+        }
+        if let (Some(level), Some(valid_from)) = (level, valid_from) {
+            units.push((
+                line,
+                Unit {
+                    code: raw.code,
+                    name: raw.name.nfc().collect(),
+                    level,
+                    parent_code,
+                    valid_from,
+                    valid_to,
+                },
+            ));
+        }
+    }
+    let codes: HashSet<&str> = units.iter().map(|(_, u)| u.code.as_str()).collect();
+    let mut keys = HashMap::new();
+    for (line, unit) in &units {
+        if let Some(parent) = &unit.parent_code {
+            if !codes.contains(parent.as_str()) && !known_parents.contains(parent) {
+                errors.push(RowError {
+                    line: *line,
+                    field: "parent_code".into(),
+                    problem: format!("no unit has code {parent}"),
+                });
+            }
+        }
+        if let Some(first) = keys.insert((unit.code.clone(), unit.valid_from), *line) {
+            errors.push(RowError {
+                line: *line,
+                field: "code".into(),
+                problem: format!(
+                    "unit {} valid from {} is already on line {first}",
+                    unit.code, unit.valid_from
+                ),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(units.into_iter().map(|(_, u)| u).collect())
+    } else {
+        errors.sort_by_key(|e| e.line);
+        Err(errors)
+    }
+}
+
+fn bad(errors: &mut Vec<RowError>, line: u64, field: &str, problem: String) {
+    errors.push(RowError {
+        line,
+        field: field.to_owned(),
+        problem,
+    });
+}
+
+/// Codes already known, so an imported file may hang new units under them.
+pub async fn known_codes(pool: &PgPool) -> Result<HashSet<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT code FROM admin_units")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|(c,)| c).collect())
+}
+
+/// Inserts or updates units (keyed by code and valid_from) and recomputes coverage, in the
+/// caller's transaction. Returns how many rows were new.
+pub async fn upsert(conn: &mut PgConnection, units: &[Unit]) -> Result<u64, sqlx::Error> {
+    let mut inserted = 0;
+    for u in units {
+        let (new,): (bool,) = sqlx::query_as(
+            "INSERT INTO admin_units (code, name, level, parent_code, valid_from, valid_to)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (code, valid_from) DO UPDATE
+               SET name = EXCLUDED.name, level = EXCLUDED.level,
+                   parent_code = EXCLUDED.parent_code, valid_to = EXCLUDED.valid_to
+             RETURNING (xmax = 0)",
+        )
+        .bind(&u.code)
+        .bind(&u.name)
+        .bind(u.level)
+        .bind(&u.parent_code)
+        .bind(u.valid_from)
+        .bind(u.valid_to)
+        .fetch_one(&mut *conn)
+        .await?;
+        inserted += u64::from(new);
+    }
+    rebuild_closure(conn).await?;
+    Ok(inserted)
+}
+
+async fn rebuild_closure(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM admin_unit_closure")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO admin_unit_closure (ancestor, descendant)
+         WITH RECURSIVE tree(ancestor, descendant) AS (
+             SELECT DISTINCT code, code FROM admin_units
+             UNION
+             SELECT t.ancestor, u.code FROM tree t JOIN admin_units u ON u.parent_code = t.descendant
+         )
+         SELECT ancestor, descendant FROM tree",
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Loads the shipped units (idempotent: run by `migrate` and `serve`).
+pub async fn load_shipped(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let units = parse_csv(SHIPPED_UNITS_CSV, &HashSet::new()).map_err(|errors| {
+        sqlx::Error::Protocol(format!("the shipped units file is invalid: {}", errors[0]))
+    })?;
+    let mut tx = pool.begin().await?;
+    // Serialise concurrent loaders (two processes starting at once).
+    sqlx::query("SELECT pg_advisory_xact_lock(7262001)")
+        .execute(&mut *tx)
+        .await?;
+    let inserted = upsert(&mut tx, &units).await?;
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// Whether `ancestor` covers `unit` (itself or any unit below it, by code).
+pub async fn covers(pool: &PgPool, ancestor: &str, unit: &str) -> Result<bool, sqlx::Error> {
+    let (yes,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM admin_unit_closure WHERE ancestor = $1 AND descendant = $2)",
+    )
+    .bind(ancestor)
+    .bind(unit)
+    .fetch_one(pool)
+    .await?;
+    Ok(yes)
+}
+
+/// The unit with this code that is valid on `day`, if any.
+pub async fn valid_on(
+    pool: &PgPool,
+    code: &str,
+    day: NaiveDate,
+) -> Result<Option<Unit>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT code, name, level, parent_code, valid_from, valid_to FROM admin_units
+          WHERE code = $1 AND valid_from <= $2 AND (valid_to IS NULL OR $2 <= valid_to)",
+    )
+    .bind(code)
+    .bind(day)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Every version of the unit with this code, oldest first.
+pub async fn by_code(pool: &PgPool, code: &str) -> Result<Vec<Unit>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT code, name, level, parent_code, valid_from, valid_to FROM admin_units
+          WHERE code = $1 ORDER BY valid_from",
+    )
+    .bind(code)
+    .fetch_all(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "code,name,level,parent_code,valid_from,valid_to\n";
+
+    #[test]
+    fn the_shipped_file_parses_with_both_structures() {
+        let units = parse_csv(SHIPPED_UNITS_CSV, &HashSet::new()).expect("valid");
+        assert_eq!(units.len(), 201);
+        let day = |s: &str| s.parse::<NaiveDate>().expect("date");
+        let long_hoa: Vec<_> = units.iter().filter(|u| u.code == "25630").collect();
+        assert_eq!(long_hoa.len(), 2, "old and new units share the code");
+        assert!(long_hoa
+            .iter()
+            .any(|u| u.valid_on(day("2024-01-01")) && u.parent_code.as_deref() == Some("709")));
+        assert!(long_hoa
+            .iter()
+            .any(|u| u.valid_on(day("2025-07-01")) && u.parent_code.as_deref() == Some("80")));
+    }
+
+    #[test]
+    fn every_bad_field_is_named_with_its_line_and_nothing_is_returned() {
+        let text = format!(
+            "{HEADER}72,Tỉnh Tây Ninh,province,,2000-01-01,\n\
+             703,Thành phố,city,72,2000-01-01,\n\
+             25459,Xã A,commune,999,2000-13-01,\n\
+             25460,Xã B,commune,703,2020-01-01,2019-01-01\n"
+        );
+        let errors = parse_csv(&text, &HashSet::new()).expect_err("invalid");
+        let named: Vec<(u64, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert!(named.contains(&(3, "level")), "{errors:?}");
+        assert!(named.contains(&(4, "valid_from")), "{errors:?}");
+        assert!(named.contains(&(5, "valid_to")), "{errors:?}");
+        assert!(errors
+            .iter()
+            .any(|e| e.line == 5 && e.problem.contains("before")));
+    }
+
+    #[test]
+    fn a_parent_may_already_be_in_the_database_and_names_are_nfc() {
+        let decomposed = "Xa\u{0303} Mo\u{031b}\u{0301}i";
+        let text = format!("{HEADER}99999,{decomposed},commune,72,2026-01-01,\n");
+        let known = HashSet::from(["72".to_owned()]);
+        let units = parse_csv(&text, &known).expect("valid");
+        assert_eq!(units[0].name, "Xã Mới");
+        assert!(parse_csv(&text, &HashSet::new()).is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! Appends through the store (load, decide, seal, persist with idempotency handler) against a
+//! plain single-row INSERT of a payload of the same size into a table of the same shape.
+
+use std::sync::Arc;
+
+use ansinh_events::household::{
+    Area, Command, FundingSource, HouseholdCommand, HouseholdRegistered, Member, Policy, Sex,
+    SupportReceived, UnitValidity,
+};
+use ansinh_events::money::Vnd;
+use ansinh_events::{Actor, CommandContext, Source};
+use chrono::{NaiveDate, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::measure::measure;
+use super::{BenchOptions, Table};
+use crate::store::{EventLog, StoreError};
+
+/// Events each benchmark household holds before the timed appends start.
+const HISTORY: usize = 10;
+
+fn command(household_id: Uuid, action: HouseholdCommand) -> Command {
+    Command {
+        ctx: CommandContext::new(
+            household_id,
+            Actor::system("bench"),
+            Source::Cli,
+            Utc::now(),
+        ),
+        action,
+    }
+}
+
+fn registration() -> HouseholdCommand {
+    HouseholdCommand::Register {
+        registration: HouseholdRegistered {
+            head_name: "Nguyễn Văn An".into(),
+            unit_code: "25459".into(),
+            hamlet: "Ấp Thạnh Hiệp".into(),
+            area: Area::Rural,
+            ethnic_minority: false,
+            merit_family: false,
+            members: vec![Member {
+                name: "Nguyễn Văn An".into(),
+                birth_year: 1970,
+                sex: Sex::Male,
+                relation: "head".into(),
+                id_number: None,
+            }],
+        },
+        effective_on: NaiveDate::from_ymd_opt(2021, 9, 20).unwrap_or_default(),
+        unit: Some(UnitValidity {
+            valid_from: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(),
+            valid_to: None,
+        }),
+    }
+}
+
+fn support() -> HouseholdCommand {
+    HouseholdCommand::RecordSupport(SupportReceived {
+        policy: Policy::ElectricitySubsidy,
+        amount_vnd: Vnd::new(46_000).unwrap_or_default(),
+        in_kind: None,
+        funding_source: FundingSource::CentralBudget,
+        fund_id: None,
+        disbursed_on: NaiveDate::from_ymd_opt(2023, 3, 1).unwrap_or_default(),
+        disbursed_by: "UBND xã".into(),
+        decision_no: "12/QĐ-UBND".into(),
+        recipient_member: None,
+    })
+}
+
+fn to_sqlx(e: StoreError) -> sqlx::Error {
+    match e {
+        StoreError::Database(e) => e,
+        other => sqlx::Error::Protocol(other.to_string()),
+    }
+}
+
+pub async fn run(
+    pool: &PgPool,
+    options: BenchOptions,
+    table: &mut Table,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS bench_plain_events (
+            id uuid PRIMARY KEY, aggregate_id uuid NOT NULL, payload jsonb NOT NULL,
+            occurred_on timestamptz NOT NULL DEFAULT now(), sequence_number int NOT NULL,
+            UNIQUE (aggregate_id, sequence_number))",
+    )
+    .execute(pool)
+    .await?;
+    let log = EventLog::new(pool.clone()).await.map_err(to_sqlx)?;
+    // A payload like the store's, for the plain INSERT.
+    let sample = {
+        let id = Uuid::now_v7();
+        let appended = log
+            .execute(command(id, registration()), None)
+            .await
+            .map_err(to_sqlx)?;
+        let support = log
+            .execute(command(id, support()), None)
+            .await
+            .map_err(to_sqlx)?;
+        let _ = appended;
+        Arc::new(
+            serde_json::to_value(&support.events[0])
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?,
+        )
+    };
+
+    // Warm the server (caches, WAL segments) so the first figure is not penalised.
+    for _ in 0..200 {
+        log.execute(command(Uuid::now_v7(), registration()), None)
+            .await
+            .map_err(to_sqlx)?;
+    }
+
+    for concurrency in [1usize, 8] {
+        let ops = options.ops;
+        let pool_ = pool.clone();
+        let payload = Arc::clone(&sample);
+        let plain = format!("plain INSERT ×{concurrency}");
+        table.push(
+            measure(&plain, concurrency, ops, None, move |_| {
+                let pool = pool_.clone();
+                let payload = Arc::clone(&payload);
+                async move {
+                    sqlx::query(
+                        "INSERT INTO bench_plain_events (id, aggregate_id, payload, sequence_number) VALUES ($1, $2, $3, 1)",
+                    )
+                    .bind(Uuid::now_v7())
+                    .bind(Uuid::now_v7())
+                    .bind(sqlx::types::Json(&*payload))
+                    .execute(&pool)
+                    .await
+                    .map(|_| ())
+                }
+            })
+            .await?,
+        );
+
+        // One household per operation slot, each with a history, as in a real commune.
+        // Enough households that each gains only a few events while timed.
+        let households: Vec<Uuid> = (0..(ops / 5).max(concurrency))
+            .map(|_| Uuid::now_v7())
+            .collect();
+        for id in &households {
+            log.execute(command(*id, registration()), None)
+                .await
+                .map_err(to_sqlx)?;
+            for _ in 1..HISTORY {
+                log.execute(command(*id, support()), None)
+                    .await
+                    .map_err(to_sqlx)?;
+            }
+        }
+        let households = Arc::new(households);
+        let log_ = log.clone();
+        table.push(
+            measure(
+                &format!("store append ×{concurrency}"),
+                concurrency,
+                ops,
+                Some(&plain),
+                move |i| {
+                    let log = log_.clone();
+                    let id = households[i % households.len()];
+                    async move {
+                        log.execute_retrying(command(id, support()))
+                            .await
+                            .map(|_| ())
+                            .map_err(to_sqlx)
+                    }
+                },
+            )
+            .await?,
+        );
+    }
+    Ok(())
+}
