@@ -27,6 +27,9 @@ pub struct Cli {
         default_value = "./ansinh-data"
     )]
     pub data_dir: PathBuf,
+    /// Folder of extra poverty-standard files (JSON) added to the shipped ones.
+    #[arg(long, env = "ANSINH_STANDARDS_DIR", global = true)]
+    pub standards_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -61,6 +64,12 @@ pub enum Command {
     Anchor {
         #[arg(long)]
         date: NaiveDate,
+    },
+    /// Classify surveys read as JSON lines on stdin; one classification per line on stdout.
+    Classify {
+        /// Standard for lines that do not name one.
+        #[arg(long)]
+        standard: Option<String>,
     },
     /// Measure ansinh against plain PostgreSQL on a scratch database of the same server.
     Bench {
@@ -155,6 +164,19 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Bench { ops, json } => bench(&location, ops, json).await,
+        Command::Classify { standard } => {
+            let standards = standards(cli.standards_dir.as_deref())?;
+            let stdin = std::io::stdin();
+            let all_ok = crate::classify_cli::run(
+                stdin.lock(),
+                std::io::stdout().lock(),
+                std::io::stderr().lock(),
+                standard.as_deref(),
+                &standards,
+            )
+            .map_err(Failure::other)?;
+            Ok(if all_ok { 0 } else { 2 })
+        }
     }
 }
 
@@ -200,6 +222,18 @@ async fn bench(location: &Location, ops: usize, json: Option<PathBuf>) -> Result
             .map_err(|e| Failure::other(format!("could not write {}: {e}", path.display())))?;
     }
     Ok(0)
+}
+
+/// The shipped poverty standards plus those of the configured folder.
+pub fn standards(
+    dir: Option<&std::path::Path>,
+) -> Result<ansinh_events::standards::Standards, Failure> {
+    use ansinh_events::standards::Standards;
+    match dir {
+        Some(dir) => Standards::builtin_with_dir(dir),
+        None => Standards::builtin(),
+    }
+    .map_err(|e| Failure::bad_input(e.to_string()))
 }
 
 async fn load_units(db: &Database) -> Result<u64, Failure> {

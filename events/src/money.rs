@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
-#[serde(transparent)]
+#[serde(try_from = "i64", into = "i64")]
 pub struct Vnd(i64);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +33,12 @@ impl TryFrom<i64> for Vnd {
     type Error = NegativeAmount;
     fn try_from(amount: i64) -> Result<Self, Self::Error> {
         Vnd::new(amount)
+    }
+}
+
+impl From<Vnd> for i64 {
+    fn from(amount: Vnd) -> i64 {
+        amount.0
     }
 }
 

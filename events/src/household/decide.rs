@@ -3,21 +3,16 @@
 use chrono::NaiveDate;
 
 use crate::envelope::{CommandContext, Facts};
+use crate::standards::Standard;
 
+use super::command::{DecisionInput, HouseholdCommand, ReplacementInput};
 use super::error::HouseholdError;
 use super::event::*;
+use super::lifecycle::{derive, Movement};
 use super::state::HouseholdState;
+use super::validate::{self, nfc};
 
-/// What a user asks to record about a household.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HouseholdCommand {
-    Register {
-        registration: HouseholdRegistered,
-        effective_on: NaiveDate,
-    },
-    RecordSupport(SupportReceived),
-}
-
+/// The events a command produces, each with the facts its envelope takes from the domain.
 pub fn decide(
     state: &HouseholdState,
     command: HouseholdCommand,
@@ -27,42 +22,71 @@ pub fn decide(
         HouseholdCommand::Register {
             registration,
             effective_on,
+            unit,
         } => {
-            if state.registration.is_some() {
+            if state.registered_on.is_some() {
                 return Err(HouseholdError::AlreadyRegistered);
             }
-            if registration.head_name.trim().is_empty() {
-                return Err(HouseholdError::Empty { field: "head_name" });
-            }
-            not_future("effective_on", effective_on, ctx)?;
-            Ok(vec![(
+            let registration = validate::registration(&registration, effective_on, unit, ctx)?;
+            Ok(one(
                 HouseholdEvent::HouseholdRegistered(registration),
-                Facts {
-                    effective_on: Some(effective_on),
-                    ..Facts::default()
-                },
-            )])
+                effective_on,
+            ))
+        }
+        HouseholdCommand::ChangeMembers(change) => {
+            let registered_on = open(state)?;
+            let change = validate::members_change(&change, state, registered_on, ctx, true)?;
+            let on = change.changed_on;
+            Ok(one(HouseholdEvent::MembersChanged(change), on))
+        }
+        HouseholdCommand::Move { moved, unit } => {
+            let registered_on = open(state)?;
+            let moved = validate::moved(&moved, unit, registered_on, ctx)?;
+            let on = moved.moved_on;
+            Ok(one(HouseholdEvent::HouseholdMoved(moved), on))
+        }
+        HouseholdCommand::Close(closure) => {
+            let registered_on = open(state)?;
+            let closure = validate::closed(&closure, registered_on, ctx)?;
+            let on = closure.closed_on;
+            Ok(one(HouseholdEvent::HouseholdClosed(closure), on))
+        }
+        HouseholdCommand::Survey { survey, standards } => {
+            let registered_on = open(state)?;
+            let area = area_on(state, survey.survey_date)?;
+            let survey = validate::survey(&survey, &standards, area, registered_on, ctx)?;
+            let on = survey.survey_date;
+            Ok(one(HouseholdEvent::HouseholdSurveyed(survey), on))
+        }
+        HouseholdCommand::Decide { standard, decision } => {
+            decide_category(state, &standard, decision, ctx)
         }
         HouseholdCommand::RecordSupport(support) => {
             let registered_on = open(state)?;
-            not_future("disbursed_on", support.disbursed_on, ctx)?;
-            if support.disbursed_on < registered_on {
-                return Err(HouseholdError::BeforeRegistration {
-                    field: "disbursed_on",
-                    date: support.disbursed_on,
-                    registered_on,
-                });
-            }
-            let effective_on = support.disbursed_on;
-            Ok(vec![(
-                HouseholdEvent::SupportReceived(support),
-                Facts {
-                    effective_on: Some(effective_on),
-                    ..Facts::default()
-                },
-            )])
+            let support = validate::support(&support, state, registered_on, ctx)?;
+            let facts = Facts {
+                effective_on: Some(support.disbursed_on),
+                decision_no: Some(support.decision_no.clone()),
+                ..Facts::default()
+            };
+            Ok(vec![(HouseholdEvent::SupportReceived(support), facts)])
         }
+        HouseholdCommand::Correct {
+            corrects_sequence,
+            reason,
+            replacement,
+        } => correct(state, corrects_sequence, &reason, replacement, ctx),
     }
+}
+
+fn one(event: HouseholdEvent, effective_on: NaiveDate) -> Vec<(HouseholdEvent, Facts)> {
+    vec![(
+        event,
+        Facts {
+            effective_on: Some(effective_on),
+            ..Facts::default()
+        },
+    )]
 }
 
 /// The registration date of a household that can take new facts.
@@ -74,14 +98,239 @@ fn open(state: &HouseholdState) -> Result<NaiveDate, HouseholdError> {
     Ok(registered_on)
 }
 
-fn not_future(
-    field: &'static str,
-    date: NaiveDate,
+fn area_on(state: &HouseholdState, date: NaiveDate) -> Result<crate::area::Area, HouseholdError> {
+    state.area_on(date).ok_or(HouseholdError::NotRegistered)
+}
+
+fn decide_category(
+    state: &HouseholdState,
+    standard: &Standard,
+    decision: DecisionInput,
     ctx: &CommandContext,
-) -> Result<(), HouseholdError> {
-    if date > ctx.today {
-        Err(HouseholdError::FutureDate { field, date })
-    } else {
-        Ok(())
+) -> Result<Vec<(HouseholdEvent, Facts)>, HouseholdError> {
+    let registered_on = open(state)?;
+    let DecisionInput {
+        category,
+        decision_no,
+        decided_on,
+        reason,
+    } = decision;
+    validate::dated("decided_on", decided_on, ctx, registered_on)?;
+    let decision_no = nfc(&decision_no);
+    if decision_no.is_empty() {
+        return Err(HouseholdError::Empty {
+            field: "decision_no",
+        });
     }
+    if !standard.has_category(category) {
+        return Err(HouseholdError::CategoryNotInStandard {
+            category,
+            standard: standard.id().to_owned(),
+        });
+    }
+    let (survey_sequence, survey) = state.latest_survey_for(standard.id()).ok_or_else(|| {
+        HouseholdError::NoSurveyForStandard {
+            standard: standard.id().to_owned(),
+        }
+    })?;
+    if decided_on < survey.survey_date {
+        return Err(HouseholdError::DecisionBeforeSurvey {
+            decided_on,
+            survey_date: survey.survey_date,
+        });
+    }
+    if let Some(status) = state.statuses.get(standard.id()) {
+        if decided_on < status.last_decided_on {
+            return Err(HouseholdError::DecisionOutOfOrder {
+                decided_on,
+                latest: status.last_decided_on,
+            });
+        }
+    }
+    let proposed = survey
+        .proposed
+        .get(standard.id())
+        .map(|p| p.category)
+        .ok_or_else(|| HouseholdError::NoSurveyForStandard {
+            standard: standard.id().to_owned(),
+        })?;
+    let reason = reason.as_deref().map(nfc).filter(|r| !r.is_empty());
+    if category != proposed && reason.is_none() {
+        return Err(HouseholdError::ReasonRequired {
+            proposed,
+            decided: category,
+        });
+    }
+    let prior = state.prior(standard.id());
+    let facts = Facts {
+        effective_on: Some(decided_on),
+        reason: reason.clone(),
+        legal_basis: Some(standard.legal_basis().to_owned()),
+        decision_no: Some(decision_no.clone()),
+    };
+    let mut events = vec![(
+        HouseholdEvent::HouseholdClassified(HouseholdClassified {
+            standard: standard.id().to_owned(),
+            category,
+            decision_no: decision_no.clone(),
+            decided_on,
+            reason,
+            proposed,
+            survey_sequence,
+            previous: prior.category,
+        }),
+        facts.clone(),
+    )];
+    let carried_over = match (prior.category, standard.supersedes()) {
+        (None, Some(old)) => state.statuses.get(old).map(|s| CarriedOver {
+            standard: old.to_owned(),
+            category: s.category,
+        }),
+        _ => None,
+    };
+    let std_id = standard.id().to_owned();
+    let lifecycle = derive(&prior, category).map(|movement| match movement {
+        Movement::BecamePoor { from } => HouseholdEvent::BecamePoor(BecamePoor {
+            standard: std_id,
+            from,
+            decided_on,
+            decision_no,
+            carried_over,
+        }),
+        Movement::BecameNearPoor => HouseholdEvent::BecameNearPoor(BecameNearPoor {
+            standard: std_id,
+            decided_on,
+            decision_no,
+            carried_over,
+        }),
+        Movement::ExitedPoverty { to } => HouseholdEvent::ExitedPoverty(ExitedPoverty {
+            standard: std_id,
+            to,
+            decided_on,
+            decision_no,
+        }),
+        Movement::ExitedNearPoverty { to } => {
+            HouseholdEvent::ExitedNearPoverty(ExitedNearPoverty {
+                standard: std_id,
+                to,
+                decided_on,
+                decision_no,
+            })
+        }
+        Movement::FellBackIntoPoverty { from, exited_on } => {
+            HouseholdEvent::FellBackIntoPoverty(FellBack {
+                standard: std_id,
+                from,
+                exited_on,
+                decided_on,
+                decision_no,
+            })
+        }
+        Movement::FellBackIntoNearPoverty { from, exited_on } => {
+            HouseholdEvent::FellBackIntoNearPoverty(FellBack {
+                standard: std_id,
+                from,
+                exited_on,
+                decided_on,
+                decision_no,
+            })
+        }
+    });
+    if let Some(event) = lifecycle {
+        events.push((event, facts));
+    }
+    Ok(events)
+}
+
+fn correct(
+    state: &HouseholdState,
+    corrects_sequence: i64,
+    reason: &str,
+    replacement: Option<ReplacementInput>,
+    ctx: &CommandContext,
+) -> Result<Vec<(HouseholdEvent, Facts)>, HouseholdError> {
+    let registered_on = state.registered_on.ok_or(HouseholdError::NotRegistered)?;
+    let reason = nfc(reason);
+    if reason.is_empty() {
+        return Err(HouseholdError::Empty { field: "reason" });
+    }
+    let type_name = state
+        .event_type(corrects_sequence)
+        .ok_or(HouseholdError::NoSuchEvent {
+            sequence: corrects_sequence,
+        })?;
+    let original_sequence = state.original_of(corrects_sequence);
+    let fact = state
+        .facts
+        .get(&original_sequence)
+        .ok_or(HouseholdError::NotCorrectable {
+            sequence: corrects_sequence,
+            type_name,
+        })?;
+    let invalid = |e: HouseholdError| HouseholdError::InvalidReplacement(Box::new(e));
+    let replacement = match replacement {
+        None => {
+            if fact.type_name == "household_registered" {
+                return Err(HouseholdError::RegistrationCannotBeVoided);
+            }
+            None
+        }
+        Some(input) => {
+            let content = match input {
+                ReplacementInput::Registration { registration, unit } => {
+                    Replacement::HouseholdRegistered(
+                        validate::registration(&registration, registered_on, unit, ctx)
+                            .map_err(invalid)?,
+                    )
+                }
+                ReplacementInput::MembersChange(change) => Replacement::MembersChanged(
+                    validate::members_change(&change, state, registered_on, ctx, false)
+                        .map_err(invalid)?,
+                ),
+                ReplacementInput::Move { moved, unit } => Replacement::HouseholdMoved(
+                    validate::moved(&moved, unit, registered_on, ctx).map_err(invalid)?,
+                ),
+                ReplacementInput::Closure(closure) => Replacement::HouseholdClosed(
+                    validate::closed(&closure, registered_on, ctx).map_err(invalid)?,
+                ),
+                ReplacementInput::Survey { survey, standards } => {
+                    let area = area_on(state, survey.survey_date)?;
+                    Replacement::HouseholdSurveyed(
+                        validate::survey(&survey, &standards, area, registered_on, ctx)
+                            .map_err(invalid)?,
+                    )
+                }
+                ReplacementInput::Support(support) => Replacement::SupportReceived(
+                    validate::support(&support, state, registered_on, ctx).map_err(invalid)?,
+                ),
+            };
+            if content.type_name() != fact.type_name {
+                return Err(HouseholdError::ReplacementMismatch {
+                    sequence: original_sequence,
+                    expected: fact.type_name,
+                    found: content.type_name(),
+                });
+            }
+            Some(content)
+        }
+    };
+    let effective_on = match &replacement {
+        Some(Replacement::HouseholdRegistered(_)) => registered_on,
+        Some(r) => r.own_date().unwrap_or(fact.effective_on),
+        None => fact.effective_on,
+    };
+    Ok(vec![(
+        HouseholdEvent::EventCorrected(EventCorrected {
+            corrects_sequence,
+            original_sequence,
+            corrects_type: fact.type_name.to_owned(),
+            reason: reason.clone(),
+            replacement,
+        }),
+        Facts {
+            effective_on: Some(effective_on),
+            reason: Some(reason),
+            ..Facts::default()
+        },
+    )])
 }

@@ -3,6 +3,9 @@
 use chrono::NaiveDate;
 
 use crate::chain::ChainError;
+use crate::standards::Category;
+
+use super::event::MemberChangeReason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HouseholdError {
@@ -25,17 +28,135 @@ pub enum HouseholdError {
     },
     #[error("{field} must not be empty")]
     Empty { field: &'static str },
+    #[error("administrative unit {unit_code} is not known")]
+    UnknownUnit { unit_code: String },
+    #[error("administrative unit {unit_code} is not valid on {date} (valid from {valid_from}{})", .valid_to.map(|d| format!(" to {d}")).unwrap_or_default())]
+    UnitNotValid {
+        unit_code: String,
+        date: NaiveDate,
+        valid_from: NaiveDate,
+        valid_to: Option<NaiveDate>,
+    },
+    #[error("birth year {birth_year} of member {name} is not plausible")]
+    InvalidBirthYear {
+        field: &'static str,
+        name: String,
+        birth_year: i32,
+    },
+    #[error("the ID number of member {name} must be 9 or 12 digits")]
+    InvalidIdNumber { field: &'static str, name: String },
+    #[error("{name} is not a member of the household")]
+    MemberNotFound { field: &'static str, name: String },
+    #[error("the head of household leaves, so new_head_name must name a remaining member")]
+    HeadRemoved,
+    #[error("reason {} cannot {change} a member", .reason.as_str())]
+    ReasonDoesNotFit {
+        reason: MemberChangeReason,
+        change: &'static str,
+    },
+    #[error("the change adds, removes and re-heads nobody")]
+    NothingChanged,
+    #[error("no poverty standard is in force on {date}")]
+    NoStandardInForce { date: NaiveDate },
+    #[error("standard {standard} is not in force on {date}")]
+    StandardNotInForce { standard: String, date: NaiveDate },
+    #[error("indicator {indicator} does not belong to any standard in force on the survey date")]
+    UnknownIndicator {
+        field: &'static str,
+        indicator: String,
+    },
+    #[error("indicator {indicator} is listed more than once")]
+    DuplicateIndicator {
+        field: &'static str,
+        indicator: String,
+    },
+    #[error("the measure of indicator {indicator} must be a finite number of at least 0")]
+    InvalidMeasure { indicator: String },
+    #[error("category {category} does not belong to standard {standard}")]
+    CategoryNotInStandard {
+        category: Category,
+        standard: String,
+    },
+    #[error("there is no survey with a proposal under standard {standard}")]
+    NoSurveyForStandard { standard: String },
+    #[error("the decision {decided} differs from the proposed {proposed} and needs a reason")]
+    ReasonRequired {
+        proposed: Category,
+        decided: Category,
+    },
+    #[error("decided_on {decided_on} is before the survey of {survey_date} it rests on")]
+    DecisionBeforeSurvey {
+        decided_on: NaiveDate,
+        survey_date: NaiveDate,
+    },
+    #[error(
+        "decided_on {decided_on} is before the latest decision under this standard, of {latest}"
+    )]
+    DecisionOutOfOrder {
+        decided_on: NaiveDate,
+        latest: NaiveDate,
+    },
+    #[error("a support needs an amount above 0 or an in-kind description")]
+    NothingDisbursed,
+    #[error("event {sequence} does not exist")]
+    NoSuchEvent { sequence: i64 },
+    #[error("event {sequence} is a {type_name}, which cannot be corrected; a decision is changed only by a new decision")]
+    NotCorrectable {
+        sequence: i64,
+        type_name: &'static str,
+    },
+    #[error("event {sequence} is a {expected}, so the replacement must be one too, not a {found}")]
+    ReplacementMismatch {
+        sequence: i64,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("a registration cannot be voided; correct it with a replacement instead")]
+    RegistrationCannotBeVoided,
+    #[error("the replacement is not valid: {0}")]
+    InvalidReplacement(Box<HouseholdError>),
     #[error(transparent)]
     Chain(#[from] ChainError),
 }
 
 impl HouseholdError {
-    /// The request field the error is about, for 422 responses that name it.
+    /// The request field the error is about, for 422 responses that name it. Errors inside a
+    /// correction's replacement name `replacement`; [`HouseholdError::replacement_field`] names
+    /// the field within it.
     pub fn field(&self) -> Option<&'static str> {
+        use HouseholdError::*;
         match self {
-            HouseholdError::FutureDate { field, .. }
-            | HouseholdError::BeforeRegistration { field, .. }
-            | HouseholdError::Empty { field } => Some(field),
+            FutureDate { field, .. }
+            | BeforeRegistration { field, .. }
+            | Empty { field }
+            | InvalidBirthYear { field, .. }
+            | InvalidIdNumber { field, .. }
+            | MemberNotFound { field, .. }
+            | UnknownIndicator { field, .. }
+            | DuplicateIndicator { field, .. } => Some(field),
+            UnknownUnit { .. } | UnitNotValid { .. } => Some("unit_code"),
+            HeadRemoved => Some("new_head_name"),
+            ReasonDoesNotFit { .. } => Some("reason"),
+            NothingChanged => Some("members"),
+            NoStandardInForce { .. } | StandardNotInForce { .. } => Some("survey_date"),
+            InvalidMeasure { .. } => Some("measures"),
+            CategoryNotInStandard { .. } => Some("category"),
+            NoSurveyForStandard { .. } => Some("standard"),
+            ReasonRequired { .. } => Some("reason"),
+            DecisionBeforeSurvey { .. } | DecisionOutOfOrder { .. } => Some("decided_on"),
+            NothingDisbursed => Some("amount_vnd"),
+            NoSuchEvent { .. } | NotCorrectable { .. } => Some("corrects_sequence"),
+            ReplacementMismatch { .. } | RegistrationCannotBeVoided | InvalidReplacement(_) => {
+                Some("replacement")
+            }
+            AlreadyRegistered | NotRegistered | Closed | Chain(_) => None,
+        }
+    }
+
+    /// For an invalid replacement, the field inside the replacement.
+    pub fn replacement_field(&self) -> Option<&'static str> {
+        match self {
+            HouseholdError::InvalidReplacement(inner) => inner.field(),
             _ => None,
         }
     }

@@ -1,14 +1,24 @@
 //! The household aggregate: one stream of events per household, decided by pure rules.
+//!
+//! * `event` — the catalogue (contract names), `command` — what users ask for,
+//! * `decide` — the rules, `validate` — checks shared by commands and corrections,
+//! * `lifecycle` — which movement a decision implies (per standard; see its docs for how a
+//!   change of standard is treated), `state` — what the rules know, folded from events,
+//! * `error` — one named error per rule.
 
+mod command;
 mod decide;
 mod error;
 mod event;
+pub mod lifecycle;
 mod state;
+mod validate;
 
-pub use decide::{decide, HouseholdCommand};
+pub use command::{DecisionInput, HouseholdCommand, ReplacementInput, SurveyInput, UnitValidity};
+pub use decide::decide;
 pub use error::HouseholdError;
 pub use event::*;
-pub use state::HouseholdState;
+pub use state::{Fact, HouseholdState, StandardStatus};
 
 use crate::chain::seal;
 use crate::envelope::{CommandContext, Recorded};
