@@ -141,7 +141,6 @@ pub async fn verify(
     if let Some(done) = walk.take() {
         finish(done, &mut report);
     }
-    drop(finish);
     if let Some(id) = household {
         if report.events == 0 {
             return Err(VerifyError::UnknownHousehold(id));

@@ -11,6 +11,7 @@ pub mod household;
 pub mod money;
 pub mod policy_params;
 pub mod standards;
+pub mod text;
 
 pub use area::Area;
 pub use chain::{ChainError, ChainHead, GENESIS_HASH};

@@ -32,13 +32,15 @@ pub struct PositionedEvent {
     pub event: Recorded<HouseholdEvent>,
 }
 
+type PositionRow = (i64, i64, Uuid, i32, Json<Recorded<HouseholdEvent>>);
+
 /// Up to `limit` events after `after`, oldest transaction first, all of them final.
 pub async fn read_after(
     pool: &PgPool,
     after: Cursor,
     limit: i64,
 ) -> Result<Vec<PositionedEvent>, sqlx::Error> {
-    let rows: Vec<(i64, i64, Uuid, i32, Json<Recorded<HouseholdEvent>>)> = sqlx::query_as(
+    let rows: Vec<PositionRow> = sqlx::query_as(
         "SELECT transaction_id::text::bigint, global_position, aggregate_id, sequence_number, payload
            FROM household_events
           WHERE (transaction_id, global_position) > ($1::text::xid8, $2)

@@ -1,0 +1,193 @@
+//! The annual-review import format, shared by `ansinh import` and `ansinh generate`.
+//!
+//! A review file has one row per household and review period: the household's registration
+//! facts (repeated on every row; the first row's are used), the survey, and the commune chair's
+//! decision. Supports go in a second sheet named `supports` (XLSX) or a second file next to
+//! the first named `<name>.supports.csv` (CSV). Headers may be the English names below or their
+//! Vietnamese equivalents, with or without diacritics, in any case.
+
+use serde::{Deserialize, Serialize};
+
+/// A review row as text, in canonical column order. Empty cells are empty strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewRow {
+    /// Stable key of the household in the commune's register; the household's id derives
+    /// from it, which makes a second import of the same file add nothing.
+    pub household_key: String,
+    pub head_name: String,
+    pub unit_code: String,
+    pub hamlet: String,
+    /// `rural` or `urban` (`nông thôn`, `thành thị`).
+    pub area: String,
+    /// `yes`/`no` (also `true`/`false`, `1`/`0`, `x`, `có`/`không`).
+    pub ethnic_minority: String,
+    pub merit_family: String,
+    pub registered_on: String,
+    /// Members separated by `;`, each `name/birth_year/sex/relation/id_number` (id optional).
+    pub members: String,
+    /// The review (`2022-annual`, `2023-06-regular`).
+    pub period: String,
+    pub survey_date: String,
+    pub income_per_capita_vnd: String,
+    /// Deprived indicators separated by `,` or `;` (names from the standards).
+    pub deprivations: String,
+    pub working_capacity: String,
+    pub loan_demand: String,
+    pub cause_of_poverty: String,
+    pub surveyor: String,
+    /// The decision (optional: a survey may await its decision).
+    pub standard: String,
+    pub category: String,
+    pub decision_no: String,
+    pub decided_on: String,
+    /// Needed when the category differs from the survey's proposal.
+    pub decision_reason: String,
+}
+
+/// A support row as text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportRow {
+    pub household_key: String,
+    pub policy: String,
+    pub amount_vnd: String,
+    pub in_kind: String,
+    pub funding_source: String,
+    pub fund_id: String,
+    pub disbursed_on: String,
+    pub disbursed_by: String,
+    pub decision_no: String,
+    pub recipient_member: String,
+}
+
+/// Canonical review columns and the Vietnamese headers accepted for them (folded: lowercase,
+/// no diacritics, words joined by `_`).
+pub const REVIEW_COLUMNS: &[(&str, &[&str])] = &[
+    ("household_key", &["ma_ho", "ma_ho_gia_dinh"]),
+    ("head_name", &["ho_ten_chu_ho", "chu_ho", "ten_chu_ho"]),
+    ("unit_code", &["ma_xa", "ma_don_vi"]),
+    ("hamlet", &["ap", "thon_ap", "ap_khu_pho", "khu_pho"]),
+    ("area", &["khu_vuc"]),
+    ("ethnic_minority", &["dan_toc_thieu_so", "dtts"]),
+    ("merit_family", &["nguoi_co_cong", "gia_dinh_co_cong"]),
+    ("registered_on", &["ngay_dang_ky"]),
+    ("members", &["thanh_vien", "nhan_khau"]),
+    ("period", &["ky_ra_soat", "dot_ra_soat"]),
+    ("survey_date", &["ngay_ra_soat", "ngay_khao_sat"]),
+    (
+        "income_per_capita_vnd",
+        &["thu_nhap_binh_quan", "thu_nhap_binh_quan_dau_nguoi"],
+    ),
+    ("deprivations", &["chi_so_thieu_hut", "thieu_hut"]),
+    ("working_capacity", &["co_kha_nang_lao_dong", "kha_nang_lao_dong"]),
+    ("loan_demand", &["nhu_cau_vay", "nhu_cau_vay_von"]),
+    ("cause_of_poverty", &["nguyen_nhan_ngheo"]),
+    ("surveyor", &["ra_soat_vien", "nguoi_ra_soat"]),
+    ("standard", &["chuan_ngheo"]),
+    ("category", &["phan_loai", "ket_qua"]),
+    ("decision_no", &["so_quyet_dinh"]),
+    ("decided_on", &["ngay_quyet_dinh"]),
+    ("decision_reason", &["ly_do"]),
+];
+
+/// Canonical support columns and their Vietnamese headers.
+pub const SUPPORT_COLUMNS: &[(&str, &[&str])] = &[
+    ("household_key", &["ma_ho", "ma_ho_gia_dinh"]),
+    ("policy", &["chinh_sach"]),
+    ("amount_vnd", &["so_tien", "so_tien_vnd"]),
+    ("in_kind", &["hien_vat"]),
+    ("funding_source", &["nguon_von", "nguon_kinh_phi"]),
+    ("fund_id", &["quy", "ma_quy"]),
+    ("disbursed_on", &["ngay_chi", "ngay_giai_ngan"]),
+    ("disbursed_by", &["don_vi_chi", "don_vi_giai_ngan"]),
+    ("decision_no", &["so_quyet_dinh", "so_chung_tu"]),
+    ("recipient_member", &["nguoi_nhan"]),
+];
+
+/// The canonical column a header names, if any.
+pub fn canonical_header(header: &str, columns: &[(&'static str, &[&str])]) -> Option<&'static str> {
+    let folded = ansinh_events::text::fold(header).replace([' ', '-', '.', '/'], "_");
+    let folded = folded.trim_matches('_');
+    columns
+        .iter()
+        .find(|(name, aliases)| *name == folded || aliases.contains(&folded))
+        .map(|(name, _)| *name)
+}
+
+impl ReviewRow {
+    /// Cells in canonical column order, for writers.
+    pub fn cells(&self) -> [&str; 22] {
+        [
+            &self.household_key,
+            &self.head_name,
+            &self.unit_code,
+            &self.hamlet,
+            &self.area,
+            &self.ethnic_minority,
+            &self.merit_family,
+            &self.registered_on,
+            &self.members,
+            &self.period,
+            &self.survey_date,
+            &self.income_per_capita_vnd,
+            &self.deprivations,
+            &self.working_capacity,
+            &self.loan_demand,
+            &self.cause_of_poverty,
+            &self.surveyor,
+            &self.standard,
+            &self.category,
+            &self.decision_no,
+            &self.decided_on,
+            &self.decision_reason,
+        ]
+    }
+}
+
+impl SupportRow {
+    pub fn cells(&self) -> [&str; 10] {
+        [
+            &self.household_key,
+            &self.policy,
+            &self.amount_vnd,
+            &self.in_kind,
+            &self.funding_source,
+            &self.fund_id,
+            &self.disbursed_on,
+            &self.disbursed_by,
+            &self.decision_no,
+            &self.recipient_member,
+        ]
+    }
+}
+
+/// The supports file that goes with a CSV review file: `x.csv` → `x.supports.csv`.
+pub fn supports_path(reviews: &std::path::Path) -> std::path::PathBuf {
+    let stem = reviews
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    reviews.with_file_name(format!("{stem}.supports.csv"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vietnamese_headers_with_or_without_diacritics_are_accepted() {
+        assert_eq!(canonical_header("Mã hộ", REVIEW_COLUMNS), Some("household_key"));
+        assert_eq!(canonical_header("HO TEN CHU HO", REVIEW_COLUMNS), Some("head_name"));
+        assert_eq!(canonical_header("Thu nhập bình quân", REVIEW_COLUMNS), Some("income_per_capita_vnd"));
+        assert_eq!(canonical_header("income_per_capita_vnd", REVIEW_COLUMNS), Some("income_per_capita_vnd"));
+        assert_eq!(canonical_header("Số tiền", SUPPORT_COLUMNS), Some("amount_vnd"));
+        assert_eq!(canonical_header("ghi chú", REVIEW_COLUMNS), None);
+    }
+
+    #[test]
+    fn the_supports_file_sits_next_to_the_reviews() {
+        assert_eq!(
+            supports_path(std::path::Path::new("/d/tay-ninh-2024.csv")),
+            std::path::PathBuf::from("/d/tay-ninh-2024.supports.csv")
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! Reading review files: CSV (UTF-8, with or without BOM) or XLSX, headers mapped to the
+//! canonical columns of `format`, every row kept with its spreadsheet line number.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use calamine::{open_workbook_auto, Data, Reader};
+
+use super::format::{self, ReviewRow, SupportRow, REVIEW_COLUMNS, SUPPORT_COLUMNS};
+
+/// Where a problem is: file line (header = line 1) and canonical column.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowProblem {
+    pub sheet: &'static str,
+    pub line: u64,
+    pub field: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} line {}: {}: {}", self.sheet, self.line, self.field, self.problem)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("could not read {path}: {cause}")]
+    Io { path: String, cause: String },
+    #[error("{path} is not a CSV or XLSX file (by its extension)")]
+    UnknownFormat { path: String },
+    #[error("{sheet} is missing required column(s): {}", .missing.join(", "))]
+    MissingColumns { sheet: &'static str, missing: Vec<&'static str> },
+}
+
+/// The rows of one import, with their line numbers.
+#[derive(Debug, Default)]
+pub struct Sheets {
+    pub reviews: Vec<(u64, ReviewRow)>,
+    pub supports: Vec<(u64, SupportRow)>,
+}
+
+const REQUIRED_REVIEW: [&str; 5] = ["household_key", "head_name", "unit_code", "period", "survey_date"];
+const REQUIRED_SUPPORT: [&str; 4] = ["household_key", "policy", "funding_source", "disbursed_on"];
+
+pub fn read(path: &Path) -> Result<Sheets, ReadError> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "csv" => read_csv_pair(path),
+        "xlsx" | "xlsm" | "xls" | "ods" => read_workbook(path),
+        _ => Err(ReadError::UnknownFormat {
+            path: path.display().to_string(),
+        }),
+    }
+}
+
+fn io(path: &Path, cause: impl ToString) -> ReadError {
+    ReadError::Io {
+        path: path.display().to_string(),
+        cause: cause.to_string(),
+    }
+}
+
+fn read_csv_pair(path: &Path) -> Result<Sheets, ReadError> {
+    let reviews = table_from_csv(path, "reviews", REVIEW_COLUMNS, &REQUIRED_REVIEW, review_row)?;
+    let supports_path = format::supports_path(path);
+    let supports = if supports_path.exists() {
+        table_from_csv(&supports_path, "supports", SUPPORT_COLUMNS, &REQUIRED_SUPPORT, support_row)?
+    } else {
+        Vec::new()
+    };
+    Ok(Sheets { reviews, supports })
+}
+
+fn table_from_csv<T>(
+    path: &Path,
+    sheet: &'static str,
+    columns: &[(&'static str, &[&str])],
+    required: &[&'static str],
+    build: fn(&HashMap<&'static str, String>) -> T,
+) -> Result<Vec<(u64, T)>, ReadError> {
+    let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(bytes);
+    let headers = reader.headers().map_err(|e| io(path, e))?.clone();
+    let mapping = map_headers(headers.iter(), sheet, columns, required)?;
+    let mut rows = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| io(path, e))?;
+        let mut cells = HashMap::new();
+        for (i, cell) in record.iter().enumerate() {
+            if let Some(Some(name)) = mapping.get(i) {
+                cells.insert(*name, cell.trim().to_owned());
+            }
+        }
+        if cells.values().all(String::is_empty) {
+            continue;
+        }
+        rows.push((index as u64 + 2, build(&cells)));
+    }
+    Ok(rows)
+}
+
+fn map_headers<'a>(
+    headers: impl Iterator<Item = &'a str>,
+    sheet: &'static str,
+    columns: &[(&'static str, &[&str])],
+    required: &[&'static str],
+) -> Result<Vec<Option<&'static str>>, ReadError> {
+    let mapping: Vec<Option<&'static str>> = headers
+        .map(|h| format::canonical_header(h, columns))
+        .collect();
+    let missing: Vec<&'static str> = required
+        .iter()
+        .copied()
+        .filter(|r| !mapping.contains(&Some(*r)))
+        .collect();
+    if missing.is_empty() {
+        Ok(mapping)
+    } else {
+        Err(ReadError::MissingColumns { sheet, missing })
+    }
+}
+
+fn read_workbook(path: &Path) -> Result<Sheets, ReadError> {
+    let mut book = open_workbook_auto(path).map_err(|e| io(path, e))?;
+    let names = book.sheet_names();
+    let find = |wanted: &[&str]| {
+        names
+            .iter()
+            .find(|n| wanted.contains(&ansinh_events::text::fold(n).as_str()))
+            .cloned()
+    };
+    let reviews_name = find(&["reviews", "ra soat", "ra_soat"])
+        .or_else(|| names.first().cloned())
+        .ok_or_else(|| io(path, "the workbook has no sheets"))?;
+    let range = book.worksheet_range(&reviews_name).map_err(|e| io(path, e))?;
+    let reviews = table_from_range(&range, "reviews", REVIEW_COLUMNS, &REQUIRED_REVIEW, review_row)?;
+    let supports = match find(&["supports", "ho tro", "ho_tro"]) {
+        Some(name) => {
+            let range = book.worksheet_range(&name).map_err(|e| io(path, e))?;
+            table_from_range(&range, "supports", SUPPORT_COLUMNS, &REQUIRED_SUPPORT, support_row)?
+        }
+        None => Vec::new(),
+    };
+    Ok(Sheets { reviews, supports })
+}
+
+fn table_from_range<T>(
+    range: &calamine::Range<Data>,
+    sheet: &'static str,
+    columns: &[(&'static str, &[&str])],
+    required: &[&'static str],
+    build: fn(&HashMap<&'static str, String>) -> T,
+) -> Result<Vec<(u64, T)>, ReadError> {
+    let mut rows = range.rows();
+    let Some(header) = rows.next() else {
+        return Err(ReadError::MissingColumns {
+            sheet,
+            missing: required.to_vec(),
+        });
+    };
+    let header_text: Vec<String> = header.iter().map(cell_text).collect();
+    let mapping = map_headers(header_text.iter().map(String::as_str), sheet, columns, required)?;
+    let first_line = range.start().map_or(1, |(row, _)| u64::from(row) + 1);
+    let mut out = Vec::new();
+    for (index, row) in rows.enumerate() {
+        let mut cells = HashMap::new();
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(Some(name)) = mapping.get(i) {
+                cells.insert(*name, cell_text(cell));
+            }
+        }
+        if cells.values().all(String::is_empty) {
+            continue;
+        }
+        out.push((first_line + 1 + index as u64, build(&cells)));
+    }
+    Ok(out)
+}
+
+/// A cell as the text a CSV would hold: whole numbers without `.0`, dates as YYYY-MM-DD.
+fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.trim().to_owned(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(dt) => dt
+            .as_datetime()
+            .map(|d| d.date().to_string())
+            .unwrap_or_else(|| dt.to_string()),
+        Data::Error(e) => format!("#{e:?}"),
+    }
+}
+
+fn take(cells: &HashMap<&'static str, String>, name: &str) -> String {
+    cells.get(name).cloned().unwrap_or_default()
+}
+
+fn review_row(c: &HashMap<&'static str, String>) -> ReviewRow {
+    ReviewRow {
+        household_key: take(c, "household_key"),
+        head_name: take(c, "head_name"),
+        unit_code: take(c, "unit_code"),
+        hamlet: take(c, "hamlet"),
+        area: take(c, "area"),
+        ethnic_minority: take(c, "ethnic_minority"),
+        merit_family: take(c, "merit_family"),
+        registered_on: take(c, "registered_on"),
+        members: take(c, "members"),
+        period: take(c, "period"),
+        survey_date: take(c, "survey_date"),
+        income_per_capita_vnd: take(c, "income_per_capita_vnd"),
+        deprivations: take(c, "deprivations"),
+        working_capacity: take(c, "working_capacity"),
+        loan_demand: take(c, "loan_demand"),
+        cause_of_poverty: take(c, "cause_of_poverty"),
+        surveyor: take(c, "surveyor"),
+        standard: take(c, "standard"),
+        category: take(c, "category"),
+        decision_no: take(c, "decision_no"),
+        decided_on: take(c, "decided_on"),
+        decision_reason: take(c, "decision_reason"),
+    }
+}
+
+fn support_row(c: &HashMap<&'static str, String>) -> SupportRow {
+    SupportRow {
+        household_key: take(c, "household_key"),
+        policy: take(c, "policy"),
+        amount_vnd: take(c, "amount_vnd"),
+        in_kind: take(c, "in_kind"),
+        funding_source: take(c, "funding_source"),
+        fund_id: take(c, "fund_id"),
+        disbursed_on: take(c, "disbursed_on"),
+        disbursed_by: take(c, "disbursed_by"),
+        decision_no: take(c, "decision_no"),
+        recipient_member: take(c, "recipient_member"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_csv_with_bom_and_vietnamese_headers_reads_into_canonical_rows() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("review.csv");
+        std::fs::write(
+            &path,
+            "\u{feff}Mã hộ,Họ tên chủ hộ,Mã xã,Kỳ rà soát,Ngày rà soát,Ghi chú\n\
+             H1,Nguyễn Văn An,25459,2022-annual,2022-10-05,x\n\
+             ,,,,,\n\
+             H2,Lê Thị Bé,25459,2022-annual,2022-10-06,\n",
+        )
+        .expect("write");
+        let sheets = read(&path).expect("read");
+        assert_eq!(sheets.reviews.len(), 2);
+        assert_eq!(sheets.reviews[0].0, 2);
+        assert_eq!(sheets.reviews[1].0, 4, "the blank line keeps its number");
+        assert_eq!(sheets.reviews[1].1.head_name, "Lê Thị Bé");
+        assert!(sheets.supports.is_empty());
+    }
+
+    #[test]
+    fn a_missing_required_column_is_named() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("review.csv");
+        std::fs::write(&path, "household_key,head_name\nH1,A\n").expect("write");
+        let err = read(&path).expect_err("missing");
+        assert!(err.to_string().contains("unit_code"), "{err}");
+    }
+}
