@@ -71,6 +71,47 @@ pub enum Command {
         #[arg(long)]
         standard: Option<String>,
     },
+    /// Write a synthetic province (old Tây Ninh, histories 2021–2024) in the import format.
+    Generate {
+        /// Number of households.
+        #[arg(long)]
+        households: usize,
+        /// Seed: the same households and seed give the same files.
+        #[arg(long, default_value_t = crate::generate::DEFAULT_SEED)]
+        seed: u64,
+        /// Output file: FILE.csv (plus FILE.supports.csv) or FILE.xlsx.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Users of the HTTP API.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Drop and rebuild read models from the log (all of them unless one is named).
+    Rebuild {
+        /// status, history, disbursements, re_poverty or movements.
+        #[arg(long)]
+        projection: Option<String>,
+    },
+    /// Import an annual review (CSV or XLSX); progress on stderr, a JSON summary on stdout.
+    Import {
+        file: PathBuf,
+        /// Check everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the valid households; put the rows of the others in FILE.rejects.csv.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Serve a seeded synthetic province (generated and imported on first start).
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Households to generate on first start.
+        #[arg(long, default_value_t = crate::demo::DEFAULT_HOUSEHOLDS)]
+        households: usize,
+    },
     /// Measure ansinh against plain PostgreSQL on a scratch database of the same server.
     Bench {
         /// Operations per figure.
@@ -79,6 +120,21 @@ pub enum Command {
         /// Also write the table as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user and print its bearer token, alone, on stdout (shown this once).
+    Add {
+        #[arg(long)]
+        name: String,
+        /// commune_officer, district_officer, province_officer, auditor, monitor or admin.
+        #[arg(long)]
+        role: String,
+        /// The administrative unit the user acts for (it covers the units below it).
+        #[arg(long)]
+        unit: String,
     },
 }
 
@@ -124,7 +180,9 @@ impl Cli {
 pub async fn run(cli: Cli) -> Result<u8, Failure> {
     let location = cli.location();
     match cli.command {
-        Command::Serve { bind } => serve(&location, bind).await,
+        Command::Serve { bind } => {
+            serve(&location, bind, standards(cli.standards_dir.as_deref())?).await
+        }
         Command::Migrate => {
             let db = open(&location, 2).await?;
             let added = load_units(&db).await?;
@@ -163,7 +221,32 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        Command::Generate {
+            households,
+            seed,
+            out,
+        } => crate::generate::run(households, seed, &out),
+        Command::Users {
+            command: UsersCommand::Add { name, role, unit },
+        } => add_user(&location, &name, &role, &unit).await,
+        Command::Rebuild { projection } => {
+            let projections = crate::rebuild::select(projection.as_deref())?;
+            let db = open(&location, 2).await?;
+            crate::rebuild::command(&db.pool, &projections).await
+        }
         Command::Bench { ops, json } => bench(&location, ops, json).await,
+        Command::Import {
+            file,
+            dry_run,
+            skip_invalid,
+        } => {
+            let standards = standards(cli.standards_dir.as_deref())?;
+            import(&location, &file, dry_run, skip_invalid, &standards).await
+        }
+        Command::Demo { bind, households } => {
+            let standards = standards(cli.standards_dir.as_deref())?;
+            demo(&location, bind, households, standards).await
+        }
         Command::Classify { standard } => {
             let standards = standards(cli.standards_dir.as_deref())?;
             let stdin = std::io::stdin();
@@ -271,6 +354,85 @@ async fn import_units(location: &Location, file: &std::path::Path) -> Result<u8,
     Ok(0)
 }
 
+async fn import(
+    location: &Location,
+    file: &std::path::Path,
+    dry_run: bool,
+    skip_invalid: bool,
+    standards: &ansinh_events::standards::Standards,
+) -> Result<u8, Failure> {
+    use crate::import::run::{ImportError, ImportOptions};
+    if !file.exists() {
+        return Err(Failure::bad_input(format!(
+            "{} does not exist",
+            file.display()
+        )));
+    }
+    let db = open(location, 4).await?;
+    load_units(&db).await?;
+    let options = ImportOptions {
+        dry_run,
+        skip_invalid,
+        ..ImportOptions::default()
+    };
+    let bar = crate::progress::bar("importing");
+    match crate::import::run::import(&db.pool, file, standards, &options, &bar).await {
+        Ok(summary) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).map_err(Failure::other)?
+            );
+            Ok(0)
+        }
+        Err(ImportError::Invalid(problems)) => {
+            for p in &problems {
+                eprintln!("{}: {p}", file.display());
+            }
+            Err(Failure::bad_input(format!(
+                "{} has {} problem(s); nothing was imported (fix them, or use --skip-invalid)",
+                file.display(),
+                problems.len()
+            )))
+        }
+        Err(e @ ImportError::Read(_)) => Err(Failure::bad_input(e.to_string())),
+        Err(e) => Err(Failure::other(e)),
+    }
+}
+
+async fn demo(
+    location: &Location,
+    bind: SocketAddr,
+    households: usize,
+    standards: ansinh_events::standards::Standards,
+) -> Result<u8, Failure> {
+    if households == 0 {
+        return Err(Failure::bad_input("--households must be at least 1"));
+    }
+    let db = open(location, 16).await?;
+    load_units(&db).await?;
+    crate::demo::seed(&db.pool, households, &standards)
+        .await
+        .map_err(Failure::other)?;
+    let users = crate::demo::users(&db.pool).await.map_err(Failure::other)?;
+    let app = crate::server::Application::build_with_standards(db.pool.clone(), bind, standards)
+        .await
+        .map_err(|e| Failure::other(format!("could not listen on {bind}: {e}")))?;
+    let addr = app.local_addr().map_err(Failure::other)?;
+    println!("ansinh demo: http://{addr}  (API docs: http://{addr}/docs)");
+    println!("tokens (Authorization: Bearer TOKEN):");
+    for u in &users {
+        println!("  {:<17} unit {:<6} {}", u.role.as_str(), u.unit, u.token);
+    }
+    eprintln!("ansinh is serving on http://{addr} (Ctrl-C to stop)");
+    app.run(crate::server::shutdown_signal())
+        .await
+        .map_err(Failure::other)?;
+    db.pool.close().await;
+    drop(db);
+    eprintln!("stopped");
+    Ok(0)
+}
+
 async fn open(location: &Location, connections: u32) -> Result<Database, Failure> {
     let db = Database::open(location, connections)
         .await
@@ -341,10 +503,30 @@ async fn run_verify(
     Ok(if intact { 0 } else { 1 })
 }
 
-async fn serve(location: &Location, bind: SocketAddr) -> Result<u8, Failure> {
+async fn add_user(location: &Location, name: &str, role: &str, unit: &str) -> Result<u8, Failure> {
+    use crate::users::{self, Role, UserError};
+    let role = Role::parse(role)
+        .ok_or_else(|| Failure::bad_input(UserError::UnknownRole(role.to_owned()).to_string()))?;
+    let db = open(location, 2).await?;
+    load_units(&db).await?;
+    let (_, token) = users::create(&db.pool, name, role, unit)
+        .await
+        .map_err(|e| match e {
+            UserError::Database(_) | UserError::Random(_) => Failure::other(e),
+            bad => Failure::bad_input(bad.to_string()),
+        })?;
+    println!("{token}");
+    Ok(0)
+}
+
+async fn serve(
+    location: &Location,
+    bind: SocketAddr,
+    standards: ansinh_events::standards::Standards,
+) -> Result<u8, Failure> {
     let db = open(location, 16).await?;
     load_units(&db).await?;
-    let app = crate::server::Application::build(db.pool.clone(), bind)
+    let app = crate::server::Application::build_with_standards(db.pool.clone(), bind, standards)
         .await
         .map_err(|e| Failure::other(format!("could not listen on {bind}: {e}")))?;
     let addr = app.local_addr().map_err(Failure::other)?;

@@ -1,11 +1,17 @@
 //! ansinh: event-sourced household poverty case tracking.
 
+pub mod api;
 pub mod bench;
 pub mod classify_cli;
 pub mod cli;
 pub mod db;
+pub mod demo;
+pub mod generate;
 pub mod import;
 pub mod pg;
+pub mod progress;
+pub mod rebuild;
 pub mod server;
 pub mod store;
+pub mod users;
 pub mod verify;

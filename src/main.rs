@@ -7,7 +7,7 @@ use ansinh::cli::{self, Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Serve { .. } => "info",
+        Command::Serve { .. } | Command::Demo { .. } => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let serving = matches!(cli.command, Command::Serve { .. });
+    let serving = matches!(cli.command, Command::Serve { .. } | Command::Demo { .. });
     let outcome = runtime.block_on(async move {
         if serving {
             // `serve` shuts down gracefully on the signal itself.

@@ -1,26 +1,53 @@
-//! The HTTP server: binds, serves the routes, and stops cleanly on SIGINT or SIGTERM.
+//! The HTTP server: binds, serves the routes of `api`, and stops cleanly on SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use ansinh_events::standards::Standards;
+use axum::Router;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+
+use crate::api::{self, AppState};
+use crate::store::EventLog;
 
 /// A bound, not yet running server. Binding first lets tests use port 0 and learn the port.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    pool: PgPool,
 }
 
+/// How often the asynchronous read models (movements) look for new events.
+const PROJECTION_INTERVAL: Duration = Duration::from_secs(2);
+
 impl Application {
+    /// The application with the shipped poverty standards.
     pub async fn build(pool: PgPool, bind: SocketAddr) -> std::io::Result<Application> {
+        let standards = Standards::builtin().map_err(std::io::Error::other)?;
+        Self::build_with_standards(pool, bind, standards).await
+    }
+
+    /// The application with the given poverty standards (the shipped ones plus a folder's).
+    pub async fn build_with_standards(
+        pool: PgPool,
+        bind: SocketAddr,
+        standards: Standards,
+    ) -> std::io::Result<Application> {
+        let log = EventLog::new(pool.clone())
+            .await
+            .map_err(std::io::Error::other)?;
+        let state = AppState {
+            pool: pool.clone(),
+            log,
+            standards: Arc::new(standards),
+        };
         let listener = TcpListener::bind(bind).await?;
         Ok(Application {
             listener,
-            router: router(pool),
+            router: api::router(state),
+            pool,
         })
     }
 
@@ -28,36 +55,32 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves, and keeps the asynchronous read models up to date, until `shutdown` completes;
+    /// then lets in-flight requests finish and stops the projection runner.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
-}
-
-fn router(pool: PgPool) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .with_state(pool)
-        .layer(TraceLayer::new_for_http())
-}
-
-async fn health(
-    axum::extract::State(pool): axum::extract::State<PgPool>,
-) -> (axum::http::StatusCode, Json<serde_json::Value>) {
-    match sqlx::query("SELECT 1").execute(&pool).await {
-        Ok(_) => (axum::http::StatusCode::OK, Json(json!({"status": "ok"}))),
-        Err(e) => {
-            tracing::error!(error = %e, "health check could not reach the database");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "detail": "the database cannot be reached"})),
-            )
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let runner = tokio::spawn(crate::rebuild::run_projections(
+            self.pool,
+            PROJECTION_INTERVAL,
+            async move {
+                let mut stopped = stopped;
+                // Completes on the signal, or when the sender is dropped.
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            })
+            .await;
+        if let Err(e) = runner.await {
+            tracing::error!(error = %e, "the projection runner stopped abnormally");
         }
+        served
     }
 }
 

@@ -1,5 +1,40 @@
-//! Read models of the ansinh event log. Each module holds one read model: its queries and the
-//! handler that keeps it up to date. Their tables are created by the workspace's migrations
-//! (`migrations/`, one file per read model), so one migrator orders them all.
+//! Read models of the ansinh event log: what supervisors, auditors and Fatherland Front monitors
+//! read. Nobody reads or edits a mutable "households" table; every table here is a projection of
+//! the append-only log and can be dropped and rebuilt from it (`ansinh rebuild`).
+//!
+//! | module | read model | kept |
+//! | --- | --- | --- |
+//! | [`status`] (+ [`time_travel`]) | category per standard, since when, flags; name search; status as of / as known on a date | inline |
+//! | [`history`] | the audit trail, corrections linked to what they correct, paged | inline |
+//! | [`disbursements`] | the support trail, corrections applied, totals | inline |
+//! | [`re_poverty`] | the register of relapses (tái nghèo / tái cận nghèo) | inline |
+//! | [`movements`] | movement tables per unit, period and standard | async ([`runner`]) |
+//! | [`units`] | administrative units, validity dates, "covers itself and below" | reference data |
+//!
+//! Every read model has a batch entry point, `apply(conn, &[StoredEvent])` (and `write(conn,
+//! &[HouseholdLog])` once histories are loaded, see [`log`]), that writes with multi-row
+//! statements; the inline esrs handler ([`inline::InlineProjections`]), the runner, the bulk
+//! importer and [`rebuild`] all go through it, so the rows cannot depend on the path. Handlers
+//! are idempotent: keyed rows with `ON CONFLICT DO NOTHING`, or a household's rows rewritten
+//! from its history behind a version guard.
+//!
+//! **Why the migrations are not here.** Each read model's tables are created by its own file in
+//! the workspace's `migrations/` folder (`0003_status.sql` … `0008_projection_checkpoints.sql`),
+//! not in this crate: sqlx runs one migrator over one folder and orders the files by their
+//! number, and the read models refer to the log's and the units' tables (`household_events`,
+//! `admin_unit_closure`), so one sequence must order them all. Two folders would be two
+//! migrators with two histories and no order between them.
 
+pub mod disbursements;
+pub mod history;
+pub mod inline;
+pub mod log;
+pub mod movements;
+pub mod re_poverty;
+pub mod rebuild;
+pub mod runner;
+pub mod status;
+pub mod time_travel;
 pub mod units;
+
+pub use log::{HouseholdLog, StoredEvent};

@@ -29,7 +29,8 @@ pub async fn copy_events(
     }
     let mut buf = Vec::with_capacity(events.len() * 1_500);
     for event in events {
-        let payload = serde_json::to_string(event).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let payload =
+            serde_json::to_string(event).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         let meta = &event.meta;
         buf.extend_from_slice(Uuid::now_v7().to_string().as_bytes());
         buf.push(b'\t');
@@ -72,7 +73,11 @@ pub async fn copy_keys(conn: &mut PgConnection, keys: &[KeyRow]) -> Result<u64, 
         escape_into(&mut buf, &k.digest);
         buf.push(b'\t');
         buf.extend_from_slice(
-            format!("{}\t{}\t{}\n", k.household_id, k.first_sequence, k.last_sequence).as_bytes(),
+            format!(
+                "{}\t{}\t{}\n",
+                k.household_id, k.first_sequence, k.last_sequence
+            )
+            .as_bytes(),
         );
     }
     let mut copy = conn

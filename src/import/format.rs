@@ -78,7 +78,10 @@ pub const REVIEW_COLUMNS: &[(&str, &[&str])] = &[
         &["thu_nhap_binh_quan", "thu_nhap_binh_quan_dau_nguoi"],
     ),
     ("deprivations", &["chi_so_thieu_hut", "thieu_hut"]),
-    ("working_capacity", &["co_kha_nang_lao_dong", "kha_nang_lao_dong"]),
+    (
+        "working_capacity",
+        &["co_kha_nang_lao_dong", "kha_nang_lao_dong"],
+    ),
     ("loan_demand", &["nhu_cau_vay", "nhu_cau_vay_von"]),
     ("cause_of_poverty", &["nguyen_nhan_ngheo"]),
     ("surveyor", &["ra_soat_vien", "nguoi_ra_soat"]),
@@ -175,11 +178,26 @@ mod tests {
 
     #[test]
     fn vietnamese_headers_with_or_without_diacritics_are_accepted() {
-        assert_eq!(canonical_header("Mã hộ", REVIEW_COLUMNS), Some("household_key"));
-        assert_eq!(canonical_header("HO TEN CHU HO", REVIEW_COLUMNS), Some("head_name"));
-        assert_eq!(canonical_header("Thu nhập bình quân", REVIEW_COLUMNS), Some("income_per_capita_vnd"));
-        assert_eq!(canonical_header("income_per_capita_vnd", REVIEW_COLUMNS), Some("income_per_capita_vnd"));
-        assert_eq!(canonical_header("Số tiền", SUPPORT_COLUMNS), Some("amount_vnd"));
+        assert_eq!(
+            canonical_header("Mã hộ", REVIEW_COLUMNS),
+            Some("household_key")
+        );
+        assert_eq!(
+            canonical_header("HO TEN CHU HO", REVIEW_COLUMNS),
+            Some("head_name")
+        );
+        assert_eq!(
+            canonical_header("Thu nhập bình quân", REVIEW_COLUMNS),
+            Some("income_per_capita_vnd")
+        );
+        assert_eq!(
+            canonical_header("income_per_capita_vnd", REVIEW_COLUMNS),
+            Some("income_per_capita_vnd")
+        );
+        assert_eq!(
+            canonical_header("Số tiền", SUPPORT_COLUMNS),
+            Some("amount_vnd")
+        );
         assert_eq!(canonical_header("ghi chú", REVIEW_COLUMNS), None);
     }
 

@@ -1,5 +1,7 @@
 //! Bulk import of an annual review (CSV or XLSX).
 
+pub mod commands;
 pub mod copy;
 pub mod format;
 pub mod read;
+pub mod run;

@@ -19,7 +19,11 @@ pub struct RowProblem {
 
 impl std::fmt::Display for RowProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} line {}: {}: {}", self.sheet, self.line, self.field, self.problem)
+        write!(
+            f,
+            "{} line {}: {}: {}",
+            self.sheet, self.line, self.field, self.problem
+        )
     }
 }
 
@@ -30,7 +34,10 @@ pub enum ReadError {
     #[error("{path} is not a CSV or XLSX file (by its extension)")]
     UnknownFormat { path: String },
     #[error("{sheet} is missing required column(s): {}", .missing.join(", "))]
-    MissingColumns { sheet: &'static str, missing: Vec<&'static str> },
+    MissingColumns {
+        sheet: &'static str,
+        missing: Vec<&'static str>,
+    },
 }
 
 /// The rows of one import, with their line numbers.
@@ -40,7 +47,13 @@ pub struct Sheets {
     pub supports: Vec<(u64, SupportRow)>,
 }
 
-const REQUIRED_REVIEW: [&str; 5] = ["household_key", "head_name", "unit_code", "period", "survey_date"];
+const REQUIRED_REVIEW: [&str; 5] = [
+    "household_key",
+    "head_name",
+    "unit_code",
+    "period",
+    "survey_date",
+];
 const REQUIRED_SUPPORT: [&str; 4] = ["household_key", "policy", "funding_source", "disbursed_on"];
 
 pub fn read(path: &Path) -> Result<Sheets, ReadError> {
@@ -65,10 +78,22 @@ fn io(path: &Path, cause: impl ToString) -> ReadError {
 }
 
 fn read_csv_pair(path: &Path) -> Result<Sheets, ReadError> {
-    let reviews = table_from_csv(path, "reviews", REVIEW_COLUMNS, &REQUIRED_REVIEW, review_row)?;
+    let reviews = table_from_csv(
+        path,
+        "reviews",
+        REVIEW_COLUMNS,
+        &REQUIRED_REVIEW,
+        review_row,
+    )?;
     let supports_path = format::supports_path(path);
     let supports = if supports_path.exists() {
-        table_from_csv(&supports_path, "supports", SUPPORT_COLUMNS, &REQUIRED_SUPPORT, support_row)?
+        table_from_csv(
+            &supports_path,
+            "supports",
+            SUPPORT_COLUMNS,
+            &REQUIRED_SUPPORT,
+            support_row,
+        )?
     } else {
         Vec::new()
     };
@@ -84,9 +109,7 @@ fn table_from_csv<T>(
 ) -> Result<Vec<(u64, T)>, ReadError> {
     let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let headers = reader.headers().map_err(|e| io(path, e))?.clone();
     let mapping = map_headers(headers.iter(), sheet, columns, required)?;
     let mut rows = Vec::new();
@@ -139,12 +162,26 @@ fn read_workbook(path: &Path) -> Result<Sheets, ReadError> {
     let reviews_name = find(&["reviews", "ra soat", "ra_soat"])
         .or_else(|| names.first().cloned())
         .ok_or_else(|| io(path, "the workbook has no sheets"))?;
-    let range = book.worksheet_range(&reviews_name).map_err(|e| io(path, e))?;
-    let reviews = table_from_range(&range, "reviews", REVIEW_COLUMNS, &REQUIRED_REVIEW, review_row)?;
+    let range = book
+        .worksheet_range(&reviews_name)
+        .map_err(|e| io(path, e))?;
+    let reviews = table_from_range(
+        &range,
+        "reviews",
+        REVIEW_COLUMNS,
+        &REQUIRED_REVIEW,
+        review_row,
+    )?;
     let supports = match find(&["supports", "ho tro", "ho_tro"]) {
         Some(name) => {
             let range = book.worksheet_range(&name).map_err(|e| io(path, e))?;
-            table_from_range(&range, "supports", SUPPORT_COLUMNS, &REQUIRED_SUPPORT, support_row)?
+            table_from_range(
+                &range,
+                "supports",
+                SUPPORT_COLUMNS,
+                &REQUIRED_SUPPORT,
+                support_row,
+            )?
         }
         None => Vec::new(),
     };
@@ -166,7 +203,12 @@ fn table_from_range<T>(
         });
     };
     let header_text: Vec<String> = header.iter().map(cell_text).collect();
-    let mapping = map_headers(header_text.iter().map(String::as_str), sheet, columns, required)?;
+    let mapping = map_headers(
+        header_text.iter().map(String::as_str),
+        sheet,
+        columns,
+        required,
+    )?;
     let first_line = range.start().map_or(1, |(row, _)| u64::from(row) + 1);
     let mut out = Vec::new();
     for (index, row) in rows.enumerate() {

@@ -67,6 +67,8 @@ impl EventLog {
             // Time-ordered ids keep the primary-key index append-mostly.
             .with_event_id_format(UuidFormat::V7)
             .add_transactional_event_handler(IdempotencyHandler)
+            // Status, history links, disbursements, re-poverty: in the append's transaction.
+            .add_transactional_event_handler(ansinh_projections::inline::InlineProjections)
             .try_build()
             .await?;
         Ok(EventLog { pool, store })

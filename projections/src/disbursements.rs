@@ -1,0 +1,411 @@
+//! Read model **disbursements** (inline): the support trail, one row per support.
+//!
+//! Table (`migrations/0005_disbursements.sql`): `disbursements`, keyed by household and the
+//! sequence of the original `support_received`. A row shows the support as it counts now: the
+//! latest correction's content (amount, date, fund…), the amount first recorded, and a link to
+//! that correction with its reason; a support voided by a correction stays, marked `voided`, and
+//! is left out of lists and totals unless asked for. The unit is the household's unit on the day
+//! of the disbursement (so a later move does not carry old supports along), the head name is the
+//! current one. A household's rows are rewritten from its folded state when a batch brings one
+//! of its supports, a correction, a move, a registration or a change of head, guarded by
+//! `disbursement_households.version`.
+
+use ansinh_events::household::{
+    FundingSource, HouseholdEvent, Policy, Replacement, SupportReceived,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::log::{self, enum_name, parse_enum, HouseholdLog, StoredEvent};
+use crate::status::to_i32;
+
+/// The events that can change a household's rows.
+const RELEVANT: [&str; 5] = [
+    "household_registered",
+    "members_changed",
+    "household_moved",
+    "support_received",
+    "event_corrected",
+];
+
+/// One support as the trail shows it (the contract's item plus its links).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disbursement {
+    pub household_id: Uuid,
+    /// Sequence of the original `support_received`.
+    pub sequence: i64,
+    pub head_name: String,
+    /// The household's unit on the day of the disbursement.
+    pub unit_code: String,
+    pub policy: Policy,
+    pub amount_vnd: i64,
+    pub in_kind: Option<String>,
+    pub funding_source: FundingSource,
+    pub fund_id: Option<String>,
+    pub disbursed_on: NaiveDate,
+    pub disbursed_by: String,
+    pub decision_no: String,
+    pub recipient_member: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+    /// The amount first recorded, when a correction changed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_amount_vnd: Option<i64>,
+    /// The correction that counts (the latest), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrected_by: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correction_reason: Option<String>,
+    pub voided: bool,
+}
+
+/// Filters of the trail; `None` = any. Units include the units below them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisbursementFilter {
+    pub unit: Option<String>,
+    pub policy: Option<Policy>,
+    pub source: Option<FundingSource>,
+    pub fund: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub household: Option<Uuid>,
+    /// Also list supports voided by a correction (never counted in totals).
+    pub include_voided: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub count: i64,
+    pub amount_vnd: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisbursementList {
+    pub items: Vec<Disbursement>,
+    /// Over every matching support that counts (not only this page; voided ones never).
+    pub totals: Totals,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The rows a household's history gives, in sequence order.
+pub fn rows(l: &HouseholdLog) -> Vec<Disbursement> {
+    let state = &l.state;
+    let head_name = state
+        .current
+        .as_ref()
+        .map(|c| c.head_name.clone())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for (sequence, fact) in &state.facts {
+        if fact.type_name != "support_received" {
+            continue;
+        }
+        let Some(original) = l.event(*sequence) else {
+            continue;
+        };
+        let HouseholdEvent::SupportReceived(first) = &original.event else {
+            continue;
+        };
+        let latest_correction = state
+            .corrections
+            .iter()
+            .filter(|(_, o)| **o == *sequence)
+            .map(|(c, _)| *c)
+            .max();
+        let correction_reason =
+            latest_correction
+                .and_then(|c| l.event(c))
+                .and_then(|e| match &e.event {
+                    HouseholdEvent::EventCorrected(c) => Some(c.reason.clone()),
+                    _ => None,
+                });
+        let (support, voided): (&SupportReceived, bool) = match &fact.current {
+            Some(Replacement::SupportReceived(s)) => (s, false),
+            _ => (first, true),
+        };
+        let amount = support.amount_vnd.get();
+        out.push(Disbursement {
+            household_id: l.household_id,
+            sequence: *sequence,
+            head_name: head_name.clone(),
+            unit_code: log::unit_on(state, support.disbursed_on).unwrap_or_default(),
+            policy: support.policy,
+            amount_vnd: amount,
+            in_kind: support.in_kind.clone(),
+            funding_source: support.funding_source,
+            fund_id: support.fund_id.clone(),
+            disbursed_on: support.disbursed_on,
+            disbursed_by: support.disbursed_by.clone(),
+            decision_no: support.decision_no.clone(),
+            recipient_member: support.recipient_member.clone(),
+            recorded_at: original.meta.recorded_at,
+            original_amount_vnd: Some(first.amount_vnd.get()).filter(|a| *a != amount),
+            corrected_by: latest_correction,
+            correction_reason,
+            voided,
+        });
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------ writing
+
+pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Result<(), sqlx::Error> {
+    let logs = log::load(conn, events).await?;
+    write(conn, &logs).await
+}
+
+pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(), sqlx::Error> {
+    let touched: Vec<&HouseholdLog> = logs.iter().filter(|l| l.touches(&RELEVANT)).collect();
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = touched.iter().map(|l| l.household_id).collect();
+    let versions: Vec<i32> = touched.iter().map(|l| to_i32(l.version())).collect();
+    let advanced: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO disbursement_households AS h (household_id, version)
+         SELECT * FROM UNNEST($1::uuid[], $2::int[])
+         ON CONFLICT (household_id) DO UPDATE SET version = EXCLUDED.version
+         WHERE h.version < EXCLUDED.version
+         RETURNING household_id",
+    )
+    .bind(&ids)
+    .bind(&versions)
+    .fetch_all(&mut *conn)
+    .await?;
+    if advanced.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM disbursements WHERE household_id = ANY($1)")
+        .bind(&advanced)
+        .execute(&mut *conn)
+        .await?;
+    let mut c = Columns::default();
+    for l in touched
+        .iter()
+        .filter(|l| advanced.contains(&l.household_id))
+    {
+        for row in rows(l) {
+            c.push(row);
+        }
+    }
+    if c.ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO disbursements
+             (household_id, sequence, head_name, unit_code, policy, amount_vnd, in_kind,
+              funding_source, fund_id, disbursed_on, disbursed_by, decision_no,
+              recipient_member, recorded_at, original_amount_vnd, corrected_by,
+              correction_reason, voided)
+         SELECT * FROM UNNEST($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[],
+                              $6::bigint[], $7::text[], $8::text[], $9::text[], $10::date[],
+                              $11::text[], $12::text[], $13::text[], $14::timestamptz[],
+                              $15::bigint[], $16::int[], $17::text[], $18::bool[])",
+    )
+    .bind(&c.ids)
+    .bind(&c.sequences)
+    .bind(&c.head_names)
+    .bind(&c.units)
+    .bind(&c.policies)
+    .bind(&c.amounts)
+    .bind(&c.in_kind)
+    .bind(&c.sources)
+    .bind(&c.funds)
+    .bind(&c.disbursed_on)
+    .bind(&c.disbursed_by)
+    .bind(&c.decision_no)
+    .bind(&c.recipients)
+    .bind(&c.recorded_at)
+    .bind(&c.original_amounts)
+    .bind(&c.corrected_by)
+    .bind(&c.correction_reasons)
+    .bind(&c.voided)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct Columns {
+    ids: Vec<Uuid>,
+    sequences: Vec<i32>,
+    head_names: Vec<String>,
+    units: Vec<String>,
+    policies: Vec<String>,
+    amounts: Vec<i64>,
+    in_kind: Vec<Option<String>>,
+    sources: Vec<String>,
+    funds: Vec<Option<String>>,
+    disbursed_on: Vec<NaiveDate>,
+    disbursed_by: Vec<String>,
+    decision_no: Vec<String>,
+    recipients: Vec<Option<String>>,
+    recorded_at: Vec<DateTime<Utc>>,
+    original_amounts: Vec<Option<i64>>,
+    corrected_by: Vec<Option<i32>>,
+    correction_reasons: Vec<Option<String>>,
+    voided: Vec<bool>,
+}
+
+impl Columns {
+    fn push(&mut self, d: Disbursement) {
+        self.ids.push(d.household_id);
+        self.sequences.push(to_i32(d.sequence));
+        self.head_names.push(d.head_name);
+        self.units.push(d.unit_code);
+        self.policies.push(enum_name(&d.policy));
+        self.amounts.push(d.amount_vnd);
+        self.in_kind.push(d.in_kind);
+        self.sources.push(enum_name(&d.funding_source));
+        self.funds.push(d.fund_id);
+        self.disbursed_on.push(d.disbursed_on);
+        self.disbursed_by.push(d.disbursed_by);
+        self.decision_no.push(d.decision_no);
+        self.recipients.push(d.recipient_member);
+        self.recorded_at.push(d.recorded_at);
+        self.original_amounts.push(d.original_amount_vnd);
+        self.corrected_by.push(d.corrected_by.map(to_i32));
+        self.correction_reasons.push(d.correction_reason);
+        self.voided.push(d.voided);
+    }
+}
+
+// ------------------------------------------------------------------------------ reading
+
+#[derive(Debug, thiserror::Error)]
+pub enum DisbursementError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored value {value:?} of {field} is not valid")]
+    Corrupt { field: &'static str, value: String },
+}
+
+const FILTER: &str = "($1::text IS NULL OR unit_code IN
+                        (SELECT descendant FROM admin_unit_closure WHERE ancestor = $1))
+                  AND ($2::text IS NULL OR policy = $2)
+                  AND ($3::text IS NULL OR funding_source = $3)
+                  AND ($4::text IS NULL OR fund_id = $4)
+                  AND ($5::date IS NULL OR disbursed_on >= $5)
+                  AND ($6::date IS NULL OR disbursed_on <= $6)
+                  AND ($7::uuid IS NULL OR household_id = $7)";
+
+/// A stored row, enums as their contract names.
+#[derive(sqlx::FromRow)]
+struct Row {
+    household_id: Uuid,
+    sequence: i32,
+    head_name: String,
+    unit_code: String,
+    policy: String,
+    amount_vnd: i64,
+    in_kind: Option<String>,
+    funding_source: String,
+    fund_id: Option<String>,
+    disbursed_on: NaiveDate,
+    disbursed_by: String,
+    decision_no: String,
+    recipient_member: Option<String>,
+    recorded_at: DateTime<Utc>,
+    original_amount_vnd: Option<i64>,
+    corrected_by: Option<i32>,
+    correction_reason: Option<String>,
+    voided: bool,
+}
+
+impl Row {
+    fn into_disbursement(self) -> Result<Disbursement, DisbursementError> {
+        let policy = parse_enum(&self.policy).ok_or(DisbursementError::Corrupt {
+            field: "policy",
+            value: self.policy.clone(),
+        })?;
+        let funding_source =
+            parse_enum(&self.funding_source).ok_or(DisbursementError::Corrupt {
+                field: "funding_source",
+                value: self.funding_source.clone(),
+            })?;
+        Ok(Disbursement {
+            household_id: self.household_id,
+            sequence: self.sequence.into(),
+            head_name: self.head_name,
+            unit_code: self.unit_code,
+            policy,
+            amount_vnd: self.amount_vnd,
+            in_kind: self.in_kind,
+            funding_source,
+            fund_id: self.fund_id,
+            disbursed_on: self.disbursed_on,
+            disbursed_by: self.disbursed_by,
+            decision_no: self.decision_no,
+            recipient_member: self.recipient_member,
+            recorded_at: self.recorded_at,
+            original_amount_vnd: self.original_amount_vnd,
+            corrected_by: self.corrected_by.map(i64::from),
+            correction_reason: self.correction_reason,
+            voided: self.voided,
+        })
+    }
+}
+
+/// The matching supports, by date then household and sequence, with totals over all of them.
+pub async fn list(
+    pool: &PgPool,
+    filter: &DisbursementFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<DisbursementList, DisbursementError> {
+    let limit = limit.clamp(1, 1000);
+    let offset = offset.max(0);
+    let policy = filter.policy.as_ref().map(enum_name);
+    let source = filter.source.as_ref().map(enum_name);
+    let (count, amount): (i64, Option<i64>) = sqlx::query_as(&format!(
+        "SELECT count(*), sum(amount_vnd)::bigint FROM disbursements
+          WHERE NOT voided AND {FILTER}"
+    ))
+    .bind(&filter.unit)
+    .bind(&policy)
+    .bind(&source)
+    .bind(&filter.fund)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.household)
+    .fetch_one(pool)
+    .await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT household_id, sequence, head_name, unit_code, policy, amount_vnd, in_kind,
+                funding_source, fund_id, disbursed_on, disbursed_by, decision_no,
+                recipient_member, recorded_at, original_amount_vnd, corrected_by,
+                correction_reason, voided
+           FROM disbursements
+          WHERE ($8 OR NOT voided) AND {FILTER}
+          ORDER BY disbursed_on, household_id, sequence
+          LIMIT $9 OFFSET $10"
+    ))
+    .bind(&filter.unit)
+    .bind(&policy)
+    .bind(&source)
+    .bind(&filter.fund)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.household)
+    .bind(filter.include_voided)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(Row::into_disbursement)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DisbursementList {
+        items,
+        totals: Totals {
+            count,
+            amount_vnd: amount.unwrap_or(0),
+        },
+        limit,
+        offset,
+    })
+}

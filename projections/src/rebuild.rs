@@ -1,0 +1,220 @@
+//! Rebuilding read models from the log: empty them and apply every event again, in batches.
+//!
+//! Not esrs's `PgRebuilder` (which holds every event in memory and deletes per event): one
+//! REPEATABLE READ transaction locks the read models' tables (in the order the inline handler
+//! writes them, so a concurrent append waits instead of deadlocking, then updates the rebuilt
+//! rows when the rebuild commits), empties them, and walks the log by `(aggregate_id,
+//! sequence_number)` — the unique index's order — `batch` events at a time, handing each batch to
+//! the same `write` functions the inline handler and the bulk importer use. Memory holds one batch
+//! and the histories of its households. Readers keep seeing the old rows until the commit.
+//!
+//! The asynchronous movements model is rebuilt the same way, then its checkpoint is set just
+//! below the oldest transaction that was still running when the rebuild's snapshot was taken:
+//! the runner re-reads from there, and its version guard skips what the rebuild already applied.
+
+use std::time::{Duration, Instant};
+
+use ansinh_events::household::HouseholdEvent;
+use ansinh_events::Recorded;
+use sqlx::types::Json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::log::{self, StoredEvent};
+use crate::runner::{self, AsyncProjection, Cursor};
+
+/// Events per batch unless the caller says otherwise.
+pub const DEFAULT_BATCH: i64 = 5_000;
+
+/// A read model that can be rebuilt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Projection {
+    Status,
+    History,
+    Disbursements,
+    RePoverty,
+    Movements,
+}
+
+impl Projection {
+    /// In the order their tables are locked and written.
+    pub const ALL: [Projection; 5] = [
+        Projection::Status,
+        Projection::History,
+        Projection::Disbursements,
+        Projection::RePoverty,
+        Projection::Movements,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Projection::Status => "status",
+            Projection::History => "history",
+            Projection::Disbursements => "disbursements",
+            Projection::RePoverty => "re_poverty",
+            Projection::Movements => "movements",
+        }
+    }
+
+    /// Accepts `re-poverty` for `re_poverty`.
+    pub fn parse(name: &str) -> Option<Projection> {
+        let name = name.trim().replace('-', "_");
+        Projection::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The tables it owns, in write order.
+    pub fn tables(self) -> &'static [&'static str] {
+        match self {
+            Projection::Status => &["household_status", "household_standard_status"],
+            Projection::History => &["history_corrections"],
+            Projection::Disbursements => &["disbursement_households", "disbursements"],
+            Projection::RePoverty => &["re_poverty_households", "re_poverty"],
+            Projection::Movements => &["movement_households", "movement_counts"],
+        }
+    }
+}
+
+/// Why a rebuild failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error("database error during rebuild: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(
+        "unknown read model {0:?}; known: status, history, disbursements, re_poverty, movements"
+    )]
+    UnknownProjection(String),
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebuildReport {
+    pub projections: Vec<Projection>,
+    pub events: u64,
+    pub households: u64,
+    pub batches: u64,
+    pub elapsed: Duration,
+}
+
+/// The read models named, or all of them for `None`.
+pub fn select(name: Option<&str>) -> Result<Vec<Projection>, RebuildError> {
+    match name {
+        None => Ok(Projection::ALL.to_vec()),
+        Some(n) => Projection::parse(n)
+            .map(|p| vec![p])
+            .ok_or_else(|| RebuildError::UnknownProjection(n.to_owned())),
+    }
+}
+
+/// Rebuilds `projections` from the log; `progress(done, total)` is called after each batch.
+pub async fn rebuild(
+    pool: &PgPool,
+    projections: &[Projection],
+    batch: i64,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<RebuildReport, RebuildError> {
+    let started = Instant::now();
+    let mut projections = projections.to_vec();
+    projections.sort();
+    projections.dedup();
+    let batch = batch.max(1);
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *tx)
+        .await?;
+    // Locks first: the snapshot is taken by the first query after them, so every append that
+    // touched these tables before has committed and is in it.
+    let mut tables: Vec<&str> = Vec::new();
+    if projections.contains(&Projection::Movements) {
+        tables.push("projection_checkpoints");
+    }
+    for p in &projections {
+        tables.extend(p.tables());
+    }
+    sqlx::query(&format!(
+        "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+        tables.join(", ")
+    ))
+    .execute(&mut *tx)
+    .await?;
+    let (total, xmin): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM household_events),
+                pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let total = u64::try_from(total).unwrap_or(0);
+    let owned: Vec<&str> = projections
+        .iter()
+        .flat_map(|p| p.tables())
+        .copied()
+        .collect();
+    sqlx::query(&format!("TRUNCATE {}", owned.join(", ")))
+        .execute(&mut *tx)
+        .await?;
+    progress(0, total);
+
+    let mut after = (Uuid::nil(), 0_i32);
+    let (mut done, mut households, mut batches) = (0_u64, 0_u64, 0_u64);
+    loop {
+        let rows: Vec<(Uuid, i32, i64, Json<Recorded<HouseholdEvent>>)> = sqlx::query_as(
+            "SELECT aggregate_id, sequence_number, global_position, payload
+               FROM household_events
+              WHERE (aggregate_id, sequence_number) > ($1, $2)
+              ORDER BY aggregate_id, sequence_number
+              LIMIT $3",
+        )
+        .bind(after.0)
+        .bind(after.1)
+        .bind(batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = (last.0, last.1);
+        let stored: Vec<StoredEvent<'_>> = rows
+            .iter()
+            .map(|(id, sequence, position, Json(event))| StoredEvent {
+                household_id: *id,
+                sequence: (*sequence).into(),
+                global_position: Some(*position),
+                event,
+            })
+            .collect();
+        households += stored.iter().filter(|e| e.sequence == 1).count() as u64;
+        // The history links need no histories.
+        let logs = if projections.iter().any(|p| *p != Projection::History) {
+            log::load(&mut tx, &stored).await?
+        } else {
+            Vec::new()
+        };
+        for p in &projections {
+            match p {
+                Projection::Status => crate::status::write(&mut tx, &logs).await?,
+                Projection::History => crate::history::apply(&mut tx, &stored).await?,
+                Projection::Disbursements => crate::disbursements::write(&mut tx, &logs).await?,
+                Projection::RePoverty => crate::re_poverty::write(&mut tx, &logs).await?,
+                Projection::Movements => crate::movements::write(&mut tx, &logs).await?,
+            }
+        }
+        done += rows.len() as u64;
+        batches += 1;
+        progress(done, total.max(done));
+    }
+    if projections.contains(&Projection::Movements) {
+        // Everything below the oldest transaction running at the snapshot is in the rebuild.
+        let below = Cursor {
+            transaction_id: xmin - 1,
+            global_position: i64::MAX,
+        };
+        runner::set_checkpoint(&mut tx, AsyncProjection::Movements, below).await?;
+    }
+    tx.commit().await?;
+    Ok(RebuildReport {
+        projections,
+        events: done,
+        households,
+        batches,
+        elapsed: started.elapsed(),
+    })
+}

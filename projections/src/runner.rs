@@ -1,0 +1,172 @@
+//! The asynchronous projection runner: reads the log in commit-safe order and keeps a checkpoint
+//! per projection (`projection_checkpoints`, `migrations/0008_projection_checkpoints.sql`).
+//!
+//! One step is one transaction: lock the projection's checkpoint row, read up to `limit` events
+//! after it with the gap-safe reader (which never returns an event that could be followed by an
+//! earlier-committing one, see `ansinh::store::position`), apply them, move the checkpoint, commit.
+//! The events' effects and the checkpoint commit together, so a crash replays at most the step
+//! that did not commit; handlers are idempotent anyway (at-least-once). Two runners on the same
+//! database take turns on the checkpoint row. A restart continues from the checkpoint.
+//!
+//! The reader is a trait because the gap-safe reader lives in the application crate (next to the
+//! store that writes the log); this crate only needs its output.
+
+use std::future::Future;
+
+use ansinh_events::household::HouseholdEvent;
+use ansinh_events::Recorded;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::log::StoredEvent;
+
+/// A position in the log's commit order: (writing transaction, global position).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    pub transaction_id: i64,
+    pub global_position: i64,
+}
+
+/// An event read from the log with its position.
+#[derive(Debug, Clone)]
+pub struct LogEvent {
+    pub cursor: Cursor,
+    pub household_id: Uuid,
+    pub sequence: i64,
+    pub event: Recorded<HouseholdEvent>,
+}
+
+/// Reads the log after a cursor, oldest transaction first, only events that are final.
+pub trait LogReader: Sync {
+    fn read_after(
+        &self,
+        after: Cursor,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<LogEvent>, sqlx::Error>> + Send;
+}
+
+/// The projections kept by the runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AsyncProjection {
+    Movements,
+}
+
+impl AsyncProjection {
+    pub const ALL: [AsyncProjection; 1] = [AsyncProjection::Movements];
+
+    /// The checkpoint's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AsyncProjection::Movements => "movements",
+        }
+    }
+
+    async fn apply(
+        self,
+        conn: &mut sqlx::PgConnection,
+        events: &[StoredEvent<'_>],
+    ) -> Result<(), sqlx::Error> {
+        match self {
+            AsyncProjection::Movements => crate::movements::apply(conn, events).await,
+        }
+    }
+}
+
+/// Where a projection's checkpoint stands (the zero cursor before its first step).
+pub async fn checkpoint(pool: &PgPool, projection: AsyncProjection) -> Result<Cursor, sqlx::Error> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT transaction_id, global_position FROM projection_checkpoints WHERE projection = $1",
+    )
+    .bind(projection.name())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map_or(Cursor::default(), |(t, g)| Cursor {
+        transaction_id: t,
+        global_position: g,
+    }))
+}
+
+/// Sets a projection's checkpoint on the caller's connection (rebuild uses it).
+pub async fn set_checkpoint(
+    conn: &mut sqlx::PgConnection,
+    projection: AsyncProjection,
+    cursor: Cursor,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (projection, transaction_id, global_position)
+         VALUES ($1, $2, $3)
+         ON CONFLICT (projection) DO UPDATE
+            SET transaction_id = EXCLUDED.transaction_id,
+                global_position = EXCLUDED.global_position,
+                updated_at = now()",
+    )
+    .bind(projection.name())
+    .bind(cursor.transaction_id)
+    .bind(cursor.global_position)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Applies the next batch of at most `limit` events; returns how many there were.
+pub async fn step<R: LogReader>(
+    pool: &PgPool,
+    reader: &R,
+    projection: AsyncProjection,
+    limit: i64,
+) -> Result<usize, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (projection, transaction_id, global_position)
+         VALUES ($1, 0, 0) ON CONFLICT (projection) DO NOTHING",
+    )
+    .bind(projection.name())
+    .execute(&mut *tx)
+    .await?;
+    let (transaction_id, global_position): (i64, i64) = sqlx::query_as(
+        "SELECT transaction_id, global_position FROM projection_checkpoints
+          WHERE projection = $1 FOR UPDATE",
+    )
+    .bind(projection.name())
+    .fetch_one(&mut *tx)
+    .await?;
+    let after = Cursor {
+        transaction_id,
+        global_position,
+    };
+    let events = reader.read_after(after, limit).await?;
+    let Some(last) = events.last().map(|e| e.cursor) else {
+        tx.commit().await?;
+        return Ok(0);
+    };
+    let stored: Vec<StoredEvent<'_>> = events
+        .iter()
+        .map(|e| StoredEvent {
+            household_id: e.household_id,
+            sequence: e.sequence,
+            global_position: Some(e.cursor.global_position),
+            event: &e.event,
+        })
+        .collect();
+    projection.apply(&mut tx, &stored).await?;
+    set_checkpoint(&mut tx, projection, last).await?;
+    tx.commit().await?;
+    Ok(events.len())
+}
+
+/// Steps until the projection has read every final event; returns how many it applied.
+pub async fn catch_up<R: LogReader>(
+    pool: &PgPool,
+    reader: &R,
+    projection: AsyncProjection,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let n = step(pool, reader, projection, limit).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n as u64;
+    }
+}

@@ -1,0 +1,570 @@
+//! Read model **status** (inline: written in the transaction that appends the events).
+//!
+//! Tables (`migrations/0003_status.sql`): `household_status`, one row per household (unit,
+//! hamlet, area, head name and its folded form for search, member count, flags, version), and
+//! `household_standard_status`, one row per household and standard (category, since when, on
+//! which decision, the latest exits). Both are rewritten from the household's folded state, so
+//! corrections and late facts need no special handling; a row is only replaced by a newer
+//! version (`version` guard), which makes a replayed event a no-op.
+//!
+//! Time travel ([`status_as_of`]) does not read these tables: it replays the household's events
+//! through the pure domain (see [`crate::time_travel`]) and shapes the result the same way.
+
+use std::collections::BTreeMap;
+
+use ansinh_events::household::HouseholdState;
+use ansinh_events::standards::Category;
+use ansinh_events::text::fold;
+use ansinh_events::Area;
+use chrono::{DateTime, Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::log::{self, HouseholdLog, StoredEvent};
+use crate::time_travel;
+
+/// How long a household that exited poverty counts as "recently exited" (hộ mới thoát nghèo)
+/// for the status flag. Policies differ (credit, health insurance); 36 months is the common
+/// one and is to be confirmed against the decisions that apply.
+pub const RECENTLY_EXITED_MONTHS: u32 = 36;
+
+/// A household's status, the shape of `GET /api/v1/households/{id}` (plus fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseholdStatus {
+    pub id: Uuid,
+    pub head_name: String,
+    pub unit_code: String,
+    pub hamlet: String,
+    pub area: Area,
+    /// The sequence of the latest event this status includes.
+    pub version: i64,
+    pub member_count: i64,
+    pub ethnic_minority: bool,
+    /// Family of a person with merit (người có công).
+    pub merit_family: bool,
+    /// The latest survey found no working capacity (hộ không có khả năng lao động).
+    pub no_working_capacity: bool,
+    /// Recently exited poverty under some standard (see [`RECENTLY_EXITED_MONTHS`]).
+    pub recently_exited: bool,
+    pub registered_on: NaiveDate,
+    pub closed_on: Option<NaiveDate>,
+    /// Standard id → standing.
+    pub status: BTreeMap<String, Standing>,
+    /// Set when this is the state as of the end of that day (by effective date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<NaiveDate>,
+    /// Set when this is the state as known at the end of that day (by recording time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_on: Option<NaiveDate>,
+}
+
+/// A household's standing under one standard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standing {
+    pub category: Category,
+    /// When the current category was first decided (re-confirmations keep it).
+    pub since: NaiveDate,
+    /// The decision that set the current category.
+    pub decision_no: String,
+    pub last_decided_on: NaiveDate,
+    pub last_decision_no: String,
+    pub exited_poverty_on: Option<NaiveDate>,
+    pub exited_near_poverty_on: Option<NaiveDate>,
+    pub recently_exited: bool,
+}
+
+/// A search result or list entry: enough to pick a household.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct HouseholdSummary {
+    pub id: Uuid,
+    pub head_name: String,
+    pub unit_code: String,
+    pub hamlet: String,
+    pub member_count: i32,
+    pub closed_on: Option<NaiveDate>,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchQuery {
+    /// Words of the head's name, in any case, with or without diacritics; each word of the
+    /// query must start a word of the name, in order ("nguyen van" finds "Nguyễn Văn A",
+    /// "van a" too).
+    pub name: String,
+    /// Only households in this unit or below it.
+    pub unit: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchPage {
+    pub items: Vec<HouseholdSummary>,
+    pub total: i64,
+}
+
+/// Whether an exit on `exited_on` still counts as recent on `on`.
+pub fn recently_exited(category: Category, exited_on: Option<NaiveDate>, on: NaiveDate) -> bool {
+    let Some(exited_on) = exited_on else {
+        return false;
+    };
+    let window_start = on
+        .checked_sub_months(Months::new(RECENTLY_EXITED_MONTHS))
+        .unwrap_or(NaiveDate::MIN);
+    category != Category::Poor && exited_on > window_start && exited_on <= on
+}
+
+/// The status a folded state shows, with flags judged on `on`; `None` before registration.
+pub fn from_state(id: Uuid, state: &HouseholdState, on: NaiveDate) -> Option<HouseholdStatus> {
+    let current = state.current.as_ref()?;
+    let registered_on = state.registered_on?;
+    let status: BTreeMap<String, Standing> = state
+        .statuses
+        .iter()
+        .map(|(standard, s)| {
+            (
+                standard.clone(),
+                Standing {
+                    category: s.category,
+                    since: s.since,
+                    decision_no: s.decision_no.clone(),
+                    last_decided_on: s.last_decided_on,
+                    last_decision_no: s.last_decision_no.clone(),
+                    exited_poverty_on: s.exited_poverty_on,
+                    exited_near_poverty_on: s.exited_near_poverty_on,
+                    recently_exited: recently_exited(s.category, s.exited_poverty_on, on),
+                },
+            )
+        })
+        .collect();
+    Some(HouseholdStatus {
+        id,
+        head_name: current.head_name.clone(),
+        unit_code: current.unit_code.clone(),
+        hamlet: current.hamlet.clone(),
+        area: current.area,
+        version: state.version(),
+        member_count: current.members.len() as i64,
+        ethnic_minority: current.ethnic_minority,
+        merit_family: current.merit_family,
+        no_working_capacity: log::no_working_capacity_on(state, NaiveDate::MAX),
+        recently_exited: status.values().any(|s| s.recently_exited),
+        registered_on,
+        closed_on: log::closed_on(state),
+        status,
+        as_of: None,
+        known_on: None,
+    })
+}
+
+// ------------------------------------------------------------------------------ writing
+
+/// Applies a batch of stored events (see [`crate::log`]).
+pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Result<(), sqlx::Error> {
+    let logs = log::load(conn, events).await?;
+    write(conn, &logs).await
+}
+
+/// Writes the status of these households, each from its folded state, in three statements.
+pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(), sqlx::Error> {
+    let mut h = HouseholdColumns::default();
+    let mut standings = Vec::new();
+    for l in logs {
+        // Flags that depend on the day are computed when read; none is stored.
+        let Some(s) = from_state(l.household_id, &l.state, NaiveDate::MAX) else {
+            continue;
+        };
+        let Some(last) = l.events.last() else {
+            continue;
+        };
+        h.push(&s, last.meta.recorded_at);
+        standings.push(s);
+    }
+    if h.ids.is_empty() {
+        return Ok(());
+    }
+    let advanced: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO household_status AS s
+             (household_id, version, head_name, head_name_folded, unit_code, hamlet, area,
+              member_count, ethnic_minority, merit_family, no_working_capacity,
+              registered_on, closed_on, last_recorded_at)
+         SELECT * FROM UNNEST($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[],
+                              $6::text[], $7::text[], $8::int[], $9::bool[], $10::bool[],
+                              $11::bool[], $12::date[], $13::date[], $14::timestamptz[])
+         ON CONFLICT (household_id) DO UPDATE SET
+             version = EXCLUDED.version, head_name = EXCLUDED.head_name,
+             head_name_folded = EXCLUDED.head_name_folded, unit_code = EXCLUDED.unit_code,
+             hamlet = EXCLUDED.hamlet, area = EXCLUDED.area,
+             member_count = EXCLUDED.member_count, ethnic_minority = EXCLUDED.ethnic_minority,
+             merit_family = EXCLUDED.merit_family,
+             no_working_capacity = EXCLUDED.no_working_capacity,
+             registered_on = EXCLUDED.registered_on, closed_on = EXCLUDED.closed_on,
+             last_recorded_at = EXCLUDED.last_recorded_at
+         WHERE s.version < EXCLUDED.version
+         RETURNING household_id",
+    )
+    .bind(&h.ids)
+    .bind(&h.versions)
+    .bind(&h.head_names)
+    .bind(&h.folded)
+    .bind(&h.units)
+    .bind(&h.hamlets)
+    .bind(&h.areas)
+    .bind(&h.member_counts)
+    .bind(&h.ethnic_minority)
+    .bind(&h.merit_family)
+    .bind(&h.no_working_capacity)
+    .bind(&h.registered_on)
+    .bind(&h.closed_on)
+    .bind(&h.recorded_at)
+    .fetch_all(&mut *conn)
+    .await?;
+    if advanced.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM household_standard_status WHERE household_id = ANY($1)")
+        .bind(&advanced)
+        .execute(&mut *conn)
+        .await?;
+    let mut c = StandingColumns::default();
+    for s in standings.iter().filter(|s| advanced.contains(&s.id)) {
+        for (standard, standing) in &s.status {
+            c.push(s.id, standard, standing);
+        }
+    }
+    if c.ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO household_standard_status
+             (household_id, standard, category, since, decision_no, last_decided_on,
+              last_decision_no, exited_poverty_on, exited_near_poverty_on)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::date[], $5::text[],
+                              $6::date[], $7::text[], $8::date[], $9::date[])",
+    )
+    .bind(&c.ids)
+    .bind(&c.standards)
+    .bind(&c.categories)
+    .bind(&c.since)
+    .bind(&c.decision_no)
+    .bind(&c.last_decided_on)
+    .bind(&c.last_decision_no)
+    .bind(&c.exited_poverty_on)
+    .bind(&c.exited_near_poverty_on)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct HouseholdColumns {
+    ids: Vec<Uuid>,
+    versions: Vec<i32>,
+    head_names: Vec<String>,
+    folded: Vec<String>,
+    units: Vec<String>,
+    hamlets: Vec<String>,
+    areas: Vec<String>,
+    member_counts: Vec<i32>,
+    ethnic_minority: Vec<bool>,
+    merit_family: Vec<bool>,
+    no_working_capacity: Vec<bool>,
+    registered_on: Vec<NaiveDate>,
+    closed_on: Vec<Option<NaiveDate>>,
+    recorded_at: Vec<DateTime<Utc>>,
+}
+
+impl HouseholdColumns {
+    fn push(&mut self, s: &HouseholdStatus, recorded_at: DateTime<Utc>) {
+        self.ids.push(s.id);
+        self.versions.push(to_i32(s.version));
+        self.head_names.push(s.head_name.clone());
+        self.folded.push(fold(&s.head_name));
+        self.units.push(s.unit_code.clone());
+        self.hamlets.push(s.hamlet.clone());
+        self.areas.push(s.area.as_str().to_owned());
+        self.member_counts.push(to_i32(s.member_count));
+        self.ethnic_minority.push(s.ethnic_minority);
+        self.merit_family.push(s.merit_family);
+        self.no_working_capacity.push(s.no_working_capacity);
+        self.registered_on.push(s.registered_on);
+        self.closed_on.push(s.closed_on);
+        self.recorded_at.push(recorded_at);
+    }
+}
+
+#[derive(Default)]
+struct StandingColumns {
+    ids: Vec<Uuid>,
+    standards: Vec<String>,
+    categories: Vec<String>,
+    since: Vec<NaiveDate>,
+    decision_no: Vec<String>,
+    last_decided_on: Vec<NaiveDate>,
+    last_decision_no: Vec<String>,
+    exited_poverty_on: Vec<Option<NaiveDate>>,
+    exited_near_poverty_on: Vec<Option<NaiveDate>>,
+}
+
+impl StandingColumns {
+    fn push(&mut self, id: Uuid, standard: &str, s: &Standing) {
+        self.ids.push(id);
+        self.standards.push(standard.to_owned());
+        self.categories.push(s.category.as_str().to_owned());
+        self.since.push(s.since);
+        self.decision_no.push(s.decision_no.clone());
+        self.last_decided_on.push(s.last_decided_on);
+        self.last_decision_no.push(s.last_decision_no.clone());
+        self.exited_poverty_on.push(s.exited_poverty_on);
+        self.exited_near_poverty_on.push(s.exited_near_poverty_on);
+    }
+}
+
+pub(crate) fn to_i32(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+// ------------------------------------------------------------------------------ reading
+
+/// Why a status could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored value {value:?} of {field} is not valid")]
+    Corrupt { field: &'static str, value: String },
+}
+
+/// The current status of a household, flags judged today (Vietnam time); `None` if unknown.
+pub async fn status(pool: &PgPool, id: Uuid) -> Result<Option<HouseholdStatus>, StatusError> {
+    status_on(pool, id, log::today_in_vietnam()).await
+}
+
+type StatusRow = (
+    Uuid,
+    i32,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    bool,
+    bool,
+    bool,
+    NaiveDate,
+    Option<NaiveDate>,
+);
+type StandingRow = (
+    String,
+    String,
+    NaiveDate,
+    String,
+    NaiveDate,
+    String,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+);
+
+/// The current status with the day-dependent flags judged on `on`.
+pub async fn status_on(
+    pool: &PgPool,
+    id: Uuid,
+    on: NaiveDate,
+) -> Result<Option<HouseholdStatus>, StatusError> {
+    let row: Option<StatusRow> = sqlx::query_as(
+        "SELECT household_id, version, head_name, unit_code, hamlet, area, member_count,
+                ethnic_minority, merit_family, no_working_capacity, registered_on, closed_on
+           FROM household_status WHERE household_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let standings: Vec<StandingRow> = sqlx::query_as(
+        "SELECT standard, category, since, decision_no, last_decided_on, last_decision_no,
+                exited_poverty_on, exited_near_poverty_on
+           FROM household_standard_status WHERE household_id = $1 ORDER BY standard",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let mut status = BTreeMap::new();
+    for (standard, category, since, decision_no, last_on, last_no, exited_p, exited_np) in standings
+    {
+        let category = Category::parse(&category).ok_or(StatusError::Corrupt {
+            field: "category",
+            value: category,
+        })?;
+        status.insert(
+            standard,
+            Standing {
+                category,
+                since,
+                decision_no,
+                last_decided_on: last_on,
+                last_decision_no: last_no,
+                exited_poverty_on: exited_p,
+                exited_near_poverty_on: exited_np,
+                recently_exited: recently_exited(category, exited_p, on),
+            },
+        );
+    }
+    let (id, version, head_name, unit_code, hamlet, area, members, em, merit, nwc, reg, closed) =
+        row;
+    let area = Area::parse(&area).ok_or(StatusError::Corrupt {
+        field: "area",
+        value: area,
+    })?;
+    Ok(Some(HouseholdStatus {
+        id,
+        head_name,
+        unit_code,
+        hamlet,
+        area,
+        version: version.into(),
+        member_count: members.into(),
+        ethnic_minority: em,
+        merit_family: merit,
+        no_working_capacity: nwc,
+        recently_exited: status.values().any(|s| s.recently_exited),
+        registered_on: reg,
+        closed_on: closed,
+        status,
+        as_of: None,
+        known_on: None,
+    }))
+}
+
+/// The status of a household as of the end of `as_of` (by effective date, corrections
+/// included) and/or as known at the end of `known_on` (only events recorded by then), by
+/// replaying its events; with neither, the current status from the read model. `None` when the
+/// household is unknown or was not yet registered then.
+pub async fn status_as_of(
+    pool: &PgPool,
+    id: Uuid,
+    as_of: Option<NaiveDate>,
+    known_on: Option<NaiveDate>,
+) -> Result<Option<HouseholdStatus>, StatusError> {
+    if as_of.is_none() && known_on.is_none() {
+        return status(pool, id).await;
+    }
+    let events = household_events(pool, id).await?;
+    let state = time_travel::replay(&events, as_of, known_on);
+    let on = as_of.or(known_on).unwrap_or_else(log::today_in_vietnam);
+    Ok(from_state(id, &state, on).map(|mut s| {
+        s.as_of = as_of;
+        s.known_on = known_on;
+        s
+    }))
+}
+
+/// Every stored event of a household, in sequence order.
+pub async fn household_events(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Vec<ansinh_events::Recorded<ansinh_events::household::HouseholdEvent>>, sqlx::Error> {
+    let rows: Vec<(Json<ansinh_events::Recorded<ansinh_events::household::HouseholdEvent>>,)> =
+        sqlx::query_as(
+            "SELECT payload FROM household_events WHERE aggregate_id = $1 ORDER BY sequence_number",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|(Json(e),)| e).collect())
+}
+
+/// Households whose head's name matches, ignoring case and diacritics (đ ↔ d), in name order.
+pub async fn search(pool: &PgPool, q: &SearchQuery) -> Result<SearchPage, sqlx::Error> {
+    let folded = fold(&q.name);
+    if folded.is_empty() {
+        return Ok(SearchPage {
+            items: Vec::new(),
+            total: 0,
+        });
+    }
+    let escaped = escape_like(&folded);
+    // Each query word starts a name word, in order: " nguyen% van%" against " nguyen van a".
+    let words: Vec<&str> = escaped.split(' ').collect();
+    let word_pattern = format!("% {}%", words.join("% "));
+    let contains = format!("%{escaped}%");
+    let prefix = format!("{escaped}%");
+    const WHERE: &str = "(head_name_folded LIKE $1 OR (head_name_folded LIKE $2 AND (' ' || head_name_folded) LIKE $3))
+           AND ($4::text IS NULL OR unit_code IN
+                (SELECT descendant FROM admin_unit_closure WHERE ancestor = $4))";
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM household_status WHERE {WHERE}"
+    ))
+    .bind(&prefix)
+    .bind(&contains)
+    .bind(&word_pattern)
+    .bind(&q.unit)
+    .fetch_one(pool)
+    .await?;
+    let items = sqlx::query_as::<_, HouseholdSummary>(&format!(
+        "SELECT household_id AS id, head_name, unit_code, hamlet, member_count, closed_on, version
+           FROM household_status WHERE {WHERE}
+          ORDER BY head_name_folded, household_id
+          LIMIT $5 OFFSET $6"
+    ))
+    .bind(&prefix)
+    .bind(&contains)
+    .bind(&word_pattern)
+    .bind(&q.unit)
+    .bind(q.limit.clamp(1, 500))
+    .bind(q.offset.max(0))
+    .fetch_all(pool)
+    .await?;
+    Ok(SearchPage { items, total })
+}
+
+/// `text` with LIKE's wildcards taken literally (the default escape character is `\`).
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().expect("date")
+    }
+
+    #[test]
+    fn an_exit_counts_as_recent_for_36_months_and_not_once_poor_again() {
+        let on = d("2025-06-30");
+        assert!(recently_exited(
+            Category::NearPoor,
+            Some(d("2022-07-01")),
+            on
+        ));
+        assert!(!recently_exited(
+            Category::NearPoor,
+            Some(d("2022-06-30")),
+            on
+        ));
+        assert!(!recently_exited(Category::Poor, Some(d("2024-12-01")), on));
+        assert!(!recently_exited(Category::NotPoor, None, on));
+        assert!(!recently_exited(
+            Category::NotPoor,
+            Some(d("2025-07-01")),
+            on
+        ));
+    }
+
+    #[test]
+    fn like_wildcards_are_taken_literally() {
+        assert_eq!(escape_like("a%b_c\\"), "a\\%b\\_c\\\\");
+    }
+}

@@ -1,0 +1,270 @@
+//! `/api/v1/users` (admins create users in their unit) and `/api/v1/access-log` (auditors read
+//! who looked at whose personal data, for the households of their unit).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::auth::{need, Allowed, UnitAccess};
+use super::error::{ApiError, Problem};
+use super::extract::{ApiQuery, JsonBody};
+use super::AppState;
+use crate::users::{self, Role, UserError};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users", post(create_user))
+        .route("/units", post(import_units))
+        .route("/access-log", get(access_log))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewUser {
+    pub name: String,
+    pub role: Role,
+    /// The unit the user acts for; it must lie within the admin's unit.
+    pub unit_code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedUser {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    pub unit_code: String,
+    /// The bearer token, shown this once (only its SHA-256 is stored).
+    pub token: String,
+}
+
+/// Create a user (admins, within their unit).
+#[utoipa::path(post, path = "/api/v1/users", tag = "administration",
+    request_body = NewUser,
+    responses(
+        (status = 201, body = CreatedUser),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    Allowed { auth, .. }: Allowed<need::Users>,
+    body: JsonBody,
+) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
+    let input: NewUser = body.parse()?;
+    let unit = input.unit_code.trim();
+    if ansinh_projections::units::by_code(&state.pool, unit)
+        .await?
+        .is_empty()
+    {
+        return Err(ApiError::invalid(
+            "unit_code",
+            format!("no administrative unit has code {unit:?}"),
+        ));
+    }
+    auth.require_scope(&state, unit).await?;
+    let (user, token) = users::create(&state.pool, &input.name, input.role, unit)
+        .await
+        .map_err(|e| match e {
+            UserError::EmptyName => ApiError::invalid("name", e.to_string()),
+            UserError::UnknownUnit(_) => ApiError::invalid("unit_code", e.to_string()),
+            UserError::UnknownRole(_) => ApiError::invalid("role", e.to_string()),
+            other => ApiError::internal(other),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUser {
+            id: user.id,
+            name: user.name,
+            role: user.role,
+            unit_code: user.unit_code,
+            token,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AccessLogQuery {
+    /// Only reads of this household.
+    pub household: Option<Uuid>,
+    /// Only reads by this user.
+    pub user: Option<Uuid>,
+    /// Only households of this unit (default: the auditor's unit).
+    pub unit: Option<String>,
+    /// From this day (Vietnam time).
+    pub from: Option<NaiveDate>,
+    /// To the end of this day (Vietnam time).
+    pub to: Option<NaiveDate>,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct AccessLogEntry {
+    pub at: DateTime<Utc>,
+    pub user_id: Uuid,
+    pub user_name: String,
+    pub role: String,
+    pub user_unit: String,
+    pub household_id: Uuid,
+    pub unit_code: String,
+    pub endpoint: String,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessLogPage {
+    pub items: Vec<AccessLogEntry>,
+    pub total: i64,
+}
+
+/// Who read whose personal data, newest first (auditors).
+#[utoipa::path(get, path = "/api/v1/access-log", tag = "administration",
+    params(AccessLogQuery),
+    responses(
+        (status = 200, body = AccessLogPage),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn access_log(
+    State(state): State<AppState>,
+    UnitAccess { unit, .. }: UnitAccess<need::AccessLog>,
+    ApiQuery(q): ApiQuery<AccessLogQuery>,
+) -> Result<Json<AccessLogPage>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let offset = q.offset.unwrap_or(0).max(0);
+    const FILTER: &str = "FROM access_log a
+        JOIN admin_unit_closure c ON c.ancestor = $1 AND c.descendant = a.unit_code
+        WHERE ($2::uuid IS NULL OR a.household_id = $2)
+          AND ($3::uuid IS NULL OR a.user_id = $3)
+          AND ($4::date IS NULL OR a.at >= ($4::date::timestamp AT TIME ZONE 'UTC') - interval '7 hours')
+          AND ($5::date IS NULL OR a.at < (($5::date + 1)::timestamp AT TIME ZONE 'UTC') - interval '7 hours')";
+    let items: Vec<AccessLogEntry> = sqlx::query_as(&format!(
+        "SELECT a.at, a.user_id, a.user_name, a.role, a.user_unit, a.household_id, a.unit_code,
+                a.endpoint, a.request_id {FILTER} ORDER BY a.id DESC LIMIT $6 OFFSET $7"
+    ))
+    .bind(&unit)
+    .bind(q.household)
+    .bind(q.user)
+    .bind(q.from)
+    .bind(q.to)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&state.pool)
+    .await?;
+    let (total,): (i64,) = sqlx::query_as(&format!("SELECT count(*) {FILTER}"))
+        .bind(&unit)
+        .bind(q.household)
+        .bind(q.user)
+        .bind(q.from)
+        .bind(q.to)
+        .fetch_one(&state.pool)
+        .await?;
+    Ok(Json(AccessLogPage { items, total }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UnitRow {
+    /// Numeric code (communes of the new province reuse old codes: a unit is keyed by code and
+    /// `valid_from`).
+    pub code: String,
+    pub name: String,
+    /// `province`, `district` or `commune`.
+    pub level: String,
+    #[serde(default)]
+    pub parent_code: Option<String>,
+    pub valid_from: NaiveDate,
+    /// Absent: still valid.
+    #[serde(default)]
+    pub valid_to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UnitImport {
+    pub units: Vec<UnitRow>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnitsImported {
+    pub units: u64,
+    pub added: u64,
+    pub updated: u64,
+}
+
+/// Add or update administrative units (admins, below their unit). The whole batch is checked
+/// first (codes, levels, dates, parents) and nothing is stored unless all of it is good.
+#[utoipa::path(post, path = "/api/v1/units", tag = "administration",
+    request_body = UnitImport,
+    responses(
+        (status = 200, body = UnitsImported),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A row is invalid; `field` names it as `units[i].field`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn import_units(
+    State(state): State<AppState>,
+    Allowed { auth, .. }: Allowed<need::Units>,
+    body: JsonBody,
+) -> Result<Json<UnitsImported>, ApiError> {
+    use ansinh_projections::units;
+    let input: UnitImport = body.parse()?;
+    if input.units.is_empty() {
+        return Err(ApiError::invalid("units", "no units were given"));
+    }
+    // The same checks as `ansinh units import`: through the CSV reader.
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    for u in &input.units {
+        csv.serialize(u).map_err(ApiError::internal)?;
+    }
+    let text = csv
+        .into_inner()
+        .map_err(ApiError::internal)
+        .and_then(|bytes| String::from_utf8(bytes).map_err(ApiError::internal))?;
+    let known = units::known_codes(&state.pool).await?;
+    let parsed = units::parse_csv(&text, &known).map_err(|errors| match errors.first() {
+        Some(first) => {
+            let index = first.line.saturating_sub(2);
+            let more = match errors.len() {
+                1 => String::new(),
+                n => format!(" (and {} more problems)", n - 1),
+            };
+            ApiError::invalid(
+                format!("units[{index}].{}", first.field),
+                format!("units[{index}].{}: {}{more}", first.field, first.problem),
+            )
+        }
+        None => ApiError::invalid("units", "the units are not valid"),
+    })?;
+    // Every unit must hang below the admin's unit: walk up through the batch to a known code.
+    for unit in &parsed {
+        let mut anchor = unit.code.clone();
+        let mut parent = unit.parent_code.clone();
+        let mut steps = 0;
+        while let Some(p) = parent {
+            anchor = p.clone();
+            if known.contains(&p) || steps > parsed.len() {
+                break;
+            }
+            parent = parsed
+                .iter()
+                .find(|u| u.code == p)
+                .and_then(|u| u.parent_code.clone());
+            steps += 1;
+        }
+        auth.require_scope(&state, &anchor).await?;
+    }
+    let mut tx = state.pool.begin().await?;
+    let added = units::upsert(&mut tx, &parsed).await?;
+    tx.commit().await?;
+    let total = parsed.len() as u64;
+    Ok(Json(UnitsImported {
+        units: total,
+        added,
+        updated: total - added,
+    }))
+}

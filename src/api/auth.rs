@@ -1,0 +1,463 @@
+//! Who may do what, where — in one place.
+//!
+//! * [`authenticate`] (middleware on every `/api/v1` route but the OpenAPI document) turns the
+//!   bearer token into an [`AuthUser`] (no or bad token → 401), and on the way out writes the
+//!   access log of personal-data reads and strips ID numbers and birth years from every
+//!   response to a monitor.
+//! * [`allows`] is the whole role matrix; [`AuthUser::authorize`] checks the role and then the
+//!   unit scope (a unit covers itself and the units below it, whatever their validity dates)
+//!   → 403.
+//! * Handlers name what they need in their signature — [`HouseholdAccess<N>`] (the route's
+//!   household, 404 / 403), [`UnitAccess<N>`] (the `unit` asked about), [`Allowed<N>`] (the
+//!   role; the handler checks a unit it only learns from the body) — and these extractors run
+//!   the checks before the handler, before its body is even parsed.
+
+use std::marker::PhantomData;
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use uuid::Uuid;
+
+use ansinh_events::household::HouseholdState;
+use ansinh_events::Actor;
+
+use super::error::ApiError;
+use super::extract::HouseholdId;
+use super::write::{load, unit_of};
+use super::AppState;
+use crate::users::{self, Role, User};
+
+/// What a request wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Register households; record surveys, decisions, supports, corrections, member changes,
+    /// moves and closures.
+    WriteHouseholds,
+    /// A household's current or past status (`GET /households/{id}`).
+    ReadStatus,
+    /// A household as the system knew it on a past day (`known_on`).
+    ReadAsKnown,
+    /// A household's full history with envelopes and hashes.
+    ReadHistory,
+    /// Recompute a household's hash chain.
+    VerifyChain,
+    /// The re-poverty register and the disbursement trail.
+    ReadRegisters,
+    /// The movement report.
+    ReadReports,
+    /// The read-access log.
+    ReadAccessLog,
+    /// Create users.
+    ManageUsers,
+    /// Add or update administrative units.
+    ManageUnits,
+}
+
+impl Permission {
+    fn describe(self) -> &'static str {
+        match self {
+            Permission::WriteHouseholds => "record facts about households",
+            Permission::ReadStatus => "read household status",
+            Permission::ReadAsKnown => "read a household as known on a past day",
+            Permission::ReadHistory => "read household histories",
+            Permission::VerifyChain => "verify household hash chains",
+            Permission::ReadRegisters => "read the supervision registers",
+            Permission::ReadReports => "read reports",
+            Permission::ReadAccessLog => "read the access log",
+            Permission::ManageUsers => "manage users",
+            Permission::ManageUnits => "manage administrative units",
+        }
+    }
+}
+
+/// The role matrix of the contract. Every role's reads and writes are limited to its unit.
+pub fn allows(role: Role, permission: Permission) -> bool {
+    use Permission::*;
+    use Role::*;
+    match permission {
+        WriteHouseholds => role.is_officer(),
+        ReadStatus => role.is_officer() || matches!(role, Auditor | Monitor),
+        ReadHistory | VerifyChain => role.is_officer() || role == Auditor,
+        ReadRegisters => role.is_officer() || matches!(role, Auditor | Monitor),
+        ReadReports => matches!(role, DistrictOfficer | ProvinceOfficer | Auditor | Monitor),
+        ReadAccessLog | ReadAsKnown => role == Auditor,
+        ManageUsers | ManageUnits => role == Admin,
+    }
+}
+
+/// The user a request acts for, put in place by [`authenticate`].
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub User);
+
+impl AuthUser {
+    pub fn user(&self) -> &User {
+        &self.0
+    }
+
+    /// The event envelope's actor.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.0.id,
+            name: self.0.name.clone(),
+            role: self.0.role.as_str().to_owned(),
+            unit: self.0.unit_code.clone(),
+        }
+    }
+
+    /// The role check alone (403 if the role may not do this anywhere).
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if allows(self.0.role, permission) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "a {} may not {}",
+                self.0.role,
+                permission.describe()
+            )))
+        }
+    }
+
+    /// The role check, then the scope check for something in `unit`.
+    pub async fn authorize(
+        &self,
+        state: &AppState,
+        permission: Permission,
+        unit: &str,
+    ) -> Result<(), ApiError> {
+        self.require(permission)?;
+        self.require_scope(state, unit).await
+    }
+
+    /// The scope check alone: the user's unit must cover `unit`.
+    pub async fn require_scope(&self, state: &AppState, unit: &str) -> Result<(), ApiError> {
+        if ansinh_projections::units::covers(&state.pool, &self.0.unit_code, unit).await? {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "unit {unit} is outside the scope of this user (unit {})",
+                self.0.unit_code
+            )))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<AuthUser>()
+            .cloned()
+            .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))
+    }
+}
+
+/// What an endpoint needs, as a type: the extractors below check it before the handler runs,
+/// so a handler states its permission in its signature and cannot forget the check.
+pub trait Need: Send + Sync + 'static {
+    const PERMISSION: Permission;
+}
+
+/// The [`Need`]s of the endpoints, one per [`Permission`].
+pub mod need {
+    use super::{Need, Permission};
+
+    macro_rules! needs {
+        ($($name:ident => $permission:ident),* $(,)?) => {$(
+            pub struct $name;
+            impl Need for $name {
+                const PERMISSION: Permission = Permission::$permission;
+            }
+        )*};
+    }
+
+    needs! {
+        Write => WriteHouseholds,
+        Status => ReadStatus,
+        History => ReadHistory,
+        Verify => VerifyChain,
+        Registers => ReadRegisters,
+        Reports => ReadReports,
+        AccessLog => ReadAccessLog,
+        Users => ManageUsers,
+        Units => ManageUnits,
+    }
+}
+
+/// A user whose role has `N`'s permission somewhere (403 otherwise); for endpoints whose unit
+/// is only known from the body, the handler checks the scope with [`AuthUser::require_scope`].
+pub struct Allowed<N> {
+    pub auth: AuthUser,
+    need: PhantomData<N>,
+}
+
+impl<N: Need> FromRequestParts<AppState> for Allowed<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        auth.require(N::PERMISSION)?;
+        Ok(Allowed {
+            auth,
+            need: PhantomData,
+        })
+    }
+}
+
+/// The household of the route's `{id}`, loaded (404) and within the user's scope for `N`
+/// (403): a unit covers itself and the units below it.
+pub struct HouseholdAccess<N> {
+    pub id: Uuid,
+    pub household: HouseholdState,
+    pub auth: AuthUser,
+    need: PhantomData<N>,
+}
+
+impl<N> HouseholdAccess<N> {
+    /// The household's unit now (after moves and corrections).
+    pub fn unit(&self) -> &str {
+        unit_of(&self.household)
+    }
+}
+
+impl<N: Need> FromRequestParts<AppState> for HouseholdAccess<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        auth.require(N::PERMISSION)?;
+        let HouseholdId(id) = HouseholdId::from_request_parts(parts, state).await?;
+        let household = load(state, id).await?;
+        auth.require_scope(state, unit_of(&household)).await?;
+        Ok(HouseholdAccess {
+            id,
+            household,
+            auth,
+            need: PhantomData,
+        })
+    }
+}
+
+/// The unit a read is about: the `unit` query parameter, or the user's own unit; checked for
+/// `N` and the user's scope (403).
+pub struct UnitAccess<N> {
+    pub unit: String,
+    pub auth: AuthUser,
+    need: PhantomData<N>,
+}
+
+impl<N: Need> FromRequestParts<AppState> for UnitAccess<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        let query = parts.uri.query().unwrap_or_default();
+        let unit = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "unit")
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| auth.user().unit_code.clone());
+        auth.authorize(state, N::PERMISSION, &unit).await?;
+        Ok(UnitAccess {
+            unit,
+            auth,
+            need: PhantomData,
+        })
+    }
+}
+
+/// Households whose personal data a response carries, for the access log; handlers attach
+/// it to their response and [`authenticate`] writes it once the response is a success.
+#[derive(Debug, Clone, Default)]
+pub struct PersonalDataRead(pub Vec<(Uuid, String)>);
+
+impl PersonalDataRead {
+    pub fn one(household_id: Uuid, unit_code: &str) -> Self {
+        PersonalDataRead(vec![(household_id, unit_code.to_owned())])
+    }
+
+    /// `response` with this record attached.
+    pub fn attach(self, response: impl IntoResponse) -> Response {
+        let mut response = response.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Fields no monitor ever receives.
+const HIDDEN_FROM_MONITORS: [&str; 3] = ["id_number", "birth_year", "birth_date"];
+
+/// Removes ID numbers and birth years anywhere in a JSON document.
+pub fn redact_personal(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for key in HIDDEN_FROM_MONITORS {
+                map.remove(key);
+            }
+            map.values_mut().for_each(redact_personal);
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_personal),
+        _ => {}
+    }
+}
+
+/// Largest response a monitor's filter buffers (registers are paged far below this).
+const MAX_FILTERED_BODY: usize = 64 << 20;
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    let Some(token) = token else {
+        return ApiError::Unauthorized(
+            "a bearer token is required (Authorization: Bearer …)".into(),
+        )
+        .into_response();
+    };
+    let user = match users::authenticate(&state.pool, &token).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            return ApiError::Unauthorized("the bearer token is not valid".into()).into_response()
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let endpoint = format!(
+        "{} {}",
+        request.method(),
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or_else(|| request.uri().path(), |p| p.as_str())
+    );
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    request.extensions_mut().insert(AuthUser(user.clone()));
+
+    let mut response = next.run(request).await;
+
+    if let Some(read) = response.extensions_mut().remove::<PersonalDataRead>() {
+        if response.status().is_success() && !read.0.is_empty() {
+            // Fail closed: personal data whose reading cannot be logged is not handed out.
+            if let Err(e) = log_access(&state, &user, &read, &endpoint, request_id).await {
+                return ApiError::from(e).into_response();
+            }
+        }
+    }
+    if user.role == Role::Monitor {
+        response = redact_response(response).await;
+    }
+    response
+}
+
+async fn log_access(
+    state: &AppState,
+    user: &User,
+    read: &PersonalDataRead,
+    endpoint: &str,
+    request_id: Option<String>,
+) -> Result<(), sqlx::Error> {
+    let (ids, units): (Vec<Uuid>, Vec<String>) = read.0.iter().cloned().unzip();
+    sqlx::query(
+        "INSERT INTO access_log (user_id, user_name, role, user_unit, household_id, unit_code, endpoint, request_id)
+         SELECT $1, $2, $3, $4, h, u, $7, $8 FROM UNNEST($5::uuid[], $6::text[]) AS t(h, u)",
+    )
+    .bind(user.id)
+    .bind(&user.name)
+    .bind(user.role.as_str())
+    .bind(&user.unit_code)
+    .bind(&ids)
+    .bind(&units)
+    .bind(endpoint)
+    .bind(request_id)
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
+
+/// A monitor's response without ID numbers or birth years.
+async fn redact_response(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_FILTERED_BODY).await {
+        Ok(bytes) => bytes,
+        Err(e) => return ApiError::internal(format!("monitor filter: {e}")).into_response(),
+    };
+    let mut value: Value = match serde_json::from_slice(&bytes) {
+        Ok(value) => value,
+        // Not JSON after all: nothing we could filter, so nothing is sent.
+        Err(e) => return ApiError::internal(format!("monitor filter: {e}")).into_response(),
+    };
+    redact_personal(&mut value);
+    let body = match serde_json::to_vec(&value) {
+        Ok(body) => body,
+        Err(e) => return ApiError::internal(format!("monitor filter: {e}")).into_response(),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn redaction_removes_id_numbers_and_birth_years_at_any_depth() {
+        let mut v = json!({
+            "head_name": "A",
+            "members": [{"name": "A", "birth_year": 1978, "id_number": "072178000123"}],
+            "events": [{"data": {"added": [{"member": {"birth_year": 2020, "id_number": null}}]}}]
+        });
+        redact_personal(&mut v);
+        let text = v.to_string();
+        assert!(!text.contains("birth_year"), "{text}");
+        assert!(!text.contains("id_number"), "{text}");
+        assert!(text.contains("head_name"));
+    }
+
+    #[test]
+    fn only_officers_write_and_only_auditors_read_the_access_log() {
+        for role in Role::ALL {
+            assert_eq!(
+                allows(role, Permission::WriteHouseholds),
+                role.is_officer(),
+                "{role}"
+            );
+            assert_eq!(
+                allows(role, Permission::ReadAccessLog),
+                role == Role::Auditor
+            );
+        }
+        assert!(!allows(Role::Monitor, Permission::ReadHistory));
+        assert!(!allows(Role::CommuneOfficer, Permission::ReadReports));
+        assert!(!allows(Role::Admin, Permission::ReadStatus));
+    }
+}

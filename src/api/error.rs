@@ -1,0 +1,271 @@
+//! The one error type at the HTTP edge and its RFC 9457 problem documents.
+//!
+//! Every error leaves as `application/problem+json` with `type`, `title`, `status`, `detail`,
+//! plus `field` when a request field is at fault and `request_id` for every problem (added by
+//! [`problem_layer`], which also turns any other error response — an unknown route, a wrong
+//! method — into a problem document). Internal errors are logged with the request id and never
+//! echoed.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use ansinh_events::household::HouseholdError;
+
+use crate::store::StoreError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document as this API sends it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`urn:ansinh:problem:...`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The request field at fault (for 422), as a path such as `members[0].birth_year`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The household's current version (for 409).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
+    /// The request id (also in the `x-request-id` header), to quote when reporting a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{detail}")]
+    Invalid {
+        field: Option<String>,
+        detail: String,
+    },
+    #[error("{detail}")]
+    Conflict {
+        detail: String,
+        current_version: Option<i64>,
+    },
+    #[error("the request body is larger than the limit of 1 MiB")]
+    TooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Never shown to the client; logged with the request id.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            field: Some(field.into()),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not-found",
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::Invalid { .. } => "invalid-field",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::TooLarge => "too-large",
+            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let detail = match self {
+            ApiError::Internal(_) => {
+                "An internal error occurred; it has been logged. Quote the request id when reporting it."
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
+        let (field, current_version) = match self {
+            ApiError::Invalid { field, .. } => (field.clone(), None),
+            ApiError::Conflict {
+                current_version, ..
+            } => (None, *current_version),
+            _ => (None, None),
+        };
+        Problem {
+            kind: format!("urn:ansinh:problem:{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            field,
+            current_version,
+            request_id: None,
+        }
+    }
+}
+
+/// A problem document response.
+pub fn problem_response(problem: &Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(message) = &self {
+            // Inside the request span, so the log line carries the request id.
+            tracing::error!(error = %message, "internal error");
+        }
+        let mut response = problem_response(&self.problem());
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::internal(format!("database: {e}"))
+    }
+}
+
+impl From<HouseholdError> for ApiError {
+    fn from(e: HouseholdError) -> Self {
+        match &e {
+            HouseholdError::AlreadyRegistered | HouseholdError::Closed => ApiError::Conflict {
+                detail: e.to_string(),
+                current_version: None,
+            },
+            HouseholdError::NotRegistered => ApiError::NotFound(e.to_string()),
+            HouseholdError::Chain(_) => ApiError::internal(e),
+            HouseholdError::InvalidReplacement(_) => {
+                let field = match e.replacement_field() {
+                    Some(inner) => format!("replacement.{inner}"),
+                    None => "replacement".to_owned(),
+                };
+                ApiError::invalid(field, e.to_string())
+            }
+            _ => ApiError::Invalid {
+                field: e.field().map(str::to_owned),
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Domain(e) => e.into(),
+            StoreError::NotFound(id) => ApiError::NotFound(format!("household {id} was not found")),
+            StoreError::Conflict { actual, .. } => ApiError::Conflict {
+                detail: e.to_string(),
+                current_version: Some(actual),
+            },
+            StoreError::IdempotencyKeyReused => ApiError::invalid(
+                "Idempotency-Key",
+                "this Idempotency-Key was already used with a different request",
+            ),
+            StoreError::Database(_) | StoreError::Corrupt(_) => ApiError::internal(e),
+        }
+    }
+}
+
+/// Outermost API middleware: every error response becomes a problem document carrying the
+/// request id, whoever produced it (our handlers, axum's extractors and routing, tower-http).
+pub async fn problem_layer(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    let (mut parts, body) = response.into_parts();
+    let mut problem: Value = if is_problem {
+        match axum::body::to_bytes(body, 1 << 20).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({})),
+            Err(_) => json!({}),
+        }
+    } else {
+        // Someone else's error (route not found, method not allowed, a layer's refusal):
+        // keep its status, replace its body.
+        let error = match status {
+            StatusCode::NOT_FOUND => ApiError::NotFound("no such resource".into()),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ApiError::BadRequest("this method is not allowed on this resource".into())
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+            _ => ApiError::BadRequest(
+                status
+                    .canonical_reason()
+                    .unwrap_or("the request was refused")
+                    .to_owned(),
+            ),
+        };
+        let mut p = serde_json::to_value(error.problem()).unwrap_or_else(|_| json!({}));
+        p["status"] = json!(status.as_u16());
+        p["title"] = json!(status.canonical_reason().unwrap_or("Error"));
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            p["type"] = json!("urn:ansinh:problem:method-not-allowed");
+        }
+        p
+    };
+    if let (Some(id), Some(obj)) = (request_id, problem.as_object_mut()) {
+        obj.entry("request_id").or_insert(json!(id));
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    Response::from_parts(parts, Body::from(body))
+}

@@ -1,0 +1,103 @@
+//! The HTTP API (`/api/v1`): one router per resource, authentication and scope in `auth`, one
+//! error type in `error`, the write path in `write`, the OpenAPI document in `docs`.
+
+pub mod admin;
+pub mod auth;
+pub mod docs;
+pub mod error;
+pub mod extract;
+pub mod households;
+pub mod records;
+pub mod registers;
+pub mod reports;
+pub mod write;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Request, StatusCode};
+use axum::middleware;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use sqlx::PgPool;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
+
+use ansinh_events::standards::Standards;
+
+use crate::store::EventLog;
+
+/// Largest request body accepted (413 above it).
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub log: EventLog,
+    pub standards: Arc<Standards>,
+}
+
+/// The whole application: `/health`, `/api/v1/…`, `/api/v1/openapi.json` and `/docs`.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .merge(households::router())
+        .merge(records::router())
+        .merge(registers::router())
+        .merge(reports::router())
+        .merge(admin::router())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .nest("/api/v1", protected)
+        .merge(docs::router())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+        .layer(middleware::from_fn(error::problem_layer))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %id,
+                    )
+                })
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(LatencyUnit::Millis),
+                ),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::NotFound("no such resource".into())
+}
+
+async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    match sqlx::query("SELECT 1").execute(&state.pool).await {
+        Ok(_) => (StatusCode::OK, Json(json!({"status": "ok"}))),
+        Err(e) => {
+            tracing::error!(error = %e, "health check could not reach the database");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "detail": "the database cannot be reached"})),
+            )
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Registers for supervision: re-poverty (`/api/v1/re-poverty`) and the disbursement trail
+//! (`/api/v1/disbursements`), for the unit asked (default: the user's own) and its descendants.
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use ansinh_events::Category;
+use ansinh_projections::disbursements::{self, DisbursementFilter};
+use ansinh_projections::log::{enum_name, parse_enum};
+use ansinh_projections::re_poverty::{self, RePovertyFilter};
+
+use super::auth::{need, PersonalDataRead, UnitAccess};
+use super::error::{ApiError, Problem};
+use super::extract::ApiQuery;
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/re-poverty", get(re_poverty))
+        .route("/disbursements", get(disbursements))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RePovertyQuery {
+    /// Unit (with the units below it, by the household's unit on the relapse day); default:
+    /// the user's unit.
+    pub unit: Option<String>,
+    /// Fell back on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Fell back on or before this day.
+    pub to: Option<NaiveDate>,
+    /// Standard id; default: every standard.
+    pub standard: Option<String>,
+    /// `poor` (tái nghèo) or `near_poor` (tái cận nghèo); default: both.
+    pub category: Option<String>,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RePovertyItem {
+    pub household_id: Uuid,
+    /// The household's unit on the day it fell back.
+    pub unit_code: String,
+    pub standard: String,
+    /// `poor` or `near_poor`.
+    pub category: String,
+    pub exited_on: NaiveDate,
+    pub exit_decision_no: Option<String>,
+    pub exited_to: Option<String>,
+    pub fell_back_on: NaiveDate,
+    pub fell_back_decision_no: String,
+    pub fell_back_from: String,
+    /// Supports disbursed from the exit day up to the day before the relapse.
+    pub supports_between: i64,
+    pub supports_between_vnd: i64,
+    /// The cause of poverty the survey behind the relapse gave.
+    pub cause: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RePovertyRegister {
+    pub items: Vec<RePovertyItem>,
+    /// Over every matching relapse, not only this page.
+    pub total: i64,
+}
+
+/// Households recognised poor (or near-poor) again after a recognised exit under the same
+/// standard.
+#[utoipa::path(get, path = "/api/v1/re-poverty", tag = "registers",
+    params(RePovertyQuery),
+    responses(
+        (status = 200, body = RePovertyRegister),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn re_poverty(
+    State(state): State<AppState>,
+    UnitAccess { unit, .. }: UnitAccess<need::Registers>,
+    ApiQuery(q): ApiQuery<RePovertyQuery>,
+) -> Result<Json<RePovertyRegister>, ApiError> {
+    check_period(q.from, q.to)?;
+    check_standard(&state, q.standard.as_deref())?;
+    let category = match q.category.as_deref() {
+        None => None,
+        Some("poor") => Some(Category::Poor),
+        Some("near_poor") => Some(Category::NearPoor),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "query parameter category: {other:?} is not poor or near_poor"
+            )))
+        }
+    };
+    let filter = RePovertyFilter {
+        unit: Some(unit),
+        from: q.from,
+        to: q.to,
+        standard: q.standard.clone(),
+        category,
+    };
+    let list = re_poverty::list(
+        &state.pool,
+        &filter,
+        q.limit.unwrap_or(100),
+        q.offset.unwrap_or(0),
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    let items = list
+        .items
+        .into_iter()
+        .map(|r| RePovertyItem {
+            household_id: r.household_id,
+            unit_code: r.unit_code,
+            standard: r.standard,
+            category: r.category.as_str().to_owned(),
+            exited_on: r.exited_on,
+            exit_decision_no: r.exit_decision_no,
+            exited_to: r.exited_to.map(|c| c.as_str().to_owned()),
+            fell_back_on: r.fell_back_on,
+            fell_back_decision_no: r.fell_back_decision_no,
+            fell_back_from: r.fell_back_from.as_str().to_owned(),
+            supports_between: r.supports_between,
+            supports_between_vnd: r.supports_between_vnd,
+            cause: r.cause,
+        })
+        .collect();
+    Ok(Json(RePovertyRegister {
+        items,
+        total: list.total,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DisbursementQuery {
+    /// Unit (with the units below it); default: the user's unit.
+    pub unit: Option<String>,
+    /// Policy, e.g. `preferential_credit`.
+    pub policy: Option<String>,
+    /// Funding source, e.g. `central_budget`.
+    pub source: Option<String>,
+    /// A named fund, e.g. the Fund for the Poor.
+    pub fund: Option<String>,
+    /// Disbursed on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Disbursed on or before this day.
+    pub to: Option<NaiveDate>,
+    /// Only this household's supports.
+    pub household: Option<Uuid>,
+    /// Also list supports voided by a correction (never counted in totals).
+    #[serde(default)]
+    pub include_voided: bool,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisbursementItem {
+    pub household_id: Uuid,
+    pub head_name: String,
+    /// The household's unit on the day of the disbursement.
+    pub unit_code: String,
+    /// The event that first recorded the support.
+    pub sequence: i64,
+    pub policy: String,
+    pub amount_vnd: i64,
+    pub in_kind: Option<String>,
+    pub funding_source: String,
+    pub fund_id: Option<String>,
+    pub disbursed_on: NaiveDate,
+    pub disbursed_by: String,
+    pub decision_no: String,
+    pub recipient_member: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+    /// The amount first recorded, when a correction changed it.
+    pub original_amount_vnd: Option<i64>,
+    /// The correction that counts (the latest), if any.
+    pub corrected_by: Option<i64>,
+    pub correction_reason: Option<String>,
+    pub voided: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Totals {
+    pub count: i64,
+    pub amount_vnd: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisbursementTrail {
+    pub items: Vec<DisbursementItem>,
+    /// Over every matching support, not only this page.
+    pub totals: Totals,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Every support disbursed (corrections applied), with totals; paged.
+#[utoipa::path(get, path = "/api/v1/disbursements", tag = "registers",
+    params(DisbursementQuery),
+    responses(
+        (status = 200, body = DisbursementTrail),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn disbursements(
+    State(state): State<AppState>,
+    UnitAccess { unit, .. }: UnitAccess<need::Registers>,
+    ApiQuery(q): ApiQuery<DisbursementQuery>,
+) -> Result<Response, ApiError> {
+    check_period(q.from, q.to)?;
+    check_name("policy", q.policy.as_deref(), &POLICIES)?;
+    check_name("source", q.source.as_deref(), &SOURCES)?;
+    let filter = DisbursementFilter {
+        unit: Some(unit),
+        policy: q.policy.as_deref().and_then(parse_enum),
+        source: q.source.as_deref().and_then(parse_enum),
+        fund: q.fund.clone(),
+        from: q.from,
+        to: q.to,
+        household: q.household,
+        include_voided: q.include_voided,
+    };
+    let list = disbursements::list(
+        &state.pool,
+        &filter,
+        q.limit.unwrap_or(100),
+        q.offset.unwrap_or(0),
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    let trail = DisbursementTrail {
+        items: list
+            .items
+            .into_iter()
+            .map(|d| DisbursementItem {
+                household_id: d.household_id,
+                head_name: d.head_name,
+                unit_code: d.unit_code,
+                sequence: d.sequence,
+                policy: enum_name(&d.policy),
+                amount_vnd: d.amount_vnd,
+                in_kind: d.in_kind,
+                funding_source: enum_name(&d.funding_source),
+                fund_id: d.fund_id,
+                disbursed_on: d.disbursed_on,
+                disbursed_by: d.disbursed_by,
+                decision_no: d.decision_no,
+                recipient_member: d.recipient_member,
+                recorded_at: d.recorded_at,
+                original_amount_vnd: d.original_amount_vnd,
+                corrected_by: d.corrected_by,
+                correction_reason: d.correction_reason,
+                voided: d.voided,
+            })
+            .collect(),
+        totals: Totals {
+            count: list.totals.count,
+            amount_vnd: list.totals.amount_vnd,
+        },
+        limit: list.limit,
+        offset: list.offset,
+    };
+    let read = PersonalDataRead(
+        trail
+            .items
+            .iter()
+            .map(|i| (i.household_id, i.unit_code.clone()))
+            .collect(),
+    );
+    Ok(read.attach(Json(trail)))
+}
+
+const POLICIES: [&str; 13] = [
+    "preferential_credit",
+    "health_insurance",
+    "education",
+    "housing",
+    "legal_aid",
+    "clean_water",
+    "electricity_subsidy",
+    "monthly_allowance",
+    "emergency_aid",
+    "vocational_training",
+    "job_placement",
+    "livelihood",
+    "other",
+];
+const SOURCES: [&str; 4] = ["central_budget", "local_budget", "mobilized", "other"];
+
+fn check_name(param: &str, value: Option<&str>, known: &[&str]) -> Result<(), ApiError> {
+    match value {
+        Some(v) if !known.contains(&v) => Err(ApiError::BadRequest(format!(
+            "query parameter {param}: unknown value {v:?}; one of {}",
+            known.join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub fn check_period(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), ApiError> {
+    match (from, to) {
+        (Some(f), Some(t)) if t < f => Err(ApiError::BadRequest(format!(
+            "query parameter to: {t} is before from {f}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub fn check_standard(state: &AppState, standard: Option<&str>) -> Result<(), ApiError> {
+    match standard {
+        Some(id) if state.standards.get(id).is_none() => {
+            let known: Vec<&str> = state.standards.ids().collect();
+            Err(ApiError::BadRequest(format!(
+                "query parameter standard: unknown standard {id:?}; known: {}",
+                known.join(", ")
+            )))
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,128 @@
+//! `/api/v1/reports/movements`: the poor and near-poor movement tables of a unit and period.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use ansinh_projections::movements;
+
+use super::auth::{need, UnitAccess};
+use super::error::{ApiError, Problem};
+use super::extract::ApiQuery;
+use super::registers::{check_period, check_standard};
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/reports/movements", get(movements))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MovementQuery {
+    /// Unit (with the units below it); default: the user's unit.
+    pub unit: Option<String>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Standard id (default `vn-2022-2025`).
+    pub standard: Option<String>,
+}
+
+/// The poor table: opening + increases − decreases = closing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoorTable {
+    pub opening: i64,
+    /// Poor, never recognised poor before (phát sinh mới).
+    pub newly_poor: i64,
+    /// Poor again after a recognised exit (tái nghèo).
+    pub fell_back: i64,
+    pub from_near_poor: i64,
+    pub exited_to_near_poor: i64,
+    pub exited_above_near_poor: i64,
+    /// Moved in, carried over from the superseded standard.
+    pub other_increase: i64,
+    /// Moved out, closed.
+    pub other_decrease: i64,
+    pub closing: i64,
+    pub increases: i64,
+    pub decreases: i64,
+}
+
+/// The near-poor table: opening + increases − decreases = closing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NearPoorTable {
+    pub opening: i64,
+    pub newly_near_poor: i64,
+    /// Near-poor again after a recognised exit (tái cận nghèo).
+    pub fell_back: i64,
+    pub from_poor: i64,
+    pub to_poor: i64,
+    pub exited: i64,
+    pub other_increase: i64,
+    pub other_decrease: i64,
+    pub closing: i64,
+    pub increases: i64,
+    pub decreases: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tables {
+    pub poor: PoorTable,
+    pub near_poor: NearPoorTable,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Breakdowns {
+    pub ethnic_minority: Tables,
+    pub no_working_capacity: Tables,
+    pub merit_family: Tables,
+}
+
+/// The movement report (documentation of the shape `ansinh_projections::movements` gives).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MovementReport {
+    pub unit: String,
+    pub standard: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub poor: PoorTable,
+    pub near_poor: NearPoorTable,
+    pub breakdowns: Breakdowns,
+}
+
+/// The movement report of a unit (with the units below it) for a period under one standard.
+#[utoipa::path(get, path = "/api/v1/reports/movements", tag = "reports",
+    params(MovementQuery),
+    responses(
+        (status = 200, body = MovementReport),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn movements(
+    State(state): State<AppState>,
+    UnitAccess { unit, .. }: UnitAccess<need::Reports>,
+    ApiQuery(q): ApiQuery<MovementQuery>,
+) -> Result<Json<movements::MovementReport>, ApiError> {
+    check_period(Some(q.from), Some(q.to))?;
+    let standard = q
+        .standard
+        .clone()
+        .unwrap_or_else(|| DEFAULT_STANDARD.into());
+    check_standard(&state, Some(&standard))?;
+    // The movement counts are kept by the asynchronous runner: bring them up to the log first,
+    // so a report reads every event recorded before it was asked for.
+    crate::rebuild::catch_up(&state.pool).await?;
+    let report = movements::report(&state.pool, &unit, q.from, q.to, &standard)
+        .await
+        .map_err(|e| match e {
+            movements::ReportError::UnknownUnit(_) | movements::ReportError::BadPeriod { .. } => {
+                ApiError::BadRequest(e.to_string())
+            }
+            other => ApiError::internal(other),
+        })?;
+    Ok(Json(report))
+}
+
+const DEFAULT_STANDARD: &str = "vn-2022-2025";

@@ -1,0 +1,105 @@
+//! The path every write takes: who may write here, the envelope from the authenticated user,
+//! `If-Match` (409 when stale) or retry on a lost race, and `Idempotency-Key`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use ansinh_events::household::{Command, HouseholdCommand, HouseholdState, UnitValidity};
+use ansinh_events::{CommandContext, Idempotency, Source};
+use ansinh_projections::units;
+
+use super::auth::AuthUser;
+use super::error::ApiError;
+use super::extract::{JsonBody, WriteHeaders};
+use super::AppState;
+use crate::store::Appended;
+
+/// A household's folded state, or 404.
+pub async fn load(state: &AppState, id: Uuid) -> Result<HouseholdState, ApiError> {
+    let loaded = state.log.load(id).await?;
+    match loaded {
+        Some(s) if s.inner().registered_on.is_some() => Ok(s.into_inner()),
+        _ => Err(ApiError::NotFound(format!("household {id} was not found"))),
+    }
+}
+
+/// The unit a household belongs to now (after moves and corrections).
+pub fn unit_of(household: &HouseholdState) -> &str {
+    household
+        .current
+        .as_ref()
+        .map(|c| c.unit_code.as_str())
+        .unwrap_or_default()
+}
+
+/// The unit record valid on `on`, else the code's latest record; `None` for an unknown code.
+pub async fn unit_validity(
+    state: &AppState,
+    code: &str,
+    on: NaiveDate,
+) -> Result<Option<UnitValidity>, ApiError> {
+    let code = code.trim();
+    if let Some(u) = units::valid_on(&state.pool, code, on).await? {
+        return Ok(Some(UnitValidity {
+            valid_from: u.valid_from,
+            valid_to: u.valid_to,
+        }));
+    }
+    Ok(units::by_code(&state.pool, code)
+        .await?
+        .last()
+        .map(|u| UnitValidity {
+            valid_from: u.valid_from,
+            valid_to: u.valid_to,
+        }))
+}
+
+/// Runs a command for the authenticated user.
+pub async fn execute(
+    state: &AppState,
+    auth: &AuthUser,
+    household_id: Uuid,
+    headers: &WriteHeaders,
+    body: &JsonBody,
+    action: HouseholdCommand,
+) -> Result<Appended, ApiError> {
+    let mut ctx = CommandContext::new(household_id, auth.actor(), Source::Api, Utc::now());
+    // The digest covers the user too: another user's retry with the same key is refused
+    // rather than answered with someone else's result.
+    ctx.idempotency = headers.idempotency_key.clone().map(|key| Idempotency {
+        key,
+        request_digest: hex::encode(Sha256::digest(format!(
+            "{}\n{}",
+            auth.user().id,
+            body.digest
+        ))),
+    });
+    let command = Command { ctx, action };
+    let appended = match headers.if_match {
+        Some(expected) => state.log.execute(command, Some(expected)).await?,
+        None => state.log.execute_retrying(command).await?,
+    };
+    Ok(appended)
+}
+
+/// A 201 with `ETag: "VERSION"`, marked when it replays an earlier request's result.
+pub fn created(appended: &Appended, body: impl Serialize) -> Response {
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", appended.version)) {
+        headers.insert(header::ETAG, etag);
+    }
+    if appended.replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// Sequence of the first event a command appended (0 when it appended none).
+pub fn first_sequence(appended: &Appended) -> i64 {
+    appended.events.first().map_or(0, |e| e.meta.sequence)
+}

@@ -1,0 +1,106 @@
+//! `ansinh demo`: a living province in one command. On first start it generates a synthetic
+//! province and imports it into the data dir's database (later starts keep it), creates one
+//! user per role and prints their tokens, then serves.
+
+use ansinh_events::standards::Standards;
+use sqlx::PgPool;
+
+use crate::import::read::Sheets;
+use crate::import::run::{import_sheets, ImportOptions};
+use crate::users::{self, Role};
+
+pub const DEFAULT_HOUSEHOLDS: usize = 3_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("could not generate the demo province: {0}")]
+    Generate(String),
+    #[error("could not import the demo province: {0}")]
+    Import(String),
+    #[error("could not create the demo users: {0}")]
+    Users(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// A demo user and the token to paste into `Authorization: Bearer …`.
+#[derive(Debug, Clone)]
+pub struct DemoUser {
+    pub role: Role,
+    pub unit: String,
+    pub token: String,
+}
+
+/// Seeds the province if the log is empty; returns how many households the log holds.
+pub async fn seed(
+    pool: &PgPool,
+    households: usize,
+    standards: &Standards,
+) -> Result<i64, DemoError> {
+    let (existing,): (i64,) =
+        sqlx::query_as("SELECT count(DISTINCT aggregate_id) FROM household_events")
+            .fetch_one(pool)
+            .await?;
+    if existing > 0 {
+        eprintln!("using the {existing} households already in this data dir");
+        return Ok(existing);
+    }
+    eprintln!("generating a province of {households} households (first start only)…");
+    let generated = crate::generate::generate(households, crate::generate::DEFAULT_SEED)
+        .map_err(|e| DemoError::Generate(e.to_string()))?;
+    // Line numbers as a file would have them (header = line 1).
+    let sheets = Sheets {
+        reviews: (2..).zip(generated.reviews).collect(),
+        supports: (2..).zip(generated.supports).collect(),
+    };
+    let bar = crate::progress::bar("importing");
+    let summary = import_sheets(pool, &sheets, standards, &ImportOptions::default(), &bar)
+        .await
+        .map_err(|e| DemoError::Import(e.to_string()))?;
+    eprintln!(
+        "imported {} households, {} events in {:.1}s",
+        summary.households, summary.events_written, summary.seconds
+    );
+    Ok(summary.households as i64)
+}
+
+/// One new user per role. Officers get a commune that has households, its district and the
+/// province; the others get the province (72, old Tây Ninh).
+pub async fn users(pool: &PgPool) -> Result<Vec<DemoUser>, DemoError> {
+    let commune: Option<(String,)> = sqlx::query_as(
+        "SELECT unit_code FROM household_status GROUP BY unit_code ORDER BY count(*) DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?;
+    let commune = commune.map_or_else(|| "25459".to_owned(), |(c,)| c);
+    let district: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT parent_code FROM admin_units WHERE code = $1 ORDER BY valid_from LIMIT 1",
+    )
+    .bind(&commune)
+    .fetch_optional(pool)
+    .await?;
+    let district = district
+        .and_then(|(d,)| d)
+        .unwrap_or_else(|| "72".to_owned());
+    let plan = [
+        (Role::CommuneOfficer, commune.as_str()),
+        (Role::DistrictOfficer, district.as_str()),
+        (Role::ProvinceOfficer, "72"),
+        (Role::Auditor, "72"),
+        (Role::Monitor, "72"),
+        (Role::Admin, "72"),
+    ];
+    let mut out = Vec::new();
+    for (role, unit) in plan {
+        let name = format!("demo {}", role.as_str().replace('_', " "));
+        let (_, token) = users::create(pool, &name, role, unit)
+            .await
+            .map_err(|e| DemoError::Users(e.to_string()))?;
+        out.push(DemoUser {
+            role,
+            unit: unit.to_owned(),
+            token,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,840 @@
+//! `ansinh generate`: a synthetic province in the import format (see
+//! [`crate::import::format`]), on the shipped communes of old Tây Ninh (province 72), with
+//! histories 2021–2024.
+//!
+//! How a household is made:
+//! 1. its commune (households spread over the 94 communes, roughly by a size weight), hamlet,
+//!    area (`urban` for phường and thị trấn, `rural` for xã), members with names, birth years and
+//!    ID numbers, ethnic minority (~2%) and merit family (~2%);
+//! 2. its *latent trajectory*: the category recognised each year — 2021 under `vn-2016-2020`,
+//!    the 2022 baseline under `vn-2022-2025` (~0.6% poor, ~1.2% near-poor, ~4.5% middle-income),
+//!    then yearly exits, relapses (tái nghèo) and newly poor ([`trajectory`]);
+//! 3. each year's survey, drawn so that the real `Standard::classify` of the standard in force
+//!    on the survey date proposes the intended category, and the chair's decision; about 1% of
+//!    decisions differ from the proposal and carry a reason;
+//! 4. supports that fit each year's category ([`supports`]).
+//!
+//! Registration in August 2021; each year a survey between 1 September and 14 November and
+//! the commune's decision between 15 November and 14 December. Everything is drawn from
+//! ChaCha8 generators seeded from the seed, so the same households and seed give the same
+//! files, byte for byte, on every platform.
+
+pub mod names;
+pub mod supports;
+pub mod trajectory;
+pub mod write;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{Duration, NaiveDate};
+use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use ansinh_events::household::{Member, Sex, UnitValidity};
+use ansinh_events::policy_params::PolicyParameters;
+use ansinh_events::standards::{Category, Standard, Standards};
+use ansinh_events::Area;
+use ansinh_projections::units::{self, Level, Unit};
+
+use crate::cli::Failure;
+use crate::import::format::{ReviewRow, SupportRow};
+
+use names::{Ethnicity, IdNumbers};
+use supports::CommuneYear;
+use trajectory::{Profile, Trajectory, YEARS};
+
+/// The seed used when none is given.
+pub const DEFAULT_SEED: u64 = 2024;
+
+/// Old Tây Ninh's districts (their communes are the ones generated on).
+const DISTRICTS: std::ops::RangeInclusive<u32> = 703..=712;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error("the number of households must be at least 1")]
+    NoHouseholds,
+    #[error("{path}: the output must end in .csv or .xlsx")]
+    UnknownFormat { path: String },
+    #[error("the shipped administrative units cannot be read: {0}")]
+    Units(String),
+    #[error(transparent)]
+    Standards(#[from] ansinh_events::standards::StandardError),
+    #[error(transparent)]
+    Parameters(#[from] ansinh_events::policy_params::PolicyParameterError),
+    #[error("the generator is inconsistent with the standards: {0}")]
+    Inconsistent(String),
+    #[error("could not write {path}: {message}")]
+    Write { path: String, message: String },
+}
+
+impl GenerateError {
+    /// True for a mistake in the request (exit 2) rather than a failure (exit 1).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            GenerateError::NoHouseholds | GenerateError::UnknownFormat { .. }
+        )
+    }
+}
+
+/// A generated province: review rows (four per household, grouped by household, in survey
+/// order) and support rows (grouped by household, in date order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Generated {
+    pub households: usize,
+    pub reviews: Vec<ReviewRow>,
+    pub supports: Vec<SupportRow>,
+}
+
+/// A commune of old Tây Ninh valid through 2021–2024.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commune {
+    pub code: String,
+    pub name: String,
+    pub area: Area,
+    /// The unit that disburses supports: `UBND xã Thạnh Tân`, `UBND phường 3`.
+    pub disbursed_by: String,
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+}
+
+fn shipped_units() -> Result<Vec<Unit>, GenerateError> {
+    units::parse_csv(units::SHIPPED_UNITS_CSV, &HashSet::new()).map_err(|errors| {
+        GenerateError::Units(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })
+}
+
+/// The commune-level units of old Tây Ninh (under districts 703–712) valid from August 2021 to
+/// the end of 2024, in code order.
+pub fn shipped_communes() -> Result<Vec<Commune>, GenerateError> {
+    let mut communes: Vec<Commune> = shipped_units()?
+        .into_iter()
+        .filter(|u| u.level == Level::Commune)
+        .filter(|u| {
+            u.parent_code
+                .as_deref()
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|p| DISTRICTS.contains(&p))
+        })
+        .filter(|u| u.valid_on(date(2021, 8, 1)) && u.valid_on(date(2024, 12, 31)))
+        .map(|u| {
+            let folded = ansinh_events::text::fold(&u.name);
+            let urban = folded.starts_with("phuong") || folded.starts_with("thi tran");
+            let mut chars = u.name.chars();
+            let lowered: String = chars
+                .next()
+                .map(|c| c.to_lowercase().chain(chars).collect())
+                .unwrap_or_default();
+            Commune {
+                disbursed_by: format!("UBND {lowered}"),
+                code: u.code,
+                name: u.name,
+                area: if urban { Area::Urban } else { Area::Rural },
+            }
+        })
+        .collect();
+    communes.sort_by(|a, b| a.code.cmp(&b.code));
+    if communes.is_empty() {
+        return Err(GenerateError::Units(
+            "no commune of old Tây Ninh is valid from 2021 to 2024".into(),
+        ));
+    }
+    Ok(communes)
+}
+
+/// A unit lookup on the shipped units, as the importer's is on the database: the record of
+/// `code` valid on the date, else the code's latest record; `None` for an unknown code.
+pub fn shipped_unit_validity(
+) -> Result<impl Fn(&str, NaiveDate) -> Option<UnitValidity>, GenerateError> {
+    let mut by_code: HashMap<String, Vec<UnitValidity>> = HashMap::new();
+    for u in shipped_units()? {
+        by_code.entry(u.code).or_default().push(UnitValidity {
+            valid_from: u.valid_from,
+            valid_to: u.valid_to,
+        });
+    }
+    for records in by_code.values_mut() {
+        records.sort_by_key(|r| r.valid_from);
+    }
+    Ok(move |code: &str, on: NaiveDate| {
+        let records = by_code.get(code)?;
+        records
+            .iter()
+            .find(|r| r.holds_on(on))
+            .or_else(|| records.last())
+            .copied()
+    })
+}
+
+/// Everything decided once per commune.
+struct CommuneSetup {
+    commune: Commune,
+    hamlets: Vec<String>,
+    surveyors: Vec<String>,
+    /// First survey day of each review year.
+    survey_from: [NaiveDate; 4],
+    years: [CommuneYear; 4],
+}
+
+fn commune_setup(rng: &mut ChaCha8Rng, commune: Commune) -> CommuneSetup {
+    let urban = commune.area == Area::Urban;
+    let hamlet_count: u32 = if urban {
+        rng.gen_range(3..=8)
+    } else {
+        rng.gen_range(5..=12)
+    };
+    let hamlets = names::hamlets(rng, urban, hamlet_count as usize);
+    let surveyors = (0..rng.gen_range(2u32..=4))
+        .map(|_| names::person_name(rng))
+        .collect();
+    let survey_from = YEARS.map(|y| date(y, 9, 1) + Duration::days(rng.gen_range(0..=45)));
+    let years = YEARS.map(|y| {
+        let decided_on = date(y, 11, 15) + Duration::days(rng.gen_range(0..=29));
+        let numbers = sample(rng, 380, 5);
+        let no = |i: usize| format!("{}/QĐ-UBND", 100 + numbers.index(i));
+        CommuneYear {
+            decided_on,
+            decision_no: no(0),
+            health_insurance_on: decided_on + Duration::days(rng.gen_range(3..=12)),
+            health_insurance_no: no(1),
+            electricity_on: decided_on + Duration::days(rng.gen_range(5..=17)),
+            electricity_no: no(2),
+            education_no: no(3),
+            emergency_no: no(4),
+        }
+    });
+    CommuneSetup {
+        commune,
+        hamlets,
+        surveyors,
+        survey_from,
+        years,
+    }
+}
+
+/// How many households each commune gets: proportional to a size weight (wards and towns are
+/// denser), by largest remainder.
+fn allocate(rng: &mut ChaCha8Rng, communes: &[Commune], households: usize) -> Vec<usize> {
+    let weights: Vec<f64> = communes
+        .iter()
+        .map(|c| {
+            let base = if c.area == Area::Urban { 1.3 } else { 1.0 };
+            base * rng.gen_range(0.6..1.4)
+        })
+        .collect();
+    let total: f64 = weights.iter().sum();
+    let exact: Vec<f64> = weights
+        .iter()
+        .map(|w| w / total * households as f64)
+        .collect();
+    let mut counts: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+    let assigned: usize = counts.iter().sum();
+    let mut by_remainder: Vec<usize> = (0..communes.len()).collect();
+    by_remainder.sort_by(|&a, &b| {
+        let ra = exact[a] - exact[a].floor();
+        let rb = exact[b] - exact[b].floor();
+        rb.total_cmp(&ra).then(a.cmp(&b))
+    });
+    for &i in by_remainder
+        .iter()
+        .take(households.saturating_sub(assigned))
+    {
+        counts[i] += 1;
+    }
+    counts
+}
+
+/// The standards of each review year, from the survey dates the generator uses.
+fn year_standards(standards: &Standards) -> Result<[Standard; 4], GenerateError> {
+    let mut out = Vec::with_capacity(YEARS.len());
+    for y in YEARS {
+        let mut in_force = standards.in_force_on(date(y, 9, 1));
+        if in_force.len() != 1 || !in_force[0].in_force_on(date(y, 12, 31)) {
+            return Err(GenerateError::Inconsistent(format!(
+                "expected exactly one standard in force through the {y} review"
+            )));
+        }
+        out.push(in_force.remove(0));
+    }
+    out.try_into()
+        .map_err(|_| GenerateError::Inconsistent("four review years".into()))
+}
+
+/// One generated household: its review rows (one per year, in survey order) and its supports
+/// (in date order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeneratedHousehold {
+    pub reviews: Vec<ReviewRow>,
+    pub supports: Vec<SupportRow>,
+}
+
+/// The households of a synthetic province, one at a time (bounded memory for any size).
+pub struct Generator {
+    households: usize,
+    seed: u64,
+    by_year: [Standard; 4],
+    all_standards: Vec<Standard>,
+    parameters: PolicyParameters,
+    setups: Vec<CommuneSetup>,
+    counts: Vec<usize>,
+    /// Commune being filled and the number of its next household (1-based).
+    commune: usize,
+    number: usize,
+    done: usize,
+    ids: IdNumbers,
+    loan_counter: u64,
+}
+
+impl Generator {
+    /// A generator of `households` households (at least 1) from `seed`.
+    pub fn new(households: usize, seed: u64) -> Result<Generator, GenerateError> {
+        if households == 0 {
+            return Err(GenerateError::NoHouseholds);
+        }
+        let standards = Standards::builtin()?;
+        let by_year = year_standards(&standards)?;
+        let all_standards: Vec<Standard> = standards.iter().cloned().collect();
+        let parameters = PolicyParameters::builtin()?;
+        let communes = shipped_communes()?;
+        let mut province = ChaCha8Rng::seed_from_u64(seed);
+        province.set_stream(u64::MAX);
+        let counts = allocate(&mut province, &communes, households);
+        let setups: Vec<CommuneSetup> = communes
+            .into_iter()
+            .map(|c| commune_setup(&mut province, c))
+            .collect();
+        let ids = IdNumbers::new(&mut province);
+        Ok(Generator {
+            households,
+            seed,
+            by_year,
+            all_standards,
+            parameters,
+            setups,
+            counts,
+            commune: 0,
+            number: 1,
+            done: 0,
+            ids,
+            loan_counter: 0,
+        })
+    }
+
+    /// How many households this generator makes in all.
+    pub fn households(&self) -> usize {
+        self.households
+    }
+}
+
+impl Iterator for Generator {
+    type Item = Result<GeneratedHousehold, GenerateError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self
+            .counts
+            .get(self.commune)
+            .is_some_and(|c| self.number > *c)
+        {
+            self.commune += 1;
+            self.number = 1;
+        }
+        let setup = self.setups.get(self.commune)?;
+        // Each household draws from its own stream: deterministic whatever came before.
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(self.done as u64);
+        let ctx = HouseholdContext {
+            setup,
+            number: self.number,
+            by_year: &self.by_year,
+            all_standards: &self.all_standards,
+            parameters: &self.parameters,
+        };
+        let generated = household(&mut rng, &ctx, &mut self.ids, &mut self.loan_counter);
+        self.number += 1;
+        self.done += 1;
+        Some(generated)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.households - self.done;
+        (left, Some(left))
+    }
+}
+
+/// Generates `households` households from `seed`, all in memory (about 5 KB a household; for
+/// large provinces iterate a [`Generator`] instead).
+pub fn generate(households: usize, seed: u64) -> Result<Generated, GenerateError> {
+    let mut out = Generated {
+        households,
+        reviews: Vec::with_capacity(households * YEARS.len()),
+        supports: Vec::with_capacity(households / 10),
+    };
+    for household in Generator::new(households, seed)? {
+        let household = household?;
+        out.reviews.extend(household.reviews);
+        out.supports.extend(household.supports);
+    }
+    Ok(out)
+}
+
+struct HouseholdContext<'a> {
+    setup: &'a CommuneSetup,
+    number: usize,
+    by_year: &'a [Standard; 4],
+    all_standards: &'a [Standard],
+    parameters: &'a PolicyParameters,
+}
+
+const RELATION_HEAD: &str = "head";
+
+fn members(rng: &mut ChaCha8Rng, ethnicity: Ethnicity, ids: &mut IdNumbers) -> Vec<Member> {
+    let size = names::weighted(
+        rng,
+        &[
+            (1usize, 8.0),
+            (2, 18.0),
+            (3, 25.0),
+            (4, 27.0),
+            (5, 13.0),
+            (6, 6.0),
+            (7, 3.0),
+        ],
+    );
+    let head_sex = if rng.gen_bool(if size == 1 { 0.45 } else { 0.72 }) {
+        Sex::Male
+    } else {
+        Sex::Female
+    };
+    let head_year = if size == 1 && rng.gen_bool(0.6) {
+        rng.gen_range(1935..=1965)
+    } else {
+        rng.gen_range(1950..=1996)
+    };
+    let head_family = names::family_name(rng, ethnicity);
+    // (family, birth year, sex, relation)
+    let mut people: Vec<(&str, i32, Sex, &str)> =
+        vec![(head_family, head_year, head_sex, RELATION_HEAD)];
+    let opposite = |s: Sex| match s {
+        Sex::Male => Sex::Female,
+        Sex::Female => Sex::Male,
+    };
+    let mut father_family = head_family;
+    if size >= 2 && rng.gen_bool(0.85) {
+        let spouse_family = names::family_name(rng, ethnicity);
+        let spouse_year = (head_year + rng.gen_range(-3..=6)).min(2000);
+        people.push((spouse_family, spouse_year, opposite(head_sex), "spouse"));
+        if head_sex == Sex::Female {
+            father_family = spouse_family;
+        }
+    }
+    if people.len() < size && head_year >= 1972 && rng.gen_bool(0.3) {
+        let year = (head_year - rng.gen_range(22..=32)).max(1925);
+        let sex = if rng.gen_bool(0.6) {
+            Sex::Female
+        } else {
+            Sex::Male
+        };
+        let family = if sex == Sex::Male {
+            head_family
+        } else {
+            names::family_name(rng, ethnicity)
+        };
+        people.push((family, year, sex, "parent"));
+    }
+    while people.len() < size {
+        let sex = if rng.gen_bool(0.51) {
+            Sex::Male
+        } else {
+            Sex::Female
+        };
+        let oldest_child = head_year + 20;
+        if oldest_child + 22 <= 2021 && rng.gen_bool(0.25) {
+            let year = rng.gen_range(oldest_child + 20..=2021);
+            people.push((father_family, year, sex, "grandchild"));
+        } else if oldest_child <= 2021 {
+            let year = rng.gen_range(oldest_child..=(head_year + 42).min(2021));
+            people.push((father_family, year, sex, "child"));
+        } else {
+            let year = (head_year + rng.gen_range(-8..=8)).min(2003);
+            people.push((head_family, year, sex, "sibling"));
+        }
+    }
+    let mut out: Vec<Member> = Vec::with_capacity(people.len());
+    for (family, year, sex, relation) in people {
+        let mut name = names::full_name(rng, family, sex, year);
+        for _ in 0..5 {
+            if !out.iter().any(|m| m.name == name) {
+                break;
+            }
+            name = names::full_name(rng, family, sex, year);
+        }
+        let adult = year <= 2003;
+        let has_id = adult && rng.gen_bool(if year < 1945 { 0.8 } else { 0.93 });
+        out.push(Member {
+            name,
+            birth_year: year,
+            sex,
+            relation: relation.to_owned(),
+            id_number: has_id.then(|| ids.issue(sex, year)),
+        });
+    }
+    out
+}
+
+fn sex_name(sex: Sex) -> &'static str {
+    match sex {
+        Sex::Male => "male",
+        Sex::Female => "female",
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+const CAUSES: &[&str] = &[
+    "Thiếu vốn sản xuất, kinh doanh",
+    "Thiếu đất canh tác",
+    "Thiếu phương tiện sản xuất",
+    "Thiếu lao động",
+    "Không có tay nghề, thiếu kiến thức làm ăn",
+    "Có người ốm đau, bệnh nặng",
+    "Đông người ăn theo",
+    "Gặp rủi ro, thiên tai, dịch bệnh",
+];
+const NO_WORKING_CAPACITY: &str = "Không có khả năng lao động";
+
+/// A category next to `c`, as the survey may propose it when the village meeting disagreed.
+fn neighbour(rng: &mut ChaCha8Rng, c: Category) -> Category {
+    match c {
+        Category::Poor => Category::NearPoor,
+        Category::NearPoor if rng.gen_bool(0.5) => Category::Poor,
+        Category::NearPoor => Category::MiddleIncome,
+        Category::MiddleIncome if rng.gen_bool(0.5) => Category::NearPoor,
+        Category::MiddleIncome => Category::NotPoor,
+        Category::NotPoor => Category::MiddleIncome,
+    }
+}
+
+/// Share of decisions that differ from the survey's proposal.
+const OVERRIDE_SHARE: f64 = 0.01;
+
+fn household(
+    rng: &mut ChaCha8Rng,
+    ctx: &HouseholdContext<'_>,
+    ids: &mut IdNumbers,
+    loan_counter: &mut u64,
+) -> Result<GeneratedHousehold, GenerateError> {
+    let setup = ctx.setup;
+    let commune = &setup.commune;
+    let key = format!("{}-{:05}", commune.code, ctx.number);
+    let ethnic_minority = rng.gen_bool(0.02);
+    let merit_family = rng.gen_bool(0.02);
+    let ethnicity = if ethnic_minority {
+        Ethnicity::minority(rng)
+    } else {
+        Ethnicity::Kinh
+    };
+    let members = members(rng, ethnicity, ids);
+    let hamlet_index = names::index(rng, setup.hamlets.len());
+    let hamlet = &setup.hamlets[hamlet_index];
+    let surveyor = &setup.surveyors[hamlet_index % setup.surveyors.len()];
+    let registered_on = date(2021, 8, 2) + Duration::days(rng.gen_range(0..=29));
+    let trajectory = Trajectory::draw(
+        rng,
+        Profile {
+            ethnic_minority,
+            merit_family,
+        },
+    );
+    let order = trajectory::deprivation_order(rng, ctx.all_standards);
+    let cause = if trajectory.no_working_capacity {
+        NO_WORKING_CAPACITY
+    } else {
+        names::pick(rng, CAUSES)
+    };
+    let members_text = members
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}/{}/{}/{}",
+                m.name,
+                m.birth_year,
+                sex_name(m.sex),
+                m.relation,
+                m.id_number.as_deref().unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let head_name = members[0].name.clone();
+
+    let mut out = GeneratedHousehold {
+        reviews: Vec::with_capacity(YEARS.len()),
+        supports: Vec::new(),
+    };
+    let mut loan_demands = [false; 4];
+    for (i, year) in YEARS.iter().enumerate() {
+        let standard = &ctx.by_year[i];
+        let commune_year = &setup.years[i];
+        let survey_date = (setup.survey_from[i] + Duration::days(rng.gen_range(0..=25)))
+            .min(date(*year, 11, 14))
+            .max(registered_on);
+        let decided = trajectory.decided[i];
+        let overridden = rng.gen_bool(OVERRIDE_SHARE);
+        let proposed = if overridden {
+            neighbour(rng, decided)
+        } else {
+            decided
+        };
+        let (income, deprivations) =
+            trajectory::survey_for(rng, standard, commune.area, proposed, &order)?;
+        let reason = match decided.cmp(&proposed) {
+            std::cmp::Ordering::Less => {
+                "Họp dân xác nhận thu nhập thực tế thấp hơn kê khai (có người ốm đau dài ngày)"
+            }
+            std::cmp::Ordering::Greater => "Họp dân xác nhận hộ có nguồn thu nhập chưa kê khai",
+            std::cmp::Ordering::Equal => "",
+        };
+        let loan_demand = rng.gen_bool(match decided {
+            Category::Poor | Category::NearPoor => 0.45,
+            Category::MiddleIncome => 0.08,
+            Category::NotPoor => 0.02,
+        });
+        loan_demands[i] = loan_demand;
+        let poor_or_near = matches!(decided, Category::Poor | Category::NearPoor);
+        out.reviews.push(ReviewRow {
+            household_key: key.clone(),
+            head_name: head_name.clone(),
+            unit_code: commune.code.clone(),
+            hamlet: hamlet.clone(),
+            area: commune.area.as_str().to_owned(),
+            ethnic_minority: yes_no(ethnic_minority).to_owned(),
+            merit_family: yes_no(merit_family).to_owned(),
+            registered_on: registered_on.to_string(),
+            members: members_text.clone(),
+            period: format!("{year}-annual"),
+            survey_date: survey_date.to_string(),
+            income_per_capita_vnd: income.get().to_string(),
+            deprivations: deprivations.join(", "),
+            working_capacity: yes_no(!trajectory.no_working_capacity).to_owned(),
+            loan_demand: yes_no(loan_demand).to_owned(),
+            cause_of_poverty: if poor_or_near {
+                cause.to_owned()
+            } else {
+                String::new()
+            },
+            surveyor: surveyor.clone(),
+            standard: standard.id().to_owned(),
+            category: decided.as_str().to_owned(),
+            decision_no: commune_year.decision_no.clone(),
+            decided_on: commune_year.decided_on.to_string(),
+            decision_reason: reason.to_owned(),
+        });
+    }
+
+    let years: Vec<supports::Year<'_>> = (0..YEARS.len())
+        .map(|i| supports::Year {
+            index: i,
+            category: trajectory.decided[i],
+            // Exits are recognised within one standard: 2021 → 2022 is a change of standard.
+            previous: (i >= 2).then(|| trajectory.decided[i - 1]),
+            loan_demand: loan_demands[i],
+            commune: &setup.years[i],
+            next_decided_on: setup.years.get(i + 1).map(|y| y.decided_on),
+        })
+        .collect();
+    let h = supports::Household {
+        key: &key,
+        disbursed_by: &commune.disbursed_by,
+        members: &members,
+    };
+    out.supports = supports::supports(rng, &h, &years, ctx.parameters, loan_counter);
+    Ok(out)
+}
+
+/// The output format, by the extension of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+impl Format {
+    pub fn of(path: &Path) -> Result<Format, GenerateError> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "csv" => Ok(Format::Csv),
+            "xlsx" => Ok(Format::Xlsx),
+            _ => Err(GenerateError::UnknownFormat {
+                path: path.display().to_string(),
+            }),
+        }
+    }
+}
+
+/// Writes a generated province to `path` (CSV: `path` and its `.supports.csv`; XLSX: sheets
+/// `reviews` and `supports`); returns the files written.
+pub fn write(path: &Path, generated: &Generated) -> Result<Vec<PathBuf>, GenerateError> {
+    write::generated(path, generated)
+}
+
+/// What [`generate_to`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub households: usize,
+    pub reviews: usize,
+    pub supports: usize,
+    pub files: Vec<PathBuf>,
+}
+
+/// Generates and writes household by household (memory stays small for any size), calling
+/// `progress(done)` every 1,000 households.
+pub fn generate_to(
+    path: &Path,
+    households: usize,
+    seed: u64,
+    mut progress: impl FnMut(usize),
+) -> Result<Summary, GenerateError> {
+    let generator = Generator::new(households, seed)?;
+    let mut writer = write::Writer::create(path)?;
+    let (mut reviews, mut supports) = (0, 0);
+    for (i, household) in generator.enumerate() {
+        let household = household?;
+        for r in &household.reviews {
+            writer.review(r)?;
+        }
+        for s in &household.supports {
+            writer.support(s)?;
+        }
+        reviews += household.reviews.len();
+        supports += household.supports.len();
+        if (i + 1) % 1000 == 0 {
+            progress(i + 1);
+        }
+    }
+    progress(households);
+    Ok(Summary {
+        households,
+        reviews,
+        supports,
+        files: writer.finish()?,
+    })
+}
+
+/// `ansinh generate --households N [--seed S] --out FILE`.
+pub fn run(households: usize, seed: u64, out: &Path) -> Result<u8, Failure> {
+    let fail = |e: GenerateError| {
+        if e.is_bad_input() {
+            Failure::bad_input(e.to_string())
+        } else {
+            Failure::other(e)
+        }
+    };
+    if households == 0 {
+        return Err(fail(GenerateError::NoHouseholds));
+    }
+    Format::of(out).map_err(fail)?;
+    let started = std::time::Instant::now();
+    let bar = if households >= 10_000 {
+        indicatif::ProgressBar::new(households as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "generating [{bar:40}] {pos}/{len} households, {per_sec}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let summary = generate_to(out, households, seed, |done| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    let summary = summary.map_err(fail)?;
+    eprintln!(
+        "generated {} households (seed {seed}): {} review rows, {} supports in {:.1}s → {}",
+        summary.households,
+        summary.reviews,
+        summary.supports,
+        started.elapsed().as_secs_f64(),
+        summary
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_communes_are_the_94_of_old_tay_ninh_with_their_areas() {
+        let communes = shipped_communes().unwrap();
+        assert_eq!(communes.len(), 94);
+        let ward = communes.iter().find(|c| c.name == "Phường 1").unwrap();
+        assert_eq!(ward.area, Area::Urban);
+        assert_eq!(ward.disbursed_by, "UBND phường 1");
+        let xa = communes.iter().find(|c| c.name.starts_with("Xã ")).unwrap();
+        assert_eq!(xa.area, Area::Rural);
+        assert!(xa.disbursed_by.starts_with("UBND xã "));
+        assert!(communes
+            .iter()
+            .any(|c| c.name.starts_with("Thị trấn") && c.area == Area::Urban));
+    }
+
+    #[test]
+    fn households_are_spread_over_every_commune() {
+        let communes = shipped_communes().unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let counts = allocate(&mut rng, &communes, 10_000);
+        assert_eq!(counts.iter().sum::<usize>(), 10_000);
+        assert!(counts.iter().all(|c| *c > 30), "{counts:?}");
+    }
+
+    #[test]
+    fn no_households_and_unknown_extensions_are_bad_input() {
+        assert!(generate(0, 1).unwrap_err().is_bad_input());
+        assert!(Format::of(Path::new("x.ods")).unwrap_err().is_bad_input());
+        assert_eq!(Format::of(Path::new("x.CSV")).unwrap(), Format::Csv);
+    }
+
+    #[test]
+    fn members_have_a_head_first_and_plausible_ids() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut ids = IdNumbers::new(&mut rng);
+        for _ in 0..2000 {
+            let m = members(&mut rng, Ethnicity::Kinh, &mut ids);
+            assert!((1..=7).contains(&m.len()));
+            assert_eq!(m[0].relation, RELATION_HEAD);
+            for member in &m {
+                assert!((1925..=2021).contains(&member.birth_year), "{member:?}");
+                if let Some(id) = &member.id_number {
+                    assert_eq!(id.len(), 12);
+                    assert!(id.starts_with("072"));
+                    assert_eq!(&id[4..6], format!("{:02}", member.birth_year % 100));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! `ansinh import`: validate a whole review file, then write it in batches.
+//!
+//! Two passes over households, each in batches of a few thousand: the first runs every
+//! command through the pure aggregate and keeps only the problems (so a file with a bad row
+//! writes nothing, and memory stays bounded); the second runs them again and writes each batch
+//! — events, import keys and read models — with COPY in one transaction, all or nothing.
+//!
+//! Every command of the file has a stable import key (`import:<household_key>:survey:<period>`,
+//! …) stored in `idempotency_keys` with a digest of its row, so a second import of the same file
+//! adds nothing, and a row changed since it was imported is reported instead of written twice.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ansinh_events::household::{
+    Command, Household, HouseholdCommand, HouseholdEvent, HouseholdState, UnitValidity,
+};
+use ansinh_events::standards::Standards;
+use ansinh_events::{Actor, CommandContext, Idempotency, Recorded, Source};
+use ansinh_projections::units::Unit;
+use ansinh_projections::StoredEvent;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::types::Json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::commands::{row_commands, RowCommand, RowError, REVIEWS};
+use super::copy::{copy_events, copy_keys, KeyRow};
+use super::format::{ReviewRow, SupportRow};
+use super::read::{read, ReadError, Sheets};
+
+/// Households per transaction.
+pub const DEFAULT_BATCH: usize = 2_000;
+/// Namespace of household ids derived from import keys (UUIDv5).
+const HOUSEHOLD_NAMESPACE: Uuid = Uuid::from_u128(0x6a1e_5c3b_7d2f_4e10_9b8a_72a0_1c0d_e5f1);
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub dry_run: bool,
+    /// Write the valid households and put the rows of the others in a rejects file.
+    pub skip_invalid: bool,
+    pub batch_households: usize,
+    /// Who the events are recorded as.
+    pub actor: Actor,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            dry_run: false,
+            skip_invalid: false,
+            batch_households: DEFAULT_BATCH,
+            actor: Actor::system("import"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub file: String,
+    pub batch_id: Uuid,
+    pub dry_run: bool,
+    pub households: usize,
+    pub review_rows: usize,
+    pub support_rows: usize,
+    pub events_written: u64,
+    pub rows_already_imported: u64,
+    pub rejected_households: usize,
+    pub rejects_file: Option<String>,
+    pub seconds: f64,
+    pub events_per_second: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("{} problem(s) in the file; nothing was imported", .0.len())]
+    Invalid(Vec<RowError>),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("could not write the rejects file {path}: {cause}")]
+    Rejects { path: String, cause: String },
+}
+
+/// One household's rows of the file.
+struct Rows<'a> {
+    key: &'a str,
+    id: Uuid,
+    reviews: Vec<(u64, &'a ReviewRow)>,
+    supports: Vec<(u64, &'a SupportRow)>,
+}
+
+/// The household id an import key stands for, the same on every import.
+pub fn household_id(household_key: &str) -> Uuid {
+    Uuid::new_v5(&HOUSEHOLD_NAMESPACE, household_key.as_bytes())
+}
+
+fn group<'a>(sheets: &'a Sheets) -> Vec<Rows<'a>> {
+    let mut order: Vec<Rows<'a>> = Vec::new();
+    let mut index: HashMap<&'a str, usize> = HashMap::new();
+    let mut slot = |key: &'a str, order: &mut Vec<Rows<'a>>| -> usize {
+        *index.entry(key).or_insert_with(|| {
+            order.push(Rows {
+                key,
+                id: household_id(key),
+                reviews: Vec::new(),
+                supports: Vec::new(),
+            });
+            order.len() - 1
+        })
+    };
+    for (line, row) in &sheets.reviews {
+        let i = slot(&row.household_key, &mut order);
+        order[i].reviews.push((*line, row));
+    }
+    for (line, row) in &sheets.supports {
+        let i = slot(&row.household_key, &mut order);
+        order[i].supports.push((*line, row));
+    }
+    order
+}
+
+/// Units by code, for the validity facts commands carry.
+struct UnitIndex(HashMap<String, Vec<Unit>>);
+
+impl UnitIndex {
+    async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
+        let all: Vec<Unit> = sqlx::query_as(
+            "SELECT code, name, level, parent_code, valid_from, valid_to FROM admin_units ORDER BY valid_from",
+        )
+        .fetch_all(pool)
+        .await?;
+        let mut map: HashMap<String, Vec<Unit>> = HashMap::new();
+        for u in all {
+            map.entry(u.code.clone()).or_default().push(u);
+        }
+        Ok(UnitIndex(map))
+    }
+
+    /// The record valid on `day`, else the code's latest; `None` for an unknown code.
+    fn validity(&self, code: &str, day: NaiveDate) -> Option<UnitValidity> {
+        let versions = self.0.get(code)?;
+        let unit = versions
+            .iter()
+            .find(|u| u.valid_on(day))
+            .or_else(|| versions.last())?;
+        Some(UnitValidity {
+            valid_from: unit.valid_from,
+            valid_to: unit.valid_to,
+        })
+    }
+}
+
+/// What one batch becomes: sealed events and the import keys of the rows they came from.
+#[derive(Default)]
+struct Planned {
+    events: Vec<Recorded<HouseholdEvent>>,
+    keys: Vec<KeyRow>,
+    already_imported: u64,
+    problems: Vec<(Uuid, RowError)>,
+}
+
+/// Stable key and row digest of one command.
+fn import_key(rows: &Rows<'_>, cmd: &RowCommand) -> (String, String) {
+    let review = rows
+        .reviews
+        .iter()
+        .find(|(l, _)| *l == cmd.line)
+        .map(|(_, r)| *r);
+    let support = rows
+        .supports
+        .iter()
+        .find(|(l, _)| *l == cmd.line)
+        .map(|(_, s)| *s);
+    let digest = |cells: &[&str]| {
+        let mut h = Sha256::new();
+        for c in cells {
+            h.update(c.as_bytes());
+            h.update([0x1f]);
+        }
+        hex::encode(h.finalize())
+    };
+    let hk = rows.key;
+    match (&cmd.command, review, support) {
+        (HouseholdCommand::Register { .. }, Some(r), _) => (
+            format!("import:{hk}:registration"),
+            digest(&[
+                &r.head_name,
+                &r.unit_code,
+                &r.hamlet,
+                &r.area,
+                &r.ethnic_minority,
+                &r.merit_family,
+                &r.registered_on,
+                &r.members,
+            ]),
+        ),
+        (HouseholdCommand::Survey { .. }, Some(r), _) => (
+            format!("import:{hk}:survey:{}", r.period),
+            digest(&r.cells()[9..17]),
+        ),
+        (HouseholdCommand::Decide { standard, .. }, Some(r), _) => (
+            format!("import:{hk}:decision:{}:{}", r.period, standard.id()),
+            digest(&r.cells()[17..]),
+        ),
+        (_, _, Some(s)) => {
+            let d = digest(&s.cells());
+            (format!("import:{hk}:support:{}", &d[..16]), d)
+        }
+        _ => (
+            format!("import:{hk}:{}:{}", cmd.sheet, cmd.line),
+            String::new(),
+        ),
+    }
+}
+
+/// Runs one batch of households through the aggregate, starting from what the log holds.
+async fn plan(
+    pool: &PgPool,
+    batch: &[Rows<'_>],
+    standards: &Standards,
+    units: &UnitIndex,
+    ctx: &CommandContext,
+) -> Result<Planned, sqlx::Error> {
+    let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
+    let mut states: HashMap<Uuid, HouseholdState> = HashMap::new();
+    let stored: Vec<(Uuid, Json<Recorded<HouseholdEvent>>)> = sqlx::query_as(
+        "SELECT aggregate_id, payload FROM household_events WHERE aggregate_id = ANY($1)
+          ORDER BY aggregate_id, sequence_number",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    for (id, Json(event)) in stored {
+        let state = states.remove(&id).unwrap_or_default();
+        states.insert(id, state.apply(&event));
+    }
+    let known: Vec<(String, String)> = sqlx::query_as(
+        "SELECT key, request_digest FROM idempotency_keys WHERE household_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let known: HashMap<String, String> = known.into_iter().collect();
+
+    let mut planned = Planned::default();
+    for rows in batch {
+        let commands = match row_commands(&rows.reviews, &rows.supports, standards, |code, day| {
+            units.validity(code, day)
+        }) {
+            Ok(commands) => commands,
+            Err(errors) => {
+                planned
+                    .problems
+                    .extend(errors.into_iter().map(|e| (rows.id, e)));
+                continue;
+            }
+        };
+        let mut state = states.remove(&rows.id).unwrap_or_default();
+        let mut events = Vec::new();
+        let mut keys = Vec::new();
+        let mut seen = HashSet::new();
+        for cmd in commands {
+            let (key, digest) = import_key(rows, &cmd);
+            if let Some(previous) = known.get(&key) {
+                if *previous == digest {
+                    planned.already_imported += 1;
+                    continue;
+                }
+                planned.problems.push((
+                    rows.id,
+                    RowError {
+                        sheet: cmd.sheet,
+                        line: cmd.line,
+                        field: "household_key",
+                        problem: "this row was imported before with other content; record a correction instead".into(),
+                    },
+                ));
+                break;
+            }
+            if !seen.insert(key.clone()) {
+                // The same support twice in one file: one payment, not two.
+                planned.already_imported += 1;
+                continue;
+            }
+            let mut ctx = ctx.clone();
+            ctx.household_id = rows.id;
+            ctx.idempotency = Some(Idempotency {
+                key: key.clone(),
+                request_digest: digest.clone(),
+            });
+            let command = Command {
+                ctx,
+                action: cmd.command.clone(),
+            };
+            match <Household as esrs::Aggregate>::handle_command(&state, command) {
+                Ok(sealed) => {
+                    if let (Some(first), Some(last)) = (sealed.first(), sealed.last()) {
+                        keys.push(KeyRow {
+                            key,
+                            digest,
+                            household_id: rows.id,
+                            first_sequence: first.meta.sequence,
+                            last_sequence: last.meta.sequence,
+                        });
+                    }
+                    for event in sealed {
+                        state = state.apply(&event);
+                        events.push(event);
+                    }
+                }
+                Err(error) => {
+                    planned
+                        .problems
+                        .push((rows.id, RowError::from_domain(&cmd, &error)));
+                    events.clear();
+                    keys.clear();
+                    break;
+                }
+            }
+        }
+        planned.events.extend(events);
+        planned.keys.extend(keys);
+    }
+    Ok(planned)
+}
+
+/// Imports a review file (and its supports). See the module docs.
+pub async fn import(
+    pool: &PgPool,
+    path: &Path,
+    standards: &Standards,
+    options: &ImportOptions,
+    progress: &indicatif::ProgressBar,
+) -> Result<Summary, ImportError> {
+    let sheets = read(path)?;
+    let mut summary = import_sheets(pool, &sheets, standards, options, progress).await?;
+    summary.file = path.display().to_string();
+    if let Some(rejects) = &summary.rejects_file {
+        let target = rejects_path(path);
+        std::fs::rename(rejects, &target).map_err(|e| ImportError::Rejects {
+            path: target.display().to_string(),
+            cause: e.to_string(),
+        })?;
+        summary.rejects_file = Some(target.display().to_string());
+    }
+    Ok(summary)
+}
+
+fn rejects_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}.rejects.csv"))
+}
+
+/// Imports rows already read (the demo and benchmarks call this with generated rows).
+pub async fn import_sheets(
+    pool: &PgPool,
+    sheets: &Sheets,
+    standards: &Standards,
+    options: &ImportOptions,
+    progress: &indicatif::ProgressBar,
+) -> Result<Summary, ImportError> {
+    let started = Instant::now();
+    let households = group(sheets);
+    let units = UnitIndex::load(pool).await?;
+    let batch_id = Uuid::now_v7();
+    let recorded_at: DateTime<Utc> = Utc::now();
+    let mut ctx = CommandContext::new(
+        Uuid::nil(),
+        options.actor.clone(),
+        Source::Import { batch_id },
+        recorded_at,
+    );
+    ctx.correlation_id = batch_id;
+    let batch_size = options.batch_households.max(1);
+
+    // Pass 1: every problem of the file, nothing written.
+    progress.set_length(households.len() as u64 * 2);
+    progress.set_message("checking");
+    let mut problems: Vec<(Uuid, RowError)> = Vec::new();
+    for batch in households.chunks(batch_size) {
+        let planned = plan(pool, batch, standards, &units, &ctx).await?;
+        problems.extend(planned.problems);
+        progress.inc(batch.len() as u64);
+    }
+    problems.sort_by_key(|(_, e)| (e.sheet != REVIEWS, e.line));
+    let rejected: HashSet<Uuid> = problems.iter().map(|(id, _)| *id).collect();
+    if !problems.is_empty() && !options.skip_invalid {
+        progress.finish_and_clear();
+        return Err(ImportError::Invalid(
+            problems.into_iter().map(|(_, e)| e).collect(),
+        ));
+    }
+    let rejects_file = if problems.is_empty() || options.dry_run {
+        None
+    } else {
+        Some(write_rejects(&households, &rejected, &problems)?)
+    };
+
+    let mut summary = Summary {
+        file: String::new(),
+        batch_id,
+        dry_run: options.dry_run,
+        households: households.len(),
+        review_rows: sheets.reviews.len(),
+        support_rows: sheets.supports.len(),
+        events_written: 0,
+        rows_already_imported: 0,
+        rejected_households: rejected.len(),
+        rejects_file,
+        seconds: 0.0,
+        events_per_second: 0.0,
+    };
+    if options.dry_run {
+        progress.finish_and_clear();
+        summary.seconds = started.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
+
+    // Pass 2: write, one transaction per batch.
+    progress.set_message("importing");
+    let writable: Vec<Rows<'_>> = households
+        .into_iter()
+        .filter(|r| !rejected.contains(&r.id))
+        .collect();
+    for batch in writable.chunks(batch_size) {
+        let planned = plan(pool, batch, standards, &units, &ctx).await?;
+        summary.rows_already_imported += planned.already_imported;
+        let mut tx = pool.begin().await?;
+        summary.events_written += copy_events(&mut tx, &planned.events).await?;
+        copy_keys(&mut tx, &planned.keys).await?;
+        let stored: Vec<StoredEvent<'_>> = planned.events.iter().map(StoredEvent::new).collect();
+        ansinh_projections::inline::apply(&mut tx, &stored).await?;
+        tx.commit().await?;
+        progress.inc(batch.len() as u64);
+    }
+    progress.finish_and_clear();
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.events_per_second = summary.events_written as f64 / summary.seconds.max(1e-9);
+    Ok(summary)
+}
+
+/// The rows of rejected households with the first problem of each, as CSV in a temp file.
+fn write_rejects(
+    households: &[Rows<'_>],
+    rejected: &HashSet<Uuid>,
+    problems: &[(Uuid, RowError)],
+) -> Result<String, ImportError> {
+    let err = |e: &dyn std::fmt::Display| ImportError::Rejects {
+        path: "rejects".into(),
+        cause: e.to_string(),
+    };
+    let path = std::env::temp_dir().join(format!("ansinh-rejects-{}.csv", Uuid::now_v7()));
+    let mut w = csv::Writer::from_path(&path).map_err(|e| err(&e))?;
+    w.write_record(["sheet", "line", "household_key", "field", "problem"])
+        .map_err(|e| err(&e))?;
+    let mut by_household: BTreeMap<u64, (&str, &RowError)> = BTreeMap::new();
+    for rows in households.iter().filter(|r| rejected.contains(&r.id)) {
+        for (id, problem) in problems {
+            if *id == rows.id {
+                by_household.insert(problem.line, (rows.key, problem));
+            }
+        }
+    }
+    for (line, (key, p)) in by_household {
+        w.write_record([p.sheet, &line.to_string(), key, p.field, &p.problem])
+            .map_err(|e| err(&e))?;
+    }
+    w.flush().map_err(|e| err(&e))?;
+    Ok(path.display().to_string())
+}

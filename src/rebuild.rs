@@ -1,0 +1,122 @@
+//! Keeping the read models: the runner of asynchronous projections wired to the gap-safe reader
+//! of the log, and `ansinh rebuild`.
+//!
+//! The projections crate cannot see the store (it sits below the application), so the reader is
+//! handed to it through [`ansinh_projections::runner::LogReader`], implemented here on
+//! [`crate::store::position::read_after`].
+
+use std::time::Duration;
+
+use ansinh_projections::rebuild::{self, Projection};
+use ansinh_projections::runner::{self, AsyncProjection, Cursor, LogEvent, LogReader};
+use sqlx::PgPool;
+
+use crate::cli::Failure;
+use crate::store::position;
+
+/// Events per runner step.
+pub const RUNNER_BATCH: i64 = 5_000;
+
+/// The log, read in commit-safe order (see `store::position`).
+pub struct GapSafeLog<'a> {
+    pub pool: &'a PgPool,
+}
+
+impl LogReader for GapSafeLog<'_> {
+    async fn read_after(&self, after: Cursor, limit: i64) -> Result<Vec<LogEvent>, sqlx::Error> {
+        let from = position::Cursor {
+            transaction_id: after.transaction_id,
+            global_position: after.global_position,
+        };
+        let events = position::read_after(self.pool, from, limit).await?;
+        Ok(events
+            .into_iter()
+            .map(|e| LogEvent {
+                cursor: Cursor {
+                    transaction_id: e.cursor.transaction_id,
+                    global_position: e.cursor.global_position,
+                },
+                household_id: e.household_id,
+                sequence: e.sequence,
+                event: e.event,
+            })
+            .collect())
+    }
+}
+
+/// Brings every asynchronous projection up to the log's final events; returns how many events
+/// were applied. A report can call it first to read fresh counts.
+pub async fn catch_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let reader = GapSafeLog { pool };
+    let mut applied = 0;
+    for projection in AsyncProjection::ALL {
+        applied += runner::catch_up(pool, &reader, projection, RUNNER_BATCH).await?;
+    }
+    Ok(applied)
+}
+
+/// Runs the asynchronous projections until `shutdown` resolves, polling the log every
+/// `interval`. Errors are logged and retried at the next tick (the checkpoint did not move).
+pub async fn run_projections(
+    pool: PgPool,
+    interval: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        if let Err(e) = catch_up(&pool).await {
+            tracing::error!(error = %e, "asynchronous projections failed; retrying");
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// The read models `--projection` names (all without it); an unknown name is bad input.
+pub fn select(name: Option<&str>) -> Result<Vec<Projection>, Failure> {
+    rebuild::select(name).map_err(|e| Failure::bad_input(e.to_string()))
+}
+
+/// `ansinh rebuild`: progress on stderr, a JSON summary on stdout.
+pub async fn command(pool: &PgPool, projections: &[Projection]) -> Result<u8, Failure> {
+    let bar = crate::progress::bar("rebuilding");
+    let report = rebuild::rebuild(pool, projections, rebuild::DEFAULT_BATCH, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await
+    .map_err(Failure::other)?;
+    bar.finish_and_clear();
+    // Events appended while the rebuild ran reach the movements now rather than at the next
+    // runner tick.
+    if projections.contains(&Projection::Movements) {
+        catch_up(pool).await.map_err(Failure::other)?;
+    }
+    let secs = report.elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "rebuilt {} from {} events of {} households in {:.2}s ({:.0} events/s)",
+        report
+            .projections
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        report.events,
+        report.households,
+        secs,
+        report.events as f64 / secs
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "projections": report.projections.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            "events": report.events,
+            "households": report.households,
+            "batches": report.batches,
+            "seconds": secs,
+        })
+    );
+    Ok(0)
+}

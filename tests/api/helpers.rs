@@ -1,0 +1,220 @@
+//! `spawn_app()`: the real application on 127.0.0.1:0 over a fresh migrated database, with
+//! typed helpers for users, households and requests.
+
+use std::net::SocketAddr;
+
+use ansinh::server::Application;
+use ansinh::users::{self, Role};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::common;
+
+pub struct TestApp {
+    pub base: String,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    _db: common::TestDb,
+}
+
+/// What came back: status, headers and the JSON body (or `Null`).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// Asserts a problem document with this status and returns it.
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "{}",
+            self.text
+        );
+        for key in ["type", "title", "status", "detail"] {
+            assert!(self.body.get(key).is_some(), "no {key} in {}", self.text);
+        }
+        assert_eq!(self.body["status"], status);
+        &self.body
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let db = common::migrated_db().await;
+    // More connections than the harness's pool: the concurrency tests send 20 at once.
+    let pool = PgPoolOptions::new()
+        .max_connections(25)
+        .connect_with((*db.pool.connect_options()).clone())
+        .await
+        .expect("connect the application's pool");
+    let bind: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    let app = Application::build(pool.clone(), bind)
+        .await
+        .expect("build the application");
+    let addr = app.local_addr().expect("bound address");
+    tokio::spawn(app.run(std::future::pending()));
+    TestApp {
+        base: format!("http://{addr}"),
+        pool,
+        client: reqwest::Client::new(),
+        _db: db,
+    }
+}
+
+impl TestApp {
+    /// A user with this role for this unit; returns the bearer token.
+    pub async fn token(&self, role: Role, unit: &str) -> String {
+        let (_, token) = users::create(&self.pool, &format!("{role} of {unit}"), role, unit)
+            .await
+            .expect("create user");
+        token
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.send().await.expect("send")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::GET, path, Some(token), None, &[])
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.request(Method::POST, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    /// A raw body with a content type of our choosing.
+    pub async fn post_raw(&self, path: &str, token: &str, body: Vec<u8>) -> Reply {
+        let request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body);
+        reply(request.send().await.expect("send")).await
+    }
+
+    /// Registers a household over HTTP and returns its id.
+    pub async fn register(&self, token: &str, unit: &str) -> Uuid {
+        let reply = self
+            .post("/api/v1/households", token, &registration(unit))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("an id")
+    }
+
+    /// How many events the log holds in all.
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM household_events")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
+    }
+}
+
+async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+pub fn registration(unit: &str) -> Value {
+    json!({
+        "head_name": "Nguyễn Thị Lan",
+        "unit_code": unit,
+        "hamlet": "Ấp Thạnh Hiệp",
+        "area": "rural",
+        "ethnic_minority": false,
+        "members": [
+            {"name": "Nguyễn Thị Lan", "birth_year": 1978, "sex": "female", "relation": "head",
+             "id_number": "072178000123"},
+            {"name": "Trần Văn Nam", "birth_year": 2005, "sex": "male", "relation": "child",
+             "id_number": "072205000456"}
+        ],
+        "effective_on": "2021-09-20"
+    })
+}
+
+/// A survey on `date` with this income and the first `deprivations` indicators deprived.
+pub fn survey(date: &str, income: i64, deprivations: usize) -> Value {
+    let names = [
+        "health_insurance",
+        "housing_area",
+        "hygienic_latrine",
+        "domestic_water",
+        "telecom_use",
+    ];
+    json!({
+        "period": format!("{}-annual", &date[..4]),
+        "survey_date": date,
+        "income_per_capita_vnd": income,
+        "deprivations": names[..deprivations],
+        "working_capacity": true,
+        "loan_demand": true
+    })
+}
+
+pub fn decision(category: &str, date: &str) -> Value {
+    json!({
+        "standard": "vn-2022-2025",
+        "category": category,
+        "decision_no": format!("{}/QĐ-UBND", &date[5..7]),
+        "decided_on": date,
+        "reason": null
+    })
+}
+
+pub fn support(amount: i64, date: &str) -> Value {
+    json!({
+        "policy": "preferential_credit",
+        "amount_vnd": amount,
+        "funding_source": "central_budget",
+        "fund_id": null,
+        "disbursed_on": date,
+        "disbursed_by": "Ngân hàng Chính sách xã hội",
+        "decision_no": "15/QĐ-NHCS"
+    })
+}

@@ -1,0 +1,13 @@
+//! The HTTP API against a real PostgreSQL: authorization, concurrency and idempotency, bad
+//! inputs, a whole household story, and the OpenAPI document.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod authorization;
+mod bad_inputs;
+mod docs;
+mod helpers;
+mod story;
+mod users_cli;
+mod writes;
