@@ -65,10 +65,14 @@ pub fn payload_hash(payload: &Value) -> Result<String, ChainError> {
 
 fn hash_canonical(prev_hash: &str, unhashed: &Value) -> Result<String, ChainError> {
     let canonical = serde_jcs::to_vec(unhashed).map_err(|e| ChainError::Encode(e.to_string()))?;
+    Ok(hash_bytes(prev_hash, &canonical))
+}
+
+fn hash_bytes(prev_hash: &str, canonical: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(prev_hash.as_bytes());
-    hasher.update(&canonical);
-    Ok(hex::encode(hasher.finalize()))
+    hasher.update(canonical);
+    hex::encode(hasher.finalize())
 }
 
 /// Wraps the events one command produced in envelopes and links them onto the chain.
@@ -99,9 +103,11 @@ pub fn seal<E: Serialize>(
                 hash: String::new(),
             },
         };
-        let value =
-            serde_json::to_value(&recorded).map_err(|e| ChainError::Encode(e.to_string()))?;
-        recorded.meta.hash = payload_hash(&value)?;
+        // `meta.hash` is empty here, so serde leaves it out: this is the canonical form that
+        // `payload_hash` recomputes from the stored JSON, made without a JSON tree in between.
+        let canonical =
+            serde_jcs::to_vec(&recorded).map_err(|e| ChainError::Encode(e.to_string()))?;
+        recorded.meta.hash = hash_bytes(&recorded.meta.prev_hash, &canonical);
         head.advance(&recorded.meta);
         sealed.push(recorded);
     }

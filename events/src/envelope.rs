@@ -63,6 +63,8 @@ pub struct Envelope {
     /// Hash of the previous event of this household (64 zeros for the first).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and the canonical payload without this field; see `chain`.
+    /// Left out of the JSON while empty, i.e. while the hash itself is being computed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hash: String,
 }
 
