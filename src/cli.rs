@@ -117,6 +117,9 @@ pub enum Command {
         /// Operations per figure.
         #[arg(long, default_value_t = 2000)]
         ops: usize,
+        /// Households of the generated province to import, rebuild and verify.
+        #[arg(long, default_value_t = 10_000)]
+        households: usize,
         /// Also write the table as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -234,7 +237,11 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             let db = open(&location, 2).await?;
             crate::rebuild::command(&db.pool, &projections).await
         }
-        Command::Bench { ops, json } => bench(&location, ops, json).await,
+        Command::Bench {
+            ops,
+            households,
+            json,
+        } => bench(&location, ops, households, json).await,
         Command::Import {
             file,
             dry_run,
@@ -263,8 +270,13 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
-async fn bench(location: &Location, ops: usize, json: Option<PathBuf>) -> Result<u8, Failure> {
-    if ops == 0 {
+async fn bench(
+    location: &Location,
+    ops: usize,
+    households: usize,
+    json: Option<PathBuf>,
+) -> Result<u8, Failure> {
+    if ops == 0 || households == 0 {
         return Err(Failure::bad_input("--ops must be at least 1"));
     }
     let db = Database::open(location, 2).await.map_err(Failure::other)?;
@@ -288,7 +300,7 @@ async fn bench(location: &Location, ops: usize, json: Option<PathBuf>) -> Result
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         eprintln!("benchmarking on a scratch database ({ops} operations per figure)…");
-        let table = crate::bench::run(&pool, crate::bench::BenchOptions { ops }).await;
+        let table = crate::bench::run(&pool, crate::bench::BenchOptions { ops, households }).await;
         pool.close().await;
         table
     }

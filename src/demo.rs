@@ -54,7 +54,7 @@ pub async fn seed(
         supports: (2..).zip(generated.supports).collect(),
     };
     let bar = crate::progress::bar("importing");
-    let summary = import_sheets(pool, &sheets, standards, &ImportOptions::default(), &bar)
+    let summary = import_sheets(pool, sheets, standards, &ImportOptions::default(), &bar)
         .await
         .map_err(|e| DemoError::Import(e.to_string()))?;
     eprintln!(

@@ -49,7 +49,11 @@ impl ChainHead {
 
 /// Hash of a stored payload (`{"type","data","meta"}`), ignoring any `meta.hash` it carries.
 pub fn payload_hash(payload: &Value) -> Result<String, ChainError> {
-    let mut payload = payload.clone();
+    payload_hash_owned(payload.clone())
+}
+
+/// Like [`payload_hash`], consuming the payload instead of copying it.
+pub fn payload_hash_owned(mut payload: Value) -> Result<String, ChainError> {
     let meta = payload
         .get_mut("meta")
         .and_then(Value::as_object_mut)
@@ -81,6 +85,25 @@ pub fn seal<E: Serialize>(
     ctx: &CommandContext,
     events: Vec<(E, Facts)>,
 ) -> Result<Vec<Recorded<E>>, ChainError> {
+    seal_with(head, ctx, events, true)
+}
+
+/// Envelopes without hashes: for checking a whole file before anything is written, where
+/// the events are thrown away and only the rules' verdict counts.
+pub fn envelope_unhashed<E: Serialize>(
+    head: &ChainHead,
+    ctx: &CommandContext,
+    events: Vec<(E, Facts)>,
+) -> Result<Vec<Recorded<E>>, ChainError> {
+    seal_with(head, ctx, events, false)
+}
+
+fn seal_with<E: Serialize>(
+    head: &ChainHead,
+    ctx: &CommandContext,
+    events: Vec<(E, Facts)>,
+    hash: bool,
+) -> Result<Vec<Recorded<E>>, ChainError> {
     let mut head = head.clone();
     let mut sealed = Vec::with_capacity(events.len());
     for (event, facts) in events {
@@ -105,9 +128,11 @@ pub fn seal<E: Serialize>(
         };
         // `meta.hash` is empty here, so serde leaves it out: this is the canonical form that
         // `payload_hash` recomputes from the stored JSON, made without a JSON tree in between.
-        let canonical =
-            serde_jcs::to_vec(&recorded).map_err(|e| ChainError::Encode(e.to_string()))?;
-        recorded.meta.hash = hash_bytes(&recorded.meta.prev_hash, &canonical);
+        if hash {
+            let canonical =
+                serde_jcs::to_vec(&recorded).map_err(|e| ChainError::Encode(e.to_string()))?;
+            recorded.meta.hash = hash_bytes(&recorded.meta.prev_hash, &canonical);
+        }
         head.advance(&recorded.meta);
         sealed.push(recorded);
     }
@@ -179,6 +204,11 @@ impl ChainVerifier {
 
     /// Feeds the next stored row: its sequence column and its payload.
     pub fn push(&mut self, row_sequence: i64, payload: &Value) {
+        self.push_owned(row_sequence, payload.clone());
+    }
+
+    /// Like [`ChainVerifier::push`], consuming the payload (no copy on the hot path).
+    pub fn push_owned(&mut self, row_sequence: i64, payload: Value) {
         if self.first_break.is_some() {
             return;
         }
@@ -192,7 +222,10 @@ impl ChainVerifier {
         }
         let meta = payload.get("meta");
         let field = |name: &str| meta.and_then(|m| m.get(name));
-        let stored_hash = field("hash").and_then(Value::as_str).unwrap_or_default();
+        let stored_hash = field("hash")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let in_place = field("sequence").and_then(Value::as_i64) == Some(row_sequence)
             && field("household_id").and_then(Value::as_str)
                 == Some(self.household_id.to_string().as_str());
@@ -205,7 +238,7 @@ impl ChainVerifier {
             Some(ChainBreak::Unlinked {
                 sequence: row_sequence,
             })
-        } else if payload_hash(payload).ok().as_deref() != Some(stored_hash) {
+        } else if payload_hash_owned(payload).ok() != Some(stored_hash.clone()) {
             Some(ChainBreak::Altered {
                 sequence: row_sequence,
             })
@@ -214,7 +247,7 @@ impl ChainVerifier {
         };
         self.head = ChainHead {
             sequence: row_sequence,
-            hash: stored_hash.to_owned(),
+            hash: stored_hash,
         };
     }
 

@@ -3,6 +3,7 @@
 
 mod appends;
 mod measure;
+mod province;
 
 use sqlx::PgPool;
 
@@ -12,11 +13,15 @@ pub use measure::{Figure, Table};
 pub struct BenchOptions {
     /// Operations per figure.
     pub ops: usize,
+    /// Households of the generated province that is imported, rebuilt and verified.
+    pub households: usize,
 }
 
 /// Runs every benchmark on a fresh database and returns the table.
 pub async fn run(pool: &PgPool, options: BenchOptions) -> Result<Table, sqlx::Error> {
     let mut table = Table::default();
     appends::run(pool, options, &mut table).await?;
+    let work = tempfile::tempdir().map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    province::run(pool, options, &mut table, work.path()).await?;
     Ok(table)
 }

@@ -113,8 +113,12 @@ fn table_from_csv<T>(
     let headers = reader.headers().map_err(|e| io(path, e))?.clone();
     let mapping = map_headers(headers.iter(), sheet, columns, required)?;
     let mut rows = Vec::new();
+    let mut lines = LineCounter::default();
     for (index, record) in reader.records().enumerate() {
         let record = record.map_err(|e| io(path, e))?;
+        let line = record
+            .position()
+            .map_or(index as u64 + 2, |p| lines.line_at(bytes, p.byte()));
         let mut cells = HashMap::new();
         for (i, cell) in record.iter().enumerate() {
             if let Some(Some(name)) = mapping.get(i) {
@@ -124,9 +128,35 @@ fn table_from_csv<T>(
         if cells.values().all(String::is_empty) {
             continue;
         }
-        rows.push((index as u64 + 2, build(&cells)));
+        rows.push((line, build(&cells)));
     }
     Ok(rows)
+}
+
+/// The file line a CSV record starts on (header = line 1). Counting records would be wrong after
+/// an empty line (the reader skips those) or a cell holding a line break, and the reader's own
+/// line numbers skip empty lines and miscount CRLF files; its byte offsets are exact, but point
+/// at the end of the previous line (and the empty lines after it): skip those line breaks.
+#[derive(Default)]
+struct LineCounter {
+    scanned: usize,
+    newlines: u64,
+}
+
+impl LineCounter {
+    /// Offsets must come in increasing order.
+    fn line_at(&mut self, bytes: &[u8], offset: u64) -> u64 {
+        let mut start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        let from = self.scanned.min(start);
+        self.newlines += bytes[from..start].iter().filter(|b| **b == b'\n').count() as u64;
+        self.scanned = start;
+        self.newlines + 1
+    }
 }
 
 fn map_headers<'a>(
@@ -311,6 +341,27 @@ mod tests {
         assert_eq!(sheets.reviews[1].0, 4, "the blank line keeps its number");
         assert_eq!(sheets.reviews[1].1.head_name, "Lê Thị Bé");
         assert!(sheets.supports.is_empty());
+    }
+
+    #[test]
+    fn line_numbers_count_empty_lines_and_lines_inside_quoted_cells() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("review.csv");
+        std::fs::write(
+            &path,
+            "\u{feff}household_key,head_name,unit_code,period,survey_date\r\n\
+             H1,\"Nguyễn\nVăn An\",25459,2022-annual,2022-10-05\r\n\
+             \r\n\
+             H2,Lê Thị Bé,25459,2022-annual,2022-10-06\r\n",
+        )
+        .expect("write");
+        let lines: Vec<u64> = read(&path)
+            .expect("read")
+            .reviews
+            .iter()
+            .map(|(line, _)| *line)
+            .collect();
+        assert_eq!(lines, [2, 5]);
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! …) stored in `idempotency_keys` with a digest of its row, so a second import of the same file
 //! adds nothing, and a row changed since it was imported is reported instead of written twice.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use ansinh_events::household::{
@@ -84,14 +85,21 @@ pub enum ImportError {
     Database(#[from] sqlx::Error),
     #[error("could not write the rejects file {path}: {cause}")]
     Rejects { path: String, cause: String },
+    /// Rows that passed the check were refused when their batch was decided again to be
+    /// written: the log changed in between (another writer). Earlier batches were written.
+    #[error(
+        "the log changed during the import ({}); the batches before were written: import the file again",
+        .0.first().map(ToString::to_string).unwrap_or_default()
+    )]
+    Changed(Vec<RowError>),
 }
 
 /// One household's rows of the file.
-struct Rows<'a> {
-    key: &'a str,
+struct Rows {
+    key: String,
     id: Uuid,
-    reviews: Vec<(u64, &'a ReviewRow)>,
-    supports: Vec<(u64, &'a SupportRow)>,
+    reviews: Vec<(u64, ReviewRow)>,
+    supports: Vec<(u64, SupportRow)>,
 }
 
 /// The household id an import key stands for, the same on every import.
@@ -99,27 +107,30 @@ pub fn household_id(household_key: &str) -> Uuid {
     Uuid::new_v5(&HOUSEHOLD_NAMESPACE, household_key.as_bytes())
 }
 
-fn group<'a>(sheets: &'a Sheets) -> Vec<Rows<'a>> {
-    let mut order: Vec<Rows<'a>> = Vec::new();
-    let mut index: HashMap<&'a str, usize> = HashMap::new();
-    let mut slot = |key: &'a str, order: &mut Vec<Rows<'a>>| -> usize {
-        *index.entry(key).or_insert_with(|| {
-            order.push(Rows {
-                key,
-                id: household_id(key),
-                reviews: Vec::new(),
-                supports: Vec::new(),
-            });
-            order.len() - 1
-        })
+/// Moves the rows into one group per household, in order of first appearance.
+fn group(sheets: Sheets) -> Vec<Rows> {
+    let mut order: Vec<Rows> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut slot = |key: &str, order: &mut Vec<Rows>| -> usize {
+        if let Some(i) = index.get(key) {
+            return *i;
+        }
+        order.push(Rows {
+            key: key.to_owned(),
+            id: household_id(key),
+            reviews: Vec::new(),
+            supports: Vec::new(),
+        });
+        index.insert(key.to_owned(), order.len() - 1);
+        order.len() - 1
     };
-    for (line, row) in &sheets.reviews {
+    for (line, row) in sheets.reviews {
         let i = slot(&row.household_key, &mut order);
-        order[i].reviews.push((*line, row));
+        order[i].reviews.push((line, row));
     }
-    for (line, row) in &sheets.supports {
+    for (line, row) in sheets.supports {
         let i = slot(&row.household_key, &mut order);
-        order[i].supports.push((*line, row));
+        order[i].supports.push((line, row));
     }
     order
 }
@@ -165,17 +176,17 @@ struct Planned {
 }
 
 /// Stable key and row digest of one command.
-fn import_key(rows: &Rows<'_>, cmd: &RowCommand) -> (String, String) {
+fn import_key(rows: &Rows, cmd: &RowCommand) -> (String, String) {
     let review = rows
         .reviews
         .iter()
         .find(|(l, _)| *l == cmd.line)
-        .map(|(_, r)| *r);
+        .map(|(_, r)| r);
     let support = rows
         .supports
         .iter()
         .find(|(l, _)| *l == cmd.line)
-        .map(|(_, s)| *s);
+        .map(|(_, s)| s);
     let digest = |cells: &[&str]| {
         let mut h = Sha256::new();
         for c in cells {
@@ -184,7 +195,7 @@ fn import_key(rows: &Rows<'_>, cmd: &RowCommand) -> (String, String) {
         }
         hex::encode(h.finalize())
     };
-    let hk = rows.key;
+    let hk = &rows.key;
     match (&cmd.command, review, support) {
         (HouseholdCommand::Register { .. }, Some(r), _) => (
             format!("import:{hk}:registration"),
@@ -218,14 +229,13 @@ fn import_key(rows: &Rows<'_>, cmd: &RowCommand) -> (String, String) {
     }
 }
 
-/// Runs one batch of households through the aggregate, starting from what the log holds.
-async fn plan(
-    pool: &PgPool,
-    batch: &[Rows<'_>],
-    standards: &Standards,
-    units: &UnitIndex,
-    ctx: &CommandContext,
-) -> Result<Planned, sqlx::Error> {
+/// What the log already holds for a batch: each household's state and its import keys.
+struct Known {
+    states: HashMap<Uuid, HouseholdState>,
+    keys: HashMap<String, String>,
+}
+
+async fn fetch(pool: &PgPool, batch: &[Rows]) -> Result<Known, sqlx::Error> {
     let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
     let mut states: HashMap<Uuid, HouseholdState> = HashMap::new();
     let stored: Vec<(Uuid, Json<Recorded<HouseholdEvent>>)> = sqlx::query_as(
@@ -239,19 +249,41 @@ async fn plan(
         let state = states.remove(&id).unwrap_or_default();
         states.insert(id, state.apply(&event));
     }
-    let known: Vec<(String, String)> = sqlx::query_as(
+    let keys: Vec<(String, String)> = sqlx::query_as(
         "SELECT key, request_digest FROM idempotency_keys WHERE household_id = ANY($1)",
     )
     .bind(&ids)
     .fetch_all(pool)
     .await?;
-    let known: HashMap<String, String> = known.into_iter().collect();
+    Ok(Known {
+        states,
+        keys: keys.into_iter().collect(),
+    })
+}
 
+/// What every batch shares.
+struct Work {
+    standards: Standards,
+    units: UnitIndex,
+    ctx: CommandContext,
+}
+
+/// Runs one batch of households through the aggregate (CPU only; runs on a blocking thread
+/// so the next batch is decided while the previous one is written). Without `hash` the events
+/// are left unhashed: enough to check the rules, and much cheaper.
+fn compute(work: &Work, batch: Vec<Rows>, known: Known, hash: bool) -> (Vec<Rows>, Planned) {
+    let Known {
+        mut states,
+        keys: known,
+    } = known;
     let mut planned = Planned::default();
-    for rows in batch {
-        let commands = match row_commands(&rows.reviews, &rows.supports, standards, |code, day| {
-            units.validity(code, day)
-        }) {
+    for rows in &batch {
+        let commands = match row_commands(
+            &rows.reviews,
+            &rows.supports,
+            &work.standards,
+            |code, day| work.units.validity(code, day),
+        ) {
             Ok(commands) => commands,
             Err(errors) => {
                 planned
@@ -263,7 +295,8 @@ async fn plan(
         let mut state = states.remove(&rows.id).unwrap_or_default();
         let mut events = Vec::new();
         let mut keys = Vec::new();
-        let mut seen = HashSet::new();
+        // The import keys of the household's rows so far, with their digest and line.
+        let mut seen: HashMap<String, (String, u64)> = HashMap::new();
         for cmd in commands {
             let (key, digest) = import_key(rows, &cmd);
             if let Some(previous) = known.get(&key) {
@@ -280,14 +313,45 @@ async fn plan(
                         problem: "this row was imported before with other content; record a correction instead".into(),
                     },
                 ));
+                // Nothing of a refused household is written.
+                events.clear();
+                keys.clear();
                 break;
             }
-            if !seen.insert(key.clone()) {
-                // The same support twice in one file: one payment, not two.
-                planned.already_imported += 1;
-                continue;
+            match seen.get(&key) {
+                // The same row twice in one file (a support: one payment, not two).
+                Some((first, _)) if *first == digest => {
+                    planned.already_imported += 1;
+                    continue;
+                }
+                // Two rows of one household and period that differ: which one counts is not
+                // ours to guess (dropping the second would lose it without a word).
+                Some((_, first_line)) => {
+                    let period = rows
+                        .reviews
+                        .iter()
+                        .find(|(l, _)| *l == cmd.line)
+                        .map_or("", |(_, r)| r.period.as_str());
+                    planned.problems.push((
+                        rows.id,
+                        RowError {
+                            sheet: cmd.sheet,
+                            line: cmd.line,
+                            field: "period",
+                            problem: format!(
+                                "line {first_line} already has this household's review of {period}, with other content; one row per household and period"
+                            ),
+                        },
+                    ));
+                    events.clear();
+                    keys.clear();
+                    break;
+                }
+                None => {
+                    seen.insert(key.clone(), (digest.clone(), cmd.line));
+                }
             }
-            let mut ctx = ctx.clone();
+            let mut ctx = work.ctx.clone();
             ctx.household_id = rows.id;
             ctx.idempotency = Some(Idempotency {
                 key: key.clone(),
@@ -297,7 +361,12 @@ async fn plan(
                 ctx,
                 action: cmd.command.clone(),
             };
-            match <Household as esrs::Aggregate>::handle_command(&state, command) {
+            let decided = if hash {
+                <Household as esrs::Aggregate>::handle_command(&state, command)
+            } else {
+                Household::check_command(&state, command)
+            };
+            match decided {
                 Ok(sealed) => {
                     if let (Some(first), Some(last)) = (sealed.first(), sealed.last()) {
                         keys.push(KeyRow {
@@ -326,7 +395,7 @@ async fn plan(
         planned.events.extend(events);
         planned.keys.extend(keys);
     }
-    Ok(planned)
+    (batch, planned)
 }
 
 /// Imports a review file (and its supports). See the module docs.
@@ -338,14 +407,15 @@ pub async fn import(
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary, ImportError> {
     let sheets = read(path)?;
-    let mut summary = import_sheets(pool, &sheets, standards, options, progress).await?;
+    let mut summary = import_sheets(pool, sheets, standards, options, progress).await?;
     summary.file = path.display().to_string();
     if let Some(rejects) = &summary.rejects_file {
         let target = rejects_path(path);
-        std::fs::rename(rejects, &target).map_err(|e| ImportError::Rejects {
+        std::fs::copy(rejects, &target).map_err(|e| ImportError::Rejects {
             path: target.display().to_string(),
             cause: e.to_string(),
         })?;
+        let _ = std::fs::remove_file(rejects);
         summary.rejects_file = Some(target.display().to_string());
     }
     Ok(summary)
@@ -359,17 +429,39 @@ fn rejects_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{stem}.rejects.csv"))
 }
 
+/// Decides a batch on a blocking thread.
+async fn decide_batch(
+    work: &Arc<Work>,
+    pool: &PgPool,
+    batch: Vec<Rows>,
+    hash: bool,
+) -> Result<tokio::task::JoinHandle<(Vec<Rows>, Planned)>, sqlx::Error> {
+    let known = fetch(pool, &batch).await?;
+    let work = Arc::clone(work);
+    Ok(tokio::task::spawn_blocking(move || {
+        compute(&work, batch, known, hash)
+    }))
+}
+
+async fn joined<T>(handle: tokio::task::JoinHandle<T>) -> T {
+    match handle.await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
 /// Imports rows already read (the demo and benchmarks call this with generated rows).
 pub async fn import_sheets(
     pool: &PgPool,
-    sheets: &Sheets,
+    sheets: Sheets,
     standards: &Standards,
     options: &ImportOptions,
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary, ImportError> {
     let started = Instant::now();
+    let (review_rows, support_rows) = (sheets.reviews.len(), sheets.supports.len());
     let households = group(sheets);
-    let units = UnitIndex::load(pool).await?;
+    let household_count = households.len();
     let batch_id = Uuid::now_v7();
     let recorded_at: DateTime<Utc> = Utc::now();
     let mut ctx = CommandContext::new(
@@ -379,16 +471,29 @@ pub async fn import_sheets(
         recorded_at,
     );
     ctx.correlation_id = batch_id;
+    let work = Arc::new(Work {
+        standards: standards.clone(),
+        units: UnitIndex::load(pool).await?,
+        ctx,
+    });
     let batch_size = options.batch_households.max(1);
+    let mut batches: Vec<Vec<Rows>> = Vec::new();
+    let mut rest = households;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(batch_size));
+        batches.push(std::mem::replace(&mut rest, tail));
+    }
 
     // Pass 1: every problem of the file, nothing written.
-    progress.set_length(households.len() as u64 * 2);
+    progress.set_length(household_count as u64 * 2);
     progress.set_message("checking");
     let mut problems: Vec<(Uuid, RowError)> = Vec::new();
-    for batch in households.chunks(batch_size) {
-        let planned = plan(pool, batch, standards, &units, &ctx).await?;
+    let mut checked = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let (batch, planned) = joined(decide_batch(&work, pool, batch, false).await?).await;
         problems.extend(planned.problems);
         progress.inc(batch.len() as u64);
+        checked.push(batch);
     }
     problems.sort_by_key(|(_, e)| (e.sheet != REVIEWS, e.line));
     let rejected: HashSet<Uuid> = problems.iter().map(|(id, _)| *id).collect();
@@ -401,16 +506,16 @@ pub async fn import_sheets(
     let rejects_file = if problems.is_empty() || options.dry_run {
         None
     } else {
-        Some(write_rejects(&households, &rejected, &problems)?)
+        Some(write_rejects(&checked, &rejected, &problems)?)
     };
 
     let mut summary = Summary {
         file: String::new(),
         batch_id,
         dry_run: options.dry_run,
-        households: households.len(),
-        review_rows: sheets.reviews.len(),
-        support_rows: sheets.supports.len(),
+        households: household_count,
+        review_rows,
+        support_rows,
         events_written: 0,
         rows_already_imported: 0,
         rejected_households: rejected.len(),
@@ -424,22 +529,18 @@ pub async fn import_sheets(
         return Ok(summary);
     }
 
-    // Pass 2: write, one transaction per batch.
+    // Pass 2: decide batch k+1 while batch k is written, one transaction per batch.
     progress.set_message("importing");
-    let writable: Vec<Rows<'_>> = households
-        .into_iter()
-        .filter(|r| !rejected.contains(&r.id))
-        .collect();
-    for batch in writable.chunks(batch_size) {
-        let planned = plan(pool, batch, standards, &units, &ctx).await?;
-        summary.rows_already_imported += planned.already_imported;
-        let mut tx = pool.begin().await?;
-        summary.events_written += copy_events(&mut tx, &planned.events).await?;
-        copy_keys(&mut tx, &planned.keys).await?;
-        let stored: Vec<StoredEvent<'_>> = planned.events.iter().map(StoredEvent::new).collect();
-        ansinh_projections::inline::apply(&mut tx, &stored).await?;
-        tx.commit().await?;
-        progress.inc(batch.len() as u64);
+    let mut pending = None;
+    for mut batch in checked {
+        batch.retain(|r| !rejected.contains(&r.id));
+        let next = decide_batch(&work, pool, batch, true).await?;
+        if let Some(previous) = pending.replace(next) {
+            write_batch(pool, joined(previous).await, &mut summary, progress).await?;
+        }
+    }
+    if let Some(last) = pending {
+        write_batch(pool, joined(last).await, &mut summary, progress).await?;
     }
     progress.finish_and_clear();
     summary.seconds = started.elapsed().as_secs_f64();
@@ -447,9 +548,33 @@ pub async fn import_sheets(
     Ok(summary)
 }
 
-/// The rows of rejected households with the first problem of each, as CSV in a temp file.
+/// Events, import keys and inline read models of one batch, all or nothing.
+async fn write_batch(
+    pool: &PgPool,
+    (batch, planned): (Vec<Rows>, Planned),
+    summary: &mut Summary,
+    progress: &indicatif::ProgressBar,
+) -> Result<(), ImportError> {
+    if !planned.problems.is_empty() {
+        // Writing the rest would drop these households without a word.
+        return Err(ImportError::Changed(
+            planned.problems.into_iter().map(|(_, e)| e).collect(),
+        ));
+    }
+    summary.rows_already_imported += planned.already_imported;
+    let mut tx = pool.begin().await?;
+    summary.events_written += copy_events(&mut tx, &planned.events).await?;
+    copy_keys(&mut tx, &planned.keys).await?;
+    let stored: Vec<StoredEvent<'_>> = planned.events.iter().map(StoredEvent::new).collect();
+    ansinh_projections::inline::apply(&mut tx, &stored).await?;
+    tx.commit().await?;
+    progress.inc(batch.len() as u64);
+    Ok(())
+}
+
+/// Every problem of the rejected households, naming its row, as CSV in a temp file.
 fn write_rejects(
-    households: &[Rows<'_>],
+    batches: &[Vec<Rows>],
     rejected: &HashSet<Uuid>,
     problems: &[(Uuid, RowError)],
 ) -> Result<String, ImportError> {
@@ -461,16 +586,18 @@ fn write_rejects(
     let mut w = csv::Writer::from_path(&path).map_err(|e| err(&e))?;
     w.write_record(["sheet", "line", "household_key", "field", "problem"])
         .map_err(|e| err(&e))?;
-    let mut by_household: BTreeMap<u64, (&str, &RowError)> = BTreeMap::new();
-    for rows in households.iter().filter(|r| rejected.contains(&r.id)) {
-        for (id, problem) in problems {
-            if *id == rows.id {
-                by_household.insert(problem.line, (rows.key, problem));
-            }
-        }
-    }
-    for (line, (key, p)) in by_household {
-        w.write_record([p.sheet, &line.to_string(), key, p.field, &p.problem])
+    let key_of: HashMap<Uuid, &str> = batches
+        .iter()
+        .flatten()
+        .filter(|r| rejected.contains(&r.id))
+        .map(|r| (r.id, r.key.as_str()))
+        .collect();
+    // Every problem, in the order they were sorted in (reviews first, by line): keyed by line
+    // alone, a support's problem would hide a review's on the same line number, and a row's
+    // second problem its first.
+    for (id, p) in problems {
+        let key = key_of.get(id).copied().unwrap_or_default();
+        w.write_record([p.sheet, &p.line.to_string(), key, p.field, &p.problem])
             .map_err(|e| err(&e))?;
     }
     w.flush().map_err(|e| err(&e))?;

@@ -20,7 +20,7 @@ pub use error::HouseholdError;
 pub use event::*;
 pub use state::{Fact, HouseholdState, StandardStatus};
 
-use crate::chain::seal;
+use crate::chain::{envelope_unhashed, seal};
 use crate::envelope::{CommandContext, Recorded};
 
 /// Marker type binding the household rules to esrs.
@@ -31,6 +31,18 @@ pub struct Household;
 pub struct Command {
     pub ctx: CommandContext,
     pub action: HouseholdCommand,
+}
+
+impl Household {
+    /// Decides like `handle_command` but leaves the events unhashed: for validating a whole
+    /// import before writing, where hashing would be thrown away.
+    pub fn check_command(
+        state: &HouseholdState,
+        command: Command,
+    ) -> Result<Vec<Recorded<HouseholdEvent>>, HouseholdError> {
+        let events = decide(state, command.action, &command.ctx)?;
+        envelope_unhashed(&state.chain, &command.ctx, events).map_err(HouseholdError::from)
+    }
 }
 
 impl esrs::Aggregate for Household {

@@ -1,0 +1,288 @@
+//! Whole-province figures: import (as a child process, for its own peak RSS) against a binary
+//! COPY of the same rows, rebuild and verify against a plain ordered scan, and HTTP commands
+//! and history reads at 8 clients against single-row INSERT and a plain SELECT.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sqlx::{ConnectOptions, PgPool};
+use uuid::Uuid;
+
+use super::measure::{measure, Figure};
+use super::{BenchOptions, Table};
+
+fn figure(name: &str, ops: usize, secs: f64, baseline: Option<&str>) -> Figure {
+    Figure {
+        name: name.to_owned(),
+        concurrency: 1,
+        ops,
+        per_sec: ops as f64 / secs.max(1e-9),
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        baseline: baseline.map(str::to_owned),
+        ratio: None,
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::Protocol(e.to_string())
+}
+
+/// Peak resident memory of finished child processes, in MiB.
+fn children_peak_rss_mib() -> f64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .map(|u| u.max_rss() as f64 / 1024.0)
+        .unwrap_or(0.0)
+}
+
+pub async fn run(
+    pool: &PgPool,
+    options: BenchOptions,
+    table: &mut Table,
+    work: &Path,
+) -> Result<(), sqlx::Error> {
+    // The file a commune would send, made by the generator.
+    let file = work.join("province.csv");
+    crate::generate::generate_to(
+        &file,
+        options.households,
+        crate::generate::DEFAULT_SEED,
+        |_| {},
+    )
+    .map_err(err)?;
+    let url = pool.connect_options().to_url_lossy().to_string();
+
+    // Import, as a user runs it.
+    let started = Instant::now();
+    let out = std::process::Command::new(std::env::current_exe().map_err(err)?)
+        .arg("import")
+        .arg(&file)
+        .env("DATABASE_URL", &url)
+        .output()
+        .map_err(err)?;
+    let import_secs = started.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(err(format!(
+            "import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(err)?;
+    let events = summary["events_written"].as_u64().unwrap_or(0) as usize;
+    let rss = children_peak_rss_mib();
+
+    // PostgreSQL's own limit: binary COPY of the same rows into a table of the same shape.
+    let copied = copy_baseline(pool).await?;
+    table.push(figure("binary COPY of the same rows", events, copied, None));
+    let mut import = figure(
+        &format!(
+            "ansinh import ({} households, peak RSS {rss:.0} MiB)",
+            options.households
+        ),
+        events,
+        import_secs,
+        Some("binary COPY of the same rows"),
+    );
+    import.concurrency = 1;
+    table.push(import);
+
+    // Rebuild and verify against a plain ordered scan of the log.
+    let started = Instant::now();
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM (SELECT payload FROM household_events ORDER BY aggregate_id, sequence_number) s
+          WHERE payload IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await?;
+    let scan = started.elapsed().as_secs_f64();
+    let scan_rows = n as usize;
+    let started = Instant::now();
+    let mut fetched = 0usize;
+    {
+        use futures::TryStreamExt;
+        let mut rows = sqlx::query_as::<_, (Uuid, i32, String)>(
+            "SELECT aggregate_id, sequence_number, payload::text FROM household_events ORDER BY aggregate_id, sequence_number",
+        )
+        .fetch(pool);
+        while rows.try_next().await?.is_some() {
+            fetched += 1;
+        }
+    }
+    let fetch = started.elapsed().as_secs_f64();
+    table.push(figure(
+        "plain ordered scan (fetched to the client)",
+        fetched,
+        fetch,
+        None,
+    ));
+    let _ = (scan, scan_rows);
+    let started = Instant::now();
+    let projections = ansinh_projections::rebuild::select(None).map_err(err)?;
+    ansinh_projections::rebuild::rebuild(pool, &projections, 5_000, |_, _| {})
+        .await
+        .map_err(err)?;
+    table.push(figure(
+        "ansinh rebuild (all read models)",
+        events,
+        started.elapsed().as_secs_f64(),
+        Some("plain ordered scan (fetched to the client)"),
+    ));
+    let started = Instant::now();
+    let report = crate::verify::verify(pool, None, None, &indicatif::ProgressBar::hidden())
+        .await
+        .map_err(err)?;
+    table.push(figure(
+        "ansinh verify (every chain)",
+        report.events as usize,
+        started.elapsed().as_secs_f64(),
+        Some("plain ordered scan (fetched to the client)"),
+    ));
+
+    http(pool, options, table).await
+}
+
+/// COPY the log out in binary and time COPYing it back into a table of the same shape and
+/// indexes (without the append-only triggers, which do not fire on INSERT anyway).
+async fn copy_baseline(pool: &PgPool) -> Result<f64, sqlx::Error> {
+    use futures::TryStreamExt;
+    let mut conn = pool.acquire().await?;
+    sqlx::query("DROP TABLE IF EXISTS bench_copy")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("CREATE TABLE bench_copy (LIKE household_events INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING INDEXES INCLUDING CONSTRAINTS)")
+        .execute(&mut *conn)
+        .await?;
+    let mut data = Vec::new();
+    {
+        let mut out = conn
+            .copy_out_raw("COPY household_events (id, aggregate_id, payload, occurred_on, sequence_number) TO STDOUT (FORMAT binary)")
+            .await?;
+        while let Some(chunk) = out.try_next().await? {
+            data.extend_from_slice(&chunk);
+        }
+    }
+    let started = Instant::now();
+    let mut copy = conn
+        .copy_in_raw("COPY bench_copy (id, aggregate_id, payload, occurred_on, sequence_number) FROM STDIN (FORMAT binary)")
+        .await?;
+    copy.send(data).await?;
+    copy.finish().await?;
+    let secs = started.elapsed().as_secs_f64();
+    sqlx::query("DROP TABLE bench_copy")
+        .execute(&mut *conn)
+        .await?;
+    Ok(secs)
+}
+
+/// HTTP commands and history reads at 8 clients, with their plain PostgreSQL counterparts.
+async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result<(), sqlx::Error> {
+    use crate::users::{self, Role};
+    let app = crate::server::Application::build_with_standards(
+        pool.clone(),
+        "127.0.0.1:0".parse().map_err(err)?,
+        ansinh_events::standards::Standards::builtin().map_err(err)?,
+    )
+    .await
+    .map_err(err)?;
+    let base = format!("http://{}", app.local_addr().map_err(err)?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run(async move {
+        let _ = stop_rx.await;
+    }));
+    let (_, officer) = users::create(pool, "bench officer", Role::ProvinceOfficer, "72")
+        .await
+        .map_err(err)?;
+    let (_, auditor) = users::create(pool, "bench auditor", Role::Auditor, "72")
+        .await
+        .map_err(err)?;
+    let ids: Vec<(Uuid,)> =
+        sqlx::query_as("SELECT DISTINCT aggregate_id FROM household_events LIMIT 2000")
+            .fetch_all(pool)
+            .await?;
+    let ids: Arc<Vec<Uuid>> = Arc::new(ids.into_iter().map(|(id,)| id).collect());
+    let client = reqwest::Client::new();
+    let ops = options.ops;
+
+    // Plain PostgreSQL: a 20-row SELECT of one household's events.
+    let (pool_, ids_) = (pool.clone(), Arc::clone(&ids));
+    table.push(
+        measure("plain SELECT of a household's events ×8", 8, ops, None, move |i| {
+            let (pool, id) = (pool_.clone(), ids_[i % ids_.len()]);
+            async move {
+                sqlx::query("SELECT * FROM household_events WHERE aggregate_id = $1 ORDER BY sequence_number")
+                    .bind(id)
+                    .fetch_all(&pool)
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await?,
+    );
+    let (c, b, t, ids_) = (
+        client.clone(),
+        base.clone(),
+        auditor.clone(),
+        Arc::clone(&ids),
+    );
+    table.push(
+        measure(
+            "HTTP GET history ×8",
+            8,
+            ops,
+            Some("plain SELECT of a household's events ×8"),
+            move |i| {
+                let (c, url, t) = (
+                    c.clone(),
+                    format!("{b}/api/v1/households/{}/history", ids_[i % ids_.len()]),
+                    t.clone(),
+                );
+                async move {
+                    let r = c.get(url).bearer_auth(t).send().await.map_err(err)?;
+                    if !r.status().is_success() {
+                        return Err(err(format!("history: {}", r.status())));
+                    }
+                    r.bytes().await.map(|_| ()).map_err(err)
+                }
+            },
+        )
+        .await?,
+    );
+
+    // Commands: a support for a household, each client on its own households.
+    let (c, b, t, ids_) = (
+        client.clone(),
+        base.clone(),
+        officer.clone(),
+        Arc::clone(&ids),
+    );
+    table.push(
+        measure(
+            "HTTP POST support ×8",
+            8,
+            ops,
+            Some("plain INSERT ×8"),
+            move |i| {
+                let (c, url, t) = (c.clone(), format!("{b}/api/v1/households/{}/supports", ids_[i % ids_.len()]), t.clone());
+                async move {
+                    let body = serde_json::json!({
+                        "policy": "emergency_aid", "amount_vnd": 2_000_000, "funding_source": "mobilized",
+                        "fund_id": "QUY_VI_NGUOI_NGHEO", "disbursed_on": "2025-01-15",
+                        "disbursed_by": "UBND xã", "decision_no": "01/QĐ-UBND"
+                    });
+                    let r = c.post(url).bearer_auth(t).json(&body).send().await.map_err(err)?;
+                    if r.status().as_u16() != 201 {
+                        let status = r.status();
+                        let text = r.text().await.unwrap_or_default();
+                        return Err(err(format!("support: {status} {text}")));
+                    }
+                    Ok(())
+                }
+            },
+        )
+        .await?,
+    );
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    Ok(())
+}
