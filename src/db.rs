@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{ConnectOptions, PgPool};
 
 use crate::pg::{EmbeddedPg, EmbeddedPgError};
 
@@ -54,6 +54,11 @@ impl Database {
                 (embedded.connect_options(EMBEDDED_DATABASE), Some(embedded))
             }
         };
+        // Full scans (verify, rebuild) are slow by design; do not warn about them.
+        let options = options.log_slow_statements(
+            tracing::log::LevelFilter::Warn,
+            std::time::Duration::from_secs(60),
+        );
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .connect_with(options)

@@ -21,7 +21,13 @@ pub enum DemoError {
     Users(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("interrupted while importing the demo province; nothing of it was kept")]
+    Interrupted,
 }
+
+/// Households imported in one transaction at most: the demo's province (a few thousand) goes in
+/// whole, so an interrupted first start leaves nothing half-imported for the next to keep.
+const ONE_TRANSACTION: usize = 25_000;
 
 /// A demo user and the token to paste into `Authorization: Bearer …`.
 #[derive(Debug, Clone)]
@@ -45,18 +51,39 @@ pub async fn seed(
         eprintln!("using the {existing} households already in this data dir");
         return Ok(existing);
     }
-    eprintln!("generating a province of {households} households (first start only)…");
-    let generated = crate::generate::generate(households, crate::generate::DEFAULT_SEED)
-        .map_err(|e| DemoError::Generate(e.to_string()))?;
-    // Line numbers as a file would have them (header = line 1).
-    let sheets = Sheets {
-        reviews: (2..).zip(generated.reviews).collect(),
-        supports: (2..).zip(generated.supports).collect(),
-    };
     let bar = crate::progress::bar("importing");
-    let summary = import_sheets(pool, sheets, standards, &ImportOptions::default(), &bar)
+    let options = ImportOptions {
+        batch_households: households.min(ONE_TRANSACTION),
+        ..ImportOptions::default()
+    };
+    let seeding = async {
+        eprintln!("generating a province of {households} households (first start only)…");
+        let generated = tokio::task::spawn_blocking(move || {
+            crate::generate::generate(households, crate::generate::DEFAULT_SEED)
+        })
         .await
-        .map_err(|e| DemoError::Import(e.to_string()))?;
+        .map_err(|e| DemoError::Generate(e.to_string()))?
+        .map_err(|e| DemoError::Generate(e.to_string()))?;
+        // Line numbers as a file would have them (header = line 1).
+        let sheets = Sheets {
+            reviews: (2..).zip(generated.reviews).collect(),
+            supports: (2..).zip(generated.supports).collect(),
+        };
+        import_sheets(pool, sheets, standards, &options, &bar)
+            .await
+            .map_err(|e| DemoError::Import(e.to_string()))
+    };
+    // Ctrl-C while seeding must stop the embedded PostgreSQL too (the caller drops it on an
+    // error), not kill the process and leave the server running: the signal is listened to
+    // (`biased`: first) before seeding starts.
+    let summary = tokio::select! {
+        biased;
+        () = crate::server::shutdown_signal() => {
+            bar.finish_and_clear();
+            return Err(DemoError::Interrupted);
+        }
+        summary = seeding => summary?,
+    };
     eprintln!(
         "imported {} households, {} events in {:.1}s",
         summary.households, summary.events_written, summary.seconds

@@ -47,12 +47,36 @@ impl LogReader for GapSafeLog<'_> {
 /// Brings every asynchronous projection up to the log's final events; returns how many events
 /// were applied. A report can call it first to read fresh counts.
 pub async fn catch_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    wait_for_horizon(pool).await?;
     let reader = GapSafeLog { pool };
     let mut applied = 0;
     for projection in AsyncProjection::ALL {
         applied += runner::catch_up(pool, &reader, projection, RUNNER_BATCH).await?;
     }
     Ok(applied)
+}
+
+/// Waits (at most a few seconds) until every transaction that had started when this was
+/// called has ended, so the gap-safe reader can see everything committed before the call.
+/// Transaction ids are cluster-wide: a transaction open in another database of the same
+/// server holds the horizon back too, which is why this waits rather than assumes.
+async fn wait_for_horizon(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let (target,): (String,) =
+        sqlx::query_as("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
+            .fetch_one(pool)
+            .await?;
+    for _ in 0..500 {
+        let (passed,): (bool,) =
+            sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8")
+                .bind(&target)
+                .fetch_one(pool)
+                .await?;
+        if passed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Ok(())
 }
 
 /// Runs the asynchronous projections until `shutdown` resolves, polling the log every

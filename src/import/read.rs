@@ -38,6 +38,14 @@ pub enum ReadError {
         sheet: &'static str,
         missing: Vec<&'static str>,
     },
+    /// PostgreSQL cannot store U+0000 in a JSON payload: refused here, naming the cell, rather
+    /// than failing the write of a batch after the file was found valid.
+    #[error("{sheet} line {line}: {field}: holds a NUL character; nothing was imported")]
+    NulCharacter {
+        sheet: &'static str,
+        line: u64,
+        field: &'static str,
+    },
 }
 
 /// The rows of one import, with their line numbers.
@@ -128,6 +136,7 @@ fn table_from_csv<T>(
         if cells.values().all(String::is_empty) {
             continue;
         }
+        no_nul(&cells, sheet, line)?;
         rows.push((line, build(&cells)));
     }
     Ok(rows)
@@ -156,6 +165,17 @@ impl LineCounter {
         self.newlines += bytes[from..start].iter().filter(|b| **b == b'\n').count() as u64;
         self.scanned = start;
         self.newlines + 1
+    }
+}
+
+fn no_nul(
+    cells: &HashMap<&'static str, String>,
+    sheet: &'static str,
+    line: u64,
+) -> Result<(), ReadError> {
+    match cells.iter().find(|(_, value)| value.contains('\0')) {
+        Some((field, _)) => Err(ReadError::NulCharacter { sheet, line, field }),
+        None => Ok(()),
     }
 }
 
@@ -251,7 +271,9 @@ fn table_from_range<T>(
         if cells.values().all(String::is_empty) {
             continue;
         }
-        out.push((first_line + 1 + index as u64, build(&cells)));
+        let line = first_line + 1 + index as u64;
+        no_nul(&cells, sheet, line)?;
+        out.push((line, build(&cells)));
     }
     Ok(out)
 }

@@ -34,7 +34,7 @@ use super::format::{ReviewRow, SupportRow};
 use super::read::{read, ReadError, Sheets};
 
 /// Households per transaction.
-pub const DEFAULT_BATCH: usize = 2_000;
+pub const DEFAULT_BATCH: usize = 500;
 /// Namespace of household ids derived from import keys (UUIDv5).
 const HOUSEHOLD_NAMESPACE: Uuid = Uuid::from_u128(0x6a1e_5c3b_7d2f_4e10_9b8a_72a0_1c0d_e5f1);
 
