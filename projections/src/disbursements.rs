@@ -162,26 +162,10 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
     if touched.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = touched.iter().map(|l| l.household_id).collect();
-    let versions: Vec<i32> = touched.iter().map(|l| to_i32(l.version())).collect();
-    let advanced: Vec<Uuid> = sqlx::query_scalar(
-        "INSERT INTO disbursement_households AS h (household_id, version)
-         SELECT * FROM UNNEST($1::uuid[], $2::int[])
-         ON CONFLICT (household_id) DO UPDATE SET version = EXCLUDED.version
-         WHERE h.version < EXCLUDED.version
-         RETURNING household_id",
-    )
-    .bind(&ids)
-    .bind(&versions)
-    .fetch_all(&mut *conn)
-    .await?;
+    let advanced = log::advance(conn, "disbursement_households", "disbursements", &touched).await?;
     if advanced.is_empty() {
         return Ok(());
     }
-    sqlx::query("DELETE FROM disbursements WHERE household_id = ANY($1)")
-        .bind(&advanced)
-        .execute(&mut *conn)
-        .await?;
     let mut c = Columns::default();
     for l in touched
         .iter()

@@ -219,3 +219,40 @@ pub fn parse_enum<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
 pub fn today_in_vietnam() -> NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive()
 }
+
+/// The version guard of the read models that rewrite a household's rows from its whole
+/// history: records each household's version in `guard_table` where it is newer than the one
+/// there, deletes the household's rows from `rows_table`, and returns the households whose rows
+/// must be written again (the others are already as new or newer: redelivery changes nothing).
+pub async fn advance(
+    conn: &mut PgConnection,
+    guard_table: &'static str,
+    rows_table: &'static str,
+    touched: &[&HouseholdLog],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let ids: Vec<Uuid> = touched.iter().map(|l| l.household_id).collect();
+    let versions: Vec<i32> = touched
+        .iter()
+        .map(|l| i32::try_from(l.version()).unwrap_or(i32::MAX))
+        .collect();
+    let advanced: Vec<Uuid> = sqlx::query_scalar(&format!(
+        "INSERT INTO {guard_table} AS h (household_id, version)
+         SELECT * FROM UNNEST($1::uuid[], $2::int[])
+         ON CONFLICT (household_id) DO UPDATE SET version = EXCLUDED.version
+         WHERE h.version < EXCLUDED.version
+         RETURNING household_id"
+    ))
+    .bind(&ids)
+    .bind(&versions)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !advanced.is_empty() {
+        sqlx::query(&format!(
+            "DELETE FROM {rows_table} WHERE household_id = ANY($1)"
+        ))
+        .bind(&advanced)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(advanced)
+}
