@@ -64,6 +64,193 @@ const REQUIRED_REVIEW: [&str; 5] = [
 ];
 const REQUIRED_SUPPORT: [&str; 4] = ["household_key", "policy", "funding_source", "disbursed_on"];
 
+/// Where an import's rows come from. A CSV file is kept as its bytes plus an index of its
+/// records, and a batch's rows are parsed when the batch is worked on, so memory holds the file
+/// once rather than every row as strings (a workbook is read whole: calamine loads sheets whole).
+pub enum RowStore {
+    Memory(Sheets),
+    Csv {
+        reviews: CsvTable,
+        supports: Option<CsvTable>,
+    },
+}
+
+/// A record of a CSV file: its household key, line and bytes.
+pub struct RecordRef {
+    pub key: Box<str>,
+    pub line: u64,
+    start: usize,
+    end: usize,
+}
+
+/// A CSV file held as bytes, with the header mapping and an index of its non-empty records.
+pub struct CsvTable {
+    bytes: Vec<u8>,
+    mapping: Vec<Option<&'static str>>,
+    pub records: Vec<RecordRef>,
+}
+
+impl CsvTable {
+    fn open(
+        path: &Path,
+        sheet: &'static str,
+        columns: &[(&'static str, &[&str])],
+        required: &[&'static str],
+    ) -> Result<CsvTable, ReadError> {
+        let mut bytes = std::fs::read(path).map_err(|e| io(path, e))?;
+        if bytes.starts_with(b"\xEF\xBB\xBF") {
+            bytes.drain(..3);
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(bytes.as_slice());
+        let headers = reader.headers().map_err(|e| io(path, e))?.clone();
+        let mapping = map_headers(headers.iter(), sheet, columns, required)?;
+        let key_column = mapping.iter().position(|m| *m == Some("household_key"));
+        let mut records = Vec::new();
+        let mut lines = LineCounter::default();
+        let mut record = csv::StringRecord::new();
+        loop {
+            let start = reader.position().byte();
+            if !reader.read_record(&mut record).map_err(|e| io(path, e))? {
+                break;
+            }
+            let end = reader.position().byte();
+            let line = lines.line_at(&bytes, record.position().map_or(start, |p| p.byte()));
+            let mut cells = HashMap::new();
+            for (i, cell) in record.iter().enumerate() {
+                if let Some(Some(name)) = mapping.get(i) {
+                    cells.insert(*name, cell.trim().to_owned());
+                }
+            }
+            if cells.values().all(String::is_empty) {
+                continue;
+            }
+            no_nul(&cells, sheet, line)?;
+            let key = key_column
+                .and_then(|i| record.get(i))
+                .unwrap_or_default()
+                .trim()
+                .into();
+            records.push(RecordRef {
+                key,
+                line,
+                start: usize::try_from(start).unwrap_or(usize::MAX),
+                end: usize::try_from(end).unwrap_or(usize::MAX),
+            });
+        }
+        Ok(CsvTable {
+            bytes,
+            mapping,
+            records,
+        })
+    }
+
+    /// The cells of record `index`, by canonical column.
+    fn cells(&self, index: usize) -> HashMap<&'static str, String> {
+        let mut cells = HashMap::new();
+        let Some(r) = self.records.get(index) else {
+            return cells;
+        };
+        let slice = self
+            .bytes
+            .get(r.start..r.end.min(self.bytes.len()))
+            .unwrap_or_default();
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(slice);
+        let mut record = csv::StringRecord::new();
+        if reader.read_record(&mut record).unwrap_or(false) {
+            for (i, cell) in record.iter().enumerate() {
+                if let Some(Some(name)) = self.mapping.get(i) {
+                    cells.insert(*name, cell.trim().to_owned());
+                }
+            }
+        }
+        cells
+    }
+}
+
+impl RowStore {
+    /// Opens a CSV pair lazily, or reads a workbook whole.
+    pub fn open(path: &Path) -> Result<RowStore, ReadError> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if ext != "csv" {
+            return read(path).map(RowStore::Memory);
+        }
+        let reviews = CsvTable::open(path, "reviews", REVIEW_COLUMNS, &REQUIRED_REVIEW)?;
+        let supports_path = format::supports_path(path);
+        let supports = if supports_path.exists() {
+            Some(CsvTable::open(
+                &supports_path,
+                "supports",
+                SUPPORT_COLUMNS,
+                &REQUIRED_SUPPORT,
+            )?)
+        } else {
+            None
+        };
+        Ok(RowStore::Csv { reviews, supports })
+    }
+
+    /// (household key, line) of every review row, in file order.
+    pub fn review_keys(&self) -> Vec<(&str, u64)> {
+        match self {
+            RowStore::Memory(s) => s
+                .reviews
+                .iter()
+                .map(|(l, r)| (r.household_key.as_str(), *l))
+                .collect(),
+            RowStore::Csv { reviews, .. } => {
+                reviews.records.iter().map(|r| (&*r.key, r.line)).collect()
+            }
+        }
+    }
+
+    /// (household key, line) of every support row, in file order.
+    pub fn support_keys(&self) -> Vec<(&str, u64)> {
+        match self {
+            RowStore::Memory(s) => s
+                .supports
+                .iter()
+                .map(|(l, r)| (r.household_key.as_str(), *l))
+                .collect(),
+            RowStore::Csv { supports, .. } => supports
+                .iter()
+                .flat_map(|t| t.records.iter().map(|r| (&*r.key, r.line)))
+                .collect(),
+        }
+    }
+
+    pub fn review(&self, index: usize) -> (u64, ReviewRow) {
+        match self {
+            RowStore::Memory(s) => s.reviews.get(index).cloned().unwrap_or_default(),
+            RowStore::Csv { reviews, .. } => (
+                reviews.records.get(index).map_or(0, |r| r.line),
+                review_row(&reviews.cells(index)),
+            ),
+        }
+    }
+
+    pub fn support(&self, index: usize) -> (u64, SupportRow) {
+        match self {
+            RowStore::Memory(s) => s.supports.get(index).cloned().unwrap_or_default(),
+            RowStore::Csv { supports, .. } => {
+                supports.as_ref().map_or_else(Default::default, |t| {
+                    (
+                        t.records.get(index).map_or(0, |r| r.line),
+                        support_row(&t.cells(index)),
+                    )
+                })
+            }
+        }
+    }
+}
+
 pub fn read(path: &Path) -> Result<Sheets, ReadError> {
     let ext = path
         .extension()

@@ -31,7 +31,7 @@ use uuid::Uuid;
 use super::commands::{row_commands, RowCommand, RowError, REVIEWS};
 use super::copy::{copy_events, copy_keys, KeyRow};
 use super::format::{ReviewRow, SupportRow};
-use super::read::{read, ReadError, Sheets};
+use super::read::{ReadError, RowStore, Sheets};
 
 /// Households per transaction.
 pub const DEFAULT_BATCH: usize = 500;
@@ -107,15 +107,22 @@ pub fn household_id(household_key: &str) -> Uuid {
     Uuid::new_v5(&HOUSEHOLD_NAMESPACE, household_key.as_bytes())
 }
 
-/// Moves the rows into one group per household, in order of first appearance.
-fn group(sheets: Sheets) -> Vec<Rows> {
-    let mut order: Vec<Rows> = Vec::new();
+/// One household's rows by index into the store, in order of first appearance.
+struct RowRefs {
+    key: String,
+    id: Uuid,
+    reviews: Vec<usize>,
+    supports: Vec<usize>,
+}
+
+fn group(store: &RowStore) -> Vec<RowRefs> {
+    let mut order: Vec<RowRefs> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut slot = |key: &str, order: &mut Vec<Rows>| -> usize {
+    let mut slot = |key: &str, order: &mut Vec<RowRefs>| -> usize {
         if let Some(i) = index.get(key) {
             return *i;
         }
-        order.push(Rows {
+        order.push(RowRefs {
             key: key.to_owned(),
             id: household_id(key),
             reviews: Vec::new(),
@@ -124,15 +131,27 @@ fn group(sheets: Sheets) -> Vec<Rows> {
         index.insert(key.to_owned(), order.len() - 1);
         order.len() - 1
     };
-    for (line, row) in sheets.reviews {
-        let i = slot(&row.household_key, &mut order);
-        order[i].reviews.push((line, row));
+    for (n, (key, _)) in store.review_keys().into_iter().enumerate() {
+        let i = slot(key, &mut order);
+        order[i].reviews.push(n);
     }
-    for (line, row) in sheets.supports {
-        let i = slot(&row.household_key, &mut order);
-        order[i].supports.push((line, row));
+    for (n, (key, _)) in store.support_keys().into_iter().enumerate() {
+        let i = slot(key, &mut order);
+        order[i].supports.push(n);
     }
     order
+}
+
+/// The rows of a batch of households, read from the store.
+fn materialize(store: &RowStore, refs: &[RowRefs]) -> Vec<Rows> {
+    refs.iter()
+        .map(|r| Rows {
+            key: r.key.clone(),
+            id: r.id,
+            reviews: r.reviews.iter().map(|i| store.review(*i)).collect(),
+            supports: r.supports.iter().map(|i| store.support(*i)).collect(),
+        })
+        .collect()
 }
 
 /// Units by code, for the validity facts commands carry.
@@ -406,8 +425,8 @@ pub async fn import(
     options: &ImportOptions,
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary, ImportError> {
-    let sheets = read(path)?;
-    let mut summary = import_sheets(pool, sheets, standards, options, progress).await?;
+    let store = RowStore::open(path)?;
+    let mut summary = import_store(pool, &store, standards, options, progress).await?;
     summary.file = path.display().to_string();
     if let Some(rejects) = &summary.rejects_file {
         let target = rejects_path(path);
@@ -450,7 +469,7 @@ async fn joined<T>(handle: tokio::task::JoinHandle<T>) -> T {
     }
 }
 
-/// Imports rows already read (the demo and benchmarks call this with generated rows).
+/// Imports rows already read (the demo calls this with generated rows).
 pub async fn import_sheets(
     pool: &PgPool,
     sheets: Sheets,
@@ -458,9 +477,20 @@ pub async fn import_sheets(
     options: &ImportOptions,
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary, ImportError> {
+    let store = RowStore::Memory(sheets);
+    import_store(pool, &store, standards, options, progress).await
+}
+
+async fn import_store(
+    pool: &PgPool,
+    store: &RowStore,
+    standards: &Standards,
+    options: &ImportOptions,
+    progress: &indicatif::ProgressBar,
+) -> Result<Summary, ImportError> {
     let started = Instant::now();
-    let (review_rows, support_rows) = (sheets.reviews.len(), sheets.supports.len());
-    let households = group(sheets);
+    let (review_rows, support_rows) = (store.review_keys().len(), store.support_keys().len());
+    let households = group(store);
     let household_count = households.len();
     let batch_id = Uuid::now_v7();
     let recorded_at: DateTime<Utc> = Utc::now();
@@ -477,23 +507,21 @@ pub async fn import_sheets(
         ctx,
     });
     let batch_size = options.batch_households.max(1);
-    let mut batches: Vec<Vec<Rows>> = Vec::new();
-    let mut rest = households;
-    while !rest.is_empty() {
-        let tail = rest.split_off(rest.len().min(batch_size));
-        batches.push(std::mem::replace(&mut rest, tail));
-    }
+    let batches: Vec<&[RowRefs]> = households.chunks(batch_size).collect();
 
     // Pass 1: every problem of the file, nothing written.
     progress.set_length(household_count as u64 * 2);
     progress.set_message("checking");
     let mut problems: Vec<(Uuid, RowError)> = Vec::new();
-    let mut checked = Vec::with_capacity(batches.len());
-    for batch in batches {
+    // Only the rows of rejected households are kept, for the rejects file.
+    let mut rejected_rows: Vec<Rows> = Vec::new();
+    for refs in &batches {
+        let batch = materialize(store, refs);
         let (batch, planned) = joined(decide_batch(&work, pool, batch, false).await?).await;
+        let bad: HashSet<Uuid> = planned.problems.iter().map(|(id, _)| *id).collect();
+        rejected_rows.extend(batch.into_iter().filter(|r| bad.contains(&r.id)));
         problems.extend(planned.problems);
-        progress.inc(batch.len() as u64);
-        checked.push(batch);
+        progress.inc(refs.len() as u64);
     }
     problems.sort_by_key(|(_, e)| (e.sheet != REVIEWS, e.line));
     let rejected: HashSet<Uuid> = problems.iter().map(|(id, _)| *id).collect();
@@ -506,7 +534,7 @@ pub async fn import_sheets(
     let rejects_file = if problems.is_empty() || options.dry_run {
         None
     } else {
-        Some(write_rejects(&checked, &rejected, &problems)?)
+        Some(write_rejects(&[rejected_rows], &rejected, &problems)?)
     };
 
     let mut summary = Summary {
@@ -532,7 +560,8 @@ pub async fn import_sheets(
     // Pass 2: decide batch k+1 while batch k is written, one transaction per batch.
     progress.set_message("importing");
     let mut pending = None;
-    for mut batch in checked {
+    for refs in &batches {
+        let mut batch = materialize(store, refs);
         batch.retain(|r| !rejected.contains(&r.id));
         let next = decide_batch(&work, pool, batch, true).await?;
         if let Some(previous) = pending.replace(next) {
