@@ -420,15 +420,20 @@ async fn demo(
     if households == 0 {
         return Err(Failure::bad_input("--households must be at least 1"));
     }
-    let db = open(location, 16).await?;
-    load_units(&db).await?;
+    let db = unless_interrupted(open(location, 16)).await?;
+    unless_interrupted(load_units(&db)).await?;
     crate::demo::seed(&db.pool, households, &standards)
         .await
         .map_err(Failure::other)?;
-    let users = crate::demo::users(&db.pool).await.map_err(Failure::other)?;
-    let app = crate::server::Application::build_with_standards(db.pool.clone(), bind, standards)
-        .await
-        .map_err(|e| Failure::other(format!("could not listen on {bind}: {e}")))?;
+    let users =
+        unless_interrupted(async { crate::demo::users(&db.pool).await.map_err(Failure::other) })
+            .await?;
+    let app = unless_interrupted(async {
+        crate::server::Application::build_with_standards(db.pool.clone(), bind, standards)
+            .await
+            .map_err(|e| Failure::other(format!("could not listen on {bind}: {e}")))
+    })
+    .await?;
     let addr = app.local_addr().map_err(Failure::other)?;
     println!("ansinh demo: http://{addr}  (API docs: http://{addr}/docs)");
     println!("tokens (Authorization: Bearer TOKEN):");
@@ -443,6 +448,19 @@ async fn demo(
     drop(db);
     eprintln!("stopped");
     Ok(0)
+}
+
+/// A start-up step that gives way to Ctrl-C / SIGTERM: what it opened (the embedded
+/// PostgreSQL above all) is dropped, and so stopped, instead of left running.
+async fn unless_interrupted<T>(
+    step: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    tokio::select! {
+        r = step => r,
+        () = crate::server::shutdown_signal() => {
+            Err(Failure::other("interrupted before the server started; nothing is left running"))
+        }
+    }
 }
 
 async fn open(location: &Location, connections: u32) -> Result<Database, Failure> {
@@ -536,11 +554,14 @@ async fn serve(
     bind: SocketAddr,
     standards: ansinh_events::standards::Standards,
 ) -> Result<u8, Failure> {
-    let db = open(location, 16).await?;
-    load_units(&db).await?;
-    let app = crate::server::Application::build_with_standards(db.pool.clone(), bind, standards)
-        .await
-        .map_err(|e| Failure::other(format!("could not listen on {bind}: {e}")))?;
+    let db = unless_interrupted(open(location, 16)).await?;
+    unless_interrupted(load_units(&db)).await?;
+    let app = unless_interrupted(async {
+        crate::server::Application::build_with_standards(db.pool.clone(), bind, standards)
+            .await
+            .map_err(|e| Failure::other(format!("could not listen on {bind}: {e}")))
+    })
+    .await?;
     let addr = app.local_addr().map_err(Failure::other)?;
     eprintln!("ansinh is serving on http://{addr} (Ctrl-C to stop)");
     app.run(crate::server::shutdown_signal())

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     };
     let serving = matches!(cli.command, Command::Serve { .. } | Command::Demo { .. });
     let outcome = runtime.block_on(async move {
+        ansinh::server::listen_for_shutdown();
         if serving {
             // `serve` shuts down gracefully on the signal itself.
             return cli::run(cli).await;

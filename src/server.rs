@@ -84,8 +84,40 @@ impl Application {
     }
 }
 
+/// Set once the process has been asked to stop, when `listen_for_shutdown` was called.
+static SHUTDOWN: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>> =
+    std::sync::OnceLock::new();
+
+/// Takes over SIGINT and SIGTERM for the whole process, now: from here on they never kill it
+/// outright (which would leave the embedded PostgreSQL running), they make every
+/// `shutdown_signal` complete. Call it first thing, inside the runtime.
+pub fn listen_for_shutdown() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    if SHUTDOWN.set(rx).is_ok() {
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            let _ = tx.send(true);
+        });
+    }
+}
+
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {
+    if let Some(rx) = SHUTDOWN.get() {
+        let mut rx = rx.clone();
+        let _ = rx.wait_for(|stop| *stop).await;
+        return;
+    }
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -78,3 +78,40 @@ async fn serve_on_an_empty_data_dir_answers_health_and_ctrl_c_stops_everything()
     assert!(!alive(postmaster), "PostgreSQL was left running");
     assert!(!data_dir.join("pgdata/postmaster.pid").exists());
 }
+
+#[test]
+fn ctrl_c_while_serve_is_starting_leaves_no_postgres_behind() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let data_dir = tmp.path().join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ansinh"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .env_remove("DATABASE_URL")
+        .env("ANSINH_PG_FAST", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ansinh serve");
+    // Interrupt as soon as PostgreSQL is up: ansinh is then still migrating, before it serves.
+    for _ in 0..6_000 {
+        if postmaster_pid(&data_dir).is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let postmaster = postmaster_pid(&data_dir);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).expect("send SIGINT");
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Whether the signal landed during start-up or after, nothing may be left running.
+    if let Some(pid) = postmaster_pid(&data_dir).or(postmaster) {
+        assert!(
+            !alive(pid),
+            "PostgreSQL was left running; stderr:\n{stderr}"
+        );
+    }
+    assert!(
+        !data_dir.join("pgdata/postmaster.pid").exists(),
+        "stderr:\n{stderr}"
+    );
+}
