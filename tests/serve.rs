@@ -84,7 +84,7 @@ fn ctrl_c_while_serve_is_starting_leaves_no_postgres_behind() {
     let tmp = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let data_dir = tmp.path().join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ansinh"))
+    let child = Command::new(env!("CARGO_BIN_EXE_ansinh"))
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
         .env_remove("DATABASE_URL")
