@@ -1496,7 +1496,7 @@ fn arbitrary_command(
         "Trần Thị Na",
     ];
     let category = Category::ALL[(b % 4) as usize];
-    let standard_id = if a % 3 == 0 {
+    let standard_id = if a.is_multiple_of(3) {
         "vn-2016-2020"
     } else {
         "vn-2022-2025"
@@ -1526,14 +1526,14 @@ fn arbitrary_command(
                 .map(|(_, s)| s.survey_date)
                 .unwrap_or_else(|| day(a));
             let on = (after + chrono::Days::new(u64::from(b % 90))).min(today());
-            let reason = (mask % 2 == 0).then_some("họp dân");
+            let reason = (mask.is_multiple_of(2)).then_some("họp dân");
             decision_with_reason(standard_id, category, &on.to_string(), "1/QĐ", reason)
         }
         3 => HouseholdCommand::RecordSupport(support(
             &day(a).to_string(),
             i64::from(b % 3) * 1_000_000,
         )),
-        4 => HouseholdCommand::ChangeMembers(if mask % 2 == 0 {
+        4 => HouseholdCommand::ChangeMembers(if mask.is_multiple_of(2) {
             change(vec![born(names[(b % 4) as usize])], vec![])
         } else {
             let birth_year = [1978, 1975, 2008, 2023][(a % 4) as usize];
@@ -1550,11 +1550,15 @@ fn arbitrary_command(
             moved: moved(
                 &day(a).to_string(),
                 "25633",
-                if b % 2 == 0 { Area::Urban } else { Area::Rural },
+                if b.is_multiple_of(2) {
+                    Area::Urban
+                } else {
+                    Area::Rural
+                },
             ),
             unit: unit(),
         },
-        6 if mask % 16 == 0 => HouseholdCommand::Close(HouseholdClosed {
+        6 if mask.is_multiple_of(16) => HouseholdCommand::Close(HouseholdClosed {
             closed_on: day(a),
             reason: ClosureReason::Dissolved,
             merged_into: None,
