@@ -489,8 +489,9 @@ async fn import_store(
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary, ImportError> {
     let started = Instant::now();
-    let (review_rows, support_rows) = (store.review_keys().len(), store.support_keys().len());
     let households = group(store);
+    let review_rows = households.iter().map(|h| h.reviews.len()).sum::<usize>();
+    let support_rows = households.iter().map(|h| h.supports.len()).sum::<usize>();
     let household_count = households.len();
     let batch_id = Uuid::now_v7();
     let recorded_at: DateTime<Utc> = Utc::now();
