@@ -13,10 +13,11 @@
 //!
 //! Every read model has a batch entry point, `apply(conn, &[StoredEvent])` (and `write(conn,
 //! &[HouseholdLog])` once histories are loaded, see [`log`]), that writes with multi-row
-//! statements; the inline esrs handler ([`inline::InlineProjections`]), the runner, the bulk
-//! importer and [`rebuild`] all go through it, so the rows cannot depend on the path. Handlers
-//! are idempotent: keyed rows with `ON CONFLICT DO NOTHING`, or a household's rows rewritten
-//! from its history behind a version guard.
+//! statements; the runner, the bulk importer and [`rebuild`] go through it. A single command
+//! writes only the rows it changes ([`changes`]), computed by the same row functions, so the
+//! rows cannot depend on the path (tests/read_models.rs compares them). Batch writers are
+//! idempotent: keyed rows with `ON CONFLICT DO NOTHING`, or a household's rows rewritten from
+//! its history behind a version guard.
 //!
 //! **Why the migrations are not here.** Each read model's tables are created by its own file in
 //! the workspace's `migrations/` folder (`0003_status.sql` … `0008_projection_checkpoints.sql`),
@@ -25,6 +26,7 @@
 //! `admin_unit_closure`), so one sequence must order them all. Two folders would be two
 //! migrators with two histories and no order between them.
 
+pub mod changes;
 pub mod disbursements;
 pub mod history;
 pub mod inline;

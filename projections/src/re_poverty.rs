@@ -151,21 +151,20 @@ pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Resul
     write(conn, &logs).await
 }
 
-pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(), sqlx::Error> {
-    // Only households that ever fell back have rows (relapses are never corrected away).
-    let touched: Vec<&HouseholdLog> = logs
-        .iter()
-        .filter(|l| {
-            l.touches(&RELEVANT)
-                && l.events.iter().any(|e| {
-                    matches!(
-                        e.event,
-                        HouseholdEvent::FellBackIntoPoverty(_)
-                            | HouseholdEvent::FellBackIntoNearPoverty(_)
-                    )
-                })
+/// Whether the events `l` brings can change its rows (its version guard then moves on). Only
+/// households that ever fell back have rows (relapses are never corrected away).
+pub fn rewrites(l: &HouseholdLog) -> bool {
+    l.touches(&RELEVANT)
+        && l.events.iter().any(|e| {
+            matches!(
+                e.event,
+                HouseholdEvent::FellBackIntoPoverty(_) | HouseholdEvent::FellBackIntoNearPoverty(_)
+            )
         })
-        .collect();
+}
+
+pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(), sqlx::Error> {
+    let touched: Vec<&HouseholdLog> = logs.iter().filter(|l| rewrites(l)).collect();
     if touched.is_empty() {
         return Ok(());
     }

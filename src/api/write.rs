@@ -16,15 +16,15 @@ use super::auth::AuthUser;
 use super::error::ApiError;
 use super::extract::{JsonBody, WriteHeaders};
 use super::AppState;
-use crate::store::Appended;
+use crate::store::{Appended, StoreError};
 
 /// A household's folded state, or 404.
 pub async fn load(state: &AppState, id: Uuid) -> Result<HouseholdState, ApiError> {
-    let loaded = state.log.load(id).await?;
-    match loaded {
-        Some(s) if s.inner().registered_on.is_some() => Ok(s.into_inner()),
-        _ => Err(ApiError::NotFound(format!("household {id} was not found"))),
+    let loaded = state.log.household(id).await?;
+    if loaded.log.state.registered_on.is_none() {
+        return Err(ApiError::NotFound(format!("household {id} was not found")));
     }
+    Ok(loaded.log.state.clone())
 }
 
 /// The unit a household belongs to now (after moves and corrections).
@@ -79,12 +79,33 @@ pub async fn execute(
         ))),
     });
     let command = Command { ctx, action };
-    let appended = match headers.if_match {
-        Some(expected) => state.log.execute(command, Some(expected)).await?,
-        None => state.log.execute_retrying(command).await?,
-    };
-    Ok(appended)
+    if let Some(first) = state.log.replay_of(&command).await? {
+        return Ok(first);
+    }
+    // The scope is checked again on the very state the command is decided on: a retry after
+    // a lost race may see a household another request has just moved.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = state.log.household(household_id).await?;
+        if current.log.state.registered_on.is_some() {
+            auth.require_scope(state, unit_of(&current.log.state))
+                .await?;
+        }
+        match state
+            .log
+            .execute_on(&current, command.clone(), headers.if_match)
+            .await
+        {
+            Err(StoreError::Conflict { .. })
+                if headers.if_match.is_none() && attempt < MAX_ATTEMPTS => {}
+            other => return Ok(other?),
+        }
+    }
 }
+
+/// How often a write without `If-Match` is decided again after losing a race.
+const MAX_ATTEMPTS: usize = 50;
 
 /// A 201 with `ETag: "VERSION"`, marked when it replays an earlier request's result.
 pub fn created(appended: &Appended, body: impl Serialize) -> Response {

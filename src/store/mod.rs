@@ -1,21 +1,29 @@
 //! The household event log on esrs's `PgStore`, with the project's own schema (see
 //! `migrations/`), typed conflicts, idempotent commands and a gap-safe position reader.
+//!
+//! Commands are decided by the esrs aggregate (`Household::handle_command`) on a household
+//! loaded through esrs or held in this process's [`cache`], and appended in one statement
+//! ([`append`]) with their inline read-model rows. The stream's unique index keeps every
+//! append honest: one decided on a stale state fails like any lost race.
 
+mod append;
+pub mod cache;
 mod idempotency;
 pub mod position;
 
-use ansinh_events::household::{
-    Command, Household, HouseholdError, HouseholdEvent, HouseholdState,
-};
+use std::sync::Arc;
+
+use ansinh_events::household::{Command, Household, HouseholdError, HouseholdEvent};
 use ansinh_events::Recorded;
-use esrs::manager::AggregateManager;
+use ansinh_projections::changes::{HouseholdRows, RowChanges};
+use ansinh_projections::{log, HouseholdLog};
 use esrs::store::postgres::{PgStore, PgStoreBuilder, PgStoreError, UuidFormat};
 use esrs::store::EventStore;
-use esrs::AggregateState;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub use idempotency::IdempotencyHandler;
+pub use cache::Cached;
+use cache::HouseholdCache;
 
 /// Name of the unique index that keeps a household's chain from forking.
 const STREAM_CONSTRAINT: &str = "household_events_stream";
@@ -52,11 +60,15 @@ pub struct Appended {
     pub replayed: bool,
 }
 
+/// How often a command without an expected version is decided again after losing a race.
+const MAX_ATTEMPTS: usize = 50;
+
 /// The event log of households.
 #[derive(Clone)]
 pub struct EventLog {
     pool: PgPool,
     store: PgStore<Household>,
+    cache: HouseholdCache,
 }
 
 impl EventLog {
@@ -64,33 +76,46 @@ impl EventLog {
     pub async fn new(pool: PgPool) -> Result<Self, StoreError> {
         let store = PgStoreBuilder::<Household>::new(pool.clone())
             .without_running_migrations()
-            // Time-ordered ids keep the primary-key index append-mostly.
             .with_event_id_format(UuidFormat::V7)
-            .add_transactional_event_handler(IdempotencyHandler)
-            // Status, history links, disbursements, re-poverty: in the append's transaction.
-            .add_transactional_event_handler(ansinh_projections::inline::InlineProjections)
             .try_build()
             .await?;
-        Ok(EventLog { pool, store })
+        Ok(EventLog {
+            pool,
+            store,
+            cache: HouseholdCache::new(cache::DEFAULT_CAPACITY_EVENTS),
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    /// The household's state folded from its events, or `None` if it has none.
-    pub async fn load(
-        &self,
-        household_id: Uuid,
-    ) -> Result<Option<AggregateState<HouseholdState>>, StoreError> {
-        AggregateManager::new(self.store.clone())
-            .load(household_id)
-            .await
-            .map_err(|e| pg_error(e, household_id, 0))
+    /// The household's history, state and read-model rows: from this process's cache, else read
+    /// through esrs. An unknown household has an empty history.
+    pub async fn household(&self, household_id: Uuid) -> Result<Arc<Cached>, StoreError> {
+        if let Some(held) = self.cache.get(&household_id) {
+            return Ok(held);
+        }
+        let events = self.read_events(household_id).await?;
+        let loaded = Arc::new(Cached::new(HouseholdLog {
+            household_id,
+            state: log::fold(&events),
+            events,
+            first_new: 1,
+        }));
+        self.cache.offer(Arc::clone(&loaded));
+        Ok(loaded)
     }
 
-    /// The household's stored events in sequence order.
+    /// The household's stored events in sequence order, read from the log (never cached).
     pub async fn events(
+        &self,
+        household_id: Uuid,
+    ) -> Result<Vec<Recorded<HouseholdEvent>>, StoreError> {
+        self.read_events(household_id).await
+    }
+
+    async fn read_events(
         &self,
         household_id: Uuid,
     ) -> Result<Vec<Recorded<HouseholdEvent>>, StoreError> {
@@ -109,32 +134,83 @@ impl EventLog {
         command: Command,
         expected_version: Option<i64>,
     ) -> Result<Appended, StoreError> {
-        let household_id = command.ctx.household_id;
-        if let Some(idem) = &command.ctx.idempotency {
-            if let Some(first) = self.replay(idem).await? {
-                return Ok(first);
+        if let Some(first) = self.replay_of(&command).await? {
+            return Ok(first);
+        }
+        let current = self.household(command.ctx.household_id).await?;
+        self.execute_on(&current, command, expected_version).await
+    }
+
+    /// Like `execute` without an expected version, but a lost race is decided again on the
+    /// fresh state, so plain concurrent writers never see a spurious conflict.
+    pub async fn execute_retrying(&self, command: Command) -> Result<Appended, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.execute(command.clone(), None).await {
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
+                other => return other,
             }
         }
-        let mut state = match self.load(household_id).await? {
-            Some(state) => state,
-            None => AggregateState::with_id(household_id),
-        };
-        let current = state.inner().version();
+    }
+
+    /// The stored result of an earlier request with the command's idempotency key, if any.
+    pub async fn replay_of(&self, command: &Command) -> Result<Option<Appended>, StoreError> {
+        match &command.ctx.idempotency {
+            Some(idem) => self.replay(idem).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Decides `command` on `current` (from [`EventLog::household`]) and appends its events
+    /// with the read-model rows they change, in one statement.
+    pub async fn execute_on(
+        &self,
+        current: &Cached,
+        command: Command,
+        expected_version: Option<i64>,
+    ) -> Result<Appended, StoreError> {
+        let household_id = current.log.household_id;
+        let version = current.version();
         if let Some(expected) = expected_version {
-            if expected != current {
+            if expected != version {
                 return Err(StoreError::Conflict {
                     household_id,
                     expected,
-                    actual: current,
+                    actual: version,
                 });
             }
         }
         let idempotency = command.ctx.idempotency.clone();
-        let events = <Household as esrs::Aggregate>::handle_command(state.inner(), command)?;
-        match self.store.persist(&mut state, events).await {
-            Ok(stored) => {
-                let events: Vec<_> = stored.into_iter().map(|e| e.payload).collect();
-                let version = events.last().map_or(current, |e| e.meta.sequence);
+        let events = <Household as esrs::Aggregate>::handle_command(&current.log.state, command)?;
+        if events.is_empty() {
+            return Ok(Appended {
+                household_id,
+                version,
+                events,
+                replayed: false,
+            });
+        }
+        let mut next = current.log.clone();
+        next.first_new = version + 1;
+        for e in &events {
+            next.state = std::mem::take(&mut next.state).apply(e);
+        }
+        next.events.extend(events.iter().cloned());
+        let rows = HouseholdRows::of(&next);
+        let changes = RowChanges::between(&current.rows, &rows, &next);
+        match append::append(
+            &self.pool,
+            household_id,
+            &events,
+            idempotency.as_ref(),
+            &changes,
+        )
+        .await
+        {
+            Ok(()) => {
+                let version = next.version();
+                self.cache.offer(Arc::new(Cached { log: next, rows }));
                 Ok(Appended {
                     household_id,
                     version,
@@ -143,7 +219,9 @@ impl EventLog {
                 })
             }
             Err(e) => {
-                let err = pg_error(e, household_id, current);
+                // Stale, raced or unknown outcome: the next command reads the household again.
+                self.cache.forget(&household_id);
+                let err = sqlx_error(e, household_id, version);
                 // A concurrent request with the same key won: answer with its result.
                 if let (StoreError::IdempotencyKeyReused, Some(idem)) = (&err, &idempotency) {
                     if let Some(first) = self.replay(idem).await? {
@@ -151,20 +229,6 @@ impl EventLog {
                     }
                 }
                 Err(err)
-            }
-        }
-    }
-
-    /// Like `execute` without an expected version, but a lost race is decided again on the
-    /// fresh state, so plain concurrent writers never see a spurious conflict.
-    pub async fn execute_retrying(&self, command: Command) -> Result<Appended, StoreError> {
-        const MAX_ATTEMPTS: usize = 50;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.execute(command.clone(), None).await {
-                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
-                other => return other,
             }
         }
     }
@@ -195,25 +259,27 @@ impl EventLog {
     }
 }
 
-/// Turns esrs's error into ours: unique violations become typed conflicts.
+/// Turns a database error into ours: unique violations become typed conflicts.
+fn sqlx_error(error: sqlx::Error, household_id: Uuid, current: i64) -> StoreError {
+    match error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => match db.constraint() {
+            Some(STREAM_CONSTRAINT) => StoreError::Conflict {
+                household_id,
+                expected: current,
+                actual: current + 1,
+            },
+            Some(IDEMPOTENCY_CONSTRAINT) => StoreError::IdempotencyKeyReused,
+            _ => StoreError::Database(sqlx::Error::Database(db)),
+        },
+        e => StoreError::Database(e),
+    }
+}
+
+/// The same for esrs's errors (reads).
 fn pg_error(error: PgStoreError, household_id: Uuid, current: i64) -> StoreError {
     match error {
-        PgStoreError::Sqlx(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            match db.constraint() {
-                Some(STREAM_CONSTRAINT) => StoreError::Conflict {
-                    household_id,
-                    expected: current,
-                    actual: current + 1,
-                },
-                Some(IDEMPOTENCY_CONSTRAINT) => StoreError::IdempotencyKeyReused,
-                _ => StoreError::Database(sqlx::Error::Database(db)),
-            }
-        }
-        PgStoreError::Sqlx(e) => StoreError::Database(e),
+        PgStoreError::Sqlx(e) => sqlx_error(e, household_id, current),
         PgStoreError::Json(e) => StoreError::Corrupt(e.to_string()),
-        PgStoreError::Custom(e) => match e.downcast::<idempotency::KeyTaken>() {
-            Ok(_) => StoreError::IdempotencyKeyReused,
-            Err(e) => StoreError::Corrupt(e.to_string()),
-        },
+        PgStoreError::Custom(e) => StoreError::Corrupt(e.to_string()),
     }
 }

@@ -1,0 +1,43 @@
+//! A command's append as one statement: `ansinh_append` (migrations/0021_append.sql) inserts
+//! the events in esrs's row layout, the idempotency record and the changed inline read-model
+//! rows in the statement's own transaction — one round trip and one commit, where esrs's
+//! `persist` takes a BEGIN, an INSERT per event, a statement or more per handler and a COMMIT.
+
+use ansinh_events::household::HouseholdEvent;
+use ansinh_events::{Idempotency, Recorded};
+use ansinh_projections::changes::RowChanges;
+use chrono::Utc;
+use sqlx::types::Json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub(super) async fn append(
+    pool: &PgPool,
+    household_id: Uuid,
+    events: &[Recorded<HouseholdEvent>],
+    idempotency: Option<&Idempotency>,
+    changes: &RowChanges,
+) -> Result<(), sqlx::Error> {
+    let mut ids = Vec::with_capacity(events.len());
+    let mut sequences = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    for e in events {
+        // Time-ordered ids keep the primary-key index append-mostly (as esrs's UuidFormat::V7).
+        ids.push(Uuid::now_v7());
+        sequences.push(i32::try_from(e.meta.sequence).unwrap_or(i32::MAX));
+        payloads.push(serde_json::to_string(e).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+    }
+    let idempotency = idempotency
+        .map(|i| Json(serde_json::json!({ "key": i.key, "request_digest": i.request_digest })));
+    sqlx::query("SELECT ansinh_append($1, $2, $3, $4, $5, $6, $7)")
+        .bind(household_id)
+        .bind(&ids)
+        .bind(&sequences)
+        .bind(&payloads)
+        .bind(Utc::now())
+        .bind(idempotency)
+        .bind(Json(changes))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
