@@ -147,6 +147,63 @@ async fn a_stale_expected_version_is_a_conflict_and_appends_nothing() {
     assert_eq!(ok.version, 4);
 }
 
+/// Two processes (two event logs, each with its own cache of households) writing the same
+/// household: the one holding a stale state loses like any race, reads again, and neither the
+/// chain nor the read models go wrong; a client's If-Match at the newer version is honoured.
+#[tokio::test]
+async fn a_household_cached_by_another_process_is_read_again_not_overwritten() {
+    let db = common::migrated_db().await;
+    let a = EventLog::new(db.pool.clone()).await.expect("store a");
+    let b = EventLog::new(db.pool.clone()).await.expect("store b");
+    let id = household_with_supports(&a, 1).await;
+    // b caches version 2, then a moves the household on to 3.
+    assert_eq!(b.household(id).await.expect("b loads").version(), 2);
+    a.execute(support(id, 2_000), None)
+        .await
+        .expect("a appends");
+
+    let err = b
+        .execute(support(id, 3_000), None)
+        .await
+        .expect_err("b decided on version 2");
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    let retried = b
+        .execute_retrying(support(id, 3_000))
+        .await
+        .expect("b reads again and lands");
+    assert_eq!(retried.version, 4);
+    // a holds version 3; a client that saw 4 (written by b) is not refused.
+    let ok = a
+        .execute(support(id, 4_000), Some(4))
+        .await
+        .expect("If-Match at the newer version");
+    assert_eq!(ok.version, 5);
+
+    let sequences: Vec<i64> = a
+        .events(id)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.meta.sequence)
+        .collect();
+    assert_eq!(sequences, (1..=5).collect::<Vec<_>>());
+    let report =
+        ansinh::verify::verify(&db.pool, Some(id), None, &indicatif::ProgressBar::hidden())
+            .await
+            .expect("verify");
+    assert!(report.intact(), "{:?}", report.broken);
+    let (status_version, supports, total): (i32, i64, i64) = sqlx::query_as(
+        "SELECT s.version, count(d.*), coalesce(sum(d.amount_vnd), 0)::bigint
+           FROM household_status s LEFT JOIN disbursements d USING (household_id)
+          WHERE s.household_id = $1 GROUP BY s.version",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await
+    .expect("read models");
+    assert_eq!((status_version, supports, total), (5, 4, 46_000 + 9_000));
+}
+
 #[tokio::test]
 async fn writers_that_lose_the_race_get_a_typed_conflict_not_a_database_error() {
     let db = common::migrated_db().await;

@@ -87,7 +87,10 @@ pub async fn execute(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let current = state.log.household(household_id).await?;
+        let current = state
+            .log
+            .household_at(household_id, headers.if_match)
+            .await?;
         if current.log.state.registered_on.is_some() {
             auth.require_scope(state, unit_of(&current.log.state))
                 .await?;

@@ -107,6 +107,24 @@ impl EventLog {
         Ok(loaded)
     }
 
+    /// Like [`EventLog::household`], but a cached state at another version than the caller's
+    /// `expected` one is read again first: the caller may have seen a newer version written by
+    /// another process, and must not get a conflict for it.
+    pub async fn household_at(
+        &self,
+        household_id: Uuid,
+        expected: Option<i64>,
+    ) -> Result<Arc<Cached>, StoreError> {
+        let held = self.household(household_id).await?;
+        match expected {
+            Some(v) if v != held.version() => {
+                self.cache.forget(&household_id);
+                self.household(household_id).await
+            }
+            _ => Ok(held),
+        }
+    }
+
     /// The household's stored events in sequence order, read from the log (never cached).
     pub async fn events(
         &self,
@@ -137,7 +155,9 @@ impl EventLog {
         if let Some(first) = self.replay_of(&command).await? {
             return Ok(first);
         }
-        let current = self.household(command.ctx.household_id).await?;
+        let current = self
+            .household_at(command.ctx.household_id, expected_version)
+            .await?;
         self.execute_on(&current, command, expected_version).await
     }
 
