@@ -13,7 +13,7 @@ use chrono::{NaiveDate, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::measure::measure;
+use super::measure::interleaved;
 use super::{BenchOptions, Table};
 use crate::store::{EventLog, StoreError};
 
@@ -119,28 +119,6 @@ pub async fn run(
 
     for concurrency in [1usize, 8] {
         let ops = options.ops;
-        let pool_ = pool.clone();
-        let payload = Arc::clone(&sample);
-        let plain = format!("plain INSERT ×{concurrency}");
-        table.push(
-            measure(&plain, concurrency, ops, None, move |_| {
-                let pool = pool_.clone();
-                let payload = Arc::clone(&payload);
-                async move {
-                    sqlx::query(
-                        "INSERT INTO bench_plain_events (id, aggregate_id, payload, sequence_number) VALUES ($1, $2, $3, 1)",
-                    )
-                    .bind(Uuid::now_v7())
-                    .bind(Uuid::now_v7())
-                    .bind(sqlx::types::Json(&*payload))
-                    .execute(&pool)
-                    .await
-                    .map(|_| ())
-                }
-            })
-            .await?,
-        );
-
         // One household per operation slot, each with a history, as in a real commune.
         // Enough households that each gains only a few events while timed.
         let households: Vec<Uuid> = (0..(ops / 5).max(concurrency))
@@ -157,26 +135,43 @@ pub async fn run(
             }
         }
         let households = Arc::new(households);
-        let log_ = log.clone();
-        table.push(
-            measure(
+        let (pool_, payload, log_) = (pool.clone(), Arc::clone(&sample), log.clone());
+        let (plain, store) = interleaved(
+            (
+                &format!("plain INSERT ×{concurrency}"),
                 &format!("store append ×{concurrency}"),
-                concurrency,
-                ops,
-                Some(&plain),
-                move |i| {
-                    let log = log_.clone();
-                    let id = households[i % households.len()];
-                    async move {
-                        log.execute_retrying(command(id, support()))
-                            .await
-                            .map(|_| ())
-                            .map_err(to_sqlx)
-                    }
-                },
-            )
-            .await?,
-        );
+            ),
+            concurrency,
+            ops,
+            move |_| {
+                let pool = pool_.clone();
+                let payload = Arc::clone(&payload);
+                async move {
+                    sqlx::query(
+                        "INSERT INTO bench_plain_events (id, aggregate_id, payload, sequence_number) VALUES ($1, $2, $3, 1)",
+                    )
+                    .bind(Uuid::now_v7())
+                    .bind(Uuid::now_v7())
+                    .bind(sqlx::types::Json(&*payload))
+                    .execute(&pool)
+                    .await
+                    .map(|_| ())
+                }
+            },
+            move |i| {
+                let log = log_.clone();
+                let id = households[i % households.len()];
+                async move {
+                    log.execute_retrying(command(id, support()))
+                        .await
+                        .map(|_| ())
+                        .map_err(to_sqlx)
+                }
+            },
+        )
+        .await?;
+        table.push(plain);
+        table.push(store);
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Timing helpers: run N operations over C concurrent tasks, report rate and percentiles.
+//! Timing helpers: run N operations over C concurrent tasks, report rate and percentiles,
+//! each figure measured in alternating rounds with its plain-PostgreSQL baseline.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -59,27 +60,94 @@ impl std::fmt::Display for Table {
     }
 }
 
-/// Runs `op(i)` for i in 0..ops, spread over `concurrency` tasks, timing each call.
-pub async fn measure<F, Fut, E>(
-    name: &str,
+/// Measures a plain-PostgreSQL baseline and the figure compared with it in alternating
+/// rounds (baseline first in even rounds, second in odd ones), so both meet the same noise of
+/// this shared machine rather than one getting a quiet minute and the other a busy one.
+pub async fn interleaved<B, BF, S, SF, E>(
+    names: (&str, &str),
     concurrency: usize,
     ops: usize,
-    baseline: Option<&str>,
-    op: F,
-) -> Result<Figure, E>
+    baseline: B,
+    subject: S,
+) -> Result<(Figure, Figure), E>
+where
+    B: Fn(usize) -> BF + Send + Sync + 'static,
+    BF: Future<Output = Result<(), E>> + Send,
+    S: Fn(usize) -> SF + Send + Sync + 'static,
+    SF: Future<Output = Result<(), E>> + Send,
+    E: Send + 'static,
+{
+    const ROUNDS: usize = 6;
+    let (baseline, subject) = (Arc::new(baseline), Arc::new(subject));
+    let (mut b, mut s) = (Run::default(), Run::default());
+    for round in 0..ROUNDS {
+        let chunk = round * ops / ROUNDS..(round + 1) * ops / ROUNDS;
+        if round % 2 == 0 {
+            b.add(run_chunk(Arc::clone(&baseline), concurrency, chunk.clone()).await?);
+            s.add(run_chunk(Arc::clone(&subject), concurrency, chunk).await?);
+        } else {
+            s.add(run_chunk(Arc::clone(&subject), concurrency, chunk.clone()).await?);
+            b.add(run_chunk(Arc::clone(&baseline), concurrency, chunk).await?);
+        }
+    }
+    let base = b.figure(names.0, concurrency, None);
+    let mut subject = s.figure(names.1, concurrency, Some(names.0));
+    subject.ratio = Some(subject.per_sec / base.per_sec.max(1e-9));
+    Ok((base, subject))
+}
+
+/// Operations timed so far: their total wall time and each one's latency.
+#[derive(Default)]
+struct Run {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    fn add(&mut self, (elapsed, latencies): (Duration, Vec<Duration>)) {
+        self.elapsed += elapsed;
+        self.latencies.extend(latencies);
+    }
+
+    fn figure(mut self, name: &str, concurrency: usize, baseline: Option<&str>) -> Figure {
+        let ops = self.latencies.len();
+        self.latencies.sort_unstable();
+        let pct = |p: f64| {
+            let i = ((ops as f64 - 1.0) * p).round() as usize;
+            self.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+        };
+        Figure {
+            name: name.to_owned(),
+            concurrency,
+            ops,
+            per_sec: ops as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            p50_ms: pct(0.50),
+            p99_ms: pct(0.99),
+            baseline: baseline.map(str::to_owned),
+            ratio: None,
+        }
+    }
+}
+
+/// Runs `op(i)` for every i of `range`, spread over `concurrency` tasks.
+async fn run_chunk<F, Fut, E>(
+    op: Arc<F>,
+    concurrency: usize,
+    range: std::ops::Range<usize>,
+) -> Result<(Duration, Vec<Duration>), E>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), E>> + Send,
     E: Send + 'static,
 {
-    let op = Arc::new(op);
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|task| {
             let op = Arc::clone(&op);
+            let range = range.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                for i in (task..ops).step_by(concurrency) {
+                for i in (range.start + task..range.end).step_by(concurrency) {
                     let t = Instant::now();
                     op(i).await?;
                     latencies.push(t.elapsed());
@@ -88,27 +156,12 @@ where
             })
         })
         .collect();
-    let mut latencies: Vec<Duration> = Vec::with_capacity(ops);
+    let mut latencies = Vec::with_capacity(range.len());
     for task in tasks {
         match task.await {
             Ok(result) => latencies.extend(result?),
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         }
     }
-    let elapsed = started.elapsed().as_secs_f64().max(1e-9);
-    latencies.sort_unstable();
-    let pct = |p: f64| {
-        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
-    };
-    Ok(Figure {
-        name: name.to_owned(),
-        concurrency,
-        ops,
-        per_sec: ops as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        baseline: baseline.map(str::to_owned),
-        ratio: None,
-    })
+    Ok((started.elapsed(), latencies))
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use sqlx::{ConnectOptions, PgPool};
 use uuid::Uuid;
 
-use super::measure::{measure, Figure};
+use super::measure::{interleaved, Figure};
 use super::{BenchOptions, Table};
 
 fn figure(name: &str, ops: usize, secs: f64, baseline: Option<&str>) -> Figure {
@@ -204,10 +204,22 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
     let client = reqwest::Client::new();
     let ops = options.ops;
 
-    // Plain PostgreSQL: a 20-row SELECT of one household's events.
+    // History reads against a plain SELECT of the same household's events, interleaved.
     let (pool_, ids_) = (pool.clone(), Arc::clone(&ids));
-    table.push(
-        measure("plain SELECT of a household's events ×8", 8, ops, None, move |i| {
+    let (c, b, t, ids_h) = (
+        client.clone(),
+        base.clone(),
+        auditor.clone(),
+        Arc::clone(&ids),
+    );
+    let (select, history) = interleaved(
+        (
+            "plain SELECT of a household's events ×8",
+            "HTTP GET history ×8",
+        ),
+        8,
+        ops,
+        move |i| {
             let (pool, id) = (pool_.clone(), ids_[i % ids_.len()]);
             async move {
                 sqlx::query("SELECT * FROM household_events WHERE aggregate_id = $1 ORDER BY sequence_number")
@@ -216,72 +228,80 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
                     .await
                     .map(|_| ())
             }
-        })
-        .await?,
-    );
-    let (c, b, t, ids_) = (
-        client.clone(),
-        base.clone(),
-        auditor.clone(),
-        Arc::clone(&ids),
-    );
-    table.push(
-        measure(
-            "HTTP GET history ×8",
-            8,
-            ops,
-            Some("plain SELECT of a household's events ×8"),
-            move |i| {
-                let (c, url, t) = (
-                    c.clone(),
-                    format!("{b}/api/v1/households/{}/history", ids_[i % ids_.len()]),
-                    t.clone(),
-                );
-                async move {
-                    let r = c.get(url).bearer_auth(t).send().await.map_err(err)?;
-                    if !r.status().is_success() {
-                        return Err(err(format!("history: {}", r.status())));
-                    }
-                    r.bytes().await.map(|_| ()).map_err(err)
+        },
+        move |i| {
+            let (c, url, t) = (
+                c.clone(),
+                format!("{b}/api/v1/households/{}/history", ids_h[i % ids_h.len()]),
+                t.clone(),
+            );
+            async move {
+                let r = c.get(url).bearer_auth(t).send().await.map_err(err)?;
+                if !r.status().is_success() {
+                    return Err(err(format!("history: {}", r.status())));
                 }
-            },
-        )
-        .await?,
-    );
+                r.bytes().await.map(|_| ()).map_err(err)
+            }
+        },
+    )
+    .await?;
+    table.push(select);
+    table.push(history);
 
-    // Commands: a support for a household, each client on its own households.
-    let (c, b, t, ids_) = (
+    // Commands: a support for a household, each client on its own households, against a
+    // single-row INSERT of an event-sized payload, interleaved.
+    let sample: Arc<serde_json::Value> = Arc::new(
+        sqlx::query_scalar("SELECT payload FROM household_events LIMIT 1")
+            .fetch_one(pool)
+            .await?,
+    );
+    let (pool_, c, b, t, ids_) = (
+        pool.clone(),
         client.clone(),
         base.clone(),
         officer.clone(),
         Arc::clone(&ids),
     );
-    table.push(
-        measure(
-            "HTTP POST support ×8",
-            8,
-            ops,
-            Some("plain INSERT ×8"),
-            move |i| {
-                let (c, url, t) = (c.clone(), format!("{b}/api/v1/households/{}/supports", ids_[i % ids_.len()]), t.clone());
-                async move {
-                    let body = serde_json::json!({
-                        "policy": "emergency_aid", "amount_vnd": 2_000_000, "funding_source": "mobilized",
-                        "fund_id": "QUY_VI_NGUOI_NGHEO", "disbursed_on": "2025-01-15",
-                        "disbursed_by": "UBND xã", "decision_no": "01/QĐ-UBND"
-                    });
-                    let r = c.post(url).bearer_auth(t).json(&body).send().await.map_err(err)?;
-                    if r.status().as_u16() != 201 {
-                        let status = r.status();
-                        let text = r.text().await.unwrap_or_default();
-                        return Err(err(format!("support: {status} {text}")));
-                    }
-                    Ok(())
+    let (insert, post) = interleaved(
+        ("plain INSERT ×8 (alongside HTTP)", "HTTP POST support ×8"),
+        8,
+        ops,
+        move |_| {
+            let pool = pool_.clone();
+            let payload = Arc::clone(&sample);
+            async move {
+                sqlx::query(
+                    "INSERT INTO bench_plain_events (id, aggregate_id, payload, sequence_number) VALUES ($1, $2, $3, 1)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(Uuid::now_v7())
+                .bind(sqlx::types::Json(&*payload))
+                .execute(&pool)
+                .await
+                .map(|_| ())
+            }
+        },
+        move |i| {
+            let (c, url, t) = (c.clone(), format!("{b}/api/v1/households/{}/supports", ids_[i % ids_.len()]), t.clone());
+            async move {
+                let body = serde_json::json!({
+                    "policy": "emergency_aid", "amount_vnd": 2_000_000, "funding_source": "mobilized",
+                    "fund_id": "QUY_VI_NGUOI_NGHEO", "disbursed_on": "2025-01-15",
+                    "disbursed_by": "UBND xã", "decision_no": "01/QĐ-UBND"
+                });
+                let r = c.post(url).bearer_auth(t).json(&body).send().await.map_err(err)?;
+                if r.status().as_u16() != 201 {
+                    let status = r.status();
+                    let text = r.text().await.unwrap_or_default();
+                    return Err(err(format!("support: {status} {text}")));
                 }
-            },
-        )
-        .await?,
-    );
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    table.push(insert);
+    table.push(post);
     let _ = stop_tx.send(());
     let _ = server.await;
     Ok(())
