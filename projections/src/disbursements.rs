@@ -32,6 +32,7 @@ const RELEVANT: [&str; 5] = [
 
 /// One support as the trail shows it (the contract's item plus its links).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Disbursement {
     pub household_id: Uuid,
     /// Sequence of the original `support_received`.
@@ -50,12 +51,9 @@ pub struct Disbursement {
     pub recipient_member: Option<String>,
     pub recorded_at: DateTime<Utc>,
     /// The amount first recorded, when a correction changed it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub original_amount_vnd: Option<i64>,
     /// The correction that counts (the latest), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub corrected_by: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub correction_reason: Option<String>,
     pub voided: bool,
 }
@@ -75,12 +73,14 @@ pub struct DisbursementFilter {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Totals {
     pub count: i64,
     pub amount_vnd: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DisbursementList {
     pub items: Vec<Disbursement>,
     /// Over every matching support that counts (not only this page; voided ones never).

@@ -448,6 +448,7 @@ struct CountColumns {
 
 /// The poor table of the contract. opening + increases − decreases = closing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PoorTable {
     pub opening: i64,
     /// Poor, never recognised poor before (phát sinh mới).
@@ -471,6 +472,7 @@ pub struct PoorTable {
 
 /// The near-poor table, mirroring the poor one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NearPoorTable {
     pub opening: i64,
     /// Near-poor, never recognised near-poor before (phát sinh cận nghèo).
@@ -491,12 +493,14 @@ pub struct NearPoorTable {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tables {
     pub poor: PoorTable,
     pub near_poor: NearPoorTable,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Breakdowns {
     pub ethnic_minority: Tables,
     pub no_working_capacity: Tables,
@@ -505,6 +509,7 @@ pub struct Breakdowns {
 
 /// `GET /api/v1/reports/movements`: the contract's `poor` and `near_poor` plus breakdowns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MovementReport {
     pub unit: String,
     pub standard: String,

@@ -5,14 +5,14 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use ansinh_events::Category;
-use ansinh_projections::disbursements::{self, DisbursementFilter};
-use ansinh_projections::log::{enum_name, parse_enum};
+use ansinh_projections::disbursements::{self, DisbursementFilter, DisbursementList};
+use ansinh_projections::log::parse_enum;
 use ansinh_projections::re_poverty::{self, RePovertyFilter};
 
 use super::auth::{need, PersonalDataRead, UnitAccess};
@@ -163,52 +163,11 @@ pub struct DisbursementQuery {
     pub offset: Option<i64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DisbursementItem {
-    pub household_id: Uuid,
-    pub head_name: String,
-    /// The household's unit on the day of the disbursement.
-    pub unit_code: String,
-    /// The event that first recorded the support.
-    pub sequence: i64,
-    pub policy: String,
-    pub amount_vnd: i64,
-    pub in_kind: Option<String>,
-    pub funding_source: String,
-    pub fund_id: Option<String>,
-    pub disbursed_on: NaiveDate,
-    pub disbursed_by: String,
-    pub decision_no: String,
-    pub recipient_member: Option<String>,
-    pub recorded_at: DateTime<Utc>,
-    /// The amount first recorded, when a correction changed it.
-    pub original_amount_vnd: Option<i64>,
-    /// The correction that counts (the latest), if any.
-    pub corrected_by: Option<i64>,
-    pub correction_reason: Option<String>,
-    pub voided: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Totals {
-    pub count: i64,
-    pub amount_vnd: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DisbursementTrail {
-    pub items: Vec<DisbursementItem>,
-    /// Over every matching support, not only this page.
-    pub totals: Totals,
-    pub limit: i64,
-    pub offset: i64,
-}
-
 /// Every support disbursed (corrections applied), with totals; paged.
 #[utoipa::path(get, path = "/api/v1/disbursements", tag = "registers",
     params(DisbursementQuery),
     responses(
-        (status = 200, body = DisbursementTrail),
+        (status = 200, body = DisbursementList),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ),
@@ -231,7 +190,7 @@ pub async fn disbursements(
         household: q.household,
         include_voided: q.include_voided,
     };
-    let list = disbursements::list(
+    let trail = disbursements::list(
         &state.pool,
         &filter,
         q.limit.unwrap_or(100),
@@ -239,38 +198,6 @@ pub async fn disbursements(
     )
     .await
     .map_err(ApiError::internal)?;
-    let trail = DisbursementTrail {
-        items: list
-            .items
-            .into_iter()
-            .map(|d| DisbursementItem {
-                household_id: d.household_id,
-                head_name: d.head_name,
-                unit_code: d.unit_code,
-                sequence: d.sequence,
-                policy: enum_name(&d.policy),
-                amount_vnd: d.amount_vnd,
-                in_kind: d.in_kind,
-                funding_source: enum_name(&d.funding_source),
-                fund_id: d.fund_id,
-                disbursed_on: d.disbursed_on,
-                disbursed_by: d.disbursed_by,
-                decision_no: d.decision_no,
-                recipient_member: d.recipient_member,
-                recorded_at: d.recorded_at,
-                original_amount_vnd: d.original_amount_vnd,
-                corrected_by: d.corrected_by,
-                correction_reason: d.correction_reason,
-                voided: d.voided,
-            })
-            .collect(),
-        totals: Totals {
-            count: list.totals.count,
-            amount_vnd: list.totals.amount_vnd,
-        },
-        limit: list.limit,
-        offset: list.offset,
-    };
     let read = PersonalDataRead(
         trail
             .items

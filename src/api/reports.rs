@@ -4,8 +4,8 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use ansinh_projections::movements;
 
@@ -29,73 +29,11 @@ pub struct MovementQuery {
     pub standard: Option<String>,
 }
 
-/// The poor table: opening + increases − decreases = closing.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PoorTable {
-    pub opening: i64,
-    /// Poor, never recognised poor before (phát sinh mới).
-    pub newly_poor: i64,
-    /// Poor again after a recognised exit (tái nghèo).
-    pub fell_back: i64,
-    pub from_near_poor: i64,
-    pub exited_to_near_poor: i64,
-    pub exited_above_near_poor: i64,
-    /// Moved in, carried over from the superseded standard.
-    pub other_increase: i64,
-    /// Moved out, closed.
-    pub other_decrease: i64,
-    pub closing: i64,
-    pub increases: i64,
-    pub decreases: i64,
-}
-
-/// The near-poor table: opening + increases − decreases = closing.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NearPoorTable {
-    pub opening: i64,
-    pub newly_near_poor: i64,
-    /// Near-poor again after a recognised exit (tái cận nghèo).
-    pub fell_back: i64,
-    pub from_poor: i64,
-    pub to_poor: i64,
-    pub exited: i64,
-    pub other_increase: i64,
-    pub other_decrease: i64,
-    pub closing: i64,
-    pub increases: i64,
-    pub decreases: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Tables {
-    pub poor: PoorTable,
-    pub near_poor: NearPoorTable,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Breakdowns {
-    pub ethnic_minority: Tables,
-    pub no_working_capacity: Tables,
-    pub merit_family: Tables,
-}
-
-/// The movement report (documentation of the shape `ansinh_projections::movements` gives).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MovementReport {
-    pub unit: String,
-    pub standard: String,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    pub poor: PoorTable,
-    pub near_poor: NearPoorTable,
-    pub breakdowns: Breakdowns,
-}
-
 /// The movement report of a unit (with the units below it) for a period under one standard.
 #[utoipa::path(get, path = "/api/v1/reports/movements", tag = "reports",
     params(MovementQuery),
     responses(
-        (status = 200, body = MovementReport),
+        (status = 200, body = movements::MovementReport),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ),
