@@ -5,11 +5,13 @@
 //! a correction and the fact it corrects, so this read model keeps that link
 //! (`history_corrections`, `migrations/0004_history.sql`, one row per `event_corrected`, keyed by
 //! household and sequence, inserted with `ON CONFLICT DO NOTHING`). A page of the trail is one
-//! keyset read of the log by `(aggregate_id, sequence_number)` plus the links of that page.
+//! statement: a keyset read of the log by `(aggregate_id, sequence_number)` joined to the
+//! links of that page.
 
 use ansinh_events::household::HouseholdEvent;
 use ansinh_events::{Envelope, Source};
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
@@ -40,8 +42,10 @@ pub struct Corrects {
 }
 
 /// One event of the trail, the contract's shape plus the rest of its envelope and its links.
+/// `D` is what `data` is read into: a [`serde_json::Value`] to look inside, or [`RawData`] to
+/// hand it on exactly as stored without building it up and writing it out again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryEntry {
+pub struct HistoryEntry<D = serde_json::Value> {
     pub sequence: i64,
     #[serde(rename = "type")]
     pub type_name: String,
@@ -53,7 +57,7 @@ pub struct HistoryEntry {
     pub legal_basis: Option<String>,
     pub source: Source,
     pub correlation_id: Uuid,
-    pub data: serde_json::Value,
+    pub data: D,
     pub prev_hash: String,
     pub hash: String,
     /// For a correction: what it corrects.
@@ -67,11 +71,14 @@ pub struct HistoryEntry {
     pub voided: bool,
 }
 
+/// An event's `data` as stored (`null` for an event without data).
+pub type RawData = Option<Box<serde_json::value::RawValue>>;
+
 /// A page of a household's trail in sequence order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryPage {
+pub struct HistoryPage<D = serde_json::Value> {
     pub household_id: Uuid,
-    pub events: Vec<HistoryEntry>,
+    pub events: Vec<HistoryEntry<D>>,
     /// The household's number of events (its version).
     pub total: i64,
     /// Pass as `after` to get the next page; `None` on the last page.
@@ -80,11 +87,11 @@ pub struct HistoryPage {
 
 /// The log row as stored, loosely typed so the trail shows exactly what was recorded.
 #[derive(Debug, Deserialize)]
-struct RawEvent {
+struct RawEvent<D> {
     #[serde(rename = "type")]
     type_name: String,
     #[serde(default)]
-    data: serde_json::Value,
+    data: D,
     meta: Envelope,
 }
 
@@ -131,93 +138,89 @@ pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Resul
 
 // ------------------------------------------------------------------------------ reading
 
+/// One row of [`page`]'s statement: the household's last sequence, then an event of the page
+/// with what it corrects and its corrections (all `None` past the last event).
+type PageRow<D> = (
+    Option<i32>,
+    Option<i32>,
+    Option<Json<RawEvent<D>>>,
+    Option<i32>,
+    Option<i32>,
+    Option<String>,
+    Option<Vec<i32>>,
+    Option<bool>,
+);
+
 /// Up to `limit` events after sequence `after` (0 for the first page); `None` when the
-/// household has no events.
+/// household has no events. One statement: the total, the page and its correction links.
 pub async fn page(
     pool: &PgPool,
     household_id: Uuid,
     after: i64,
     limit: i64,
 ) -> Result<Option<HistoryPage>, sqlx::Error> {
+    page_as(pool, household_id, after, limit).await
+}
+
+/// [`page`] with `data` read into `D` (see [`HistoryEntry`]).
+pub async fn page_as<D>(
+    pool: &PgPool,
+    household_id: Uuid,
+    after: i64,
+    limit: i64,
+) -> Result<Option<HistoryPage<D>>, sqlx::Error>
+where
+    D: DeserializeOwned + Default + Send + Unpin + 'static,
+{
     let limit = limit.clamp(1, 1000);
-    let total: Option<i32> = sqlx::query_scalar(
-        "SELECT max(sequence_number) FROM household_events WHERE aggregate_id = $1",
-    )
-    .bind(household_id)
-    .fetch_one(pool)
-    .await?;
-    let Some(total) = total else {
-        return Ok(None);
-    };
-    let rows: Vec<(i32, Json<RawEvent>)> = sqlx::query_as(
-        "SELECT sequence_number, payload FROM household_events
-          WHERE aggregate_id = $1 AND sequence_number > $2
-          ORDER BY sequence_number LIMIT $3",
+    // The total row always comes back, so an empty page still tells a known household from an
+    // unknown one. Links by index: what each event corrects (by its own sequence) and the
+    // corrections of each fact (by original sequence; the latest decides whether it is void).
+    let rows: Vec<PageRow<D>> = sqlx::query_as(
+        "SELECT t.total, e.sequence_number, e.payload,
+                l.corrects_sequence, l.original_sequence, l.corrects_type,
+                c.corrected_by, c.voided
+           FROM (SELECT max(sequence_number) AS total FROM household_events
+                  WHERE aggregate_id = $1) t
+           LEFT JOIN LATERAL (
+                SELECT sequence_number, payload FROM household_events
+                 WHERE aggregate_id = $1 AND sequence_number > $2
+                 ORDER BY sequence_number LIMIT $3) e ON t.total IS NOT NULL
+           LEFT JOIN history_corrections l
+                  ON l.household_id = $1 AND l.correction_sequence = e.sequence_number
+           LEFT JOIN LATERAL (
+                SELECT array_agg(k.correction_sequence ORDER BY k.correction_sequence)
+                           AS corrected_by,
+                       (array_agg(k.voids ORDER BY k.correction_sequence DESC))[1] AS voided
+                  FROM history_corrections k
+                 WHERE k.household_id = $1 AND k.original_sequence = e.sequence_number) c
+                  ON e.sequence_number IS NOT NULL
+          ORDER BY e.sequence_number",
     )
     .bind(household_id)
     .bind(to_i32(after))
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    let (first, last) = match (rows.first(), rows.last()) {
-        (Some(f), Some(l)) => (f.0, l.0),
-        _ => (0, 0),
+    let Some(total) = rows.first().and_then(|r| r.0) else {
+        return Ok(None);
     };
-    // Links of this page: corrections made by its events and corrections of its facts.
-    let links: Vec<(i32, i32, i32, String, bool)> = sqlx::query_as(
-        "SELECT correction_sequence, corrects_sequence, original_sequence, corrects_type, voids
-           FROM history_corrections
-          WHERE household_id = $1
-            AND (correction_sequence BETWEEN $2 AND $3 OR original_sequence BETWEEN $2 AND $3)
-          ORDER BY correction_sequence",
-    )
-    .bind(household_id)
-    .bind(first)
-    .bind(last)
-    .fetch_all(pool)
-    .await?;
     let events = rows
         .into_iter()
-        .map(|(sequence, Json(raw))| {
-            let sequence = i64::from(sequence);
-            let corrects = links
-                .iter()
-                .find(|l| i64::from(l.0) == sequence)
-                .map(|l| Corrects {
-                    sequence: l.1.into(),
-                    original_sequence: l.2.into(),
-                    type_name: l.3.clone(),
-                });
-            let of_this: Vec<&(i32, i32, i32, String, bool)> = links
-                .iter()
-                .filter(|l| i64::from(l.2) == sequence)
-                .collect();
-            let voided = of_this.last().is_some_and(|l| l.4);
-            let m = raw.meta;
-            HistoryEntry {
-                sequence,
-                type_name: raw.type_name,
-                effective_on: m.effective_on,
-                recorded_at: m.recorded_at,
-                actor: ActorView {
-                    user: m.actor.name,
-                    user_id: m.actor.user_id,
-                    role: m.actor.role,
-                    unit: m.actor.unit,
-                },
-                reason: m.reason,
-                decision_no: m.decision_no,
-                legal_basis: m.legal_basis,
-                source: m.source,
-                correlation_id: m.correlation_id,
-                data: raw.data,
-                prev_hash: m.prev_hash,
-                hash: m.hash,
-                corrects,
-                corrected_by: of_this.iter().map(|l| i64::from(l.0)).collect(),
-                voided,
-            }
-        })
+        .filter_map(
+            |(_, sequence, raw, corrects, original, corrects_type, corrected_by, voided)| {
+                let (sequence, Json(raw)) = (i64::from(sequence?), raw?);
+                let corrects = match (corrects, original, corrects_type) {
+                    (Some(sequence), Some(original), Some(type_name)) => Some(Corrects {
+                        sequence: sequence.into(),
+                        original_sequence: original.into(),
+                        type_name,
+                    }),
+                    _ => None,
+                };
+                Some(entry(sequence, raw, corrects, corrected_by, voided))
+            },
+        )
         .collect::<Vec<_>>();
     let next_after = events
         .last()
@@ -229,4 +232,41 @@ pub async fn page(
         total: total.into(),
         next_after,
     }))
+}
+
+fn entry<D>(
+    sequence: i64,
+    raw: RawEvent<D>,
+    corrects: Option<Corrects>,
+    corrected_by: Option<Vec<i32>>,
+    voided: Option<bool>,
+) -> HistoryEntry<D> {
+    let m = raw.meta;
+    HistoryEntry {
+        sequence,
+        type_name: raw.type_name,
+        effective_on: m.effective_on,
+        recorded_at: m.recorded_at,
+        actor: ActorView {
+            user: m.actor.name,
+            user_id: m.actor.user_id,
+            role: m.actor.role,
+            unit: m.actor.unit,
+        },
+        reason: m.reason,
+        decision_no: m.decision_no,
+        legal_basis: m.legal_basis,
+        source: m.source,
+        correlation_id: m.correlation_id,
+        data: raw.data,
+        prev_hash: m.prev_hash,
+        hash: m.hash,
+        corrects,
+        corrected_by: corrected_by
+            .unwrap_or_default()
+            .into_iter()
+            .map(i64::from)
+            .collect(),
+        voided: voided.unwrap_or(false),
+    }
 }

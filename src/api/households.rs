@@ -19,7 +19,9 @@ use ansinh_events::household::{
     Member, MembersChanged, Sex,
 };
 
-use super::auth::{need, Allowed, HouseholdAccess, Permission, PersonalDataRead, UnitAccess};
+use super::auth::{
+    need, Allowed, HouseholdAccess, HouseholdRead, Permission, PersonalDataRead, UnitAccess,
+};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiQuery, JsonBody, WriteHeaders};
 use super::write::{self, created, unit_of};
@@ -517,11 +519,11 @@ fn household_view(
     security(("bearer" = [])))]
 pub async fn history(
     State(state): State<AppState>,
-    access: HouseholdAccess<need::History>,
+    access: HouseholdRead<need::History>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     let id = access.id;
-    let page = history::page(
+    let page = history::page_as::<history::RawData>(
         &state.pool,
         id,
         q.after.unwrap_or(0).max(0),
@@ -529,7 +531,7 @@ pub async fn history(
     )
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("household {id} was not found")))?;
-    Ok(PersonalDataRead::one(id, access.unit()).attach(Json(page)))
+    Ok(PersonalDataRead::one(id, &access.unit).attach(Json(page)))
 }
 
 /// Recompute the household's hash chain.

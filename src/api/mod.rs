@@ -26,8 +26,10 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
 
 use ansinh_events::standards::Standards;
+use ansinh_projections::units::Coverage;
 
 use crate::store::EventLog;
+use crate::users::UserCache;
 
 /// Largest request body accepted (413 above it).
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -38,6 +40,22 @@ pub struct AppState {
     pub pool: PgPool,
     pub log: EventLog,
     pub standards: Arc<Standards>,
+    /// Users by token, so authentication costs no query per request.
+    pub users: Arc<UserCache>,
+    /// The unit closure, so the scope check costs no query per request.
+    pub coverage: Arc<Coverage>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, log: EventLog, standards: Standards) -> AppState {
+        AppState {
+            pool,
+            log,
+            standards: Arc::new(standards),
+            users: Arc::new(UserCache::new(UserCache::TTL)),
+            coverage: Arc::new(Coverage::new(Coverage::TTL)),
+        }
+    }
 }
 
 /// The whole application: `/health`, `/api/v1/…`, `/api/v1/openapi.json` and `/docs`.
