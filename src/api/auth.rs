@@ -8,10 +8,10 @@
 //!   unit scope (a unit covers itself and the units below it, whatever their validity dates)
 //!   → 403.
 //! * Handlers name what they need in their signature — [`HouseholdAccess<N>`] (the route's
-//!   household folded, 404 / 403), [`HouseholdRead<N>`] (its unit and version only, for reads),
-//!   [`UnitAccess<N>`] (the `unit` asked about), [`Allowed<N>`] (the
-//!   role; the handler checks a unit it only learns from the body) — and these extractors run
-//!   the checks before the handler, before its body is even parsed.
+//!   household, 404 / 403), [`UnitAccess<N>`] (the `unit` asked about), [`Allowed<N>`] (the
+//!   role; the handler checks a unit it only learns from the body, or from its own read, as
+//!   the history does) — and these extractors run the checks before the handler, before its
+//!   body is even parsed.
 
 use std::marker::PhantomData;
 
@@ -27,6 +27,7 @@ use uuid::Uuid;
 use ansinh_events::household::HouseholdState;
 use ansinh_events::Actor;
 
+use super::access_log::{AccessRow, Reader};
 use super::error::ApiError;
 use super::extract::HouseholdId;
 use super::write::{load, unit_of};
@@ -249,46 +250,6 @@ impl<N: Need> FromRequestParts<AppState> for HouseholdAccess<N> {
     }
 }
 
-/// The household of the route's `{id}` as the inline status read model has it (404) and within
-/// the user's scope for `N` (403), for reads that need no folded state: one row by primary key
-/// instead of the household's whole history. The row is written in the transaction of every
-/// event, so it never lags the log.
-pub struct HouseholdRead<N> {
-    pub id: Uuid,
-    /// The household's unit now (after moves and corrections).
-    pub unit: String,
-    /// The household's number of events.
-    pub version: i64,
-    pub auth: AuthUser,
-    need: PhantomData<N>,
-}
-
-impl<N: Need> FromRequestParts<AppState> for HouseholdRead<N> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let auth = AuthUser::from_request_parts(parts, state).await?;
-        auth.require(N::PERMISSION)?;
-        let HouseholdId(id) = HouseholdId::from_request_parts(parts, state).await?;
-        let row: Option<(String, i32)> = sqlx::query_as(
-            "SELECT unit_code, version FROM household_status WHERE household_id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?;
-        let (unit, version) =
-            row.ok_or_else(|| ApiError::NotFound(format!("household {id} was not found")))?;
-        auth.require_scope(state, &unit).await?;
-        Ok(HouseholdRead {
-            id,
-            unit,
-            version: version.into(),
-            auth,
-            need: PhantomData,
-        })
-    }
-}
-
 /// The unit a read is about: the `unit` query parameter, or the user's own unit; checked for
 /// `N` and the user's scope (403).
 pub struct UnitAccess<N> {
@@ -404,8 +365,21 @@ pub async fn authenticate(
     if let Some(read) = response.extensions_mut().remove::<PersonalDataRead>() {
         if response.status().is_success() && !read.0.is_empty() {
             // Fail closed: personal data whose reading cannot be logged is not handed out.
-            if let Err(e) = log_access(&state, &user, &read, &endpoint, request_id).await {
-                return ApiError::from(e).into_response();
+            let rows = read
+                .0
+                .into_iter()
+                .map(|(household_id, unit_code)| AccessRow {
+                    household_id,
+                    unit_code,
+                })
+                .collect();
+            let reader = Reader {
+                user: user.clone(),
+                endpoint,
+                request_id,
+            };
+            if let Err(e) = state.access_log.record(reader, rows).await {
+                return ApiError::internal(e).into_response();
             }
         }
     }
@@ -413,37 +387,6 @@ pub async fn authenticate(
         response = redact_response(response).await;
     }
     response
-}
-
-async fn log_access(
-    state: &AppState,
-    user: &User,
-    read: &PersonalDataRead,
-    endpoint: &str,
-    request_id: Option<String>,
-) -> Result<(), sqlx::Error> {
-    let (ids, units): (Vec<Uuid>, Vec<String>) = read.0.iter().cloned().unzip();
-    // Committed without waiting for the WAL flush (`synchronous_commit` off for this statement's
-    // transaction only): the response still waits for the insert, so a read that cannot be
-    // logged is refused, but not for an fsync. A crash of PostgreSQL may lose the entries of
-    // the last moments (at most three `wal_writer_delay`s, 0.6 s by default), never half of one.
-    sqlx::query(
-        "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-         INSERT INTO access_log (user_id, user_name, role, user_unit, household_id, unit_code, endpoint, request_id)
-         SELECT $1, $2, $3, $4, h, u, $7, $8
-           FROM UNNEST($5::uuid[], $6::text[]) AS t(h, u), relaxed",
-    )
-    .bind(user.id)
-    .bind(&user.name)
-    .bind(user.role.as_str())
-    .bind(&user.unit_code)
-    .bind(&ids)
-    .bind(&units)
-    .bind(endpoint)
-    .bind(request_id)
-    .execute(&state.pool)
-    .await?;
-    Ok(())
 }
 
 /// A monitor's response without ID numbers or birth years.

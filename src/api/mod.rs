@@ -1,6 +1,7 @@
 //! The HTTP API (`/api/v1`): one router per resource, authentication and scope in `auth`, one
 //! error type in `error`, the write path in `write`, the OpenAPI document in `docs`.
 
+pub mod access_log;
 pub mod admin;
 pub mod auth;
 pub mod docs;
@@ -30,6 +31,7 @@ use ansinh_projections::units::Coverage;
 
 use crate::store::EventLog;
 use crate::users::UserCache;
+use access_log::AccessLog;
 
 /// Largest request body accepted (413 above it).
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -44,11 +46,15 @@ pub struct AppState {
     pub users: Arc<UserCache>,
     /// The unit closure, so the scope check costs no query per request.
     pub coverage: Arc<Coverage>,
+    pub access_log: AccessLog,
 }
 
 impl AppState {
+    /// The state over `pool`, with empty caches; starts the access-log writer, so it must be
+    /// called inside the runtime.
     pub fn new(pool: PgPool, log: EventLog, standards: Standards) -> AppState {
         AppState {
+            access_log: AccessLog::start(&pool),
             pool,
             log,
             standards: Arc::new(standards),
