@@ -138,10 +138,21 @@ pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Resul
 
 // ------------------------------------------------------------------------------ reading
 
-/// One row of [`page`]'s statement: the household's last sequence, then an event of the page
-/// with what it corrects and its corrections (all `None` past the last event).
+/// A page with the household's unit now, from the status read model (`None` for a household
+/// that has events but was never registered), so a caller checks its scope with no further
+/// query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageInUnit<D> {
+    pub unit_code: Option<String>,
+    pub page: HistoryPage<D>,
+}
+
+/// One row of [`page_in_unit`]'s statement: the household's last sequence and unit, then an
+/// event of the page with what it corrects and its corrections (all `None` past the last
+/// event).
 type PageRow<D> = (
     Option<i32>,
+    Option<String>,
     Option<i32>,
     Option<Json<RawEvent<D>>>,
     Option<i32>,
@@ -159,16 +170,17 @@ pub async fn page(
     after: i64,
     limit: i64,
 ) -> Result<Option<HistoryPage>, sqlx::Error> {
-    page_as(pool, household_id, after, limit).await
+    let found = page_in_unit(pool, household_id, after, limit).await?;
+    Ok(found.map(|p| p.page))
 }
 
-/// [`page`] with `data` read into `D` (see [`HistoryEntry`]).
-pub async fn page_as<D>(
+/// [`page`] with the household's unit, and `data` read into `D` (see [`HistoryEntry`]).
+pub async fn page_in_unit<D>(
     pool: &PgPool,
     household_id: Uuid,
     after: i64,
     limit: i64,
-) -> Result<Option<HistoryPage<D>>, sqlx::Error>
+) -> Result<Option<PageInUnit<D>>, sqlx::Error>
 where
     D: DeserializeOwned + Default + Send + Unpin + 'static,
 {
@@ -177,11 +189,12 @@ where
     // unknown one. Links by index: what each event corrects (by its own sequence) and the
     // corrections of each fact (by original sequence; the latest decides whether it is void).
     let rows: Vec<PageRow<D>> = sqlx::query_as(
-        "SELECT t.total, e.sequence_number, e.payload,
+        "SELECT t.total, s.unit_code, e.sequence_number, e.payload,
                 l.corrects_sequence, l.original_sequence, l.corrects_type,
                 c.corrected_by, c.voided
            FROM (SELECT max(sequence_number) AS total FROM household_events
                   WHERE aggregate_id = $1) t
+           LEFT JOIN household_status s ON s.household_id = $1
            LEFT JOIN LATERAL (
                 SELECT sequence_number, payload FROM household_events
                  WHERE aggregate_id = $1 AND sequence_number > $2
@@ -202,13 +215,13 @@ where
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    let Some(total) = rows.first().and_then(|r| r.0) else {
+    let Some((Some(total), unit_code)) = rows.first().map(|r| (r.0, r.1.clone())) else {
         return Ok(None);
     };
     let events = rows
         .into_iter()
         .filter_map(
-            |(_, sequence, raw, corrects, original, corrects_type, corrected_by, voided)| {
+            |(_, _, sequence, raw, corrects, original, corrects_type, corrected_by, voided)| {
                 let (sequence, Json(raw)) = (i64::from(sequence?), raw?);
                 let corrects = match (corrects, original, corrects_type) {
                     (Some(sequence), Some(original), Some(type_name)) => Some(Corrects {
@@ -226,12 +239,13 @@ where
         .last()
         .map(|e| e.sequence)
         .filter(|s| *s < i64::from(total));
-    Ok(Some(HistoryPage {
+    let page = HistoryPage {
         household_id,
         events,
         total: total.into(),
         next_after,
-    }))
+    };
+    Ok(Some(PageInUnit { unit_code, page }))
 }
 
 fn entry<D>(
