@@ -147,20 +147,29 @@ pub struct PageInUnit<D> {
     pub page: HistoryPage<D>,
 }
 
-/// One row of [`page_in_unit`]'s statement: the household's last sequence and unit, then an
-/// event of the page with what it corrects and its corrections (all `None` past the last
-/// event).
+/// One row of [`page_in_unit`]'s statement: the household's last sequence and unit, every
+/// correction link of the household (as columns, in correction order), then an event of the
+/// page (`None` past the last event).
 type PageRow<D> = (
     Option<i32>,
     Option<String>,
+    Option<Vec<i32>>,
+    Option<Vec<i32>>,
+    Option<Vec<i32>>,
+    Option<Vec<String>>,
+    Option<Vec<bool>>,
     Option<i32>,
     Option<Json<RawEvent<D>>>,
-    Option<i32>,
-    Option<i32>,
-    Option<String>,
-    Option<Vec<i32>>,
-    Option<bool>,
 );
+
+/// A row of `history_corrections`.
+struct Link {
+    correction: i64,
+    corrects: i64,
+    original: i64,
+    type_name: String,
+    voids: bool,
+}
 
 /// Up to `limit` events after sequence `after` (0 for the first page); `None` when the
 /// household has no events. One statement: the total, the page and its correction links.
@@ -185,29 +194,26 @@ where
     D: DeserializeOwned + Default + Send + Unpin + 'static,
 {
     let limit = limit.clamp(1, 1000);
-    // The total row always comes back, so an empty page still tells a known household from an
-    // unknown one. Links by index: what each event corrects (by its own sequence) and the
-    // corrections of each fact (by original sequence; the latest decides whether it is void).
-    let rows: Vec<PageRow<D>> = sqlx::query_as(
-        "SELECT t.total, s.unit_code, e.sequence_number, e.payload,
-                l.corrects_sequence, l.original_sequence, l.corrects_type,
-                c.corrected_by, c.voided
+    // The first row always comes back, so an empty page still tells a known household from an
+    // unknown one. The links are the household's all (a few at most; most have none), read by
+    // one index probe rather than two per event, and matched to the page here.
+    let mut rows: Vec<PageRow<D>> = sqlx::query_as(
+        "SELECT t.total, s.unit_code, k.corrections, k.corrected, k.originals, k.types, k.voids,
+                e.sequence_number, e.payload
            FROM (SELECT max(sequence_number) AS total FROM household_events
                   WHERE aggregate_id = $1) t
            LEFT JOIN household_status s ON s.household_id = $1
+          CROSS JOIN (
+                SELECT array_agg(correction_sequence ORDER BY correction_sequence) AS corrections,
+                       array_agg(corrects_sequence ORDER BY correction_sequence) AS corrected,
+                       array_agg(original_sequence ORDER BY correction_sequence) AS originals,
+                       array_agg(corrects_type ORDER BY correction_sequence) AS types,
+                       array_agg(voids ORDER BY correction_sequence) AS voids
+                  FROM history_corrections WHERE household_id = $1) k
            LEFT JOIN LATERAL (
                 SELECT sequence_number, payload FROM household_events
                  WHERE aggregate_id = $1 AND sequence_number > $2
                  ORDER BY sequence_number LIMIT $3) e ON t.total IS NOT NULL
-           LEFT JOIN history_corrections l
-                  ON l.household_id = $1 AND l.correction_sequence = e.sequence_number
-           LEFT JOIN LATERAL (
-                SELECT array_agg(k.correction_sequence ORDER BY k.correction_sequence)
-                           AS corrected_by,
-                       (array_agg(k.voids ORDER BY k.correction_sequence DESC))[1] AS voided
-                  FROM history_corrections k
-                 WHERE k.household_id = $1 AND k.original_sequence = e.sequence_number) c
-                  ON e.sequence_number IS NOT NULL
           ORDER BY e.sequence_number",
     )
     .bind(household_id)
@@ -215,25 +221,35 @@ where
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    let Some((Some(total), unit_code)) = rows.first().map(|r| (r.0, r.1.clone())) else {
+    let Some(first) = rows.first_mut() else {
         return Ok(None);
     };
-    let events = rows
+    let Some(total) = first.0 else {
+        return Ok(None);
+    };
+    let unit_code = first.1.take();
+    let links: Vec<Link> = first
+        .2
+        .take()
+        .unwrap_or_default()
         .into_iter()
-        .filter_map(
-            |(_, _, sequence, raw, corrects, original, corrects_type, corrected_by, voided)| {
-                let (sequence, Json(raw)) = (i64::from(sequence?), raw?);
-                let corrects = match (corrects, original, corrects_type) {
-                    (Some(sequence), Some(original), Some(type_name)) => Some(Corrects {
-                        sequence: sequence.into(),
-                        original_sequence: original.into(),
-                        type_name,
-                    }),
-                    _ => None,
-                };
-                Some(entry(sequence, raw, corrects, corrected_by, voided))
+        .zip(first.3.take().unwrap_or_default())
+        .zip(first.4.take().unwrap_or_default())
+        .zip(first.5.take().unwrap_or_default())
+        .zip(first.6.take().unwrap_or_default())
+        .map(
+            |((((correction, corrects), original), type_name), voids)| Link {
+                correction: correction.into(),
+                corrects: corrects.into(),
+                original: original.into(),
+                type_name,
+                voids,
             },
         )
+        .collect();
+    let events = rows
+        .into_iter()
+        .filter_map(|(.., sequence, raw)| Some(entry(sequence?.into(), raw?.0, &links)))
         .collect::<Vec<_>>();
     let next_after = events
         .last()
@@ -248,13 +264,17 @@ where
     Ok(Some(PageInUnit { unit_code, page }))
 }
 
-fn entry<D>(
-    sequence: i64,
-    raw: RawEvent<D>,
-    corrects: Option<Corrects>,
-    corrected_by: Option<Vec<i32>>,
-    voided: Option<bool>,
-) -> HistoryEntry<D> {
+fn entry<D>(sequence: i64, raw: RawEvent<D>, links: &[Link]) -> HistoryEntry<D> {
+    let corrects = links
+        .iter()
+        .find(|l| l.correction == sequence)
+        .map(|l| Corrects {
+            sequence: l.corrects,
+            original_sequence: l.original,
+            type_name: l.type_name.clone(),
+        });
+    // Oldest first: the last correction of a fact is the one that counts.
+    let corrections: Vec<&Link> = links.iter().filter(|l| l.original == sequence).collect();
     let m = raw.meta;
     HistoryEntry {
         sequence,
@@ -276,11 +296,7 @@ fn entry<D>(
         prev_hash: m.prev_hash,
         hash: m.hash,
         corrects,
-        corrected_by: corrected_by
-            .unwrap_or_default()
-            .into_iter()
-            .map(i64::from)
-            .collect(),
-        voided: voided.unwrap_or(false),
+        corrected_by: corrections.iter().map(|l| l.correction).collect(),
+        voided: corrections.last().is_some_and(|l| l.voids),
     }
 }
