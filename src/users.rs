@@ -1,5 +1,8 @@
 //! Users of the HTTP API: a role, a unit scope and a bearer token stored only as its SHA-256.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -133,11 +136,15 @@ pub async fn create(
 
 /// The active user holding `token`, if any.
 pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<User>, sqlx::Error> {
+    active_by_digest(pool, &token_digest(token)).await
+}
+
+async fn active_by_digest(pool: &PgPool, digest: &str) -> Result<Option<User>, sqlx::Error> {
     let row: Option<(Uuid, String, String, String)> = sqlx::query_as(
         "SELECT id, name, role, unit_code FROM users
           WHERE token_sha256 = $1 AND disabled_at IS NULL",
     )
-    .bind(token_digest(token))
+    .bind(digest)
     .fetch_optional(pool)
     .await?;
     Ok(row.and_then(|(id, name, role, unit_code)| {
@@ -148,6 +155,145 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<User>, sq
             unit_code,
         })
     }))
+}
+
+/// A user as an admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    #[serde(flatten)]
+    pub user: User,
+    pub disabled: bool,
+}
+
+/// The user with this id, active or not.
+pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<Account>, sqlx::Error> {
+    let row: Option<(String, String, String, bool)> = sqlx::query_as(
+        "SELECT name, role, unit_code, disabled_at IS NOT NULL FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|(name, role, unit_code, disabled)| {
+        Role::parse(&role).map(|role| Account {
+            user: User {
+                id,
+                name,
+                role,
+                unit_code,
+            },
+            disabled,
+        })
+    }))
+}
+
+/// What an admin changes about a user; `None` leaves it as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub role: Option<Role>,
+    pub unit_code: Option<String>,
+    /// `true` refuses the user's token from now on; `false` accepts it again.
+    pub disabled: Option<bool>,
+}
+
+/// Applies `changes` to the user with this id and returns it as it is now (`None`: no such
+/// user). Callers that cache users must forget this one afterwards ([`UserCache::forget`]).
+pub async fn update(
+    pool: &PgPool,
+    id: Uuid,
+    changes: &Changes,
+) -> Result<Option<Account>, UserError> {
+    if let Some(unit) = &changes.unit_code {
+        if ansinh_projections::units::by_code(pool, unit)
+            .await?
+            .is_empty()
+        {
+            return Err(UserError::UnknownUnit(unit.clone()));
+        }
+    }
+    let updated = sqlx::query(
+        "UPDATE users SET
+             role = COALESCE($2::text, role),
+             unit_code = COALESCE($3::text, unit_code),
+             disabled_at = CASE WHEN $4::bool IS NULL THEN disabled_at
+                                WHEN $4::bool THEN COALESCE(disabled_at, now())
+                                ELSE NULL END
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(changes.role.map(Role::as_str))
+    .bind(changes.unit_code.as_deref())
+    .bind(changes.disabled)
+    .execute(pool)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    Ok(by_id(pool, id).await?)
+}
+
+/// Active users by the SHA-256 of their token, kept for `ttl`, so a request costs no query to
+/// authenticate. Only users found are kept (a bad token asks the database every time, so a user
+/// created by another process is accepted at once). Changes made through this process are
+/// seen at once ([`UserCache::forget`]); changes made by another process (another `serve`, SQL
+/// by hand) within `ttl`.
+pub struct UserCache {
+    users: quick_cache::sync::Cache<String, (User, Instant)>,
+    /// Moves on at every `forget`, so a lookup that raced with it does not keep what it read.
+    generation: AtomicU64,
+    ttl: Duration,
+}
+
+impl UserCache {
+    /// How long a user is trusted without asking the database again.
+    pub const TTL: Duration = Duration::from_secs(5);
+    /// Users kept at most (least recently used go first).
+    const CAPACITY: usize = 10_000;
+
+    pub fn new(ttl: Duration) -> Self {
+        UserCache {
+            users: quick_cache::sync::Cache::new(Self::CAPACITY),
+            generation: AtomicU64::new(0),
+            ttl,
+        }
+    }
+
+    /// The active user holding `token`, if any: from memory while fresh, else from the database.
+    pub async fn authenticate(
+        &self,
+        pool: &PgPool,
+        token: &str,
+    ) -> Result<Option<User>, sqlx::Error> {
+        let digest = token_digest(token);
+        if let Some((user, read_at)) = self.users.get(&digest) {
+            if read_at.elapsed() < self.ttl {
+                return Ok(Some(user));
+            }
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let read_at = Instant::now();
+        let user = active_by_digest(pool, &digest).await?;
+        match &user {
+            Some(user) => {
+                self.users.insert(digest.clone(), (user.clone(), read_at));
+                // A `forget` since the read may have come before or after this insert; either
+                // way what was read is stale, so it is not kept.
+                if self.generation.load(Ordering::Acquire) != generation {
+                    self.users.remove(&digest);
+                }
+            }
+            None => {
+                self.users.remove(&digest);
+            }
+        }
+        Ok(user)
+    }
+
+    /// Forgets a user whose role, unit or status changed: its next request asks the database.
+    /// Call it after the change is committed.
+    pub fn forget(&self, user_id: Uuid) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.users.retain(|_, (user, _)| user.id != user_id);
+    }
 }
 
 #[cfg(test)]

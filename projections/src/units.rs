@@ -2,6 +2,9 @@
 //! place that knows which units a unit covers.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -275,6 +278,108 @@ pub async fn covers(pool: &PgPool, ancestor: &str, unit: &str) -> Result<bool, s
     .fetch_one(pool)
     .await?;
     Ok(yes)
+}
+
+/// Which units each unit covers, held in memory: the scope check of every request without a
+/// query. Units are reference data that rarely change, so a snapshot of `admin_unit_closure` is
+/// kept for `ttl`. A pair the snapshot lacks is asked of the database (a unit just imported
+/// by another process is covered at once); a pair an import elsewhere removed (a unit moved
+/// under another parent) is still granted for at most `ttl`. An import through this process
+/// calls [`Coverage::forget`] after its commit.
+pub struct Coverage {
+    snapshot: RwLock<Option<Snapshot>>,
+    /// Moves on at every `forget`, so a load that raced with it is not kept.
+    generation: AtomicU64,
+    ttl: Duration,
+}
+
+struct Snapshot {
+    /// Ancestor → every unit it covers (itself included).
+    below: Arc<HashMap<String, HashSet<String>>>,
+    loaded_at: Instant,
+}
+
+impl Coverage {
+    /// How long a snapshot is trusted.
+    pub const TTL: Duration = Duration::from_secs(60);
+
+    pub fn new(ttl: Duration) -> Self {
+        Coverage {
+            snapshot: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            ttl,
+        }
+    }
+
+    /// Whether `ancestor` covers `unit` (itself or any unit below it, by code).
+    pub async fn covers(
+        &self,
+        pool: &PgPool,
+        ancestor: &str,
+        unit: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let (below, fresh) = match self.fresh() {
+            Some(below) => (below, false),
+            None => (self.load(pool).await?, true),
+        };
+        if below
+            .get(ancestor)
+            .is_some_and(|units| units.contains(unit))
+        {
+            return Ok(true);
+        }
+        if fresh {
+            return Ok(false);
+        }
+        covers(pool, ancestor, unit).await
+    }
+
+    /// Drops the snapshot: the next check loads the closure again. Call it after units were
+    /// imported (after the commit).
+    pub fn forget(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn fresh(&self) -> Option<Arc<HashMap<String, HashSet<String>>>> {
+        let snapshot = self.snapshot.read().unwrap_or_else(PoisonError::into_inner);
+        snapshot
+            .as_ref()
+            .filter(|s| s.loaded_at.elapsed() < self.ttl)
+            .map(|s| Arc::clone(&s.below))
+    }
+
+    async fn load(
+        &self,
+        pool: &PgPool,
+    ) -> Result<Arc<HashMap<String, HashSet<String>>>, sqlx::Error> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let loaded_at = Instant::now();
+        let pairs: Vec<(String, String)> =
+            sqlx::query_as("SELECT ancestor, descendant FROM admin_unit_closure")
+                .fetch_all(pool)
+                .await?;
+        let mut below: HashMap<String, HashSet<String>> = HashMap::new();
+        for (ancestor, descendant) in pairs {
+            below.entry(ancestor).or_default().insert(descendant);
+        }
+        let below = Arc::new(below);
+        let mut snapshot = self
+            .snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Under the lock, so a `forget` is either seen here or comes after the store.
+        if self.generation.load(Ordering::Acquire) == generation {
+            *snapshot = Some(Snapshot {
+                below: Arc::clone(&below),
+                loaded_at,
+            });
+        }
+        Ok(below)
+    }
 }
 
 /// The unit with this code that is valid on `day`, if any.

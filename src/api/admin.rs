@@ -1,9 +1,10 @@
-//! `/api/v1/users` (admins create users in their unit) and `/api/v1/access-log` (auditors read
+//! `/api/v1/users` (admins create, change and disable users in their unit) and `/api/v1/access-log` (auditors read
 //! who looked at whose personal data, for the households of their unit).
 
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use crate::users::{self, Role, UserError};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/users", post(create_user))
+        .route("/users/{id}", patch(update_user))
         .route("/units", post(import_units))
         .route("/access-log", get(access_log))
 }
@@ -85,6 +87,86 @@ pub async fn create_user(
             token,
         }),
     ))
+}
+
+/// What changes about a user; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChanges {
+    pub role: Option<Role>,
+    /// Must lie within the admin's unit.
+    pub unit_code: Option<String>,
+    /// `true`: the user's token is refused from now on; `false`: accepted again.
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    pub unit_code: String,
+    pub disabled: bool,
+}
+
+/// Change a user's role or unit, or disable it (admins, for users within their unit). Takes
+/// effect at once on this server; other server processes see it within five seconds.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "administration",
+    params(("id" = Uuid, Path)),
+    request_body = UserChanges,
+    responses(
+        (status = 200, body = UserView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    Allowed { auth, .. }: Allowed<need::Users>,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<Json<UserView>, ApiError> {
+    let id = Uuid::parse_str(&id)
+        .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a user id (a UUID)")))?;
+    let changes: UserChanges = body.parse()?;
+    let not_found = || ApiError::NotFound(format!("user {id} was not found"));
+    let current = users::by_id(&state.pool, id).await?.ok_or_else(not_found)?;
+    auth.require_scope(&state, &current.user.unit_code).await?;
+    let unit_code = changes.unit_code.map(|u| u.trim().to_owned());
+    if let Some(unit) = &unit_code {
+        if ansinh_projections::units::by_code(&state.pool, unit)
+            .await?
+            .is_empty()
+        {
+            return Err(ApiError::invalid(
+                "unit_code",
+                format!("no administrative unit has code {unit:?}"),
+            ));
+        }
+        auth.require_scope(&state, unit).await?;
+    }
+    let changes = users::Changes {
+        role: changes.role,
+        unit_code,
+        disabled: changes.disabled,
+    };
+    let updated = users::update(&state.pool, id, &changes)
+        .await
+        .map_err(|e| match e {
+            UserError::UnknownUnit(_) => ApiError::invalid("unit_code", e.to_string()),
+            other => ApiError::internal(other),
+        })?;
+    // Committed: the user's next request is authenticated afresh.
+    state.users.forget(id);
+    let account = updated.ok_or_else(not_found)?;
+    Ok(Json(UserView {
+        id: account.user.id,
+        name: account.user.name,
+        role: account.user.role,
+        unit_code: account.user.unit_code,
+        disabled: account.disabled,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -261,6 +343,7 @@ pub async fn import_units(
     let mut tx = state.pool.begin().await?;
     let added = units::upsert(&mut tx, &parsed).await?;
     tx.commit().await?;
+    state.coverage.forget();
     let total = parsed.len() as u64;
     Ok(Json(UnitsImported {
         units: total,

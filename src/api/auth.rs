@@ -9,8 +9,9 @@
 //!   → 403.
 //! * Handlers name what they need in their signature — [`HouseholdAccess<N>`] (the route's
 //!   household, 404 / 403), [`UnitAccess<N>`] (the `unit` asked about), [`Allowed<N>`] (the
-//!   role; the handler checks a unit it only learns from the body) — and these extractors run
-//!   the checks before the handler, before its body is even parsed.
+//!   role; the handler checks a unit it only learns from the body, or from its own read, as
+//!   the history does) — and these extractors run the checks before the handler, before its
+//!   body is even parsed.
 
 use std::marker::PhantomData;
 
@@ -26,11 +27,12 @@ use uuid::Uuid;
 use ansinh_events::household::HouseholdState;
 use ansinh_events::Actor;
 
+use super::access_log::{AccessRow, Reader};
 use super::error::ApiError;
 use super::extract::HouseholdId;
 use super::write::{load, unit_of};
 use super::AppState;
-use crate::users::{self, Role, User};
+use crate::users::{Role, User};
 
 /// What a request wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +137,11 @@ impl AuthUser {
 
     /// The scope check alone: the user's unit must cover `unit`.
     pub async fn require_scope(&self, state: &AppState, unit: &str) -> Result<(), ApiError> {
-        if ansinh_projections::units::covers(&state.pool, &self.0.unit_code, unit).await? {
+        if state
+            .coverage
+            .covers(&state.pool, &self.0.unit_code, unit)
+            .await?
+        {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
@@ -332,7 +338,7 @@ pub async fn authenticate(
         )
         .into_response();
     };
-    let user = match users::authenticate(&state.pool, &token).await {
+    let user = match state.users.authenticate(&state.pool, &token).await {
         Ok(Some(user)) => user,
         Ok(None) => {
             return ApiError::Unauthorized("the bearer token is not valid".into()).into_response()
@@ -359,8 +365,21 @@ pub async fn authenticate(
     if let Some(read) = response.extensions_mut().remove::<PersonalDataRead>() {
         if response.status().is_success() && !read.0.is_empty() {
             // Fail closed: personal data whose reading cannot be logged is not handed out.
-            if let Err(e) = log_access(&state, &user, &read, &endpoint, request_id).await {
-                return ApiError::from(e).into_response();
+            let rows = read
+                .0
+                .into_iter()
+                .map(|(household_id, unit_code)| AccessRow {
+                    household_id,
+                    unit_code,
+                })
+                .collect();
+            let reader = Reader {
+                user: user.clone(),
+                endpoint,
+                request_id,
+            };
+            if let Err(e) = state.access_log.record(reader, rows).await {
+                return ApiError::internal(e).into_response();
             }
         }
     }
@@ -368,31 +387,6 @@ pub async fn authenticate(
         response = redact_response(response).await;
     }
     response
-}
-
-async fn log_access(
-    state: &AppState,
-    user: &User,
-    read: &PersonalDataRead,
-    endpoint: &str,
-    request_id: Option<String>,
-) -> Result<(), sqlx::Error> {
-    let (ids, units): (Vec<Uuid>, Vec<String>) = read.0.iter().cloned().unzip();
-    sqlx::query(
-        "INSERT INTO access_log (user_id, user_name, role, user_unit, household_id, unit_code, endpoint, request_id)
-         SELECT $1, $2, $3, $4, h, u, $7, $8 FROM UNNEST($5::uuid[], $6::text[]) AS t(h, u)",
-    )
-    .bind(user.id)
-    .bind(&user.name)
-    .bind(user.role.as_str())
-    .bind(&user.unit_code)
-    .bind(&ids)
-    .bind(&units)
-    .bind(endpoint)
-    .bind(request_id)
-    .execute(&state.pool)
-    .await?;
-    Ok(())
 }
 
 /// A monitor's response without ID numbers or birth years.

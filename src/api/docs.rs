@@ -34,6 +34,7 @@ use super::{admin, households, records, registers, reports, AppState};
         registers::disbursements,
         reports::movements,
         admin::create_user,
+        admin::update_user,
         admin::import_units,
         admin::access_log,
     ),

@@ -21,7 +21,7 @@ use ansinh_events::household::{
 
 use super::auth::{need, Allowed, HouseholdAccess, Permission, PersonalDataRead, UnitAccess};
 use super::error::{ApiError, Problem};
-use super::extract::{ApiQuery, JsonBody, WriteHeaders};
+use super::extract::{ApiQuery, HouseholdId, JsonBody, WriteHeaders};
 use super::write::{self, created, unit_of};
 use super::AppState;
 use ansinh_projections::{history, status, time_travel};
@@ -517,19 +517,28 @@ fn household_view(
     security(("bearer" = [])))]
 pub async fn history(
     State(state): State<AppState>,
-    access: HouseholdAccess<need::History>,
+    Allowed { auth, .. }: Allowed<need::History>,
+    HouseholdId(id): HouseholdId,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
-    let id = access.id;
-    let page = history::page(
+    let found = history::page_in_unit::<history::RawData>(
         &state.pool,
         id,
         q.after.unwrap_or(0).max(0),
         q.limit.unwrap_or(1000),
     )
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("household {id} was not found")))?;
-    Ok(PersonalDataRead::one(id, access.unit()).attach(Json(page)))
+    .await?;
+    let Some(history::PageInUnit {
+        unit_code: Some(unit),
+        page,
+    }) = found
+    else {
+        return Err(ApiError::NotFound(format!("household {id} was not found")));
+    };
+    // The unit comes with the page (one statement, not two); nothing is handed out before the
+    // scope check.
+    auth.require_scope(&state, &unit).await?;
+    Ok(PersonalDataRead::one(id, &unit).attach(Json(page)))
 }
 
 /// Recompute the household's hash chain.

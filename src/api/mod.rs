@@ -1,6 +1,7 @@
 //! The HTTP API (`/api/v1`): one router per resource, authentication and scope in `auth`, one
 //! error type in `error`, the write path in `write`, the OpenAPI document in `docs`.
 
+pub mod access_log;
 pub mod admin;
 pub mod auth;
 pub mod docs;
@@ -26,8 +27,11 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
 
 use ansinh_events::standards::Standards;
+use ansinh_projections::units::Coverage;
 
 use crate::store::EventLog;
+use crate::users::UserCache;
+use access_log::AccessLog;
 
 /// Largest request body accepted (413 above it).
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -38,6 +42,26 @@ pub struct AppState {
     pub pool: PgPool,
     pub log: EventLog,
     pub standards: Arc<Standards>,
+    /// Users by token, so authentication costs no query per request.
+    pub users: Arc<UserCache>,
+    /// The unit closure, so the scope check costs no query per request.
+    pub coverage: Arc<Coverage>,
+    pub access_log: AccessLog,
+}
+
+impl AppState {
+    /// The state over `pool`, with empty caches; starts the access-log writer, so it must be
+    /// called inside the runtime.
+    pub fn new(pool: PgPool, log: EventLog, standards: Standards) -> AppState {
+        AppState {
+            access_log: AccessLog::start(&pool),
+            pool,
+            log,
+            standards: Arc::new(standards),
+            users: Arc::new(UserCache::new(UserCache::TTL)),
+            coverage: Arc::new(Coverage::new(Coverage::TTL)),
+        }
+    }
 }
 
 /// The whole application: `/health`, `/api/v1/…`, `/api/v1/openapi.json` and `/docs`.

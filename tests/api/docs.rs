@@ -33,6 +33,7 @@ async fn the_openapi_document_lists_every_endpoint_of_the_contract() {
         ("/api/v1/reports/movements", "get"),
         ("/api/v1/access-log", "get"),
         ("/api/v1/users", "post"),
+        ("/api/v1/users/{id}", "patch"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -7,6 +7,7 @@ mod common;
 mod authorization;
 mod bad_inputs;
 mod docs;
+mod freshness;
 mod helpers;
 mod story;
 mod users_cli;

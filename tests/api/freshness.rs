@@ -1,0 +1,343 @@
+//! Reads are served from caches (users by token, the unit closure) and from the status read
+//! model; these tests show that a change is seen by the very next request: a disabled user, a
+//! changed role or unit, a moved household, re-parented units. And that every personal-data
+//! read is still logged, or refused when it cannot be.
+
+use std::time::Duration;
+
+use ansinh::users::{Role, UserCache};
+use ansinh_projections::units::Coverage;
+use reqwest::Method;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{spawn_app, TestApp};
+
+async fn create_user(app: &TestApp, admin: &str, role: &str, unit: &str) -> (Uuid, String) {
+    let r = app
+        .post(
+            "/api/v1/users",
+            admin,
+            &json!({"name": format!("{role} {unit}"), "role": role, "unit_code": unit}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().and_then(|s| s.parse().ok());
+    let token = r.body["token"].as_str().map(str::to_owned);
+    (id.expect("id"), token.expect("token"))
+}
+
+async fn patch_user(
+    app: &TestApp,
+    admin: &str,
+    id: Uuid,
+    changes: &Value,
+) -> crate::helpers::Reply {
+    app.request(
+        Method::PATCH,
+        &format!("/api/v1/users/{id}"),
+        Some(admin),
+        Some(changes),
+        &[],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_user_disabled_through_the_api_loses_access_at_once_and_regains_it_when_enabled() {
+    let app = spawn_app().await;
+    let admin = app.token(Role::Admin, "72").await;
+    let (officer_id, officer) = create_user(&app, &admin, "commune_officer", "25459").await;
+    let household = app.register(&officer, "25459").await;
+    let history = format!("/api/v1/households/{household}/history");
+    // Read twice, so the token is surely in the cache.
+    for _ in 0..2 {
+        assert_eq!(app.get(&history, &officer).await.status, 200);
+    }
+
+    let r = patch_user(&app, &admin, officer_id, &json!({"disabled": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["disabled"], true);
+    app.get(&history, &officer).await.problem(401);
+    app.get(&format!("/api/v1/households/{household}"), &officer)
+        .await
+        .problem(401);
+    app.post(
+        "/api/v1/households",
+        &officer,
+        &crate::helpers::registration("25459"),
+    )
+    .await
+    .problem(401);
+
+    let r = patch_user(&app, &admin, officer_id, &json!({"disabled": false})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(app.get(&history, &officer).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_changed_role_or_unit_applies_to_the_next_request() {
+    let app = spawn_app().await;
+    let admin = app.token(Role::Admin, "72").await;
+    let (id, officer) = create_user(&app, &admin, "commune_officer", "25459").await;
+    let household = app.register(&officer, "25459").await;
+    let history = format!("/api/v1/households/{household}/history");
+    let status = format!("/api/v1/households/{household}");
+    assert_eq!(app.get(&history, &officer).await.status, 200);
+
+    // A monitor may see the status but never a history.
+    let r = patch_user(&app, &admin, id, &json!({"role": "monitor"})).await;
+    assert_eq!(r.body["role"], "monitor", "{}", r.text);
+    app.get(&history, &officer).await.problem(403);
+    assert_eq!(app.get(&status, &officer).await.status, 200);
+
+    // Another commune: out of scope at once.
+    let r = patch_user(
+        &app,
+        &admin,
+        id,
+        &json!({"role": "commune_officer", "unit_code": "25486"}),
+    )
+    .await;
+    assert_eq!(r.body["unit_code"], "25486", "{}", r.text);
+    app.get(&history, &officer).await.problem(403);
+    app.get(&status, &officer).await.problem(403);
+    let r = patch_user(&app, &admin, id, &json!({"unit_code": "25459"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(app.get(&history, &officer).await.status, 200);
+}
+
+#[tokio::test]
+async fn only_an_admin_covering_both_units_changes_a_user_and_bad_changes_are_named() {
+    let app = spawn_app().await;
+    let admin = app.token(Role::Admin, "72").await;
+    let district_admin = app.token(Role::Admin, "703").await;
+    let (id, _) = create_user(&app, &admin, "commune_officer", "25459").await;
+    let (far, _) = create_user(&app, &admin, "commune_officer", "25486").await;
+    // 25486 lies in district 705, outside district 703.
+    patch_user(&app, &district_admin, far, &json!({"disabled": true}))
+        .await
+        .problem(403);
+    patch_user(&app, &district_admin, id, &json!({"unit_code": "25486"}))
+        .await
+        .problem(403);
+    let officer = app.token(Role::ProvinceOfficer, "72").await;
+    patch_user(&app, &officer, id, &json!({"disabled": true}))
+        .await
+        .problem(403);
+    let r = patch_user(&app, &admin, id, &json!({"unit_code": "00000"})).await;
+    assert_eq!(r.problem(422)["field"], "unit_code");
+    let r = patch_user(&app, &admin, id, &json!({"role": "pope"})).await;
+    assert_eq!(r.problem(422)["field"], "role");
+    patch_user(&app, &admin, Uuid::now_v7(), &json!({"disabled": true}))
+        .await
+        .problem(404);
+    let disabled: bool =
+        sqlx::query_scalar("SELECT disabled_at IS NOT NULL FROM users WHERE id = $1")
+            .bind(far)
+            .fetch_one(&app.pool)
+            .await
+            .expect("query");
+    assert!(!disabled, "a refused change changes nothing");
+}
+
+#[tokio::test]
+async fn after_a_move_the_old_communes_officer_is_refused_and_the_new_ones_is_served() {
+    let app = spawn_app().await;
+    let old = app.token(Role::CommuneOfficer, "25459").await;
+    let new = app.token(Role::CommuneOfficer, "25486").await;
+    let province = app.token(Role::ProvinceOfficer, "72").await;
+    let household = app.register(&old, "25459").await;
+    let paths = [
+        format!("/api/v1/households/{household}/history"),
+        format!("/api/v1/households/{household}"),
+    ];
+    for path in &paths {
+        assert_eq!(app.get(path, &old).await.status, 200);
+        app.get(path, &new).await.problem(403);
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/households/{household}/moves"),
+            &province,
+            &json!({"moved_on": "2023-02-01", "unit_code": "25486", "hamlet": "Khu phố 1",
+                    "area": "urban"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    for path in &paths {
+        app.get(path, &old).await.problem(403);
+        let r = app.get(path, &new).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+    }
+    let r = app.get(&paths[0], &new).await;
+    assert_eq!(r.body["total"], 2);
+    assert_eq!(r.body["events"][1]["type"], "household_moved");
+}
+
+#[tokio::test]
+async fn units_re_parented_through_the_api_change_scopes_at_once() {
+    let app = spawn_app().await;
+    let admin = app.token(Role::Admin, "72").await;
+    let unit = |parent: &str| {
+        json!({"units": [{"code": "99010", "name": "Phường Thử", "level": "commune",
+                          "parent_code": parent, "valid_from": "2020-01-01"}]})
+    };
+    let r = app.post("/api/v1/units", &admin, &unit("703")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let d703 = app.token(Role::DistrictOfficer, "703").await;
+    let d705 = app.token(Role::DistrictOfficer, "705").await;
+    let household = app.register(&d703, "99010").await;
+    let history = format!("/api/v1/households/{household}/history");
+    assert_eq!(app.get(&history, &d703).await.status, 200);
+    app.get(&history, &d705).await.problem(403);
+
+    let r = app.post("/api/v1/units", &admin, &unit("705")).await;
+    assert_eq!(r.body["updated"], 1, "{}", r.text);
+    app.get(&history, &d703).await.problem(403);
+    assert_eq!(app.get(&history, &d705).await.status, 200);
+}
+
+#[tokio::test]
+async fn every_history_read_by_an_auditor_writes_its_access_log_row() {
+    let app = spawn_app().await;
+    let officer = app.token(Role::CommuneOfficer, "25459").await;
+    let auditor = app.token(Role::Auditor, "72").await;
+    let household = app.register(&officer, "25459").await;
+    let history = format!("/api/v1/households/{household}/history");
+    let reads = 12;
+    let replies = futures::future::join_all((0..reads).map(|_| app.get(&history, &auditor))).await;
+    assert!(replies.iter().all(|r| r.status == 200));
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM access_log
+          WHERE household_id = $1 AND role = 'auditor' AND unit_code = '25459'
+            AND endpoint = 'GET /api/v1/households/{id}/history'",
+    )
+    .bind(household)
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    assert_eq!(logged, reads);
+    let log = app
+        .get(
+            &format!("/api/v1/access-log?household={household}"),
+            &auditor,
+        )
+        .await;
+    assert_eq!(log.body["total"], reads, "{}", log.text);
+}
+
+#[tokio::test]
+async fn a_read_that_cannot_be_logged_hands_out_nothing() {
+    let app = spawn_app().await;
+    let officer = app.token(Role::CommuneOfficer, "25459").await;
+    let auditor = app.token(Role::Auditor, "72").await;
+    let household = app.register(&officer, "25459").await;
+    let history = format!("/api/v1/households/{household}/history");
+    assert_eq!(app.get(&history, &auditor).await.status, 200);
+    // The access log refuses every row, as a full disk or a broken table would.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_access_log() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'access log unavailable'; END; $$;
+         CREATE TRIGGER refuse_access_log BEFORE INSERT ON access_log
+             FOR EACH ROW EXECUTE FUNCTION refuse_access_log();",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("break the access log");
+    for path in [history.clone(), format!("/api/v1/households/{household}")] {
+        let r = app.get(&path, &auditor).await;
+        r.problem(500);
+        assert!(!r.text.contains("Nguyễn"), "{}", r.text);
+    }
+    sqlx::raw_sql("DROP TRIGGER refuse_access_log ON access_log")
+        .execute(&app.pool)
+        .await
+        .expect("mend the access log");
+    assert_eq!(app.get(&history, &auditor).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_user_cache_keeps_a_user_for_its_ttl_unless_forgotten() {
+    let app = spawn_app().await;
+    let token = app.token(Role::Auditor, "72").await;
+    let disable = |disabled: bool| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query(
+                "UPDATE users SET disabled_at = CASE WHEN $1 THEN now() END
+                  WHERE role = 'auditor'",
+            )
+            .bind(disabled)
+            .execute(&pool)
+            .await
+            .expect("update");
+        }
+    };
+    // A change made by another process (here: SQL) is not seen while the entry is fresh…
+    let cache = UserCache::new(Duration::from_secs(3600));
+    let user = cache.authenticate(&app.pool, &token).await.expect("query");
+    let user = user.expect("active");
+    disable(true).await;
+    let cached = cache.authenticate(&app.pool, &token).await.expect("query");
+    assert_eq!(cached.as_ref(), Some(&user), "within the TTL");
+    // …and is once the user is forgotten, or the entry has expired.
+    cache.forget(user.id);
+    assert_eq!(
+        cache.authenticate(&app.pool, &token).await.expect("query"),
+        None
+    );
+    disable(false).await;
+    let expiring = UserCache::new(Duration::ZERO);
+    assert!(expiring
+        .authenticate(&app.pool, &token)
+        .await
+        .expect("query")
+        .is_some());
+    disable(true).await;
+    assert_eq!(
+        expiring
+            .authenticate(&app.pool, &token)
+            .await
+            .expect("query"),
+        None
+    );
+    // A token not found is never cached: a user enabled elsewhere is accepted at once.
+    disable(false).await;
+    assert!(cache
+        .authenticate(&app.pool, &token)
+        .await
+        .expect("query")
+        .is_some());
+}
+
+#[tokio::test]
+async fn the_unit_coverage_asks_the_database_before_refusing_and_reloads_when_forgotten() {
+    let app = spawn_app().await;
+    let coverage = Coverage::new(Duration::from_secs(3600));
+    let covers = |a: &'static str, u: &'static str| {
+        let (coverage, pool) = (&coverage, app.pool.clone());
+        async move { coverage.covers(&pool, a, u).await.expect("query") }
+    };
+    assert!(covers("703", "25459").await);
+    assert!(covers("72", "25486").await);
+    assert!(!covers("703", "25486").await);
+    // Another process puts 25486 under 703 too (here: SQL on the closure).
+    sqlx::query("INSERT INTO admin_unit_closure (ancestor, descendant) VALUES ('703', '25486')")
+        .execute(&app.pool)
+        .await
+        .expect("insert");
+    assert!(
+        covers("703", "25486").await,
+        "a pair not in memory is asked for"
+    );
+    // And takes 25459 away from 703: granted from memory until the snapshot is dropped.
+    sqlx::query("DELETE FROM admin_unit_closure WHERE ancestor = '703' AND descendant = '25459'")
+        .execute(&app.pool)
+        .await
+        .expect("delete");
+    assert!(covers("703", "25459").await, "within the TTL");
+    coverage.forget();
+    assert!(!covers("703", "25459").await);
+    assert!(covers("703", "25486").await);
+}
