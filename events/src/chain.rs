@@ -68,8 +68,186 @@ pub fn payload_hash_owned(mut payload: Value) -> Result<String, ChainError> {
 }
 
 fn hash_canonical(prev_hash: &str, unhashed: &Value) -> Result<String, ChainError> {
-    let canonical = serde_jcs::to_vec(unhashed).map_err(|e| ChainError::Encode(e.to_string()))?;
+    let mut canonical = Vec::with_capacity(1_024);
+    canonical::write(&mut canonical, unhashed)?;
     Ok(hash_bytes(prev_hash, &canonical))
+}
+
+/// RFC 8785 (JCS) output of a `serde_json::Value`, byte for byte what `serde_jcs` writes, without
+/// its cost: `serde_jcs` buffers every key and value of every object level in their own
+/// allocations (and re-parses each key), which made hashing the largest CPU cost of an import.
+/// Here the value tree is built once by serde_json and written straight out; the numbers where
+/// the two could differ (all but integers up to 2^53) are handed to `serde_jcs`.
+mod canonical {
+    use std::cmp::Ordering;
+    use std::io::Write;
+
+    use serde_json::{Number, Value};
+
+    use super::ChainError;
+
+    /// Integers up to 2^53 print the same as a double in ES6 form; larger ones do not.
+    const EXACT_INTEGER: u64 = 1 << 53;
+
+    fn encode_err(e: impl std::fmt::Display) -> ChainError {
+        ChainError::Encode(e.to_string())
+    }
+
+    /// What [`write`] learnt on the way.
+    #[derive(Debug, Default)]
+    pub struct Written {
+        /// Offset of the closing brace of the top-level member `meta`'s object, if any.
+        pub meta_end: Option<usize>,
+        /// An integer beyond 2^53 was written as a double (so the bytes are not the data).
+        pub rounded: bool,
+    }
+
+    pub fn write(out: &mut Vec<u8>, value: &Value) -> Result<Written, ChainError> {
+        let mut written = Written::default();
+        write_value(out, value, true, &mut written)?;
+        Ok(written)
+    }
+
+    fn write_value(
+        out: &mut Vec<u8>,
+        value: &Value,
+        top: bool,
+        written: &mut Written,
+    ) -> Result<(), ChainError> {
+        match value {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(true) => out.extend_from_slice(b"true"),
+            Value::Bool(false) => out.extend_from_slice(b"false"),
+            Value::Number(n) => write_number(out, n, written)?,
+            // serde_json escapes exactly as RFC 8785 asks (\b \f \n \r \t, other controls
+            // as lowercase \u00xx, `"` and `\\`; nothing else), and serde_jcs uses it too.
+            Value::String(s) => serde_json::to_writer(&mut *out, s).map_err(encode_err)?,
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_value(out, item, false, written)?;
+                }
+                out.push(b']');
+            }
+            Value::Object(map) => {
+                // A map iterates by UTF-8 bytes (or insertion order with serde_json's
+                // `preserve_order`); RFC 8785 orders keys by UTF-16 code units.
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| utf16_order(a.0, b.0));
+                out.push(b'{');
+                for (i, (key, item)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, key).map_err(encode_err)?;
+                    out.push(b':');
+                    write_value(out, item, false, written)?;
+                    if top && key == "meta" && item.is_object() {
+                        written.meta_end = Some(out.len() - 1);
+                    }
+                }
+                out.push(b'}');
+            }
+        }
+        Ok(())
+    }
+
+    fn utf16_order(a: &str, b: &str) -> Ordering {
+        if a.is_ascii() && b.is_ascii() {
+            a.cmp(b)
+        } else {
+            a.encode_utf16().cmp(b.encode_utf16())
+        }
+    }
+
+    fn write_number(
+        out: &mut Vec<u8>,
+        n: &Number,
+        written: &mut Written,
+    ) -> Result<(), ChainError> {
+        let io = |r: std::io::Result<()>| r.map_err(encode_err);
+        match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) if i.unsigned_abs() <= EXACT_INTEGER => io(write!(out, "{i}")),
+            (_, Some(u)) if u <= EXACT_INTEGER => io(write!(out, "{u}")),
+            // Doubles (ES6 shortest form) and huge integers (as doubles): serde_jcs's rules.
+            (i, u) => {
+                written.rounded |= i.is_some() || u.is_some();
+                serde_jcs::to_writer(&mut *out, n).map_err(encode_err)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use proptest::prelude::*;
+        use serde_json::{json, Value};
+
+        fn canonical(v: &Value) -> Vec<u8> {
+            let mut out = Vec::new();
+            super::write(&mut out, v).expect("write");
+            out
+        }
+
+        fn key() -> impl Strategy<Value = String> {
+            // ASCII, Vietnamese, and the characters whose UTF-16 order differs from UTF-8's
+            // (U+E000..U+FFFF against supplementary planes).
+            prop::collection::vec(
+                prop_oneof![
+                    Just('a'),
+                    Just('Z'),
+                    Just('_'),
+                    Just('ế'),
+                    Just('\u{e000}'),
+                    Just('\u{ffee}'),
+                    Just('\u{1f600}'),
+                    Just('\u{10000}'),
+                ],
+                0..4,
+            )
+            .prop_map(|cs| cs.into_iter().collect())
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|i| json!(i)),
+                any::<u64>().prop_map(|u| json!(u)),
+                (-1.0e25..1.0e25f64).prop_map(|f| json!(f)),
+                prop_oneof![Just(1e21), Just(1e-7), Just(0.1), Just(-0.0), Just(5e-324)]
+                    .prop_map(|f: f64| json!(f)),
+                ".{0,12}".prop_map(Value::String),
+                "[\u{0}-\u{1f}\u{7f}\"\\/]{0,6}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 40, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                    prop::collection::btree_map(key(), inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn writes_what_serde_jcs_writes(v in value()) {
+                prop_assert_eq!(canonical(&v), serde_jcs::to_vec(&v).expect("jcs"));
+            }
+        }
+
+        #[test]
+        fn keys_are_ordered_by_utf16_code_units() {
+            let v =
+                json!({"\u{1f600}": 1, "\u{ffee}": 2, "b": 3, "a": {"y": [1.5, 2e21], "x": null}});
+            let expected =
+                "{\"a\":{\"x\":null,\"y\":[1.5,2e+21]},\"b\":3,\"\u{1f600}\":1,\"\u{ffee}\":2}";
+            assert_eq!(String::from_utf8(canonical(&v)).expect("utf8"), expected);
+            assert_eq!(serde_jcs::to_string(&v).expect("jcs"), expected);
+        }
+    }
 }
 
 fn hash_bytes(prev_hash: &str, canonical: &[u8]) -> String {
@@ -126,17 +304,64 @@ fn seal_with<E: Serialize>(
                 hash: String::new(),
             },
         };
-        // `meta.hash` is empty here, so serde leaves it out: this is the canonical form that
-        // `payload_hash` recomputes from the stored JSON, made without a JSON tree in between.
         if hash {
-            let canonical =
-                serde_jcs::to_vec(&recorded).map_err(|e| ChainError::Encode(e.to_string()))?;
-            recorded.meta.hash = hash_bytes(&recorded.meta.prev_hash, &canonical);
+            hash_event(&mut recorded, false)?;
         }
         head.advance(&recorded.meta);
         sealed.push(recorded);
     }
     Ok(sealed)
+}
+
+/// Links events that [`envelope_unhashed`] made onto the chain at `head`, as [`seal`] would have
+/// (each `prev_hash` and `hash` set, `head` moved past them), and returns each event's JSON as
+/// stored: its canonical form plus the hash, so a bulk writer serialises an event once for both.
+pub fn link<E: Serialize>(
+    head: &mut ChainHead,
+    events: &mut [Recorded<E>],
+) -> Result<Vec<Vec<u8>>, ChainError> {
+    let mut stored = Vec::with_capacity(events.len());
+    for recorded in events {
+        recorded.meta.prev_hash.clone_from(&head.hash);
+        stored.extend(hash_event(recorded, true)?);
+        head.advance(&recorded.meta);
+    }
+    Ok(stored)
+}
+
+/// Sets `meta.hash` of an event whose `prev_hash` is set; with `stored`, also returns the JSON
+/// to store (the canonical form with the hash added to `meta`).
+fn hash_event<E: Serialize>(
+    recorded: &mut Recorded<E>,
+    stored: bool,
+) -> Result<Option<Vec<u8>>, ChainError> {
+    let encode = |e: serde_json::Error| ChainError::Encode(e.to_string());
+    // With `meta.hash` empty serde leaves it out: this is the form `payload_hash` recomputes
+    // from the stored JSON.
+    recorded.meta.hash.clear();
+    let value = serde_json::to_value(&*recorded).map_err(encode)?;
+    let mut json = Vec::with_capacity(2_048);
+    let written = canonical::write(&mut json, &value)?;
+    let hash = hash_bytes(&recorded.meta.prev_hash, &json);
+    recorded.meta.hash.clone_from(&hash);
+    if !stored {
+        return Ok(None);
+    }
+    match written.meta_end {
+        // Key order does not matter to the store (jsonb); the hash goes last in `meta`.
+        Some(end) if !written.rounded => {
+            let comma = if json.get(end.wrapping_sub(1)) == Some(&b'{') {
+                ""
+            } else {
+                ","
+            };
+            let field = format!("{comma}\"hash\":\"{hash}\"");
+            json.splice(end..end, field.bytes());
+            Ok(Some(json))
+        }
+        // The canonical form wrote a huge integer as a double: store the exact data.
+        _ => serde_json::to_vec(&*recorded).map(Some).map_err(encode),
+    }
 }
 
 /// Result of checking one household's events in sequence order.
@@ -332,6 +557,43 @@ mod tests {
             .map(|e| serde_json::from_str(&serde_json::to_string_pretty(e).expect("s")).expect("p"))
             .collect();
         assert!(check(&reparsed).is_ok());
+    }
+
+    #[test]
+    fn linking_unhashed_envelopes_seals_them_and_gives_their_stored_json() {
+        let events = |n: usize| {
+            (0..n)
+                .map(|i| {
+                    (
+                        json!({"type": "note", "data": {"n": i, "big": u64::MAX, "text": "a\tb"}}),
+                        Facts::default(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let start = ChainHead {
+            sequence: 4,
+            hash: "ab".repeat(32),
+        };
+        let ctx = ctx();
+        let sealed = seal(&start, &ctx, events(3)).expect("seal");
+        let mut linked = envelope_unhashed(&start, &ctx, events(3)).expect("envelopes");
+        let mut head = start.clone();
+        let stored = link(&mut head, &mut linked).expect("link");
+        assert_eq!(linked, sealed);
+        assert_eq!(head.sequence, 7);
+        assert_eq!(head.hash, sealed[2].meta.hash);
+        for (json, recorded) in stored.iter().zip(&sealed) {
+            let value: Value = serde_json::from_slice(json).expect("stored JSON");
+            assert_eq!(value, serde_json::to_value(recorded).expect("json"));
+        }
+        // The small-integer form splices the hash into the canonical bytes.
+        let note = vec![(json!({"type": "x"}), Facts::default())];
+        let mut one = envelope_unhashed(&ChainHead::default(), &ctx, note).expect("envelope");
+        let stored = link(&mut ChainHead::default(), &mut one).expect("link");
+        let value: Value = serde_json::from_slice(&stored[0]).expect("json");
+        assert_eq!(value["meta"]["hash"], one[0].meta.hash.as_str());
+        assert_eq!(payload_hash(&value).expect("hash"), one[0].meta.hash);
     }
 
     #[test]
