@@ -117,16 +117,19 @@ impl CsvTable {
             }
             let end = reader.position().byte();
             let line = lines.line_at(&bytes, record.position().map_or(start, |p| p.byte()));
-            let mut cells = HashMap::new();
-            for (i, cell) in record.iter().enumerate() {
-                if let Some(Some(name)) = mapping.get(i) {
-                    cells.insert(*name, cell.trim().to_owned());
-                }
-            }
-            if cells.values().all(String::is_empty) {
+            // The cells of known columns, checked in place (the rows are built per batch).
+            let cells = || {
+                record
+                    .iter()
+                    .zip(&mapping)
+                    .filter_map(|(cell, name)| Some(((*name)?, cell)))
+            };
+            if cells().all(|(_, cell)| cell.trim().is_empty()) {
                 continue;
             }
-            no_nul(&cells, sheet, line)?;
+            if let Some((field, _)) = cells().find(|(_, cell)| cell.contains('\0')) {
+                return Err(ReadError::NulCharacter { sheet, line, field });
+            }
             let key = key_column
                 .and_then(|i| record.get(i))
                 .unwrap_or_default()
@@ -146,29 +149,94 @@ impl CsvTable {
         })
     }
 
-    /// The cells of record `index`, by canonical column.
-    fn cells(&self, index: usize) -> HashMap<&'static str, String> {
-        let mut cells = HashMap::new();
+    /// Record `index` built by `build` from its cells by canonical column.
+    fn row<T: Default>(
+        &self,
+        parser: &mut RecordParser,
+        index: usize,
+        build: fn(&Cell<'_>) -> T,
+    ) -> (u64, T) {
         let Some(r) = self.records.get(index) else {
-            return cells;
+            return (0, T::default());
         };
         let slice = self
             .bytes
             .get(r.start..r.end.min(self.bytes.len()))
             .unwrap_or_default();
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(slice);
-        let mut record = csv::StringRecord::new();
-        if reader.read_record(&mut record).unwrap_or(false) {
-            for (i, cell) in record.iter().enumerate() {
-                if let Some(Some(name)) = self.mapping.get(i) {
-                    cells.insert(*name, cell.trim().to_owned());
+        let fields: Vec<&str> = parser.fields(slice).collect();
+        // The last column of a name counts, as when the file was indexed.
+        let cell = |name: &str| {
+            self.mapping
+                .iter()
+                .rposition(|m| *m == Some(name))
+                .and_then(|i| fields.get(i))
+                .map(|cell| cell.trim().to_owned())
+                .unwrap_or_default()
+        };
+        (r.line, build(&cell))
+    }
+}
+
+/// A row's cell by canonical column name (empty when the file lacks the column).
+type Cell<'a> = dyn Fn(&str) -> String + 'a;
+
+/// Splits one CSV record at a time, reusing its state machine and buffers: building a reader
+/// per record (the `csv` crate builds its DFA each time) was a tenth of an import's CPU.
+pub struct RecordParser {
+    core: csv_core::Reader,
+    output: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Default for RecordParser {
+    fn default() -> Self {
+        RecordParser {
+            // The settings `csv::ReaderBuilder::new()` gives the reader that indexed the file.
+            core: csv_core::Reader::new(),
+            output: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+}
+
+impl RecordParser {
+    /// The fields of the first record in `record` (the file was read as UTF-8 when indexed).
+    fn fields<'p>(&'p mut self, record: &[u8]) -> impl Iterator<Item = &'p str> + 'p {
+        use csv_core::ReadRecordResult;
+        self.core.reset();
+        // Unquoting only shrinks a record, so its length bounds the output.
+        self.output.resize(record.len().max(1), 0);
+        self.ends.resize(record.len() + 1, 0);
+        let (mut input, mut out_len, mut ends_len) = (record, 0, 0);
+        loop {
+            let (result, read, written, ended) = self.core.read_record(
+                input,
+                &mut self.output[out_len..],
+                &mut self.ends[ends_len..],
+            );
+            input = &input[read..];
+            out_len += written;
+            ends_len += ended;
+            match result {
+                // All of it read: the next call, with no input, is the end of the file and
+                // ends a record that has no final newline (it cannot be empty again).
+                ReadRecordResult::InputEmpty if read > 0 || !input.is_empty() => {}
+                ReadRecordResult::InputEmpty => break,
+                ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {
+                    let grow = self.output.len().max(16);
+                    self.output.resize(self.output.len() + grow, 0);
+                    self.ends.resize(self.ends.len() + grow, 0);
                 }
+                ReadRecordResult::Record | ReadRecordResult::End => break,
             }
         }
-        cells
+        let (output, ends) = (&self.output[..out_len], &self.ends[..ends_len]);
+        let mut start = 0;
+        ends.iter().map(move |end| {
+            let field = output.get(start..*end).unwrap_or_default();
+            start = *end;
+            std::str::from_utf8(field).unwrap_or_default()
+        })
     }
 }
 
@@ -226,27 +294,19 @@ impl RowStore {
         }
     }
 
-    pub fn review(&self, index: usize) -> (u64, ReviewRow) {
+    pub fn review(&self, parser: &mut RecordParser, index: usize) -> (u64, ReviewRow) {
         match self {
             RowStore::Memory(s) => s.reviews.get(index).cloned().unwrap_or_default(),
-            RowStore::Csv { reviews, .. } => (
-                reviews.records.get(index).map_or(0, |r| r.line),
-                review_row(&reviews.cells(index)),
-            ),
+            RowStore::Csv { reviews, .. } => reviews.row(parser, index, review_row_with),
         }
     }
 
-    pub fn support(&self, index: usize) -> (u64, SupportRow) {
+    pub fn support(&self, parser: &mut RecordParser, index: usize) -> (u64, SupportRow) {
         match self {
             RowStore::Memory(s) => s.supports.get(index).cloned().unwrap_or_default(),
-            RowStore::Csv { supports, .. } => {
-                supports.as_ref().map_or_else(Default::default, |t| {
-                    (
-                        t.records.get(index).map_or(0, |r| r.line),
-                        support_row(&t.cells(index)),
-                    )
-                })
-            }
+            RowStore::Csv { supports, .. } => supports
+                .as_ref()
+                .map_or_else(Default::default, |t| t.row(parser, index, support_row_with)),
         }
     }
 }
@@ -487,44 +547,52 @@ fn take(cells: &HashMap<&'static str, String>, name: &str) -> String {
 }
 
 fn review_row(c: &HashMap<&'static str, String>) -> ReviewRow {
-    ReviewRow {
-        household_key: take(c, "household_key"),
-        head_name: take(c, "head_name"),
-        unit_code: take(c, "unit_code"),
-        hamlet: take(c, "hamlet"),
-        area: take(c, "area"),
-        ethnic_minority: take(c, "ethnic_minority"),
-        merit_family: take(c, "merit_family"),
-        registered_on: take(c, "registered_on"),
-        members: take(c, "members"),
-        period: take(c, "period"),
-        survey_date: take(c, "survey_date"),
-        income_per_capita_vnd: take(c, "income_per_capita_vnd"),
-        deprivations: take(c, "deprivations"),
-        working_capacity: take(c, "working_capacity"),
-        loan_demand: take(c, "loan_demand"),
-        cause_of_poverty: take(c, "cause_of_poverty"),
-        surveyor: take(c, "surveyor"),
-        standard: take(c, "standard"),
-        category: take(c, "category"),
-        decision_no: take(c, "decision_no"),
-        decided_on: take(c, "decided_on"),
-        decision_reason: take(c, "decision_reason"),
-    }
+    review_row_with(&|name| take(c, name))
 }
 
 fn support_row(c: &HashMap<&'static str, String>) -> SupportRow {
+    support_row_with(&|name| take(c, name))
+}
+
+fn review_row_with(take: &Cell<'_>) -> ReviewRow {
+    ReviewRow {
+        household_key: take("household_key"),
+        head_name: take("head_name"),
+        unit_code: take("unit_code"),
+        hamlet: take("hamlet"),
+        area: take("area"),
+        ethnic_minority: take("ethnic_minority"),
+        merit_family: take("merit_family"),
+        registered_on: take("registered_on"),
+        members: take("members"),
+        period: take("period"),
+        survey_date: take("survey_date"),
+        income_per_capita_vnd: take("income_per_capita_vnd"),
+        deprivations: take("deprivations"),
+        working_capacity: take("working_capacity"),
+        loan_demand: take("loan_demand"),
+        cause_of_poverty: take("cause_of_poverty"),
+        surveyor: take("surveyor"),
+        standard: take("standard"),
+        category: take("category"),
+        decision_no: take("decision_no"),
+        decided_on: take("decided_on"),
+        decision_reason: take("decision_reason"),
+    }
+}
+
+fn support_row_with(take: &Cell<'_>) -> SupportRow {
     SupportRow {
-        household_key: take(c, "household_key"),
-        policy: take(c, "policy"),
-        amount_vnd: take(c, "amount_vnd"),
-        in_kind: take(c, "in_kind"),
-        funding_source: take(c, "funding_source"),
-        fund_id: take(c, "fund_id"),
-        disbursed_on: take(c, "disbursed_on"),
-        disbursed_by: take(c, "disbursed_by"),
-        decision_no: take(c, "decision_no"),
-        recipient_member: take(c, "recipient_member"),
+        household_key: take("household_key"),
+        policy: take("policy"),
+        amount_vnd: take("amount_vnd"),
+        in_kind: take("in_kind"),
+        funding_source: take("funding_source"),
+        fund_id: take("fund_id"),
+        disbursed_on: take("disbursed_on"),
+        disbursed_by: take("disbursed_by"),
+        decision_no: take("decision_no"),
+        recipient_member: take("recipient_member"),
     }
 }
 
