@@ -693,10 +693,7 @@ async fn import_store(
     progress.inc(rejected.len() as u64);
     let rejected = Arc::new(rejected);
     let mut batches = std::pin::pin!(decide_all(&work, pool, batch_size, Pass::Write, &rejected));
-    loop {
-        let Some(decided) = batches.try_next().await? else {
-            break;
-        };
+    while let Some(decided) = batches.try_next().await? {
         write_batch(pool, decided, &mut summary, progress).await?;
     }
     progress.finish_and_clear();
