@@ -38,6 +38,10 @@ pub enum ReadError {
         sheet: &'static str,
         missing: Vec<&'static str>,
     },
+    /// A record read again for its batch is not what was indexed: the file was edited or
+    /// replaced in the meantime.
+    #[error("{path} changed while it was being imported (line {line}); import it again")]
+    Changed { path: String, line: u64 },
     /// PostgreSQL cannot store U+0000 in a JSON payload: refused here, naming the cell, rather
     /// than failing the write of a batch after the file was found valid.
     #[error("{sheet} line {line}: {field}: holds a NUL character; nothing was imported")]
@@ -64,9 +68,10 @@ const REQUIRED_REVIEW: [&str; 5] = [
 ];
 const REQUIRED_SUPPORT: [&str; 4] = ["household_key", "policy", "funding_source", "disbursed_on"];
 
-/// Where an import's rows come from. A CSV file is kept as its bytes plus an index of its
-/// records, and a batch's rows are parsed when the batch is worked on, so memory holds the file
-/// once rather than every row as strings (a workbook is read whole: calamine loads sheets whole).
+/// Where an import's rows come from. A CSV file is indexed once (where each record is, with a
+/// digest of its bytes) and a batch's records are read again from the file and parsed when the
+/// batch is worked on, so memory holds neither every row as strings nor the file's bytes (a
+/// workbook is read whole: calamine loads sheets whole).
 pub enum RowStore {
     Memory(Sheets),
     Csv {
@@ -75,20 +80,34 @@ pub enum RowStore {
     },
 }
 
-/// A record of a CSV file: its household key, line and bytes.
+/// A record of a CSV file: its household key, line, where its bytes are and their digest.
 pub struct RecordRef {
     pub key: Box<str>,
     pub line: u64,
-    start: usize,
-    end: usize,
+    /// Offsets in the file.
+    start: u64,
+    end: u64,
+    digest: u64,
 }
 
-/// A CSV file held as bytes, with the header mapping and an index of its non-empty records.
+/// An open CSV file with its header mapping and an index of its non-empty records.
 pub struct CsvTable {
-    bytes: Vec<u8>,
+    path: std::path::PathBuf,
+    file: std::fs::File,
     mapping: Vec<Option<&'static str>>,
     pub records: Vec<RecordRef>,
 }
+
+/// Digest of a record's bytes, to notice a file changed between indexing and reading.
+fn digest(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+/// Records further apart than this are read with separate reads.
+const READ_GAP: u64 = 64 * 1024;
 
 impl CsvTable {
     fn open(
@@ -97,13 +116,16 @@ impl CsvTable {
         columns: &[(&'static str, &[&str])],
         required: &[&'static str],
     ) -> Result<CsvTable, ReadError> {
-        let mut bytes = std::fs::read(path).map_err(|e| io(path, e))?;
-        if bytes.starts_with(b"\xEF\xBB\xBF") {
-            bytes.drain(..3);
-        }
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(bytes.as_slice());
+        let mut file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| io(path, e))?;
+        let bom: u64 = if bytes.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let text = &bytes[bom as usize..];
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text);
         let headers = reader.headers().map_err(|e| io(path, e))?.clone();
         let mapping = map_headers(headers.iter(), sheet, columns, required)?;
         let key_column = mapping.iter().position(|m| *m == Some("household_key"));
@@ -116,7 +138,7 @@ impl CsvTable {
                 break;
             }
             let end = reader.position().byte();
-            let line = lines.line_at(&bytes, record.position().map_or(start, |p| p.byte()));
+            let line = lines.line_at(text, record.position().map_or(start, |p| p.byte()));
             // The cells of known columns, checked in place (the rows are built per batch).
             let cells = || {
                 record
@@ -135,35 +157,74 @@ impl CsvTable {
                 .unwrap_or_default()
                 .trim()
                 .into();
+            let span = usize::try_from(start).unwrap_or(usize::MAX)
+                ..usize::try_from(end).unwrap_or(usize::MAX).min(text.len());
             records.push(RecordRef {
                 key,
                 line,
-                start: usize::try_from(start).unwrap_or(usize::MAX),
-                end: usize::try_from(end).unwrap_or(usize::MAX),
+                start: start + bom,
+                end: end + bom,
+                digest: digest(text.get(span).unwrap_or_default()),
             });
         }
         Ok(CsvTable {
-            bytes,
+            path: path.to_owned(),
+            file,
             mapping,
             records,
         })
     }
 
-    /// Record `index` built by `build` from its cells by canonical column.
-    fn row<T: Default>(
+    /// Records `indexes` (in file order, as the index numbers them), each built by `build` from
+    /// its cells by canonical column, in the order asked. Neighbouring records are read with
+    /// one read.
+    fn rows<T>(
         &self,
         parser: &mut RecordParser,
-        index: usize,
+        indexes: &[usize],
         build: fn(&Cell<'_>) -> T,
-    ) -> (u64, T) {
-        let Some(r) = self.records.get(index) else {
-            return (0, T::default());
-        };
-        let slice = self
-            .bytes
-            .get(r.start..r.end.min(self.bytes.len()))
-            .unwrap_or_default();
-        let fields: Vec<&str> = parser.fields(slice).collect();
+    ) -> Result<Vec<(u64, T)>, ReadError> {
+        use std::os::unix::fs::FileExt;
+        let record = |k: usize| &self.records[indexes[k]];
+        let mut order: Vec<usize> = (0..indexes.len()).collect();
+        order.sort_by_key(|k| indexes[*k]);
+        let mut out: Vec<Option<(u64, T)>> = Vec::new();
+        out.resize_with(indexes.len(), || None);
+        let mut chunk = Vec::new();
+        let mut rest = &order[..];
+        while let Some(first) = rest.first() {
+            // One read for the records that follow within READ_GAP of each other.
+            let mut n = 1;
+            while n < rest.len() && record(rest[n]).start <= record(rest[n - 1]).end + READ_GAP {
+                n += 1;
+            }
+            let from = record(*first).start;
+            let to = record(rest[n - 1]).end;
+            chunk.resize(usize::try_from(to - from).unwrap_or(0), 0);
+            self.file
+                .read_exact_at(&mut chunk, from)
+                .map_err(|e| io(&self.path, e))?;
+            for k in &rest[..n] {
+                let r = record(*k);
+                let at = usize::try_from(r.start - from).unwrap_or(0);
+                let len = usize::try_from(r.end - r.start).unwrap_or(0);
+                let bytes = chunk.get(at..at + len).unwrap_or_default();
+                if digest(bytes) != r.digest {
+                    return Err(ReadError::Changed {
+                        path: self.path.display().to_string(),
+                        line: r.line,
+                    });
+                }
+                out[*k] = Some((r.line, self.row(parser, bytes, build)));
+            }
+            rest = &rest[n..];
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// A record's bytes built by `build` from its cells by canonical column.
+    fn row<T>(&self, parser: &mut RecordParser, record: &[u8], build: fn(&Cell<'_>) -> T) -> T {
+        let fields: Vec<&str> = parser.fields(record).collect();
         // The last column of a name counts, as when the file was indexed.
         let cell = |name: &str| {
             self.mapping
@@ -173,7 +234,7 @@ impl CsvTable {
                 .map(|cell| cell.trim().to_owned())
                 .unwrap_or_default()
         };
-        (r.line, build(&cell))
+        build(&cell)
     }
 }
 
@@ -294,19 +355,36 @@ impl RowStore {
         }
     }
 
-    pub fn review(&self, parser: &mut RecordParser, index: usize) -> (u64, ReviewRow) {
+    /// The review rows `indexes` (as [`RowStore::review_keys`] numbers them), in that order.
+    pub fn reviews(
+        &self,
+        parser: &mut RecordParser,
+        indexes: &[usize],
+    ) -> Result<Vec<(u64, ReviewRow)>, ReadError> {
         match self {
-            RowStore::Memory(s) => s.reviews.get(index).cloned().unwrap_or_default(),
-            RowStore::Csv { reviews, .. } => reviews.row(parser, index, review_row_with),
+            RowStore::Memory(s) => Ok(indexes
+                .iter()
+                .map(|i| s.reviews.get(*i).cloned().unwrap_or_default())
+                .collect()),
+            RowStore::Csv { reviews, .. } => reviews.rows(parser, indexes, review_row_with),
         }
     }
 
-    pub fn support(&self, parser: &mut RecordParser, index: usize) -> (u64, SupportRow) {
+    /// The support rows `indexes` (as [`RowStore::support_keys`] numbers them), in that order.
+    pub fn supports(
+        &self,
+        parser: &mut RecordParser,
+        indexes: &[usize],
+    ) -> Result<Vec<(u64, SupportRow)>, ReadError> {
         match self {
-            RowStore::Memory(s) => s.supports.get(index).cloned().unwrap_or_default(),
-            RowStore::Csv { supports, .. } => supports
-                .as_ref()
-                .map_or_else(Default::default, |t| t.row(parser, index, support_row_with)),
+            RowStore::Memory(s) => Ok(indexes
+                .iter()
+                .map(|i| s.supports.get(*i).cloned().unwrap_or_default())
+                .collect()),
+            RowStore::Csv { supports, .. } => match supports {
+                Some(t) => t.rows(parser, indexes, support_row_with),
+                None => Ok(Vec::new()),
+            },
         }
     }
 }
@@ -639,6 +717,40 @@ mod tests {
             .map(|(line, _)| *line)
             .collect();
         assert_eq!(lines, [2, 5]);
+    }
+
+    #[test]
+    fn rows_are_read_back_from_the_file_in_the_order_asked_and_an_edit_is_noticed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("review.csv");
+        let far = "x".repeat(2 * READ_GAP as usize);
+        std::fs::write(
+            &path,
+            format!(
+                "\u{feff}household_key,head_name,unit_code,period,survey_date,note\n\
+                 H1,\"An, Văn\",25459,2022-annual,2022-10-05,\n\
+                 \n\
+                 H2,Bé,25459,2022-annual,2022-10-06,{far}\n\
+                 H3,Cúc,25459,2022-annual,2022-10-07,\n"
+            ),
+        )
+        .expect("write");
+        let store = RowStore::open(&path).expect("open");
+        let mut parser = RecordParser::default();
+        let rows = store.reviews(&mut parser, &[2, 0, 1]).expect("rows");
+        let got: Vec<(u64, &str)> = rows
+            .iter()
+            .map(|(line, r)| (*line, r.head_name.as_str()))
+            .collect();
+        assert_eq!(got, [(5, "Cúc"), (2, "An, Văn"), (4, "Bé")]);
+        // The same length, other content: refused rather than imported unchecked.
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replace("Cúc", "Cùc")).expect("edit");
+        match store.reviews(&mut parser, &[2]) {
+            Err(ReadError::Changed { line: 5, .. }) => {}
+            other => panic!("expected a change at line 5, got {:?}", other.map(|r| r.len())),
+        }
+        assert_eq!(store.reviews(&mut parser, &[0]).expect("unchanged").len(), 1);
     }
 
     #[test]

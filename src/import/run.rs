@@ -5,11 +5,13 @@
 //! nothing, and memory stays bounded); the second runs them again and writes each batch —
 //! events, import keys and read models — in one transaction, all or nothing.
 //!
-//! A batch is decided (rows parsed, commands run, events hashed and encoded as binary COPY
-//! rows, read-model histories assembled) by a task of its own on a blocking thread, two batches
-//! ahead of the writer, so the machine's cores parse and hash while PostgreSQL ingests. The
-//! writer only sends: COPY of the events and the keys, then the inline read models from the
-//! histories already in memory (the log is never read back).
+//! A batch is decided (rows read again from the file and parsed, commands run, events hashed
+//! and encoded as binary COPY rows, read-model histories assembled) by a task of its own on a
+//! blocking thread, ahead of the writers, so the machine's cores parse and hash while
+//! PostgreSQL ingests. Two batches are written at once, each in its own transaction: a writer
+//! only sends (COPY of the events and the keys, then the inline read models from the histories
+//! already in memory; the log is never read back), and while one waits for its commit to reach
+//! the disk the other keeps PostgreSQL busy.
 //!
 //! Every command of the file has a stable import key (`import:<household_key>:survey:<period>`,
 //! …) stored in `idempotency_keys` with a digest of its row, so a second import of the same file
@@ -47,6 +49,10 @@ pub const DEFAULT_BATCH: usize = 500;
 /// Batches decided at once, ahead of the one being written: enough to keep both cores busy
 /// while PostgreSQL ingests, few enough to keep memory bounded.
 const AHEAD: usize = 2;
+/// Batches written at once, each in its own transaction on its own connection: while one
+/// waits for its commit to reach the disk, or for the next batch, the other keeps PostgreSQL
+/// busy.
+const WRITERS: usize = 2;
 /// Namespace of household ids derived from import keys (UUIDv5).
 const HOUSEHOLD_NAMESPACE: Uuid = Uuid::from_u128(0x6a1e_5c3b_7d2f_4e10_9b8a_72a0_1c0d_e5f1);
 
@@ -98,9 +104,9 @@ pub enum ImportError {
     #[error("could not write the rejects file {path}: {cause}")]
     Rejects { path: String, cause: String },
     /// Rows that passed the check were refused when their batch was decided again to be
-    /// written: the log changed in between (another writer). Earlier batches were written.
+    /// written: the log changed in between (another writer). Batches already written stay.
     #[error(
-        "the log changed during the import ({}); the batches before were written: import the file again",
+        "the log changed during the import ({}); the batches written so far stay written: import the file again",
         .0.first().map(ToString::to_string).unwrap_or_default()
     )]
     Changed(Vec<RowError>),
@@ -155,24 +161,27 @@ fn group(store: &RowStore) -> Vec<RowRefs> {
 }
 
 /// The rows of a batch of households, read from the store.
-fn materialize(store: &RowStore, refs: &[&RowRefs]) -> Vec<Rows> {
+fn materialize(store: &RowStore, refs: &[&RowRefs]) -> Result<Vec<Rows>, ReadError> {
     let mut parser = RecordParser::default();
-    refs.iter()
+    let review_indexes: Vec<usize> = refs
+        .iter()
+        .flat_map(|r| r.reviews.iter().copied())
+        .collect();
+    let support_indexes: Vec<usize> = refs
+        .iter()
+        .flat_map(|r| r.supports.iter().copied())
+        .collect();
+    let mut reviews = store.reviews(&mut parser, &review_indexes)?.into_iter();
+    let mut supports = store.supports(&mut parser, &support_indexes)?.into_iter();
+    Ok(refs
+        .iter()
         .map(|r| Rows {
             key: r.key.clone(),
             id: r.id,
-            reviews: r
-                .reviews
-                .iter()
-                .map(|i| store.review(&mut parser, *i))
-                .collect(),
-            supports: r
-                .supports
-                .iter()
-                .map(|i| store.support(&mut parser, *i))
-                .collect(),
+            reviews: reviews.by_ref().take(r.reviews.len()).collect(),
+            supports: supports.by_ref().take(r.supports.len()).collect(),
         })
-        .collect()
+        .collect())
 }
 
 /// Units by code, for the validity facts commands carry.
@@ -457,12 +466,12 @@ fn decide(
     refs: &[&RowRefs],
     known: Known,
     pass: Pass,
-) -> Result<Decided, sqlx::Error> {
+) -> Result<Decided, ImportError> {
     let Known {
         logs: mut known_logs,
         keys: known_keys,
     } = known;
-    let batch = materialize(&work.store, refs);
+    let batch = materialize(&work.store, refs)?;
     let mut decided = Decided {
         households: batch.len(),
         events: BinaryRows::with_capacity(if pass == Pass::Write {
@@ -557,7 +566,7 @@ fn decide_all(
                 })
                 .await;
                 match decided {
-                    Ok(decided) => decided.map_err(ImportError::from),
+                    Ok(decided) => decided,
                     Err(e) => std::panic::resume_unwind(e.into_panic()),
                 }
             })
@@ -692,9 +701,13 @@ async fn import_store(
     progress.set_message("importing");
     progress.inc(rejected.len() as u64);
     let rejected = Arc::new(rejected);
-    let mut batches = std::pin::pin!(decide_all(&work, pool, batch_size, Pass::Write, &rejected));
-    while let Some(decided) = batches.try_next().await? {
-        write_batch(pool, decided, &mut summary, progress).await?;
+    let batches = decide_all(&work, pool, batch_size, Pass::Write, &rejected);
+    let mut written = std::pin::pin!(batches
+        .map_ok(|decided| write_batch(pool, decided, progress))
+        .try_buffer_unordered(WRITERS));
+    while let Some(batch) = written.try_next().await? {
+        summary.events_written += batch.events_written;
+        summary.rows_already_imported += batch.already_imported;
     }
     progress.finish_and_clear();
     summary.seconds = started.elapsed().as_secs_f64();
@@ -702,23 +715,31 @@ async fn import_store(
     Ok(summary)
 }
 
+/// What writing one batch did.
+struct Written {
+    events_written: u64,
+    already_imported: u64,
+}
+
 /// Events, import keys and inline read models of one batch, all or nothing.
 async fn write_batch(
     pool: &PgPool,
     decided: Decided,
-    summary: &mut Summary,
     progress: &indicatif::ProgressBar,
-) -> Result<(), ImportError> {
+) -> Result<Written, ImportError> {
     if !decided.problems.is_empty() {
         // Writing the rest would drop these households without a word.
         return Err(ImportError::Changed(
             decided.problems.into_iter().map(|(_, e)| e).collect(),
         ));
     }
-    summary.rows_already_imported += decided.already_imported;
+    let mut written = Written {
+        events_written: 0,
+        already_imported: decided.already_imported,
+    };
     if decided.events.rows() > 0 {
         let mut tx = pool.begin().await?;
-        summary.events_written += copy_events(&mut tx, decided.events).await?;
+        written.events_written = copy_events(&mut tx, decided.events).await?;
         copy_keys(&mut tx, decided.keys).await?;
         let stored: Vec<StoredEvent<'_>> = decided
             .logs
@@ -729,7 +750,7 @@ async fn write_batch(
         tx.commit().await?;
     }
     progress.inc(decided.households as u64);
-    Ok(())
+    Ok(written)
 }
 
 /// Every problem of the rejected households, naming its row, as CSV in a temp file.
