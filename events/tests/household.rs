@@ -1438,6 +1438,26 @@ fn the_history_forms_an_intact_hash_chain() {
 }
 
 #[test]
+fn every_hash_is_sha256_of_prev_hash_and_the_serde_jcs_form_of_the_event() {
+    use sha2::{Digest, Sha256};
+    let g = long_history().and(correct(15, None));
+    for r in &g.history {
+        let mut unhashed = r.clone();
+        unhashed.meta.hash.clear();
+        let canonical = serde_jcs::to_vec(&unhashed).unwrap();
+        let mut hasher = Sha256::new();
+        hasher.update(r.meta.prev_hash.as_bytes());
+        hasher.update(&canonical);
+        assert_eq!(
+            r.meta.hash,
+            hex::encode(hasher.finalize()),
+            "{}",
+            r.event.type_name()
+        );
+    }
+}
+
+#[test]
 fn every_event_type_is_named_as_the_contract_says() {
     let g = long_history().and(correct(15, None));
     let mut seen: Vec<&str> = g.history.iter().map(|r| r.event.type_name()).collect();

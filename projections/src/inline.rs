@@ -15,9 +15,19 @@ pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Resul
         return Ok(());
     }
     let logs = log::load(conn, events).await?;
-    crate::status::write(conn, &logs).await?;
+    apply_loaded(conn, events, &logs).await
+}
+
+/// Like [`apply`] with the histories at hand (`logs` is what [`log::load`] gives for `events`):
+/// the bulk importer has them in memory and need not read them back.
+pub async fn apply_loaded(
+    conn: &mut PgConnection,
+    events: &[StoredEvent<'_>],
+    logs: &[log::HouseholdLog],
+) -> Result<(), sqlx::Error> {
+    crate::status::write(conn, logs).await?;
     crate::history::apply(conn, events).await?;
-    crate::disbursements::write(conn, &logs).await?;
-    crate::re_poverty::write(conn, &logs).await?;
+    crate::disbursements::write(conn, logs).await?;
+    crate::re_poverty::write(conn, logs).await?;
     Ok(())
 }

@@ -66,15 +66,20 @@ impl RowError {
     /// A command of `row` refused by the aggregate, named by the row and the column the
     /// domain's field stands for.
     pub fn from_domain(row: &RowCommand, error: &HouseholdError) -> RowError {
+        RowError::refused(row.sheet, row.line, error)
+    }
+
+    /// Like [`RowError::from_domain`], for a command already handed over.
+    pub fn refused(sheet: &'static str, line: u64, error: &HouseholdError) -> RowError {
         let field = match error.field() {
             Some("effective_on") => "registered_on",
-            Some("reason") if row.sheet == REVIEWS => "decision_reason",
+            Some("reason") if sheet == REVIEWS => "decision_reason",
             Some("added" | "removed" | "new_head_name") => "members",
             Some("measures") => "deprivations",
-            Some(field) => canonical_field(row.sheet, field),
+            Some(field) => canonical_field(sheet, field),
             None => "row",
         };
-        RowError::new(row.sheet, row.line, field, error.to_string())
+        RowError::new(sheet, line, field, error.to_string())
     }
 }
 

@@ -38,6 +38,10 @@ pub enum ReadError {
         sheet: &'static str,
         missing: Vec<&'static str>,
     },
+    /// A record read again for its batch is not what was indexed: the file was edited or
+    /// replaced in the meantime.
+    #[error("{path} changed while it was being imported (line {line}); import it again")]
+    Changed { path: String, line: u64 },
     /// PostgreSQL cannot store U+0000 in a JSON payload: refused here, naming the cell, rather
     /// than failing the write of a batch after the file was found valid.
     #[error("{sheet} line {line}: {field}: holds a NUL character; nothing was imported")]
@@ -64,9 +68,10 @@ const REQUIRED_REVIEW: [&str; 5] = [
 ];
 const REQUIRED_SUPPORT: [&str; 4] = ["household_key", "policy", "funding_source", "disbursed_on"];
 
-/// Where an import's rows come from. A CSV file is kept as its bytes plus an index of its
-/// records, and a batch's rows are parsed when the batch is worked on, so memory holds the file
-/// once rather than every row as strings (a workbook is read whole: calamine loads sheets whole).
+/// Where an import's rows come from. A CSV file is indexed once (where each record is, with a
+/// digest of its bytes) and a batch's records are read again from the file and parsed when the
+/// batch is worked on, so memory holds neither every row as strings nor the file's bytes (a
+/// workbook is read whole: calamine loads sheets whole).
 pub enum RowStore {
     Memory(Sheets),
     Csv {
@@ -75,20 +80,34 @@ pub enum RowStore {
     },
 }
 
-/// A record of a CSV file: its household key, line and bytes.
+/// A record of a CSV file: its household key, line, where its bytes are and their digest.
 pub struct RecordRef {
     pub key: Box<str>,
     pub line: u64,
-    start: usize,
-    end: usize,
+    /// Offsets in the file.
+    start: u64,
+    end: u64,
+    digest: u64,
 }
 
-/// A CSV file held as bytes, with the header mapping and an index of its non-empty records.
+/// An open CSV file with its header mapping and an index of its non-empty records.
 pub struct CsvTable {
-    bytes: Vec<u8>,
+    path: std::path::PathBuf,
+    file: std::fs::File,
     mapping: Vec<Option<&'static str>>,
     pub records: Vec<RecordRef>,
 }
+
+/// Digest of a record's bytes, to notice a file changed between indexing and reading.
+fn digest(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+/// Records further apart than this are read with separate reads.
+const READ_GAP: u64 = 64 * 1024;
 
 impl CsvTable {
     fn open(
@@ -97,13 +116,16 @@ impl CsvTable {
         columns: &[(&'static str, &[&str])],
         required: &[&'static str],
     ) -> Result<CsvTable, ReadError> {
-        let mut bytes = std::fs::read(path).map_err(|e| io(path, e))?;
-        if bytes.starts_with(b"\xEF\xBB\xBF") {
-            bytes.drain(..3);
-        }
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(bytes.as_slice());
+        let mut file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| io(path, e))?;
+        let bom: u64 = if bytes.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let text = &bytes[bom as usize..];
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text);
         let headers = reader.headers().map_err(|e| io(path, e))?.clone();
         let mapping = map_headers(headers.iter(), sheet, columns, required)?;
         let key_column = mapping.iter().position(|m| *m == Some("household_key"));
@@ -116,59 +138,166 @@ impl CsvTable {
                 break;
             }
             let end = reader.position().byte();
-            let line = lines.line_at(&bytes, record.position().map_or(start, |p| p.byte()));
-            let mut cells = HashMap::new();
-            for (i, cell) in record.iter().enumerate() {
-                if let Some(Some(name)) = mapping.get(i) {
-                    cells.insert(*name, cell.trim().to_owned());
-                }
-            }
-            if cells.values().all(String::is_empty) {
+            let line = lines.line_at(text, record.position().map_or(start, |p| p.byte()));
+            // The cells of known columns, checked in place (the rows are built per batch).
+            let cells = || {
+                record
+                    .iter()
+                    .zip(&mapping)
+                    .filter_map(|(cell, name)| Some(((*name)?, cell)))
+            };
+            if cells().all(|(_, cell)| cell.trim().is_empty()) {
                 continue;
             }
-            no_nul(&cells, sheet, line)?;
+            if let Some((field, _)) = cells().find(|(_, cell)| cell.contains('\0')) {
+                return Err(ReadError::NulCharacter { sheet, line, field });
+            }
             let key = key_column
                 .and_then(|i| record.get(i))
                 .unwrap_or_default()
                 .trim()
                 .into();
+            let span = usize::try_from(start).unwrap_or(usize::MAX)
+                ..usize::try_from(end).unwrap_or(usize::MAX).min(text.len());
             records.push(RecordRef {
                 key,
                 line,
-                start: usize::try_from(start).unwrap_or(usize::MAX),
-                end: usize::try_from(end).unwrap_or(usize::MAX),
+                start: start + bom,
+                end: end + bom,
+                digest: digest(text.get(span).unwrap_or_default()),
             });
         }
         Ok(CsvTable {
-            bytes,
+            path: path.to_owned(),
+            file,
             mapping,
             records,
         })
     }
 
-    /// The cells of record `index`, by canonical column.
-    fn cells(&self, index: usize) -> HashMap<&'static str, String> {
-        let mut cells = HashMap::new();
-        let Some(r) = self.records.get(index) else {
-            return cells;
-        };
-        let slice = self
-            .bytes
-            .get(r.start..r.end.min(self.bytes.len()))
-            .unwrap_or_default();
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(slice);
-        let mut record = csv::StringRecord::new();
-        if reader.read_record(&mut record).unwrap_or(false) {
-            for (i, cell) in record.iter().enumerate() {
-                if let Some(Some(name)) = self.mapping.get(i) {
-                    cells.insert(*name, cell.trim().to_owned());
+    /// Records `indexes` (in file order, as the index numbers them), each built by `build` from
+    /// its cells by canonical column, in the order asked. Neighbouring records are read with
+    /// one read.
+    fn rows<T>(
+        &self,
+        parser: &mut RecordParser,
+        indexes: &[usize],
+        build: fn(&Cell<'_>) -> T,
+    ) -> Result<Vec<(u64, T)>, ReadError> {
+        use std::os::unix::fs::FileExt;
+        let record = |k: usize| &self.records[indexes[k]];
+        let mut order: Vec<usize> = (0..indexes.len()).collect();
+        order.sort_by_key(|k| indexes[*k]);
+        let mut out: Vec<Option<(u64, T)>> = Vec::new();
+        out.resize_with(indexes.len(), || None);
+        let mut chunk = Vec::new();
+        let mut rest = &order[..];
+        while let Some(first) = rest.first() {
+            // One read for the records that follow within READ_GAP of each other.
+            let mut n = 1;
+            while n < rest.len() && record(rest[n]).start <= record(rest[n - 1]).end + READ_GAP {
+                n += 1;
+            }
+            let from = record(*first).start;
+            let to = record(rest[n - 1]).end;
+            chunk.resize(usize::try_from(to - from).unwrap_or(0), 0);
+            self.file
+                .read_exact_at(&mut chunk, from)
+                .map_err(|e| io(&self.path, e))?;
+            for k in &rest[..n] {
+                let r = record(*k);
+                let at = usize::try_from(r.start - from).unwrap_or(0);
+                let len = usize::try_from(r.end - r.start).unwrap_or(0);
+                let bytes = chunk.get(at..at + len).unwrap_or_default();
+                if digest(bytes) != r.digest {
+                    return Err(ReadError::Changed {
+                        path: self.path.display().to_string(),
+                        line: r.line,
+                    });
                 }
+                out[*k] = Some((r.line, self.row(parser, bytes, build)));
+            }
+            rest = &rest[n..];
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// A record's bytes built by `build` from its cells by canonical column.
+    fn row<T>(&self, parser: &mut RecordParser, record: &[u8], build: fn(&Cell<'_>) -> T) -> T {
+        let fields: Vec<&str> = parser.fields(record).collect();
+        // The last column of a name counts, as when the file was indexed.
+        let cell = |name: &str| {
+            self.mapping
+                .iter()
+                .rposition(|m| *m == Some(name))
+                .and_then(|i| fields.get(i))
+                .map(|cell| cell.trim().to_owned())
+                .unwrap_or_default()
+        };
+        build(&cell)
+    }
+}
+
+/// A row's cell by canonical column name (empty when the file lacks the column).
+type Cell<'a> = dyn Fn(&str) -> String + 'a;
+
+/// Splits one CSV record at a time, reusing its state machine and buffers: building a reader
+/// per record (the `csv` crate builds its DFA each time) was a tenth of an import's CPU.
+pub struct RecordParser {
+    core: csv_core::Reader,
+    output: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Default for RecordParser {
+    fn default() -> Self {
+        RecordParser {
+            // The settings `csv::ReaderBuilder::new()` gives the reader that indexed the file.
+            core: csv_core::Reader::new(),
+            output: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+}
+
+impl RecordParser {
+    /// The fields of the first record in `record` (the file was read as UTF-8 when indexed).
+    fn fields<'p>(&'p mut self, record: &[u8]) -> impl Iterator<Item = &'p str> + 'p {
+        use csv_core::ReadRecordResult;
+        self.core.reset();
+        // Unquoting only shrinks a record, so its length bounds the output.
+        self.output.resize(record.len().max(1), 0);
+        self.ends.resize(record.len() + 1, 0);
+        let (mut input, mut out_len, mut ends_len) = (record, 0, 0);
+        loop {
+            let (result, read, written, ended) = self.core.read_record(
+                input,
+                &mut self.output[out_len..],
+                &mut self.ends[ends_len..],
+            );
+            input = &input[read..];
+            out_len += written;
+            ends_len += ended;
+            match result {
+                // All of it read: the next call, with no input, is the end of the file and
+                // ends a record that has no final newline (it cannot be empty again).
+                ReadRecordResult::InputEmpty if read > 0 || !input.is_empty() => {}
+                ReadRecordResult::InputEmpty => break,
+                ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {
+                    let grow = self.output.len().max(16);
+                    self.output.resize(self.output.len() + grow, 0);
+                    self.ends.resize(self.ends.len() + grow, 0);
+                }
+                ReadRecordResult::Record | ReadRecordResult::End => break,
             }
         }
-        cells
+        let (output, ends) = (&self.output[..out_len], &self.ends[..ends_len]);
+        let mut start = 0;
+        ends.iter().map(move |end| {
+            let field = output.get(start..*end).unwrap_or_default();
+            start = *end;
+            std::str::from_utf8(field).unwrap_or_default()
+        })
     }
 }
 
@@ -226,27 +355,36 @@ impl RowStore {
         }
     }
 
-    pub fn review(&self, index: usize) -> (u64, ReviewRow) {
+    /// The review rows `indexes` (as [`RowStore::review_keys`] numbers them), in that order.
+    pub fn reviews(
+        &self,
+        parser: &mut RecordParser,
+        indexes: &[usize],
+    ) -> Result<Vec<(u64, ReviewRow)>, ReadError> {
         match self {
-            RowStore::Memory(s) => s.reviews.get(index).cloned().unwrap_or_default(),
-            RowStore::Csv { reviews, .. } => (
-                reviews.records.get(index).map_or(0, |r| r.line),
-                review_row(&reviews.cells(index)),
-            ),
+            RowStore::Memory(s) => Ok(indexes
+                .iter()
+                .map(|i| s.reviews.get(*i).cloned().unwrap_or_default())
+                .collect()),
+            RowStore::Csv { reviews, .. } => reviews.rows(parser, indexes, review_row_with),
         }
     }
 
-    pub fn support(&self, index: usize) -> (u64, SupportRow) {
+    /// The support rows `indexes` (as [`RowStore::support_keys`] numbers them), in that order.
+    pub fn supports(
+        &self,
+        parser: &mut RecordParser,
+        indexes: &[usize],
+    ) -> Result<Vec<(u64, SupportRow)>, ReadError> {
         match self {
-            RowStore::Memory(s) => s.supports.get(index).cloned().unwrap_or_default(),
-            RowStore::Csv { supports, .. } => {
-                supports.as_ref().map_or_else(Default::default, |t| {
-                    (
-                        t.records.get(index).map_or(0, |r| r.line),
-                        support_row(&t.cells(index)),
-                    )
-                })
-            }
+            RowStore::Memory(s) => Ok(indexes
+                .iter()
+                .map(|i| s.supports.get(*i).cloned().unwrap_or_default())
+                .collect()),
+            RowStore::Csv { supports, .. } => match supports {
+                Some(t) => t.rows(parser, indexes, support_row_with),
+                None => Ok(Vec::new()),
+            },
         }
     }
 }
@@ -487,44 +625,52 @@ fn take(cells: &HashMap<&'static str, String>, name: &str) -> String {
 }
 
 fn review_row(c: &HashMap<&'static str, String>) -> ReviewRow {
-    ReviewRow {
-        household_key: take(c, "household_key"),
-        head_name: take(c, "head_name"),
-        unit_code: take(c, "unit_code"),
-        hamlet: take(c, "hamlet"),
-        area: take(c, "area"),
-        ethnic_minority: take(c, "ethnic_minority"),
-        merit_family: take(c, "merit_family"),
-        registered_on: take(c, "registered_on"),
-        members: take(c, "members"),
-        period: take(c, "period"),
-        survey_date: take(c, "survey_date"),
-        income_per_capita_vnd: take(c, "income_per_capita_vnd"),
-        deprivations: take(c, "deprivations"),
-        working_capacity: take(c, "working_capacity"),
-        loan_demand: take(c, "loan_demand"),
-        cause_of_poverty: take(c, "cause_of_poverty"),
-        surveyor: take(c, "surveyor"),
-        standard: take(c, "standard"),
-        category: take(c, "category"),
-        decision_no: take(c, "decision_no"),
-        decided_on: take(c, "decided_on"),
-        decision_reason: take(c, "decision_reason"),
-    }
+    review_row_with(&|name| take(c, name))
 }
 
 fn support_row(c: &HashMap<&'static str, String>) -> SupportRow {
+    support_row_with(&|name| take(c, name))
+}
+
+fn review_row_with(take: &Cell<'_>) -> ReviewRow {
+    ReviewRow {
+        household_key: take("household_key"),
+        head_name: take("head_name"),
+        unit_code: take("unit_code"),
+        hamlet: take("hamlet"),
+        area: take("area"),
+        ethnic_minority: take("ethnic_minority"),
+        merit_family: take("merit_family"),
+        registered_on: take("registered_on"),
+        members: take("members"),
+        period: take("period"),
+        survey_date: take("survey_date"),
+        income_per_capita_vnd: take("income_per_capita_vnd"),
+        deprivations: take("deprivations"),
+        working_capacity: take("working_capacity"),
+        loan_demand: take("loan_demand"),
+        cause_of_poverty: take("cause_of_poverty"),
+        surveyor: take("surveyor"),
+        standard: take("standard"),
+        category: take("category"),
+        decision_no: take("decision_no"),
+        decided_on: take("decided_on"),
+        decision_reason: take("decision_reason"),
+    }
+}
+
+fn support_row_with(take: &Cell<'_>) -> SupportRow {
     SupportRow {
-        household_key: take(c, "household_key"),
-        policy: take(c, "policy"),
-        amount_vnd: take(c, "amount_vnd"),
-        in_kind: take(c, "in_kind"),
-        funding_source: take(c, "funding_source"),
-        fund_id: take(c, "fund_id"),
-        disbursed_on: take(c, "disbursed_on"),
-        disbursed_by: take(c, "disbursed_by"),
-        decision_no: take(c, "decision_no"),
-        recipient_member: take(c, "recipient_member"),
+        household_key: take("household_key"),
+        policy: take("policy"),
+        amount_vnd: take("amount_vnd"),
+        in_kind: take("in_kind"),
+        funding_source: take("funding_source"),
+        fund_id: take("fund_id"),
+        disbursed_on: take("disbursed_on"),
+        disbursed_by: take("disbursed_by"),
+        decision_no: take("decision_no"),
+        recipient_member: take("recipient_member"),
     }
 }
 
@@ -571,6 +717,40 @@ mod tests {
             .map(|(line, _)| *line)
             .collect();
         assert_eq!(lines, [2, 5]);
+    }
+
+    #[test]
+    fn rows_are_read_back_from_the_file_in_the_order_asked_and_an_edit_is_noticed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("review.csv");
+        let far = "x".repeat(2 * READ_GAP as usize);
+        std::fs::write(
+            &path,
+            format!(
+                "\u{feff}household_key,head_name,unit_code,period,survey_date,note\n\
+                 H1,\"An, Văn\",25459,2022-annual,2022-10-05,\n\
+                 \n\
+                 H2,Bé,25459,2022-annual,2022-10-06,{far}\n\
+                 H3,Cúc,25459,2022-annual,2022-10-07,\n"
+            ),
+        )
+        .expect("write");
+        let store = RowStore::open(&path).expect("open");
+        let mut parser = RecordParser::default();
+        let rows = store.reviews(&mut parser, &[2, 0, 1]).expect("rows");
+        let got: Vec<(u64, &str)> = rows
+            .iter()
+            .map(|(line, r)| (*line, r.head_name.as_str()))
+            .collect();
+        assert_eq!(got, [(5, "Cúc"), (2, "An, Văn"), (4, "Bé")]);
+        // The same length, other content: refused rather than imported unchecked.
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replace("Cúc", "Cùc")).expect("edit");
+        match store.reviews(&mut parser, &[2]) {
+            Err(ReadError::Changed { line: 5, .. }) => {}
+            other => panic!("expected a change at line 5, got {:?}", other.map(|r| r.len())),
+        }
+        assert_eq!(store.reviews(&mut parser, &[0]).expect("unchanged").len(), 1);
     }
 
     #[test]

@@ -1,9 +1,17 @@
 //! `ansinh import`: validate a whole review file, then write it in batches.
 //!
-//! Two passes over households, each in batches of a few thousand: the first runs every
-//! command through the pure aggregate and keeps only the problems (so a file with a bad row
-//! writes nothing, and memory stays bounded); the second runs them again and writes each batch
-//! — events, import keys and read models — with COPY in one transaction, all or nothing.
+//! Two passes over households, each in batches of a few hundred: the first runs every command
+//! through the pure aggregate and keeps only the problems (so a file with a bad row writes
+//! nothing, and memory stays bounded); the second runs them again and writes each batch —
+//! events, import keys and read models — in one transaction, all or nothing.
+//!
+//! A batch is decided (rows read again from the file and parsed, commands run, events hashed
+//! and encoded as binary COPY rows, read-model histories assembled) by a task of its own on a
+//! blocking thread, ahead of the writers, so the machine's cores parse and hash while
+//! PostgreSQL ingests. Two batches are written at once, each in its own transaction: a writer
+//! only sends (COPY of the events and the keys, then the inline read models from the histories
+//! already in memory; the log is never read back), and while one waits for its commit to reach
+//! the disk the other keeps PostgreSQL busy.
 //!
 //! Every command of the file has a stable import key (`import:<household_key>:survey:<period>`,
 //! …) stored in `idempotency_keys` with a digest of its row, so a second import of the same file
@@ -14,14 +22,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use ansinh_events::chain;
 use ansinh_events::household::{
     Command, Household, HouseholdCommand, HouseholdEvent, HouseholdState, UnitValidity,
 };
 use ansinh_events::standards::Standards;
 use ansinh_events::{Actor, CommandContext, Idempotency, Recorded, Source};
+use ansinh_projections::log::HouseholdLog;
 use ansinh_projections::units::Unit;
 use ansinh_projections::StoredEvent;
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::types::Json;
@@ -29,12 +40,19 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::commands::{row_commands, RowCommand, RowError, REVIEWS};
-use super::copy::{copy_events, copy_keys, KeyRow};
+use super::copy::{copy_events, copy_keys, push_event, push_key, BinaryRows, KeyRow};
 use super::format::{ReviewRow, SupportRow};
-use super::read::{ReadError, RowStore, Sheets};
+use super::read::{ReadError, RecordParser, RowStore, Sheets};
 
 /// Households per transaction.
 pub const DEFAULT_BATCH: usize = 500;
+/// Batches decided at once, ahead of the one being written: enough to keep both cores busy
+/// while PostgreSQL ingests, few enough to keep memory bounded.
+const AHEAD: usize = 2;
+/// Batches written at once, each in its own transaction on its own connection: while one
+/// waits for its commit to reach the disk, or for the next batch, the other keeps PostgreSQL
+/// busy.
+const WRITERS: usize = 2;
 /// Namespace of household ids derived from import keys (UUIDv5).
 const HOUSEHOLD_NAMESPACE: Uuid = Uuid::from_u128(0x6a1e_5c3b_7d2f_4e10_9b8a_72a0_1c0d_e5f1);
 
@@ -86,9 +104,9 @@ pub enum ImportError {
     #[error("could not write the rejects file {path}: {cause}")]
     Rejects { path: String, cause: String },
     /// Rows that passed the check were refused when their batch was decided again to be
-    /// written: the log changed in between (another writer). Earlier batches were written.
+    /// written: the log changed in between (another writer). Batches already written stay.
     #[error(
-        "the log changed during the import ({}); the batches before were written: import the file again",
+        "the log changed during the import ({}); the batches written so far stay written: import the file again",
         .0.first().map(ToString::to_string).unwrap_or_default()
     )]
     Changed(Vec<RowError>),
@@ -143,15 +161,27 @@ fn group(store: &RowStore) -> Vec<RowRefs> {
 }
 
 /// The rows of a batch of households, read from the store.
-fn materialize(store: &RowStore, refs: &[RowRefs]) -> Vec<Rows> {
-    refs.iter()
+fn materialize(store: &RowStore, refs: &[&RowRefs]) -> Result<Vec<Rows>, ReadError> {
+    let mut parser = RecordParser::default();
+    let review_indexes: Vec<usize> = refs
+        .iter()
+        .flat_map(|r| r.reviews.iter().copied())
+        .collect();
+    let support_indexes: Vec<usize> = refs
+        .iter()
+        .flat_map(|r| r.supports.iter().copied())
+        .collect();
+    let mut reviews = store.reviews(&mut parser, &review_indexes)?.into_iter();
+    let mut supports = store.supports(&mut parser, &support_indexes)?.into_iter();
+    Ok(refs
+        .iter()
         .map(|r| Rows {
             key: r.key.clone(),
             id: r.id,
-            reviews: r.reviews.iter().map(|i| store.review(*i)).collect(),
-            supports: r.supports.iter().map(|i| store.support(*i)).collect(),
+            reviews: reviews.by_ref().take(r.reviews.len()).collect(),
+            supports: supports.by_ref().take(r.supports.len()).collect(),
         })
-        .collect()
+        .collect())
 }
 
 /// Units by code, for the validity facts commands carry.
@@ -183,15 +213,6 @@ impl UnitIndex {
             valid_to: unit.valid_to,
         })
     }
-}
-
-/// What one batch becomes: sealed events and the import keys of the rows they came from.
-#[derive(Default)]
-struct Planned {
-    events: Vec<Recorded<HouseholdEvent>>,
-    keys: Vec<KeyRow>,
-    already_imported: u64,
-    problems: Vec<(Uuid, RowError)>,
 }
 
 /// Stable key and row digest of one command.
@@ -248,173 +269,313 @@ fn import_key(rows: &Rows, cmd: &RowCommand) -> (String, String) {
     }
 }
 
-/// What the log already holds for a batch: each household's state and its import keys.
+/// What the log already holds for a batch: each household's events and the state they fold
+/// to, and the import keys.
+#[derive(Default)]
 struct Known {
-    states: HashMap<Uuid, HouseholdState>,
+    logs: HashMap<Uuid, (Vec<Recorded<HouseholdEvent>>, HouseholdState)>,
     keys: HashMap<String, String>,
 }
 
-async fn fetch(pool: &PgPool, batch: &[Rows]) -> Result<Known, sqlx::Error> {
-    let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
-    let mut states: HashMap<Uuid, HouseholdState> = HashMap::new();
+async fn fetch(pool: &PgPool, ids: &[Uuid]) -> Result<Known, sqlx::Error> {
+    let mut known = Known::default();
     let stored: Vec<(Uuid, Json<Recorded<HouseholdEvent>>)> = sqlx::query_as(
         "SELECT aggregate_id, payload FROM household_events WHERE aggregate_id = ANY($1)
           ORDER BY aggregate_id, sequence_number",
     )
-    .bind(&ids)
+    .bind(ids)
     .fetch_all(pool)
     .await?;
-    for (id, Json(event)) in stored {
-        let state = states.remove(&id).unwrap_or_default();
-        states.insert(id, state.apply(&event));
+    if stored.is_empty() {
+        // Import keys are written with the events they stand for: none without events (and
+        // `idempotency_keys` has no index by household, so the query would scan it).
+        return Ok(known);
     }
+    for (id, Json(event)) in stored {
+        let (events, state) = known.logs.entry(id).or_default();
+        *state = std::mem::take(state).apply(&event);
+        events.push(event);
+    }
+    let with_events: Vec<Uuid> = known.logs.keys().copied().collect();
     let keys: Vec<(String, String)> = sqlx::query_as(
         "SELECT key, request_digest FROM idempotency_keys WHERE household_id = ANY($1)",
     )
-    .bind(&ids)
+    .bind(&with_events)
     .fetch_all(pool)
     .await?;
-    Ok(Known {
-        states,
-        keys: keys.into_iter().collect(),
-    })
+    known.keys = keys.into_iter().collect();
+    Ok(known)
 }
 
-/// What every batch shares.
+/// What every batch shares: the file and the rules (owned, so batch tasks can hold them).
 struct Work {
+    store: RowStore,
+    households: Vec<RowRefs>,
     standards: Standards,
     units: UnitIndex,
     ctx: CommandContext,
 }
 
-/// Runs one batch of households through the aggregate (CPU only; runs on a blocking thread
-/// so the next batch is decided while the previous one is written). Without `hash` the events
-/// are left unhashed: enough to check the rules, and much cheaper.
-fn compute(work: &Work, batch: Vec<Rows>, known: Known, hash: bool) -> (Vec<Rows>, Planned) {
+/// Which pass a batch is decided for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// The rules only: events are left unhashed and thrown away.
+    Check,
+    /// Events hashed and encoded for COPY, with the histories of the read models.
+    Write,
+}
+
+/// What one batch becomes.
+struct Decided {
+    households: usize,
+    /// Binary COPY rows of the events and the import keys (empty when checking).
+    events: BinaryRows,
+    keys: BinaryRows,
+    /// Each written household's history, as the read models take it.
+    logs: Vec<HouseholdLog>,
+    already_imported: u64,
+    problems: Vec<(Uuid, RowError)>,
+    /// The rows of households with problems, for the rejects file.
+    rejected_rows: Vec<Rows>,
+}
+
+/// What one household's rows become.
+struct HouseholdPlan {
+    events: Vec<Recorded<HouseholdEvent>>,
+    /// Each event's JSON as stored (when writing).
+    stored: Vec<Vec<u8>>,
+    keys: Vec<KeyRow>,
+    state: HouseholdState,
+}
+
+/// Runs one household's commands through the aggregate, from the state the log holds.
+/// Any problem refuses the whole household.
+fn decide_household(
+    work: &Work,
+    rows: &Rows,
+    mut state: HouseholdState,
+    known_keys: &HashMap<String, String>,
+    pass: Pass,
+    already_imported: &mut u64,
+) -> Result<HouseholdPlan, Vec<RowError>> {
+    let commands = row_commands(
+        &rows.reviews,
+        &rows.supports,
+        &work.standards,
+        |code, day| work.units.validity(code, day),
+    )?;
+    let mut plan = HouseholdPlan {
+        events: Vec::new(),
+        stored: Vec::new(),
+        keys: Vec::new(),
+        state: HouseholdState::default(),
+    };
+    // The import keys of the household's rows so far, with their digest and line.
+    let mut seen: HashMap<String, (String, u64)> = HashMap::new();
+    for cmd in commands {
+        let (key, digest) = import_key(rows, &cmd);
+        if let Some(previous) = known_keys.get(&key) {
+            if *previous == digest {
+                *already_imported += 1;
+                continue;
+            }
+            return Err(vec![RowError {
+                sheet: cmd.sheet,
+                line: cmd.line,
+                field: "household_key",
+                problem:
+                    "this row was imported before with other content; record a correction instead"
+                        .into(),
+            }]);
+        }
+        match seen.get(&key) {
+            // The same row twice in one file (a support: one payment, not two).
+            Some((first, _)) if *first == digest => {
+                *already_imported += 1;
+                continue;
+            }
+            // Two rows of one household and period that differ: which one counts is not
+            // ours to guess (dropping the second would lose it without a word).
+            Some((_, first_line)) => {
+                let period = rows
+                    .reviews
+                    .iter()
+                    .find(|(l, _)| *l == cmd.line)
+                    .map_or("", |(_, r)| r.period.as_str());
+                return Err(vec![RowError {
+                    sheet: cmd.sheet,
+                    line: cmd.line,
+                    field: "period",
+                    problem: format!(
+                        "line {first_line} already has this household's review of {period}, with other content; one row per household and period"
+                    ),
+                }]);
+            }
+            None => {
+                seen.insert(key.clone(), (digest.clone(), cmd.line));
+            }
+        }
+        let mut ctx = work.ctx.clone();
+        ctx.household_id = rows.id;
+        ctx.idempotency = Some(Idempotency {
+            key: key.clone(),
+            request_digest: digest.clone(),
+        });
+        let RowCommand {
+            sheet,
+            line,
+            command: action,
+        } = cmd;
+        // Decided unhashed, then linked onto the chain: what `handle_command` does, with the
+        // JSON made for the hash kept for the row.
+        let mut events = Household::check_command(&state, Command { ctx, action })
+            .map_err(|error| vec![RowError::refused(sheet, line, &error)])?;
+        if pass == Pass::Write {
+            let mut head = state.chain.clone();
+            let stored = chain::link(&mut head, &mut events).map_err(|e| {
+                vec![RowError {
+                    sheet,
+                    line,
+                    field: "row",
+                    problem: e.to_string(),
+                }]
+            })?;
+            plan.stored.extend(stored);
+        }
+        if let (Some(first), Some(last)) = (events.first(), events.last()) {
+            plan.keys.push(KeyRow {
+                key,
+                digest,
+                household_id: rows.id,
+                first_sequence: first.meta.sequence,
+                last_sequence: last.meta.sequence,
+            });
+        }
+        for event in events {
+            state = state.apply(&event);
+            plan.events.push(event);
+        }
+    }
+    plan.state = state;
+    Ok(plan)
+}
+
+/// Decides one batch of households (CPU only: runs on a blocking thread).
+fn decide(
+    work: &Work,
+    refs: &[&RowRefs],
+    known: Known,
+    pass: Pass,
+) -> Result<Decided, ImportError> {
     let Known {
-        mut states,
-        keys: known,
+        logs: mut known_logs,
+        keys: known_keys,
     } = known;
-    let mut planned = Planned::default();
-    for rows in &batch {
-        let commands = match row_commands(
-            &rows.reviews,
-            &rows.supports,
-            &work.standards,
-            |code, day| work.units.validity(code, day),
-        ) {
-            Ok(commands) => commands,
+    let batch = materialize(&work.store, refs)?;
+    let mut decided = Decided {
+        households: batch.len(),
+        events: BinaryRows::with_capacity(if pass == Pass::Write {
+            batch.len() * 16_000
+        } else {
+            0
+        }),
+        keys: BinaryRows::with_capacity(if pass == Pass::Write {
+            batch.len() * 1_500
+        } else {
+            0
+        }),
+        logs: Vec::new(),
+        already_imported: 0,
+        problems: Vec::new(),
+        rejected_rows: Vec::new(),
+    };
+    for rows in batch {
+        let (mut history, state) = known_logs.remove(&rows.id).unwrap_or_default();
+        let plan = decide_household(
+            work,
+            &rows,
+            state,
+            &known_keys,
+            pass,
+            &mut decided.already_imported,
+        );
+        let plan = match plan {
+            Ok(plan) => plan,
             Err(errors) => {
-                planned
+                decided
                     .problems
                     .extend(errors.into_iter().map(|e| (rows.id, e)));
+                decided.rejected_rows.push(rows);
                 continue;
             }
         };
-        let mut state = states.remove(&rows.id).unwrap_or_default();
-        let mut events = Vec::new();
-        let mut keys = Vec::new();
-        // The import keys of the household's rows so far, with their digest and line.
-        let mut seen: HashMap<String, (String, u64)> = HashMap::new();
-        for cmd in commands {
-            let (key, digest) = import_key(rows, &cmd);
-            if let Some(previous) = known.get(&key) {
-                if *previous == digest {
-                    planned.already_imported += 1;
-                    continue;
-                }
-                planned.problems.push((
-                    rows.id,
-                    RowError {
-                        sheet: cmd.sheet,
-                        line: cmd.line,
-                        field: "household_key",
-                        problem: "this row was imported before with other content; record a correction instead".into(),
-                    },
-                ));
-                // Nothing of a refused household is written.
-                events.clear();
-                keys.clear();
-                break;
-            }
-            match seen.get(&key) {
-                // The same row twice in one file (a support: one payment, not two).
-                Some((first, _)) if *first == digest => {
-                    planned.already_imported += 1;
-                    continue;
-                }
-                // Two rows of one household and period that differ: which one counts is not
-                // ours to guess (dropping the second would lose it without a word).
-                Some((_, first_line)) => {
-                    let period = rows
-                        .reviews
-                        .iter()
-                        .find(|(l, _)| *l == cmd.line)
-                        .map_or("", |(_, r)| r.period.as_str());
-                    planned.problems.push((
-                        rows.id,
-                        RowError {
-                            sheet: cmd.sheet,
-                            line: cmd.line,
-                            field: "period",
-                            problem: format!(
-                                "line {first_line} already has this household's review of {period}, with other content; one row per household and period"
-                            ),
-                        },
-                    ));
-                    events.clear();
-                    keys.clear();
-                    break;
-                }
-                None => {
-                    seen.insert(key.clone(), (digest.clone(), cmd.line));
-                }
-            }
-            let mut ctx = work.ctx.clone();
-            ctx.household_id = rows.id;
-            ctx.idempotency = Some(Idempotency {
-                key: key.clone(),
-                request_digest: digest.clone(),
-            });
-            let command = Command {
-                ctx,
-                action: cmd.command.clone(),
-            };
-            let decided = if hash {
-                <Household as esrs::Aggregate>::handle_command(&state, command)
-            } else {
-                Household::check_command(&state, command)
-            };
-            match decided {
-                Ok(sealed) => {
-                    if let (Some(first), Some(last)) = (sealed.first(), sealed.last()) {
-                        keys.push(KeyRow {
-                            key,
-                            digest,
-                            household_id: rows.id,
-                            first_sequence: first.meta.sequence,
-                            last_sequence: last.meta.sequence,
-                        });
-                    }
-                    for event in sealed {
-                        state = state.apply(&event);
-                        events.push(event);
-                    }
-                }
-                Err(error) => {
-                    planned
-                        .problems
-                        .push((rows.id, RowError::from_domain(&cmd, &error)));
-                    events.clear();
-                    keys.clear();
-                    break;
-                }
-            }
+        if pass == Pass::Check || plan.events.is_empty() {
+            continue;
         }
-        planned.events.extend(events);
-        planned.keys.extend(keys);
+        for (event, json) in plan.events.iter().zip(&plan.stored) {
+            push_event(&mut decided.events, event, json)?;
+        }
+        for key in &plan.keys {
+            push_key(&mut decided.keys, key)?;
+        }
+        let first_new = plan.events.first().map_or(1, |e| e.meta.sequence);
+        history.extend(plan.events);
+        decided.logs.push(HouseholdLog {
+            household_id: rows.id,
+            events: history,
+            state: plan.state,
+            first_new,
+        });
     }
-    (batch, planned)
+    // The order `log::load` gives, so the read models are written as a replay writes them.
+    decided.logs.sort_by_key(|l| l.household_id);
+    Ok(decided)
+}
+
+/// Decides the batches of `pass` on blocking threads, [`AHEAD`] at a time, in order; the
+/// households in `skip` are left out.
+fn decide_all(
+    work: &Arc<Work>,
+    pool: &PgPool,
+    batch_size: usize,
+    pass: Pass,
+    skip: &Arc<HashSet<Uuid>>,
+) -> impl futures::Stream<Item = Result<Decided, ImportError>> + 'static {
+    let ranges: Vec<std::ops::Range<usize>> = (0..work.households.len())
+        .step_by(batch_size)
+        .map(|start| start..(start + batch_size).min(work.households.len()))
+        .collect();
+    let (work, pool, skip) = (Arc::clone(work), pool.clone(), Arc::clone(skip));
+    futures::stream::iter(ranges)
+        .map(move |range| {
+            let (work, pool, skip) = (Arc::clone(&work), pool.clone(), Arc::clone(&skip));
+            // Spawned, so a batch is fetched and decided while the consumer writes another.
+            tokio::spawn(async move {
+                let ids: Vec<Uuid> = work.households[range.clone()]
+                    .iter()
+                    .map(|h| h.id)
+                    .filter(|id| !skip.contains(id))
+                    .collect();
+                let known = fetch(&pool, &ids).await?;
+                let decided = tokio::task::spawn_blocking(move || {
+                    let refs: Vec<&RowRefs> = work.households[range]
+                        .iter()
+                        .filter(|h| !skip.contains(&h.id))
+                        .collect();
+                    decide(&work, &refs, known, pass)
+                })
+                .await;
+                match decided {
+                    Ok(decided) => decided,
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                }
+            })
+        })
+        .buffered(AHEAD)
+        .map(|joined| match joined {
+            Ok(decided) => decided,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        })
 }
 
 /// Imports a review file (and its supports). See the module docs.
@@ -426,7 +587,7 @@ pub async fn import(
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary, ImportError> {
     let store = RowStore::open(path)?;
-    let mut summary = import_store(pool, &store, standards, options, progress).await?;
+    let mut summary = import_store(pool, store, standards, options, progress).await?;
     summary.file = path.display().to_string();
     if let Some(rejects) = &summary.rejects_file {
         let target = rejects_path(path);
@@ -448,27 +609,6 @@ fn rejects_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{stem}.rejects.csv"))
 }
 
-/// Decides a batch on a blocking thread.
-async fn decide_batch(
-    work: &Arc<Work>,
-    pool: &PgPool,
-    batch: Vec<Rows>,
-    hash: bool,
-) -> Result<tokio::task::JoinHandle<(Vec<Rows>, Planned)>, sqlx::Error> {
-    let known = fetch(pool, &batch).await?;
-    let work = Arc::clone(work);
-    Ok(tokio::task::spawn_blocking(move || {
-        compute(&work, batch, known, hash)
-    }))
-}
-
-async fn joined<T>(handle: tokio::task::JoinHandle<T>) -> T {
-    match handle.await {
-        Ok(value) => value,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
-
 /// Imports rows already read (the demo calls this with generated rows).
 pub async fn import_sheets(
     pool: &PgPool,
@@ -477,19 +617,18 @@ pub async fn import_sheets(
     options: &ImportOptions,
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary, ImportError> {
-    let store = RowStore::Memory(sheets);
-    import_store(pool, &store, standards, options, progress).await
+    import_store(pool, RowStore::Memory(sheets), standards, options, progress).await
 }
 
 async fn import_store(
     pool: &PgPool,
-    store: &RowStore,
+    store: RowStore,
     standards: &Standards,
     options: &ImportOptions,
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary, ImportError> {
     let started = Instant::now();
-    let households = group(store);
+    let households = group(&store);
     let review_rows = households.iter().map(|h| h.reviews.len()).sum::<usize>();
     let support_rows = households.iter().map(|h| h.supports.len()).sum::<usize>();
     let household_count = households.len();
@@ -503,12 +642,13 @@ async fn import_store(
     );
     ctx.correlation_id = batch_id;
     let work = Arc::new(Work {
+        store,
+        households,
         standards: standards.clone(),
         units: UnitIndex::load(pool).await?,
         ctx,
     });
     let batch_size = options.batch_households.max(1);
-    let batches: Vec<&[RowRefs]> = households.chunks(batch_size).collect();
 
     // Pass 1: every problem of the file, nothing written.
     progress.set_length(household_count as u64 * 2);
@@ -516,13 +656,12 @@ async fn import_store(
     let mut problems: Vec<(Uuid, RowError)> = Vec::new();
     // Only the rows of rejected households are kept, for the rejects file.
     let mut rejected_rows: Vec<Rows> = Vec::new();
-    for refs in &batches {
-        let batch = materialize(store, refs);
-        let (batch, planned) = joined(decide_batch(&work, pool, batch, false).await?).await;
-        let bad: HashSet<Uuid> = planned.problems.iter().map(|(id, _)| *id).collect();
-        rejected_rows.extend(batch.into_iter().filter(|r| bad.contains(&r.id)));
-        problems.extend(planned.problems);
-        progress.inc(refs.len() as u64);
+    let none = Arc::new(HashSet::new());
+    let mut checked = std::pin::pin!(decide_all(&work, pool, batch_size, Pass::Check, &none));
+    while let Some(decided) = checked.try_next().await? {
+        rejected_rows.extend(decided.rejected_rows);
+        problems.extend(decided.problems);
+        progress.inc(decided.households as u64);
     }
     problems.sort_by_key(|(_, e)| (e.sheet != REVIEWS, e.line));
     let rejected: HashSet<Uuid> = problems.iter().map(|(id, _)| *id).collect();
@@ -535,7 +674,7 @@ async fn import_store(
     let rejects_file = if problems.is_empty() || options.dry_run {
         None
     } else {
-        Some(write_rejects(&[rejected_rows], &rejected, &problems)?)
+        Some(write_rejects(&rejected_rows, &rejected, &problems)?)
     };
 
     let mut summary = Summary {
@@ -558,19 +697,17 @@ async fn import_store(
         return Ok(summary);
     }
 
-    // Pass 2: decide batch k+1 while batch k is written, one transaction per batch.
+    // Pass 2: one transaction per batch, the next batches decided meanwhile.
     progress.set_message("importing");
-    let mut pending = None;
-    for refs in &batches {
-        let mut batch = materialize(store, refs);
-        batch.retain(|r| !rejected.contains(&r.id));
-        let next = decide_batch(&work, pool, batch, true).await?;
-        if let Some(previous) = pending.replace(next) {
-            write_batch(pool, joined(previous).await, &mut summary, progress).await?;
-        }
-    }
-    if let Some(last) = pending {
-        write_batch(pool, joined(last).await, &mut summary, progress).await?;
+    progress.inc(rejected.len() as u64);
+    let rejected = Arc::new(rejected);
+    let batches = decide_all(&work, pool, batch_size, Pass::Write, &rejected);
+    let mut written = std::pin::pin!(batches
+        .map_ok(|decided| write_batch(pool, decided, progress))
+        .try_buffer_unordered(WRITERS));
+    while let Some(batch) = written.try_next().await? {
+        summary.events_written += batch.events_written;
+        summary.rows_already_imported += batch.already_imported;
     }
     progress.finish_and_clear();
     summary.seconds = started.elapsed().as_secs_f64();
@@ -578,33 +715,47 @@ async fn import_store(
     Ok(summary)
 }
 
+/// What writing one batch did.
+struct Written {
+    events_written: u64,
+    already_imported: u64,
+}
+
 /// Events, import keys and inline read models of one batch, all or nothing.
 async fn write_batch(
     pool: &PgPool,
-    (batch, planned): (Vec<Rows>, Planned),
-    summary: &mut Summary,
+    decided: Decided,
     progress: &indicatif::ProgressBar,
-) -> Result<(), ImportError> {
-    if !planned.problems.is_empty() {
+) -> Result<Written, ImportError> {
+    if !decided.problems.is_empty() {
         // Writing the rest would drop these households without a word.
         return Err(ImportError::Changed(
-            planned.problems.into_iter().map(|(_, e)| e).collect(),
+            decided.problems.into_iter().map(|(_, e)| e).collect(),
         ));
     }
-    summary.rows_already_imported += planned.already_imported;
-    let mut tx = pool.begin().await?;
-    summary.events_written += copy_events(&mut tx, &planned.events).await?;
-    copy_keys(&mut tx, &planned.keys).await?;
-    let stored: Vec<StoredEvent<'_>> = planned.events.iter().map(StoredEvent::new).collect();
-    ansinh_projections::inline::apply(&mut tx, &stored).await?;
-    tx.commit().await?;
-    progress.inc(batch.len() as u64);
-    Ok(())
+    let mut written = Written {
+        events_written: 0,
+        already_imported: decided.already_imported,
+    };
+    if decided.events.rows() > 0 {
+        let mut tx = pool.begin().await?;
+        written.events_written = copy_events(&mut tx, decided.events).await?;
+        copy_keys(&mut tx, decided.keys).await?;
+        let stored: Vec<StoredEvent<'_>> = decided
+            .logs
+            .iter()
+            .flat_map(|l| l.new_events().map(StoredEvent::new))
+            .collect();
+        ansinh_projections::inline::apply_loaded(&mut tx, &stored, &decided.logs).await?;
+        tx.commit().await?;
+    }
+    progress.inc(decided.households as u64);
+    Ok(written)
 }
 
 /// Every problem of the rejected households, naming its row, as CSV in a temp file.
 fn write_rejects(
-    batches: &[Vec<Rows>],
+    rows: &[Rows],
     rejected: &HashSet<Uuid>,
     problems: &[(Uuid, RowError)],
 ) -> Result<String, ImportError> {
@@ -616,9 +767,8 @@ fn write_rejects(
     let mut w = csv::Writer::from_path(&path).map_err(|e| err(&e))?;
     w.write_record(["sheet", "line", "household_key", "field", "problem"])
         .map_err(|e| err(&e))?;
-    let key_of: HashMap<Uuid, &str> = batches
+    let key_of: HashMap<Uuid, &str> = rows
         .iter()
-        .flatten()
         .filter(|r| rejected.contains(&r.id))
         .map(|r| (r.id, r.key.as_str()))
         .collect();
