@@ -92,8 +92,48 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the request body must be a JSON object",
         ));
     }
+    // PostgreSQL cannot store a NUL character in text or JSON: refuse it here, by name, rather
+    // than fail the append. Only a `\u0000` escape can put one in a JSON string.
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if let Some(field) = nul_field(&value) {
+                return Err(ApiError::invalid(
+                    field.clone(),
+                    format!("{field} holds a NUL character (\\u0000), which cannot be stored"),
+                ));
+            }
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| json_error(&e))
+}
+
+/// The path (`members[0].name`) of the first key or string holding a NUL character.
+fn nul_field(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(String::new()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_field(v).map(|rest| format!("[{i}]{}", dotted(&rest)))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(k.replace('\0', "\\u0000"));
+            }
+            nul_field(v).map(|rest| format!("{k}{}", dotted(&rest)))
+        }),
+        _ => None,
+    }
+}
+
+/// `rest` of a path as it follows a key: `.name`, `[0]`, or nothing.
+fn dotted(rest: &str) -> String {
+    if rest.is_empty() || rest.starts_with('[') {
+        rest.to_owned()
+    } else {
+        format!(".{rest}")
+    }
 }
 
 /// Parses a part of a body (a correction's `replacement`), naming fields below `prefix`.

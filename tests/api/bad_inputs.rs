@@ -217,6 +217,24 @@ fn cases() -> Vec<Case> {
             Some("replacement"),
         ),
         (
+            "NUL character in a member's name",
+            "",
+            {
+                let mut r = registration("25459");
+                r["members"][0]["name"] = json!("Nguyễn\u{0}Lan");
+                r
+            },
+            422,
+            Some("members[0].name"),
+        ),
+        (
+            "NUL character in a support's decision number",
+            "/supports",
+            with(sup.clone(), "decision_no", json!("12/QĐ\u{0}")),
+            422,
+            Some("decision_no"),
+        ),
+        (
             "replacement with a bad field",
             "/corrections",
             json!({"corrects_sequence": 1, "reason": "oops", "replacement": with(registration("25459"), "area", json!(7))}),
