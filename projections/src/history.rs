@@ -148,8 +148,8 @@ pub struct PageInUnit<D> {
 }
 
 /// One row of [`page_in_unit`]'s statement: the household's last sequence and unit, every
-/// correction link of the household (as columns, in correction order), then an event of the
-/// page (`None` past the last event).
+/// correction link of the household (as columns), then an event of the page (`None` past the
+/// last event).
 type PageRow<D> = (
     Option<i32>,
     Option<String>,
@@ -204,11 +204,10 @@ where
                   WHERE aggregate_id = $1) t
            LEFT JOIN household_status s ON s.household_id = $1
           CROSS JOIN (
-                SELECT array_agg(correction_sequence ORDER BY correction_sequence) AS corrections,
-                       array_agg(corrects_sequence ORDER BY correction_sequence) AS corrected,
-                       array_agg(original_sequence ORDER BY correction_sequence) AS originals,
-                       array_agg(corrects_type ORDER BY correction_sequence) AS types,
-                       array_agg(voids ORDER BY correction_sequence) AS voids
+                SELECT array_agg(correction_sequence) AS corrections,
+                       array_agg(corrects_sequence) AS corrected,
+                       array_agg(original_sequence) AS originals,
+                       array_agg(corrects_type) AS types, array_agg(voids) AS voids
                   FROM history_corrections WHERE household_id = $1) k
            LEFT JOIN LATERAL (
                 SELECT sequence_number, payload FROM household_events
@@ -228,7 +227,7 @@ where
         return Ok(None);
     };
     let unit_code = first.1.take();
-    let links: Vec<Link> = first
+    let mut links: Vec<Link> = first
         .2
         .take()
         .unwrap_or_default()
@@ -247,6 +246,9 @@ where
             },
         )
         .collect();
+    // One aggregate node feeds each row to all five arrays, so they line up; sorted here
+    // rather than by five sorts in the statement.
+    links.sort_unstable_by_key(|l| l.correction);
     let events = rows
         .into_iter()
         .filter_map(|(.., sequence, raw)| Some(entry(sequence?.into(), raw?.0, &links)))

@@ -178,13 +178,21 @@ async fn after_a_move_the_old_communes_officer_is_refused_and_the_new_ones_is_se
 #[tokio::test]
 async fn units_re_parented_through_the_api_change_scopes_at_once() {
     let app = spawn_app().await;
-    let admin = app.token(Role::Admin, "72").await;
-    let unit = |parent: &str| {
-        json!({"units": [{"code": "99010", "name": "Phường Thử", "level": "commune",
-                          "parent_code": parent, "valid_from": "2020-01-01"}]})
+    // The unit comes in before the first request (as `ansinh units import` would bring it),
+    // so the server's first snapshot of the closure has it under district 703.
+    let unit = |parent: &str| ansinh_projections::units::Unit {
+        code: "99010".into(),
+        name: "Phường Thử".into(),
+        level: ansinh_projections::units::Level::Commune,
+        parent_code: Some(parent.into()),
+        valid_from: "2020-01-01".parse().expect("date"),
+        valid_to: None,
     };
-    let r = app.post("/api/v1/units", &admin, &unit("703")).await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    let mut tx = app.pool.begin().await.expect("begin");
+    ansinh_projections::units::upsert(&mut tx, &[unit("703")])
+        .await
+        .expect("units");
+    tx.commit().await.expect("commit");
     let d703 = app.token(Role::DistrictOfficer, "703").await;
     let d705 = app.token(Role::DistrictOfficer, "705").await;
     let household = app.register(&d703, "99010").await;
@@ -192,7 +200,10 @@ async fn units_re_parented_through_the_api_change_scopes_at_once() {
     assert_eq!(app.get(&history, &d703).await.status, 200);
     app.get(&history, &d705).await.problem(403);
 
-    let r = app.post("/api/v1/units", &admin, &unit("705")).await;
+    let admin = app.token(Role::Admin, "72").await;
+    let moved = json!({"units": [{"code": "99010", "name": "Phường Thử", "level": "commune",
+                                  "parent_code": "705", "valid_from": "2020-01-01"}]});
+    let r = app.post("/api/v1/units", &admin, &moved).await;
     assert_eq!(r.body["updated"], 1, "{}", r.text);
     app.get(&history, &d703).await.problem(403);
     assert_eq!(app.get(&history, &d705).await.status, 200);
