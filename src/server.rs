@@ -5,38 +5,22 @@ use std::time::Duration;
 
 use ansinh_events::standards::Standards;
 use axum::Router;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::store::EventLog;
 
-/// A connection idle at least this long is checked with a round trip before a request uses it.
-const IDLE_CHECK: Duration = Duration::from_secs(10);
-
 /// Connections the request pool opens before the first request and keeps open, so a burst
 /// of requests does not wait for connection start-ups (several ms each).
 const WARM_CONNECTIONS: u32 = 8;
 
-/// The pool the handlers use: the caller's database and size, but a connection is checked
-/// before use only when it sat idle a while, not at every acquire (sqlx's default adds a round
-/// trip to every statement, a third of a short read's cost). A connection that breaks while in
-/// steady use fails one statement and is dropped on release.
+/// The pool the handlers use: the caller's database and size, with the pool policy of
+/// [`crate::db::pool_options`] whatever pool the caller built, and warm connections.
 async fn request_pool(pool: &PgPool) -> Result<PgPool, sqlx::Error> {
     let max = pool.options().get_max_connections();
-    PgPoolOptions::new()
-        .max_connections(max)
+    crate::db::pool_options(max)
         .min_connections(WARM_CONNECTIONS.min(max))
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= IDLE_CHECK {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
         .connect_with((*pool.connect_options()).clone())
         .await
 }
