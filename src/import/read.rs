@@ -748,9 +748,15 @@ mod tests {
         std::fs::write(&path, text.replace("Cúc", "Cùc")).expect("edit");
         match store.reviews(&mut parser, &[2]) {
             Err(ReadError::Changed { line: 5, .. }) => {}
-            other => panic!("expected a change at line 5, got {:?}", other.map(|r| r.len())),
+            other => panic!(
+                "expected a change at line 5, got {:?}",
+                other.map(|r| r.len())
+            ),
         }
-        assert_eq!(store.reviews(&mut parser, &[0]).expect("unchanged").len(), 1);
+        assert_eq!(
+            store.reviews(&mut parser, &[0]).expect("unchanged").len(),
+            1
+        );
     }
 
     #[test]
