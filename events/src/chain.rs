@@ -106,6 +106,8 @@ mod canonical {
         let mut w = Writer {
             out,
             scratch: Vec::new(),
+            members: Vec::new(),
+            text: String::new(),
             written: Written::default(),
             depth: 0,
         };
@@ -140,6 +142,10 @@ mod canonical {
         out: &'o mut Vec<u8>,
         /// Where an object's members are put in order.
         scratch: Vec<u8>,
+        /// The members of the objects open, innermost last.
+        members: Vec<Member>,
+        /// Where `collect_str` formats.
+        text: String,
         written: Written,
         /// Objects open around the current value.
         depth: usize,
@@ -178,10 +184,9 @@ mod canonical {
         fn object(&mut self, wrapped: bool) -> Object<'_, 'o> {
             self.out.push(b'{');
             self.depth += 1;
-            let start = self.out.len();
             Object {
-                start,
-                members: Vec::new(),
+                start: self.out.len(),
+                first: self.members.len(),
                 wrapped,
                 w: self,
             }
@@ -203,11 +208,13 @@ mod canonical {
     }
 
     /// A member written in place: `"key":value` at `start..end`, the key's JSON at
-    /// `start..key_end`.
+    /// `start..key_end`; `plain` when the key is ASCII without escapes (its bytes sort as its
+    /// UTF-16 code units do).
     struct Member {
         start: usize,
         key_end: usize,
         end: usize,
+        plain: bool,
     }
 
     /// An object being written: members go out in the order given, and are put in RFC 8785
@@ -215,7 +222,8 @@ mod canonical {
     struct Object<'a, 'o> {
         w: &'a mut Writer<'o>,
         start: usize,
-        members: Vec<Member>,
+        /// Where this object's members start in `w.members`.
+        first: usize,
         /// The content of a struct variant: `}` once more at the end.
         wrapped: bool,
     }
@@ -225,20 +233,23 @@ mod canonical {
             let start = self.w.out.len();
             key.serialize(KeyWriter(&mut *self.w))?;
             let key_end = self.w.out.len();
+            let key = &self.w.out[start..key_end];
+            let plain = key.is_ascii() && !key.contains(&b'\\');
             self.w.out.push(b':');
-            self.members.push(Member {
+            self.w.members.push(Member {
                 start,
                 key_end,
                 end: key_end,
+                plain,
             });
             Ok(())
         }
 
         fn value<V: Serialize + ?Sized>(&mut self, value: &V) -> Result<(), Error> {
+            let at = self.w.members.len() - 1;
             value.serialize(&mut *self.w)?;
-            if let Some(m) = self.members.last_mut() {
-                m.end = self.w.out.len();
-            }
+            // Nested objects have pushed and popped their own members above ours.
+            self.w.members[at].end = self.w.out.len();
             Ok(())
         }
 
@@ -246,35 +257,45 @@ mod canonical {
             let Object {
                 w,
                 start,
-                mut members,
+                first,
                 wrapped,
             } = self;
             w.depth -= 1;
-            let out = &mut *w.out;
-            let key = |m: &Member| &out[m.start..m.key_end];
-            // Stable: of members with one key, the last one counts (as in serde_jcs's map).
-            members.sort_by(|a, b| key_order(key(a), key(b)));
-            members.dedup_by(|later, earlier| {
-                let same = key(later) == key(earlier);
-                if same {
-                    std::mem::swap(later, earlier);
-                }
-                same
-            });
-            w.scratch.clear();
             let top = w.depth == 0;
+            let out = &mut *w.out;
+            let members = &mut w.members[first..];
+            let key = |m: &Member| &out[m.start..m.key_end];
+            let order = |a: &Member, b: &Member| {
+                if a.plain && b.plain {
+                    key(a).cmp(key(b))
+                } else {
+                    key_order(key(a), key(b))
+                }
+            };
+            // Stable: of members with one key, the last one counts (as in serde_jcs's map).
+            members.sort_by(order);
+            let mut unique = members.len();
+            for i in (1..members.len()).rev() {
+                if key(&members[i - 1]) == key(&members[i]) {
+                    members[i - 1..].rotate_left(1);
+                    unique -= 1;
+                }
+            }
+            let members = &members[..unique];
+            w.scratch.clear();
             for (i, m) in members.iter().enumerate() {
                 if i > 0 {
                     w.scratch.push(b',');
                 }
                 w.scratch.extend_from_slice(&out[m.start..m.end]);
-                if top && &out[m.start..m.key_end] == b"\"meta\"" && out[m.end - 1] == b'}' {
+                if top && key(m) == b"\"meta\"" && out[m.end - 1] == b'}' {
                     w.written.meta_end = Some(start + w.scratch.len() - 1);
                 }
             }
             out.truncate(start);
             out.extend_from_slice(&w.scratch);
             out.push(b'}');
+            w.members.truncate(first);
             if wrapped {
                 w.end_variant();
             }
@@ -615,6 +636,15 @@ mod canonical {
         fn serialize_str(self, v: &str) -> Result<(), Error> {
             self.string(v)
         }
+        fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), Error> {
+            // Dates and times come this way: formatted in a reused buffer, not a new string.
+            let mut text = std::mem::take(&mut self.text);
+            text.clear();
+            std::fmt::Write::write_fmt(&mut text, format_args!("{value}")).map_err(err)?;
+            let written = self.string(&text);
+            self.text = text;
+            written
+        }
         fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
             let mut array = ser::Serializer::serialize_seq(self, Some(v.len()))?;
             for b in v {
@@ -805,7 +835,8 @@ mod canonical {
                 ],
                 pair: Pair(u64::MAX, "x\u{1}y"),
                 counts: [(-3, 1), (10, -2), (2, 0)].into_iter().collect(),
-                extra: json!({"type": "t", "data": {"b": 1, "a": [{"d": 1, "c": 2}]}}),
+                // "nothing" twice: the last one counts, as in serde_jcs.
+                extra: json!({"type": "t", "nothing": 5, "data": {"b": 1, "a": [{"d": 1, "c": 2}]}}),
                 nothing: (),
             };
             let mut out = Vec::new();
@@ -885,6 +916,7 @@ fn seal_with<E: Serialize>(
 ) -> Result<Vec<Recorded<E>>, ChainError> {
     let mut head = head.clone();
     let mut sealed = Vec::with_capacity(events.len());
+    let mut scratch = Vec::new();
     for (event, facts) in events {
         let mut recorded = Recorded {
             event,
@@ -906,7 +938,7 @@ fn seal_with<E: Serialize>(
             },
         };
         if hash {
-            hash_event(&mut recorded, false)?;
+            hash_event(&mut recorded, &mut scratch, false)?;
         }
         head.advance(&recorded.meta);
         sealed.push(recorded);
@@ -921,47 +953,63 @@ pub fn link<E: Serialize>(
     head: &mut ChainHead,
     events: &mut [Recorded<E>],
 ) -> Result<Vec<Vec<u8>>, ChainError> {
-    let mut stored = Vec::with_capacity(events.len());
-    for recorded in events {
-        recorded.meta.prev_hash.clone_from(&head.hash);
-        stored.extend(hash_event(recorded, true)?);
-        head.advance(&recorded.meta);
-    }
-    Ok(stored)
+    let mut json = Vec::new();
+    let spans = link_into(head, events, &mut json)?;
+    Ok(spans.into_iter().map(|span| json[span].to_vec()).collect())
 }
 
-/// Sets `meta.hash` of an event whose `prev_hash` is set; with `stored`, also returns the JSON
-/// to store (the canonical form with the hash added to `meta`).
+/// Like [`link`], appending the stored JSON of each event to `out` and returning where each
+/// one is: a bulk writer reusing one buffer allocates nothing per event.
+pub fn link_into<E: Serialize>(
+    head: &mut ChainHead,
+    events: &mut [Recorded<E>],
+    out: &mut Vec<u8>,
+) -> Result<Vec<std::ops::Range<usize>>, ChainError> {
+    let mut spans = Vec::with_capacity(events.len());
+    for recorded in events {
+        recorded.meta.prev_hash.clone_from(&head.hash);
+        let start = out.len();
+        hash_event(recorded, out, true)?;
+        spans.push(start..out.len());
+        head.advance(&recorded.meta);
+    }
+    Ok(spans)
+}
+
+/// Sets `meta.hash` of an event whose `prev_hash` is set, using the end of `out` to write its
+/// canonical form; with `stored`, leaves there the JSON to store (the canonical form with the
+/// hash added to `meta`), else leaves `out` as it was.
 fn hash_event<E: Serialize>(
     recorded: &mut Recorded<E>,
+    out: &mut Vec<u8>,
     stored: bool,
-) -> Result<Option<Vec<u8>>, ChainError> {
-    let encode = |e: serde_json::Error| ChainError::Encode(e.to_string());
+) -> Result<(), ChainError> {
+    let start = out.len();
     // With `meta.hash` empty serde leaves it out: this is the form `payload_hash` recomputes
     // from the stored JSON.
     recorded.meta.hash.clear();
-    let mut json = Vec::with_capacity(2_048);
-    let written = canonical::write(&mut json, &*recorded)?;
-    let hash = hash_bytes(&recorded.meta.prev_hash, &json);
-    recorded.meta.hash.clone_from(&hash);
-    if !stored {
-        return Ok(None);
-    }
+    let written = canonical::write(out, &*recorded)?;
+    recorded.meta.hash = hash_bytes(&recorded.meta.prev_hash, &out[start..]);
     match written.meta_end {
+        _ if !stored => out.truncate(start),
         // Key order does not matter to the store (jsonb); the hash goes last in `meta`.
         Some(end) if !written.rounded => {
-            let comma = if json.get(end.wrapping_sub(1)) == Some(&b'{') {
+            let comma = if out.get(end.wrapping_sub(1)) == Some(&b'{') {
                 ""
             } else {
                 ","
             };
-            let field = format!("{comma}\"hash\":\"{hash}\"");
-            json.splice(end..end, field.bytes());
-            Ok(Some(json))
+            let field = format!("{comma}\"hash\":\"{}\"", recorded.meta.hash);
+            out.splice(end..end, field.bytes());
         }
         // The canonical form wrote a huge integer as a double: store the exact data.
-        _ => serde_json::to_vec(&*recorded).map(Some).map_err(encode),
+        _ => {
+            out.truncate(start);
+            serde_json::to_writer(&mut *out, &*recorded)
+                .map_err(|e| ChainError::Encode(e.to_string()))?;
+        }
     }
+    Ok(())
 }
 
 /// Result of checking one household's events in sequence order.

@@ -668,7 +668,10 @@ fn review_commands(
         return None;
     }
     let date = survey.survey_date;
-    let mut commands = vec![survey.into_command(standards)];
+    // `survey.into_command(standards)` with the standards in force already looked up (they are
+    // cloned into the command, and they are not small).
+    let standards = in_force.unwrap_or_else(|| standards.in_force_on(date));
+    let mut commands = vec![HouseholdCommand::Survey { survey, standards }];
     commands.extend(decision);
     Some((date, commands))
 }
