@@ -288,24 +288,19 @@ async fn fetch(pool: &PgPool, ids: &[Uuid]) -> Result<Known, sqlx::Error> {
     .bind(ids)
     .fetch_all(pool)
     .await?;
-    if stored.is_empty() {
-        // Import keys are written with the events they stand for: none without events (and
-        // `idempotency_keys` has no index by household, so the query would scan it).
-        return Ok(known);
-    }
+    // The import keys come with the events they stand for: every event carries its command's
+    // key and digest in its envelope (as `idempotency_keys` does, which has no index by
+    // household to look them up with).
     for (id, Json(event)) in stored {
+        if let Some(idem) = &event.meta.idempotency {
+            known
+                .keys
+                .insert(idem.key.clone(), idem.request_digest.clone());
+        }
         let (events, state) = known.logs.entry(id).or_default();
         *state = std::mem::take(state).apply(&event);
         events.push(event);
     }
-    let with_events: Vec<Uuid> = known.logs.keys().copied().collect();
-    let keys: Vec<(String, String)> = sqlx::query_as(
-        "SELECT key, request_digest FROM idempotency_keys WHERE household_id = ANY($1)",
-    )
-    .bind(&with_events)
-    .fetch_all(pool)
-    .await?;
-    known.keys = keys.into_iter().collect();
     Ok(known)
 }
 
