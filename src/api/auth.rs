@@ -14,6 +14,7 @@
 //!   body is even parsed.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
@@ -32,6 +33,7 @@ use super::error::ApiError;
 use super::extract::HouseholdId;
 use super::write::{load, unit_of};
 use super::AppState;
+use crate::store::Cached;
 use crate::users::{Role, User};
 
 /// What a request wants to do.
@@ -220,15 +222,21 @@ impl<N: Need> FromRequestParts<AppState> for Allowed<N> {
 /// (403): a unit covers itself and the units below it.
 pub struct HouseholdAccess<N> {
     pub id: Uuid,
-    pub household: HouseholdState,
+    /// Shared with the event log's cache: a handler that does not look at it costs nothing.
+    pub household: Arc<Cached>,
     pub auth: AuthUser,
     need: PhantomData<N>,
 }
 
 impl<N> HouseholdAccess<N> {
+    /// The household's folded state.
+    pub fn state(&self) -> &HouseholdState {
+        &self.household.log.state
+    }
+
     /// The household's unit now (after moves and corrections).
     pub fn unit(&self) -> &str {
-        unit_of(&self.household)
+        unit_of(self.state())
     }
 }
 
@@ -239,8 +247,10 @@ impl<N: Need> FromRequestParts<AppState> for HouseholdAccess<N> {
         let auth = AuthUser::from_request_parts(parts, state).await?;
         auth.require(N::PERMISSION)?;
         let HouseholdId(id) = HouseholdId::from_request_parts(parts, state).await?;
-        let household = load(state, id).await?;
-        auth.require_scope(state, unit_of(&household)).await?;
+        let for_write = N::PERMISSION == Permission::WriteHouseholds;
+        let household = load(state, id, for_write).await?;
+        auth.require_scope(state, unit_of(&household.log.state))
+            .await?;
         Ok(HouseholdAccess {
             id,
             household,

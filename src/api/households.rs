@@ -416,10 +416,11 @@ pub async fn show(
     if query.known_on.is_some() {
         auth.require(Permission::ReadAsKnown)?;
     }
-    let unit = unit_of(&current).to_owned();
+    let current = &current.log.state;
+    let unit = unit_of(current).to_owned();
     let version = current.version();
     let shown = if query.as_of.is_none() && query.known_on.is_none() {
-        current
+        current.clone()
     } else {
         let events = state.log.events(id).await?;
         time_travel::replay(&events, query.as_of, query.known_on)
@@ -571,7 +572,7 @@ pub async fn verify(
     Ok(Json(Verification {
         intact: report.intact(),
         events: report.events,
-        head_hash: household.chain.hash.clone(),
+        head_hash: household.log.state.chain.hash.clone(),
         broken: report
             .broken
             .into_iter()

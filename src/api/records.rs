@@ -303,7 +303,14 @@ pub async fn correct(
     let replacement = match &input.replacement {
         None | Some(Value::Null) => None,
         Some(value) => {
-            replacement(&state, &auth, &household, input.corrects_sequence, value).await?
+            replacement(
+                &state,
+                &auth,
+                &household.log.state,
+                input.corrects_sequence,
+                value,
+            )
+            .await?
         }
     };
     let command = HouseholdCommand::Correct {

@@ -1,6 +1,8 @@
 //! The path every write takes: who may write here, the envelope from the authenticated user,
 //! `If-Match` (409 when stale) or retry on a lost race, and `Idempotency-Key`.
 
+use std::sync::Arc;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
@@ -16,15 +18,20 @@ use super::auth::AuthUser;
 use super::error::ApiError;
 use super::extract::{JsonBody, WriteHeaders};
 use super::AppState;
-use crate::store::{Appended, StoreError};
+use crate::store::{Appended, Cached, StoreError};
 
-/// A household's folded state, or 404.
-pub async fn load(state: &AppState, id: Uuid) -> Result<HouseholdState, ApiError> {
-    let loaded = state.log.household(id).await?;
+/// A registered household's history and folded state, or 404: from the event log's cache for
+/// a write (the append itself refuses a stale state), read from the log for anything shown.
+pub async fn load(state: &AppState, id: Uuid, for_write: bool) -> Result<Arc<Cached>, ApiError> {
+    let loaded = if for_write {
+        state.log.household(id).await?
+    } else {
+        state.log.household_from_log(id).await?
+    };
     if loaded.log.state.registered_on.is_none() {
         return Err(ApiError::NotFound(format!("household {id} was not found")));
     }
-    Ok(loaded.log.state.clone())
+    Ok(loaded)
 }
 
 /// The unit a household belongs to now (after moves and corrections).

@@ -96,6 +96,12 @@ impl EventLog {
         if let Some(held) = self.cache.get(&household_id) {
             return Ok(held);
         }
+        self.household_from_log(household_id).await
+    }
+
+    /// The household read from the log, never from the cache (which it refreshes): for reads
+    /// shown to people, where a state another process has moved on must not be served.
+    pub async fn household_from_log(&self, household_id: Uuid) -> Result<Arc<Cached>, StoreError> {
         let events = self.read_events(household_id).await?;
         let loaded = Arc::new(Cached::new(HouseholdLog {
             household_id,

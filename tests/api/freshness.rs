@@ -352,3 +352,54 @@ async fn the_unit_coverage_asks_the_database_before_refusing_and_reloads_when_fo
     assert!(!covers("703", "25459").await);
     assert!(covers("703", "25486").await);
 }
+
+/// The server holds households it wrote in its event log's cache; what it shows must still be
+/// the log: a support recorded by another process (another event log on the same database) is
+/// in the very next status read, and the next write through this server lands after it.
+#[tokio::test]
+async fn a_household_written_by_another_process_is_shown_as_the_log_has_it() {
+    let app = spawn_app().await;
+    let officer = app.token(Role::CommuneOfficer, "25459").await;
+    let id = app.register(&officer, "25459").await;
+    let path = format!("/api/v1/households/{id}/supports");
+    let r = app
+        .post(&path, &officer, &crate::helpers::support(100_000, "2023-03-01"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    let other = ansinh::store::EventLog::new(app.pool.clone())
+        .await
+        .expect("another process's event log");
+    use ansinh_events::household::{
+        Command, FundingSource, HouseholdCommand, Policy, SupportReceived,
+    };
+    let command = Command {
+        ctx: ansinh_events::CommandContext::new(
+            id,
+            ansinh_events::Actor::system("other process"),
+            ansinh_events::Source::Cli,
+            chrono::Utc::now(),
+        ),
+        action: HouseholdCommand::RecordSupport(SupportReceived {
+            policy: Policy::ElectricitySubsidy,
+            amount_vnd: ansinh_events::Vnd::new(46_000).expect("amount"),
+            in_kind: None,
+            funding_source: FundingSource::CentralBudget,
+            fund_id: None,
+            disbursed_on: "2023-04-01".parse().expect("date"),
+            disbursed_by: "UBND xã".into(),
+            decision_no: "13/QĐ-UBND".into(),
+            recipient_member: None,
+        }),
+    };
+    other.execute(command, None).await.expect("recorded elsewhere");
+
+    let shown = app.get(&format!("/api/v1/households/{id}"), &officer).await;
+    assert_eq!(shown.status, 200, "{}", shown.text);
+    assert_eq!(shown.body["version"], 3, "{}", shown.text);
+    let r = app
+        .post(&path, &officer, &crate::helpers::support(200_000, "2023-05-01"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["version"], 4, "{}", r.text);
+}
