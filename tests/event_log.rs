@@ -90,6 +90,24 @@ async fn household_with_supports(log: &EventLog, supports: usize) -> Uuid {
     id
 }
 
+/// The household's events run 1..=n with no gap and its hash chain recomputes.
+async fn assert_contiguous_and_intact(log: &EventLog, db: &common::TestDb, id: Uuid, n: i64) {
+    let sequences: Vec<i64> = log
+        .events(id)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.meta.sequence)
+        .collect();
+    assert_eq!(sequences, (1..=n).collect::<Vec<_>>());
+    let report =
+        ansinh::verify::verify(&db.pool, Some(id), None, &indicatif::ProgressBar::hidden())
+            .await
+            .expect("verify");
+    assert!(report.intact(), "{:?}", report.broken);
+    assert_eq!(report.events, n as u64);
+}
+
 #[tokio::test]
 async fn twenty_concurrent_writers_get_contiguous_sequences_and_an_unbroken_chain() {
     let db = common::migrated_db().await;
@@ -106,20 +124,7 @@ async fn twenty_concurrent_writers_get_contiguous_sequences_and_an_unbroken_chai
             .expect("task")
             .expect("append lands after retries");
     }
-    let sequences: Vec<i64> = log
-        .events(id)
-        .await
-        .expect("events")
-        .iter()
-        .map(|e| e.meta.sequence)
-        .collect();
-    assert_eq!(sequences, (1..=21).collect::<Vec<_>>());
-    let report =
-        ansinh::verify::verify(&db.pool, Some(id), None, &indicatif::ProgressBar::hidden())
-            .await
-            .expect("verify");
-    assert!(report.intact(), "{:?}", report.broken);
-    assert_eq!(report.events, 21);
+    assert_contiguous_and_intact(&log, &db, id, 21).await;
 }
 
 #[tokio::test]
@@ -179,19 +184,7 @@ async fn a_household_cached_by_another_process_is_read_again_not_overwritten() {
         .expect("If-Match at the newer version");
     assert_eq!(ok.version, 5);
 
-    let sequences: Vec<i64> = a
-        .events(id)
-        .await
-        .expect("events")
-        .iter()
-        .map(|e| e.meta.sequence)
-        .collect();
-    assert_eq!(sequences, (1..=5).collect::<Vec<_>>());
-    let report =
-        ansinh::verify::verify(&db.pool, Some(id), None, &indicatif::ProgressBar::hidden())
-            .await
-            .expect("verify");
-    assert!(report.intact(), "{:?}", report.broken);
+    assert_contiguous_and_intact(&a, &db, id, 5).await;
     let (status_version, supports, total): (i32, i64, i64) = sqlx::query_as(
         "SELECT s.version, count(d.*), coalesce(sum(d.amount_vnd), 0)::bigint
            FROM household_status s LEFT JOIN disbursements d USING (household_id)

@@ -947,19 +947,9 @@ fn seal_with<E: Serialize>(
 }
 
 /// Links events that [`envelope_unhashed`] made onto the chain at `head`, as [`seal`] would have
-/// (each `prev_hash` and `hash` set, `head` moved past them), and returns each event's JSON as
-/// stored: its canonical form plus the hash, so a bulk writer serialises an event once for both.
-pub fn link<E: Serialize>(
-    head: &mut ChainHead,
-    events: &mut [Recorded<E>],
-) -> Result<Vec<Vec<u8>>, ChainError> {
-    let mut json = Vec::new();
-    let spans = link_into(head, events, &mut json)?;
-    Ok(spans.into_iter().map(|span| json[span].to_vec()).collect())
-}
-
-/// Like [`link`], appending the stored JSON of each event to `out` and returning where each
-/// one is: a bulk writer reusing one buffer allocates nothing per event.
+/// (each `prev_hash` and `hash` set, `head` moved past them), appending each event's JSON as
+/// stored to `out` — its canonical form plus the hash, so a bulk writer serialises an event once
+/// for both, in one reused buffer — and returning where each one is.
 pub fn link_into<E: Serialize>(
     head: &mut ChainHead,
     events: &mut [Recorded<E>],
@@ -1227,7 +1217,9 @@ mod tests {
         let sealed = seal(&start, &ctx, events(3)).expect("seal");
         let mut linked = envelope_unhashed(&start, &ctx, events(3)).expect("envelopes");
         let mut head = start.clone();
-        let stored = link(&mut head, &mut linked).expect("link");
+        let mut json = Vec::new();
+        let spans = link_into(&mut head, &mut linked, &mut json).expect("link");
+        let stored: Vec<&[u8]> = spans.into_iter().map(|span| &json[span]).collect();
         assert_eq!(linked, sealed);
         assert_eq!(head.sequence, 7);
         assert_eq!(head.hash, sealed[2].meta.hash);
@@ -1238,8 +1230,9 @@ mod tests {
         // The small-integer form splices the hash into the canonical bytes.
         let note = vec![(json!({"type": "x"}), Facts::default())];
         let mut one = envelope_unhashed(&ChainHead::default(), &ctx, note).expect("envelope");
-        let stored = link(&mut ChainHead::default(), &mut one).expect("link");
-        let value: Value = serde_json::from_slice(&stored[0]).expect("json");
+        let mut json = Vec::new();
+        let spans = link_into(&mut ChainHead::default(), &mut one, &mut json).expect("link");
+        let value: Value = serde_json::from_slice(&json[spans[0].clone()]).expect("json");
         assert_eq!(value["meta"]["hash"], one[0].meta.hash.as_str());
         assert_eq!(payload_hash(&value).expect("hash"), one[0].meta.hash);
     }

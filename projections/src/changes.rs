@@ -39,39 +39,14 @@ pub struct StatusRow {
     pub last_recorded_at: DateTime<Utc>,
 }
 
-/// A `household_standard_status` row.
+/// A `household_standard_status` row: the [`Standing`]'s fields are the columns (its
+/// `recently_exited` flag, judged when read, is no column and is ignored by the writer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StandingRow {
     pub household_id: Uuid,
     pub standard: String,
     #[serde(flatten)]
-    pub standing: StandingColumns,
-}
-
-/// The stored columns of a [`Standing`] (the `recently_exited` flag is judged when read).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StandingColumns {
-    pub category: &'static str,
-    pub since: NaiveDate,
-    pub decision_no: String,
-    pub last_decided_on: NaiveDate,
-    pub last_decision_no: String,
-    pub exited_poverty_on: Option<NaiveDate>,
-    pub exited_near_poverty_on: Option<NaiveDate>,
-}
-
-impl From<&Standing> for StandingColumns {
-    fn from(s: &Standing) -> Self {
-        StandingColumns {
-            category: s.category.as_str(),
-            since: s.since,
-            decision_no: s.decision_no.clone(),
-            last_decided_on: s.last_decided_on,
-            last_decision_no: s.last_decision_no.clone(),
-            exited_poverty_on: s.exited_poverty_on,
-            exited_near_poverty_on: s.exited_near_poverty_on,
-        }
-    }
+    pub standing: Standing,
 }
 
 /// A `history_corrections` row.
@@ -91,7 +66,7 @@ pub struct LinkRow {
 pub struct HouseholdRows {
     pub status: Option<StatusRow>,
     /// By standard.
-    pub standings: BTreeMap<String, StandingColumns>,
+    pub standings: BTreeMap<String, Standing>,
     /// By sequence.
     pub disbursements: BTreeMap<i64, Disbursement>,
     pub relapses: BTreeMap<i64, Relapse>,
@@ -105,10 +80,9 @@ impl HouseholdRows {
         let last_recorded_at = log.events.last().map(|e| e.meta.recorded_at);
         HouseholdRows {
             standings: status
-                .iter()
-                .flat_map(|s| s.status.iter())
-                .map(|(standard, s)| (standard.clone(), StandingColumns::from(s)))
-                .collect(),
+                .as_ref()
+                .map(|s| s.status.clone())
+                .unwrap_or_default(),
             status: status.zip(last_recorded_at).map(|(s, at)| StatusRow {
                 household_id: id,
                 version: s.version,

@@ -59,15 +59,7 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     let input: NewUser = body.parse()?;
     let unit = input.unit_code.trim();
-    if ansinh_projections::units::by_code(&state.pool, unit)
-        .await?
-        .is_empty()
-    {
-        return Err(ApiError::invalid(
-            "unit_code",
-            format!("no administrative unit has code {unit:?}"),
-        ));
-    }
+    require_known_unit(&state, unit).await?;
     auth.require_scope(&state, unit).await?;
     let (user, token) = users::create(&state.pool, &input.name, input.role, unit)
         .await
@@ -87,6 +79,20 @@ pub async fn create_user(
             token,
         }),
     ))
+}
+
+/// 422 on `unit_code` unless some administrative unit has this code.
+async fn require_known_unit(state: &AppState, unit: &str) -> Result<(), ApiError> {
+    if ansinh_projections::units::by_code(&state.pool, unit)
+        .await?
+        .is_empty()
+    {
+        return Err(ApiError::invalid(
+            "unit_code",
+            format!("no administrative unit has code {unit:?}"),
+        ));
+    }
+    Ok(())
 }
 
 /// What changes about a user; absent fields stay as they are.
@@ -135,15 +141,7 @@ pub async fn update_user(
     auth.require_scope(&state, &current.user.unit_code).await?;
     let unit_code = changes.unit_code.map(|u| u.trim().to_owned());
     if let Some(unit) = &unit_code {
-        if ansinh_projections::units::by_code(&state.pool, unit)
-            .await?
-            .is_empty()
-        {
-            return Err(ApiError::invalid(
-                "unit_code",
-                format!("no administrative unit has code {unit:?}"),
-            ));
-        }
+        require_known_unit(&state, unit).await?;
         auth.require_scope(&state, unit).await?;
     }
     let changes = users::Changes {

@@ -71,6 +71,23 @@ fn support() -> HouseholdCommand {
     })
 }
 
+/// The baseline of every command figure: one single-row INSERT of an event-sized payload into
+/// a table of the log's shape (primary key and stream index), committed on its own.
+pub async fn plain_insert(
+    pool: PgPool,
+    payload: Arc<serde_json::Value>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO bench_plain_events (id, aggregate_id, payload, sequence_number) VALUES ($1, $2, $3, 1)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(Uuid::now_v7())
+    .bind(sqlx::types::Json(&*payload))
+    .execute(&pool)
+    .await
+    .map(|_| ())
+}
+
 fn to_sqlx(e: StoreError) -> sqlx::Error {
     match e {
         StoreError::Database(e) => e,
@@ -143,21 +160,7 @@ pub async fn run(
             ),
             concurrency,
             ops,
-            move |_| {
-                let pool = pool_.clone();
-                let payload = Arc::clone(&payload);
-                async move {
-                    sqlx::query(
-                        "INSERT INTO bench_plain_events (id, aggregate_id, payload, sequence_number) VALUES ($1, $2, $3, 1)",
-                    )
-                    .bind(Uuid::now_v7())
-                    .bind(Uuid::now_v7())
-                    .bind(sqlx::types::Json(&*payload))
-                    .execute(&pool)
-                    .await
-                    .map(|_| ())
-                }
-            },
+            move |_| plain_insert(pool_.clone(), Arc::clone(&payload)),
             move |i| {
                 let log = log_.clone();
                 let id = households[i % households.len()];

@@ -266,21 +266,7 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
         ("plain INSERT ×8 (alongside HTTP)", "HTTP POST support ×8"),
         8,
         ops,
-        move |_| {
-            let pool = pool_.clone();
-            let payload = Arc::clone(&sample);
-            async move {
-                sqlx::query(
-                    "INSERT INTO bench_plain_events (id, aggregate_id, payload, sequence_number) VALUES ($1, $2, $3, 1)",
-                )
-                .bind(Uuid::now_v7())
-                .bind(Uuid::now_v7())
-                .bind(sqlx::types::Json(&*payload))
-                .execute(&pool)
-                .await
-                .map(|_| ())
-            }
-        },
+        move |_| super::appends::plain_insert(pool_.clone(), Arc::clone(&sample)),
         move |i| {
             let (c, url, t) = (c.clone(), format!("{b}/api/v1/households/{}/supports", ids_[i % ids_.len()]), t.clone());
             async move {

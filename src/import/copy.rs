@@ -85,7 +85,7 @@ impl BinaryRows {
 }
 
 /// Encodes an event row of `household_events`: `json` is the payload as stored (see
-/// `ansinh_events::chain::link`).
+/// `ansinh_events::chain::link_into`).
 pub fn push_event(
     rows: &mut BinaryRows,
     event: &Recorded<HouseholdEvent>,
