@@ -31,14 +31,7 @@ async fn serve_on_an_empty_data_dir_answers_health_and_ctrl_c_stops_everything()
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let data_dir = tmp.path().join("data");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ansinh"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(&data_dir)
-        .env_remove("DATABASE_URL")
-        .env("ANSINH_PG_FAST", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ansinh serve");
+    let mut child = spawn_serve(&data_dir);
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
     let mut url = None;
     let mut seen = String::new();
@@ -84,14 +77,7 @@ fn ctrl_c_while_serve_is_starting_leaves_no_postgres_behind() {
     let tmp = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let data_dir = tmp.path().join("data");
-    let child = Command::new(env!("CARGO_BIN_EXE_ansinh"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(&data_dir)
-        .env_remove("DATABASE_URL")
-        .env("ANSINH_PG_FAST", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ansinh serve");
+    let child = spawn_serve(&data_dir);
     // Interrupt as soon as PostgreSQL is up: ansinh is then still migrating, before it serves.
     for _ in 0..6_000 {
         if postmaster_pid(&data_dir).is_some() {
@@ -114,4 +100,16 @@ fn ctrl_c_while_serve_is_starting_leaves_no_postgres_behind() {
         !data_dir.join("pgdata/postmaster.pid").exists(),
         "stderr:\n{stderr}"
     );
+}
+
+/// `ansinh serve` on its own cluster in `data_dir` (no DATABASE_URL), stderr piped.
+fn spawn_serve(data_dir: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_ansinh"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env("ANSINH_PG_FAST", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ansinh serve")
 }

@@ -363,7 +363,11 @@ async fn a_household_written_by_another_process_is_shown_as_the_log_has_it() {
     let id = app.register(&officer, "25459").await;
     let path = format!("/api/v1/households/{id}/supports");
     let r = app
-        .post(&path, &officer, &crate::helpers::support(100_000, "2023-03-01"))
+        .post(
+            &path,
+            &officer,
+            &crate::helpers::support(100_000, "2023-03-01"),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
 
@@ -392,13 +396,20 @@ async fn a_household_written_by_another_process_is_shown_as_the_log_has_it() {
             recipient_member: None,
         }),
     };
-    other.execute(command, None).await.expect("recorded elsewhere");
+    other
+        .execute(command, None)
+        .await
+        .expect("recorded elsewhere");
 
     let shown = app.get(&format!("/api/v1/households/{id}"), &officer).await;
     assert_eq!(shown.status, 200, "{}", shown.text);
     assert_eq!(shown.body["version"], 3, "{}", shown.text);
     let r = app
-        .post(&path, &officer, &crate::helpers::support(200_000, "2023-05-01"))
+        .post(
+            &path,
+            &officer,
+            &crate::helpers::support(200_000, "2023-05-01"),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["version"], 4, "{}", r.text);
