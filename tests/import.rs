@@ -636,6 +636,16 @@ async fn a_file_with_a_bad_row_writes_nothing_and_names_the_row_and_field() {
     let line = break_cell(&good, &file, "supports", any, change, false);
     assert_refused(&db.url, &file, "supports", line, "policy");
 
+    // An amount above any support's plausible maximum, and one beyond any integer: both named.
+    for (name, amount) in [
+        ("huge-amount.csv", "9.000.000.000.000"),
+        ("endless-amount.csv", "99999999999999999999999"),
+    ] {
+        let file = dir.join(name);
+        let line = break_cell(&good, &file, "supports", any, ("amount_vnd", amount), false);
+        assert_refused(&db.url, &file, "supports", line, "amount_vnd");
+    }
+
     // A second row for the same household and period, with another income: which survey
     // counts? Refused, not one of them silently dropped.
     let file = dir.join("period-twice.csv");

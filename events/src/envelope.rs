@@ -1,9 +1,13 @@
 //! The envelope every stored event carries inside its payload (esrs has no metadata column):
 //! who recorded it, when, when it took effect, why, from where, and its place in the hash chain.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::policy_params::PolicyParameters;
 
 /// Version of the payload layout; bump it when a stored shape changes and add an upcaster.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -105,6 +109,9 @@ pub struct CommandContext {
     pub source: Source,
     pub correlation_id: Uuid,
     pub idempotency: Option<Idempotency>,
+    /// Dated policy parameters the rules consult (the plausible maximum of a support); the
+    /// shipped ones unless the installation has its own.
+    pub parameters: Arc<PolicyParameters>,
 }
 
 impl CommandContext {
@@ -124,6 +131,7 @@ impl CommandContext {
             source,
             correlation_id: Uuid::now_v7(),
             idempotency: None,
+            parameters: PolicyParameters::shipped(),
         }
     }
 }

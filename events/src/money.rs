@@ -16,7 +16,7 @@ pub struct NegativeAmount(pub i64);
 impl Vnd {
     pub const ZERO: Vnd = Vnd(0);
 
-    pub fn new(amount: i64) -> Result<Vnd, NegativeAmount> {
+    pub const fn new(amount: i64) -> Result<Vnd, NegativeAmount> {
         if amount < 0 {
             Err(NegativeAmount(amount))
         } else {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,26 @@ pub const POLICY_PARAMETERS_JSON: &str = include_str!("../parameters/policy-para
 
 /// Name of the monthly electricity subsidy per household (hỗ trợ tiền điện).
 pub const ELECTRICITY_SUBSIDY_MONTHLY: &str = "electricity_subsidy_monthly";
+
+/// The plausible maximum of one support is parameter `support_max_<policy>`, or
+/// `support_max_default` for a policy without its own.
+pub const SUPPORT_MAX_PREFIX: &str = "support_max_";
+/// Name of the bound for policies without their own.
+pub const SUPPORT_MAX_DEFAULT: &str = "support_max_default";
+/// Above any support whatever the parameters say (one thousand billion VND): with it, a
+/// register's sums stay far below what any integer type holds.
+pub const SUPPORT_CEILING: Vnd = match Vnd::new(1_000_000_000_000) {
+    Ok(v) => v,
+    Err(_) => Vnd::ZERO,
+};
+
+/// The largest amount one support may carry on a date, and the parameter that says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupportMax {
+    pub amount: Vnd,
+    /// The parameter's name, or `None` when only [`SUPPORT_CEILING`] applies.
+    pub parameter: Option<String>,
+}
 
 /// An amount fixed by a decision, or a range when it follows a price (30 kWh at the tier-1
 /// electricity price).
@@ -105,6 +126,18 @@ impl PolicyParameters {
         PolicyParameters::from_json("built-in policy-parameters.json", POLICY_PARAMETERS_JSON)
     }
 
+    /// The shipped parameters, parsed once per process and shared.
+    pub fn shipped() -> Arc<PolicyParameters> {
+        static SHIPPED: OnceLock<Arc<PolicyParameters>> = OnceLock::new();
+        SHIPPED
+            .get_or_init(|| {
+                // The shipped file is checked by a unit test; an empty set (only the ceiling
+                // applies) is the safe fallback were it ever broken.
+                Arc::new(PolicyParameters::builtin().unwrap_or_default())
+            })
+            .clone()
+    }
+
     /// Reads a parameter file of the shipped layout.
     pub fn load_file(path: &Path) -> Result<PolicyParameters, PolicyParameterError> {
         let text = std::fs::read_to_string(path).map_err(|e| PolicyParameterError::Io {
@@ -172,6 +205,25 @@ impl PolicyParameters {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
+    }
+
+    /// The largest amount one support of `policy` disbursed on `date` may carry: the policy's
+    /// own bound, else the default one, never above [`SUPPORT_CEILING`].
+    pub fn support_max(&self, policy: Policy, date: NaiveDate) -> SupportMax {
+        let own = format!("{SUPPORT_MAX_PREFIX}{}", policy.as_str());
+        let found = [own.as_str(), SUPPORT_MAX_DEFAULT]
+            .into_iter()
+            .find_map(|name| Some((name, self.value_on(name, date)?)));
+        match found {
+            Some((name, value)) => SupportMax {
+                amount: value.amount_vnd.max().min(SUPPORT_CEILING),
+                parameter: Some(name.to_owned()),
+            },
+            None => SupportMax {
+                amount: SUPPORT_CEILING,
+                parameter: None,
+            },
+        }
     }
 
     /// The value of parameter `name` that holds on `date`, if any.

@@ -1031,6 +1031,118 @@ fn support_received_recipient_must_be_or_have_been_a_member() {
         .then_types(&["support_received"]);
 }
 
+#[test]
+fn support_received_above_the_policy_bound_is_refused_naming_amount_and_bound() {
+    // The shipped bounds: 500,000,000 for a preferential loan, 100,000,000 by default.
+    registered()
+        .when(HouseholdCommand::RecordSupport(support(
+            "2023-03-01",
+            500_000_000,
+        )))
+        .then_types(&["support_received"]);
+    let err = registered()
+        .when(HouseholdCommand::RecordSupport(support(
+            "2023-03-01",
+            500_000_001,
+        )))
+        .then_error(
+            Some("amount_vnd"),
+            |e| matches!(e, E::AmountAboveMaximum { maximum, .. } if maximum.get() == 500_000_000),
+        );
+    let err = err.to_string();
+    assert!(err.contains("500000000 VND"), "{err}");
+    assert!(err.contains("support_max_preferential_credit"), "{err}");
+    let mut housing = support("2023-03-01", 100_000_001);
+    housing.policy = Policy::Housing;
+    registered()
+        .when(HouseholdCommand::RecordSupport(housing))
+        .then_error(Some("amount_vnd"), |e| {
+            matches!(e, E::AmountAboveMaximum { parameter: Some(p), .. } if p == "support_max_default")
+        });
+    registered()
+        .when(HouseholdCommand::RecordSupport(support(
+            "2023-03-01",
+            i64::MAX,
+        )))
+        .then_error(Some("amount_vnd"), |e| {
+            matches!(e, E::AmountAboveMaximum { .. })
+        });
+}
+
+#[test]
+fn support_bound_is_dated_data_and_never_above_the_ceiling() {
+    use ansinh_events::policy_params::{PolicyParameters, SUPPORT_CEILING};
+    let file = r#"{"parameters": [{"name": "support_max_housing", "policy": "housing",
+        "unit": "vnd_per_support", "description": "t", "values": [
+        {"valid_from": "2021-01-01", "valid_to": "2022-12-31", "amount_vnd": 40000000,
+         "confirmed": true, "source": "t"},
+        {"valid_from": "2023-01-01", "amount_vnd": 9000000000000000,
+         "confirmed": false, "source": "t"}]}]}"#;
+    let mut c = ctx();
+    c.parameters = std::sync::Arc::new(PolicyParameters::from_json("t", file).unwrap());
+    let mut housing = support("2022-06-01", 40_000_001);
+    housing.policy = Policy::Housing;
+    registered()
+        .when_in(c.clone(), HouseholdCommand::RecordSupport(housing.clone()))
+        .then_error(
+            Some("amount_vnd"),
+            |e| matches!(e, E::AmountAboveMaximum { maximum, .. } if maximum.get() == 40_000_000),
+        );
+    // From 2023 this file's bound is above the ceiling: the ceiling holds.
+    housing.disbursed_on = d("2023-06-01");
+    registered()
+        .when_in(c.clone(), HouseholdCommand::RecordSupport(housing.clone()))
+        .then_types(&["support_received"]);
+    housing.amount_vnd = Vnd::new(SUPPORT_CEILING.get() + 1).unwrap();
+    registered()
+        .when_in(c.clone(), HouseholdCommand::RecordSupport(housing))
+        .then_error(Some("amount_vnd"), |e| {
+            matches!(e, E::AmountAboveMaximum { parameter: Some(_), maximum, .. } if *maximum == SUPPORT_CEILING)
+        });
+    // A policy the file does not name, with no default: only the ceiling.
+    registered()
+        .when_in(
+            c,
+            HouseholdCommand::RecordSupport(support("2023-03-01", 600_000_000)),
+        )
+        .then_types(&["support_received"]);
+}
+
+#[test]
+fn a_corrected_support_is_held_to_the_same_bound() {
+    let corrected = registered().and(HouseholdCommand::RecordSupport(support("2023-03-01", 1)));
+    let seq = corrected.history.len() as i64;
+    corrected
+        .when(HouseholdCommand::Correct {
+            corrects_sequence: seq,
+            reason: "nhập sai số tiền".to_owned(),
+            replacement: Some(ReplacementInput::Support(support("2023-03-01", i64::MAX))),
+        })
+        .then_error(Some("replacement"), |e| {
+            matches!(e, E::InvalidReplacement(inner) if matches!(**inner, E::AmountAboveMaximum { .. }))
+        });
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Whatever the amount and policy, a money support is recorded exactly when it is above 0
+    /// and within the policy's bound on its date.
+    #[test]
+    fn a_support_is_recorded_exactly_when_within_its_bound(
+        amount in proptest::prop_oneof![0i64..1_000_000_000, 0i64..=i64::MAX],
+        policy in proptest::sample::select(Policy::ALL.to_vec()),
+    ) {
+        let mut s = support("2023-03-01", amount);
+        s.policy = policy;
+        let bound = ansinh_events::policy_params::PolicyParameters::shipped()
+            .support_max(policy, d("2023-03-01"))
+            .amount
+            .get();
+        let result = registered().when(HouseholdCommand::RecordSupport(s)).result;
+        proptest::prop_assert_eq!(result.is_ok(), amount > 0 && amount <= bound, "{:?}", result.err());
+    }
+}
+
 // ------------------------------------------------------------------ event_corrected
 
 fn correct(sequence: i64, replacement: Option<ReplacementInput>) -> HouseholdCommand {

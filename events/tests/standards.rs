@@ -514,6 +514,40 @@ fn the_electricity_subsidy_is_a_dated_parameter() {
 }
 
 #[test]
+fn the_shipped_parameters_bound_every_policy_and_a_folder_file_replaces_them() {
+    use ansinh_events::household::Policy;
+    let shipped = PolicyParameters::shipped();
+    assert_eq!(*shipped, PolicyParameters::builtin().unwrap());
+    for policy in Policy::ALL {
+        let max = shipped.support_max(policy, d("2024-01-01"));
+        assert!(max.parameter.is_some(), "{policy:?} has no bound");
+        assert!(max.amount > vnd(1_000_000), "{policy:?}: {max:?}");
+    }
+    assert_eq!(
+        Standards::builtin().unwrap().parameters().as_ref(),
+        shipped.as_ref()
+    );
+    let dir = temp_dir("folder-params");
+    std::fs::write(
+        dir.join("policy-parameters.json"),
+        r#"{"parameters":[{"name":"support_max_default","unit":"vnd_per_support","description":"x",
+            "values":[{"valid_from":"2000-01-01","amount_vnd":5000000,"confirmed":true,"source":"a"}]}]}"#,
+    )
+    .unwrap();
+    let s = Standards::builtin_with_dir(&dir).unwrap();
+    assert_eq!(
+        s.ids().count(),
+        2,
+        "the parameters file is not read as a standard"
+    );
+    let max = s.parameters().support_max(Policy::Housing, d("2024-01-01"));
+    assert_eq!(max.amount, vnd(5_000_000));
+    std::fs::write(dir.join("policy-parameters.json"), "{").unwrap();
+    let err = Standards::builtin_with_dir(&dir).unwrap_err().to_string();
+    assert!(err.contains("policy-parameters.json"), "{err}");
+}
+
+#[test]
 fn overlapping_or_malformed_parameters_are_refused() {
     let overlap = r#"{"parameters":[{"name":"x","unit":"vnd","description":"x","values":[
         {"valid_from":"2021-01-01","valid_to":"2021-12-31","amount_vnd":1,"confirmed":true,"source":"a"},

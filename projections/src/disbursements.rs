@@ -76,7 +76,10 @@ pub struct DisbursementFilter {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Totals {
     pub count: i64,
-    pub amount_vnd: i64,
+    /// Summed as PostgreSQL `numeric` and held in an i128, so no set of stored rows can make
+    /// the total overflow (each support is at most a thousand billion VND).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, format = Int64))]
+    pub amount_vnd: i128,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -349,8 +352,8 @@ pub async fn list(
     let offset = offset.max(0);
     let policy = filter.policy.as_ref().map(enum_name);
     let source = filter.source.as_ref().map(enum_name);
-    let (count, amount): (i64, Option<i64>) = sqlx::query_as(&format!(
-        "SELECT count(*), sum(amount_vnd)::bigint FROM disbursements
+    let (count, amount): (i64, Option<String>) = sqlx::query_as(&format!(
+        "SELECT count(*), sum(amount_vnd)::text FROM disbursements
           WHERE NOT voided AND {FILTER}"
     ))
     .bind(&filter.unit)
@@ -392,7 +395,13 @@ pub async fn list(
         items,
         totals: Totals {
             count,
-            amount_vnd: amount.unwrap_or(0),
+            amount_vnd: match amount {
+                None => 0,
+                Some(total) => total.parse().map_err(|_| DisbursementError::Corrupt {
+                    field: "sum(amount_vnd)",
+                    value: total,
+                })?,
+            },
         },
         limit,
         offset,

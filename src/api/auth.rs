@@ -414,6 +414,16 @@ async fn redact_response(response: Response) -> Response {
         Ok(bytes) => bytes,
         Err(e) => return ApiError::internal(format!("monitor filter: {e}")).into_response(),
     };
+    // A body that names no hidden key goes out as it is: nothing to remove, and re-reading it
+    // into a `Value` would turn integers beyond i64 (a register's i128 totals) into floats.
+    // Our serializer writes every key literally, so a hidden key always shows as `"key"`.
+    let names_hidden = HIDDEN_FROM_MONITORS.iter().any(|key| {
+        let quoted = format!("\"{key}\"");
+        bytes.windows(quoted.len()).any(|w| w == quoted.as_bytes())
+    });
+    if !names_hidden {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
     let mut value: Value = match serde_json::from_slice(&bytes) {
         Ok(value) => value,
         // Not JSON after all: nothing we could filter, so nothing is sent.

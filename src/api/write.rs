@@ -75,6 +75,7 @@ pub async fn execute(
     action: HouseholdCommand,
 ) -> Result<Appended, ApiError> {
     let mut ctx = CommandContext::new(household_id, auth.actor(), Source::Api, Utc::now());
+    ctx.parameters = state.standards.parameters().clone();
     // The digest covers the user too: another user's retry with the same key is refused
     // rather than answered with someone else's result.
     ctx.idempotency = headers.idempotency_key.clone().map(|key| Idempotency {

@@ -643,6 +643,7 @@ async fn import_store(
         recorded_at,
     );
     ctx.correlation_id = batch_id;
+    ctx.parameters = standards.parameters().clone();
     let work = Arc::new(Work {
         store,
         households,

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod amounts;
 mod authorization;
 mod bad_inputs;
 mod docs;

@@ -98,6 +98,13 @@ pub enum HouseholdError {
     },
     #[error("a support needs an amount above 0 or an in-kind description")]
     NothingDisbursed,
+    #[error("amount_vnd {amount} is above {maximum}, the most one {policy} support may carry{}", .parameter.as_ref().map(|p| format!(" (policy parameter {p}, a plausibility bound an installation can change)")).unwrap_or_default())]
+    AmountAboveMaximum {
+        policy: &'static str,
+        amount: crate::money::Vnd,
+        maximum: crate::money::Vnd,
+        parameter: Option<String>,
+    },
     #[error("event {sequence} does not exist")]
     NoSuchEvent { sequence: i64 },
     #[error("event {sequence} is a {type_name}, which cannot be corrected; a decision is changed only by a new decision")]
@@ -144,7 +151,7 @@ impl HouseholdError {
             NoSurveyForStandard { .. } => Some("standard"),
             ReasonRequired { .. } => Some("reason"),
             DecisionBeforeSurvey { .. } | DecisionOutOfOrder { .. } => Some("decided_on"),
-            NothingDisbursed => Some("amount_vnd"),
+            NothingDisbursed | AmountAboveMaximum { .. } => Some("amount_vnd"),
             NoSuchEvent { .. } | NotCorrectable { .. } => Some("corrects_sequence"),
             ReplacementMismatch { .. } | RegistrationCannotBeVoided | InvalidReplacement(_) => {
                 Some("replacement")

@@ -369,6 +369,43 @@ pub enum Policy {
     Other,
 }
 
+impl Policy {
+    /// The name as stored and sent (`preferential_credit`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::PreferentialCredit => "preferential_credit",
+            Policy::HealthInsurance => "health_insurance",
+            Policy::Education => "education",
+            Policy::Housing => "housing",
+            Policy::LegalAid => "legal_aid",
+            Policy::CleanWater => "clean_water",
+            Policy::ElectricitySubsidy => "electricity_subsidy",
+            Policy::MonthlyAllowance => "monthly_allowance",
+            Policy::EmergencyAid => "emergency_aid",
+            Policy::VocationalTraining => "vocational_training",
+            Policy::JobPlacement => "job_placement",
+            Policy::Livelihood => "livelihood",
+            Policy::Other => "other",
+        }
+    }
+
+    pub const ALL: [Policy; 13] = [
+        Policy::PreferentialCredit,
+        Policy::HealthInsurance,
+        Policy::Education,
+        Policy::Housing,
+        Policy::LegalAid,
+        Policy::CleanWater,
+        Policy::ElectricitySubsidy,
+        Policy::MonthlyAllowance,
+        Policy::EmergencyAid,
+        Policy::VocationalTraining,
+        Policy::JobPlacement,
+        Policy::Livelihood,
+        Policy::Other,
+    ];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]

@@ -387,6 +387,15 @@ pub(super) fn support(
     if s.amount_vnd.get() == 0 && in_kind.is_none() {
         return Err(HouseholdError::NothingDisbursed);
     }
+    let max = ctx.parameters.support_max(s.policy, s.disbursed_on);
+    if s.amount_vnd > max.amount {
+        return Err(HouseholdError::AmountAboveMaximum {
+            policy: s.policy.as_str(),
+            amount: s.amount_vnd,
+            maximum: max.amount,
+            parameter: max.parameter,
+        });
+    }
     let recipient_member = nfc_opt(&s.recipient_member);
     if let Some(name) = &recipient_member {
         if !state.knows_member(name) {

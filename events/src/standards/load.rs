@@ -2,10 +2,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use super::{Standard, StandardError};
+use crate::policy_params::PolicyParameters;
+
+/// The file of a standards folder that replaces the shipped policy parameters.
+pub const PARAMETERS_FILE: &str = "policy-parameters.json";
 
 /// `events/standards/vn-2016-2020.json`: Decision 59/2015/QĐ-TTg.
 pub const VN_2016_2020_JSON: &str = include_str!("../../standards/vn-2016-2020.json");
@@ -17,10 +22,21 @@ pub const VN_2022_2025_JSON: &str = include_str!("../../standards/vn-2022-2025.j
 pub const EXAMPLE_PROVINCIAL_JSON: &str =
     include_str!("../../standards/example-provincial-tay-ninh.json");
 
-/// The standards an installation knows, by id.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The standards an installation knows, by id, with the dated policy parameters the rules
+/// consult (a folder's `policy-parameters.json`, else the shipped ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Standards {
     by_id: BTreeMap<String, (Standard, String)>,
+    parameters: Arc<PolicyParameters>,
+}
+
+impl Default for Standards {
+    fn default() -> Self {
+        Standards {
+            by_id: BTreeMap::new(),
+            parameters: PolicyParameters::shipped(),
+        }
+    }
 }
 
 impl Standards {
@@ -46,6 +62,7 @@ impl Standards {
     /// Adds every `*.json` file of `dir`, in file-name order. A user file with the id of a
     /// built-in standard replaces it (so a shipped number can be corrected without a release);
     /// two user files with one id, a file marked as an example, or an invalid file are errors.
+    /// `policy-parameters.json` is not a standard: it replaces the shipped policy parameters.
     pub fn add_dir(&mut self, dir: &Path) -> Result<(), StandardError> {
         let io = |e: std::io::Error| StandardError::Io {
             path: dir.display().to_string(),
@@ -54,7 +71,9 @@ impl Standards {
         let mut files = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
-            if path.extension().and_then(|e| e.to_str()) == Some("json") && path.is_file() {
+            if path.file_name().and_then(|n| n.to_str()) == Some(PARAMETERS_FILE) {
+                self.parameters = Arc::new(PolicyParameters::load_file(&path)?);
+            } else if path.extension().and_then(|e| e.to_str()) == Some("json") && path.is_file() {
                 files.push(path);
             }
         }
@@ -96,6 +115,11 @@ impl Standards {
     pub fn insert(&mut self, standard: Standard) {
         self.by_id
             .insert(standard.id().to_owned(), (standard, "inserted".to_owned()));
+    }
+
+    /// The dated policy parameters commands are checked against.
+    pub fn parameters(&self) -> &Arc<PolicyParameters> {
+        &self.parameters
     }
 
     pub fn get(&self, id: &str) -> Option<&Standard> {

@@ -202,6 +202,8 @@ pub enum StandardError {
     Example { source_name: String },
     #[error("standards folder {path} could not be read: {message}")]
     Io { path: String, message: String },
+    #[error(transparent)]
+    Parameters(#[from] crate::policy_params::PolicyParameterError),
 }
 
 fn invalid(id: &str, message: impl Into<String>) -> StandardError {

@@ -222,8 +222,13 @@ impl Given {
 
     /// Runs a command against the given history.
     pub fn when(&self, command: HouseholdCommand) -> Then {
+        self.when_in(ctx(), command)
+    }
+
+    /// Runs a command in a context of the test's own (other policy parameters, say).
+    pub fn when_in(&self, ctx: CommandContext, command: HouseholdCommand) -> Then {
         let cmd = Command {
-            ctx: ctx(),
+            ctx,
             action: command,
         };
         Then {
