@@ -12,16 +12,15 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use ansinh_events::household::{
-    DecisionInput, FundingSource, HouseholdClosed, HouseholdCommand, HouseholdEvent,
-    HouseholdMoved, HouseholdState, MembersChanged, Policy, ReplacementInput, SupportReceived,
-    SurveyInput,
+    DecisionInput, FundingSource, HouseholdCommand, HouseholdEvent, HouseholdMoved, HouseholdState,
+    Policy, ReplacementInput, SupportReceived, SurveyInput,
 };
 use ansinh_events::{Category, Vnd};
 
 use super::auth::{need, AuthUser, HouseholdAccess};
 use super::error::{ApiError, Problem};
 use super::extract::{parse_part, JsonBody, WriteHeaders};
-use super::households::{version_created, RegisterBody};
+use super::households::{version_created, ClosureBody, MembersChangeBody, MoveBody, RegisterBody};
 use super::write::{self, created};
 use super::AppState;
 
@@ -351,15 +350,15 @@ async fn replacement(
             ReplacementInput::Registration { registration, unit }
         }
         "members_changed" => {
-            ReplacementInput::MembersChange(parse_part::<MembersChanged>(value, FIELD)?)
+            ReplacementInput::MembersChange(parse_part::<MembersChangeBody>(value, FIELD)?.into())
         }
         "household_moved" => {
-            let moved: HouseholdMoved = parse_part(value, FIELD)?;
+            let moved: HouseholdMoved = parse_part::<MoveBody>(value, FIELD)?.into();
             let unit = write::unit_validity(state, &moved.unit_code, moved.moved_on).await?;
             ReplacementInput::Move { moved, unit }
         }
         "household_closed" => {
-            ReplacementInput::Closure(parse_part::<HouseholdClosed>(value, FIELD)?)
+            ReplacementInput::Closure(parse_part::<ClosureBody>(value, FIELD)?.into())
         }
         "household_surveyed" => {
             let survey = parse_part::<SurveyBody>(value, FIELD)?.input(auth);
