@@ -6,15 +6,7 @@ use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_endpoint_of_the_contract() {
-    let app = spawn_app().await;
-    let r = app
-        .client
-        .get(format!("{}/api/v1/openapi.json", app.base))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::OK);
-    let doc: serde_json::Value = r.json().await.expect("json");
+    let doc = document().await;
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
     let paths = doc["paths"].as_object().expect("paths");
     for (path, method) in [
@@ -99,15 +91,7 @@ async fn the_interactive_docs_are_served_from_the_binary() {
 }
 
 async fn document() -> serde_json::Value {
-    let app = spawn_app().await;
-    app.client
-        .get(format!("{}/api/v1/openapi.json", app.base))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
+    spawn_app().await.openapi().await
 }
 
 /// Every operation of the document: (method, path, operation).

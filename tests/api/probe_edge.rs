@@ -95,15 +95,7 @@ async fn page_sizes_and_offsets_beyond_their_declared_bounds_are_400_naming_them
     let auditor = app.token(Role::Auditor, "72").await;
     let officer = app.token(Role::CommuneOfficer, "25459").await;
     let household = app.register(&officer, "25459").await;
-    let doc = app
-        .client
-        .get(format!("{}/api/v1/openapi.json", app.base))
-        .send()
-        .await
-        .expect("send")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let doc = app.openapi().await;
     let history = format!("/api/v1/households/{household}/history");
     for (doc_path, path) in [
         ("/api/v1/households", "/api/v1/households?name=lan"),
