@@ -63,7 +63,9 @@ pub async fn create_user(
     let (user, token) = users::create(&state.pool, &input.name, input.role, unit)
         .await
         .map_err(|e| match e {
-            UserError::EmptyName => ApiError::invalid("name", e.to_string()),
+            UserError::EmptyName | UserError::NameTooLong(_) => {
+                ApiError::invalid("name", e.to_string())
+            }
             UserError::UnknownUnit(_) => ApiError::invalid("unit_code", e.to_string()),
             UserError::UnknownRole(_) => ApiError::invalid("role", e.to_string()),
             other => ApiError::internal(other),
