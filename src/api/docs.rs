@@ -154,6 +154,57 @@ impl Modify for CommonResponses {
     }
 }
 
+/// The schemas of the domain's enumerations in request bodies: a string with its allowed
+/// values, named as serde names them, so clients and fuzzers send values the server knows.
+pub mod enums {
+    use ansinh_events::household::{ClosureReason, MemberChangeReason, Sex};
+    use ansinh_events::{Area, Category};
+    use serde::Serialize;
+    use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+
+    fn one_of<T: Serialize>(variants: &[T]) -> Object {
+        let names: Vec<String> = variants
+            .iter()
+            .filter_map(|v| serde_json::to_value(v).ok())
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(names))
+            .build()
+    }
+
+    pub fn area() -> Object {
+        one_of(&Area::ALL)
+    }
+
+    pub fn sex() -> Object {
+        one_of(&[Sex::Female, Sex::Male])
+    }
+
+    pub fn category() -> Object {
+        one_of(&Category::ALL)
+    }
+
+    pub fn member_change_reason() -> Object {
+        use MemberChangeReason::*;
+        one_of(&[Birth, Death, Marriage, Moved, Other])
+    }
+
+    pub fn closure_reason() -> Object {
+        use ClosureReason::*;
+        one_of(&[Dissolved, Merged, LeftProvince])
+    }
+
+    pub fn policy() -> Object {
+        one_of(&super::super::registers::POLICIES)
+    }
+
+    pub fn funding_source() -> Object {
+        one_of(&super::super::registers::SOURCES)
+    }
+}
+
 /// `/docs` and `/api/v1/openapi.json`.
 pub fn router() -> Router<AppState> {
     Router::from(SwaggerUi::new("/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))

@@ -20,6 +20,7 @@ use ansinh_events::household::{
 };
 
 use super::auth::{need, Allowed, HouseholdAccess, Permission, PersonalDataRead, UnitAccess};
+use super::docs::enums;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiQuery, Bounded, HouseholdId, JsonBody, WriteHeaders, MAX_OFFSET};
 use super::write::{self, created, unit_of};
@@ -43,7 +44,7 @@ pub fn router() -> Router<AppState> {
 pub struct MemberBody {
     pub name: String,
     pub birth_year: i32,
-    #[schema(value_type = String, example = "female")]
+    #[schema(schema_with = enums::sex, example = "female")]
     pub sex: Sex,
     /// Relation to the head: `head`, `spouse`, `child`, …
     pub relation: String,
@@ -72,7 +73,7 @@ pub struct RegisterBody {
     pub unit_code: String,
     #[serde(default)]
     pub hamlet: String,
-    #[schema(value_type = String, example = "rural")]
+    #[schema(schema_with = enums::area, example = "rural")]
     pub area: Area,
     #[serde(default)]
     pub ethnic_minority: bool,
@@ -106,7 +107,7 @@ impl RegisterBody {
 pub struct MemberAddedBody {
     pub member: MemberBody,
     /// `birth`, `marriage`, `moved` or `other`.
-    #[schema(value_type = String, example = "birth")]
+    #[schema(schema_with = enums::member_change_reason, example = "birth")]
     pub reason: MemberChangeReason,
 }
 
@@ -116,7 +117,7 @@ pub struct MemberRemovedBody {
     pub name: String,
     pub birth_year: i32,
     /// `death`, `marriage`, `moved` or `other`.
-    #[schema(value_type = String, example = "death")]
+    #[schema(schema_with = enums::member_change_reason, example = "death")]
     pub reason: MemberChangeReason,
 }
 
@@ -166,7 +167,7 @@ pub struct MoveBody {
     /// The unit moved to.
     pub unit_code: String,
     pub hamlet: String,
-    #[schema(value_type = String, example = "rural")]
+    #[schema(schema_with = enums::area, example = "rural")]
     pub area: Area,
 }
 
@@ -186,7 +187,7 @@ impl From<MoveBody> for HouseholdMoved {
 pub struct ClosureBody {
     pub closed_on: NaiveDate,
     /// `dissolved`, `merged` or `left_province`.
-    #[schema(value_type = String, example = "dissolved")]
+    #[schema(schema_with = enums::closure_reason, example = "dissolved")]
     pub reason: ClosureReason,
     /// The household it merged into, for `merged`.
     #[serde(default)]

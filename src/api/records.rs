@@ -18,6 +18,7 @@ use ansinh_events::household::{
 use ansinh_events::{Category, Vnd};
 
 use super::auth::{need, AuthUser, HouseholdAccess};
+use super::docs::enums;
 use super::error::{ApiError, Problem};
 use super::extract::{parse_part, JsonBody, WriteHeaders};
 use super::households::{version_created, ClosureBody, MembersChangeBody, MoveBody, RegisterBody};
@@ -83,7 +84,7 @@ pub struct Surveyed {
 pub struct DecisionBody {
     #[schema(example = "vn-2022-2025")]
     pub standard: String,
-    #[schema(value_type = String, example = "poor")]
+    #[schema(schema_with = enums::category, example = "poor")]
     pub category: Category,
     pub decision_no: String,
     pub decided_on: NaiveDate,
@@ -101,7 +102,7 @@ pub struct Decided {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SupportBody {
-    #[schema(value_type = String, example = "preferential_credit")]
+    #[schema(schema_with = enums::policy, example = "preferential_credit")]
     pub policy: Policy,
     /// 0 for a support given only in kind.
     #[serde(default)]
@@ -109,7 +110,7 @@ pub struct SupportBody {
     pub amount_vnd: Vnd,
     #[serde(default)]
     pub in_kind: Option<String>,
-    #[schema(value_type = String, example = "central_budget")]
+    #[schema(schema_with = enums::funding_source, example = "central_budget")]
     pub funding_source: FundingSource,
     #[serde(default)]
     pub fund_id: Option<String>,

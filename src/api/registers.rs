@@ -234,7 +234,7 @@ pub async fn disbursements(
     Ok(read.attach(Json(trail)))
 }
 
-const POLICIES: [&str; 13] = [
+pub const POLICIES: [&str; 13] = [
     "preferential_credit",
     "health_insurance",
     "education",
@@ -249,7 +249,7 @@ const POLICIES: [&str; 13] = [
     "livelihood",
     "other",
 ];
-const SOURCES: [&str; 4] = ["central_budget", "local_budget", "mobilized", "other"];
+pub const SOURCES: [&str; 4] = ["central_budget", "local_budget", "mobilized", "other"];
 
 fn check_name(param: &str, value: Option<&str>, known: &[&str]) -> Result<(), ApiError> {
     match value {

@@ -211,4 +211,18 @@ async fn response_and_body_schemas_match_what_is_sent_and_parsed() {
         );
         assert!(required(schema).contains(&field.to_owned()), "{schema}");
     }
+    // Enumerations are declared with their values, as the server names them.
+    for (schema, field, value) in [
+        ("ClosureBody", "reason", "left_province"),
+        ("MemberBody", "sex", "female"),
+        ("RegisterBody", "area", "rural"),
+        ("SupportBody", "policy", "preferential_credit"),
+        ("DecisionBody", "category", "near_poor"),
+    ] {
+        let values = &schemas[schema]["properties"][field]["enum"];
+        assert!(
+            values.as_array().is_some_and(|v| v.contains(&value.into())),
+            "{schema}.{field}: {values}"
+        );
+    }
 }
