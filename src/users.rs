@@ -78,6 +78,8 @@ pub enum UserError {
     UnknownUnit(String),
     #[error("the name must not be empty")]
     EmptyName,
+    #[error("the name is {0} characters long; at most {max} are accepted", max = ansinh_events::household::limits::NAME)]
+    NameTooLong(usize),
     #[error("the system's random number source failed: {0}")]
     Random(String),
     #[error("database error: {0}")]
@@ -106,6 +108,10 @@ pub async fn create(
     let name = name.trim();
     if name.is_empty() {
         return Err(UserError::EmptyName);
+    }
+    let length = name.chars().count();
+    if length > ansinh_events::household::limits::NAME {
+        return Err(UserError::NameTooLong(length));
     }
     let unit_code = unit_code.trim();
     if ansinh_projections::units::by_code(pool, unit_code)

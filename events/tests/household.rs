@@ -162,6 +162,30 @@ fn register_needs_member_names() {
 }
 
 #[test]
+fn names_and_texts_longer_than_their_limits_are_refused_naming_the_field() {
+    use ansinh_events::household::limits;
+    let long = |n: usize| "ễ".repeat(n);
+    register_with(|r| r.head_name = long(limits::NAME + 1))
+        .then_error(Some("head_name"), |e| matches!(e, E::TooLong { .. }));
+    register_with(|r| r.hamlet = long(limits::NAME + 1))
+        .then_error(Some("hamlet"), |e| matches!(e, E::TooLong { .. }));
+    register_with(|r| r.members[1].name = long(limits::NAME + 1))
+        .then_error(Some("members"), |e| matches!(e, E::TooLong { .. }));
+    // The limit counts characters after trimming, not bytes.
+    register_with(|r| r.head_name = format!("  {}  ", long(limits::NAME))).ok();
+    let mut s = support("2023-03-01", 30_000_000);
+    s.decision_no = "1".repeat(limits::CODE + 1);
+    registered()
+        .when(HouseholdCommand::RecordSupport(s))
+        .then_error(Some("decision_no"), |e| matches!(e, E::TooLong { .. }));
+    let mut s = support("2023-03-01", 30_000_000);
+    s.in_kind = Some("x".repeat(limits::TEXT + 1));
+    registered()
+        .when(HouseholdCommand::RecordSupport(s))
+        .then_error(Some("in_kind"), |e| matches!(e, E::TooLong { .. }));
+}
+
+#[test]
 fn register_refuses_implausible_birth_years() {
     register_with(|r| r.members[2].birth_year = 2026)
         .then_error(Some("members"), |e| matches!(e, E::InvalidBirthYear { .. }));

@@ -1,7 +1,6 @@
 //! `/api/v1/users` (admins create, change and disable users in their unit) and `/api/v1/access-log` (auditors read
 //! who looked at whose personal data, for the households of their unit).
 
-use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
@@ -13,7 +12,7 @@ use uuid::Uuid;
 
 use super::auth::{need, Allowed, UnitAccess};
 use super::error::{ApiError, Problem};
-use super::extract::{ApiQuery, JsonBody};
+use super::extract::{ApiQuery, Bounded, JsonBody, UserId, MAX_OFFSET};
 use super::AppState;
 use crate::users::{self, Role, UserError};
 
@@ -64,7 +63,9 @@ pub async fn create_user(
     let (user, token) = users::create(&state.pool, &input.name, input.role, unit)
         .await
         .map_err(|e| match e {
-            UserError::EmptyName => ApiError::invalid("name", e.to_string()),
+            UserError::EmptyName | UserError::NameTooLong(_) => {
+                ApiError::invalid("name", e.to_string())
+            }
             UserError::UnknownUnit(_) => ApiError::invalid("unit_code", e.to_string()),
             UserError::UnknownRole(_) => ApiError::invalid("role", e.to_string()),
             other => ApiError::internal(other),
@@ -130,11 +131,9 @@ pub struct UserView {
 pub async fn update_user(
     State(state): State<AppState>,
     Allowed { auth, .. }: Allowed<need::Users>,
-    Path(id): Path<String>,
+    UserId(id): UserId,
     body: JsonBody,
 ) -> Result<Json<UserView>, ApiError> {
-    let id = Uuid::parse_str(&id)
-        .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a user id (a UUID)")))?;
     let changes: UserChanges = body.parse()?;
     let not_found = || ApiError::NotFound(format!("user {id} was not found"));
     let current = users::by_id(&state.pool, id).await?.ok_or_else(not_found)?;
@@ -168,6 +167,7 @@ pub async fn update_user(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AccessLogQuery {
     /// Only reads of this household.
     pub household: Option<Uuid>,
@@ -179,9 +179,21 @@ pub struct AccessLogQuery {
     pub from: Option<NaiveDate>,
     /// To the end of this day (Vietnam time).
     pub to: Option<NaiveDate>,
-    /// Page size (default 100, at most 1000).
+    /// Page size (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// Entries to skip (default 0).
+    #[param(minimum = 0, maximum = 1000000000)]
     pub offset: Option<i64>,
+}
+
+impl Bounded for AccessLogQuery {
+    fn bounds(&self) -> Vec<(&'static str, Option<i64>, i64, i64)> {
+        vec![
+            ("limit", self.limit, 1, 1000),
+            ("offset", self.offset, 0, MAX_OFFSET),
+        ]
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
@@ -216,8 +228,8 @@ pub async fn access_log(
     UnitAccess { unit, .. }: UnitAccess<need::AccessLog>,
     ApiQuery(q): ApiQuery<AccessLogQuery>,
 ) -> Result<Json<AccessLogPage>, ApiError> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let offset = q.offset.unwrap_or(0).max(0);
+    let limit = q.limit.unwrap_or(100);
+    let offset = q.offset.unwrap_or(0);
     const FILTER: &str = "FROM access_log a
         JOIN admin_unit_closure c ON c.ancestor = $1 AND c.descendant = a.unit_code
         WHERE ($2::uuid IS NULL OR a.household_id = $2)

@@ -30,7 +30,7 @@ use ansinh_events::Actor;
 
 use super::access_log::{AccessRow, Reader};
 use super::error::ApiError;
-use super::extract::HouseholdId;
+use super::extract::{query_pairs, HouseholdId};
 use super::write::{load, unit_of};
 use super::AppState;
 use crate::store::Cached;
@@ -273,8 +273,8 @@ impl<N: Need> FromRequestParts<AppState> for UnitAccess<N> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let auth = AuthUser::from_request_parts(parts, state).await?;
-        let query = parts.uri.query().unwrap_or_default();
-        let unit = form_urlencoded::parse(query.as_bytes())
+        let unit = query_pairs(parts)?
+            .into_iter()
             .find(|(k, _)| k == "unit")
             .map(|(_, v)| v.trim().to_owned())
             .filter(|v| !v.is_empty())

@@ -29,7 +29,8 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
-    /// The request field at fault (for 422), as a path such as `members[0].birth_year`.
+    /// The request field at fault, as a path such as `members[0].birth_year` (422), or the
+    /// query parameter, path parameter or header at fault (400).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The household's current version (for 409).
@@ -50,6 +51,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A bad query or path parameter or header, named in `field`.
+    #[error("{detail}")]
+    BadParameter { field: String, detail: String },
     #[error("{detail}")]
     Invalid {
         field: Option<String>,
@@ -77,6 +81,14 @@ impl ApiError {
         }
     }
 
+    /// A 400 naming the query parameter, path parameter or header at fault.
+    pub fn bad_parameter(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        ApiError::BadParameter {
+            field: field.into(),
+            detail: detail.into(),
+        }
+    }
+
     pub fn internal(error: impl std::fmt::Display) -> Self {
         ApiError::Internal(error.to_string())
     }
@@ -86,7 +98,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -100,7 +112,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
-            ApiError::BadRequest(_) => "bad-request",
+            ApiError::BadRequest(_) | ApiError::BadParameter { .. } => "bad-request",
             ApiError::Invalid { .. } => "invalid-field",
             ApiError::Conflict { .. } => "conflict",
             ApiError::TooLarge => "too-large",
@@ -120,6 +132,7 @@ impl ApiError {
         };
         let (field, current_version) = match self {
             ApiError::Invalid { field, .. } => (field.clone(), None),
+            ApiError::BadParameter { field, .. } => (Some(field.clone()), None),
             ApiError::Conflict {
                 current_version, ..
             } => (None, *current_version),

@@ -179,6 +179,48 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     ApiError::invalid(field.clone(), format!("{field}: {message}"))
 }
 
+/// A text parameter (query, path) that PostgreSQL can take: no NUL and no other control
+/// character (none belongs in a name, a code or a date). 400 naming the parameter.
+pub fn check_text(field: &str, value: &str) -> Result<(), ApiError> {
+    match value.chars().find(|c| c.is_control()) {
+        Some(c) => Err(ApiError::bad_parameter(
+            field,
+            format!(
+                "{field} holds the control character U+{:04X}, which is not accepted",
+                u32::from(c)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The query string's pairs, decoded, each name and value checked with [`check_text`].
+pub fn query_pairs(parts: &Parts) -> Result<Vec<(String, String)>, ApiError> {
+    let query = parts.uri.query().unwrap_or_default();
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| {
+            check_text("query parameter name", &k)?;
+            check_text(&k, &v)?;
+            Ok((k.into_owned(), v.into_owned()))
+        })
+        .collect()
+}
+
+/// A UUID path parameter (`{id}`): a control character or anything else that is not a UUID
+/// is a 400 naming it.
+pub async fn uuid_path<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    what: &str,
+) -> Result<Uuid, ApiError> {
+    let Path(raw) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::bad_parameter("id", e.body_text()))?;
+    check_text("id", &raw)?;
+    Uuid::parse_str(&raw)
+        .map_err(|_| ApiError::bad_parameter("id", format!("{raw:?} is not a {what} id (a UUID)")))
+}
+
 /// The `{id}` of a household route.
 #[derive(Debug, Clone, Copy)]
 pub struct HouseholdId(pub Uuid);
@@ -187,38 +229,67 @@ impl<S: Send + Sync> FromRequestParts<S> for HouseholdId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        Uuid::parse_str(&raw)
-            .map(HouseholdId)
-            .map_err(|_| ApiError::BadRequest(format!("{raw:?} is not a household id (a UUID)")))
+        uuid_path(parts, state, "household").await.map(HouseholdId)
     }
 }
 
-/// A query string; a bad parameter is a 400 naming it.
+/// The `{id}` of a user route.
+#[derive(Debug, Clone, Copy)]
+pub struct UserId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        uuid_path(parts, state, "user").await.map(UserId)
+    }
+}
+
+/// A query string; a bad parameter (a control character, a wrong type, a value out of its
+/// declared bounds) is a 400 naming it.
 pub struct ApiQuery<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+impl<S: Send + Sync, T: DeserializeOwned + Bounded> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        query_pairs(parts)?;
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let field = e.path().to_string();
-                let message = e.inner().to_string();
-                let missing = message
-                    .strip_prefix("missing field `")
-                    .and_then(|rest| rest.split('`').next())
-                    .map(str::to_owned);
-                let field = missing.unwrap_or(field);
-                ApiError::BadRequest(format!("query parameter {field}: {message}"))
-            })
+        let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let message = e.inner().to_string();
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+                .map(str::to_owned);
+            let field = missing.unwrap_or(field);
+            ApiError::bad_parameter(field.clone(), format!("query parameter {field}: {message}"))
+        })?;
+        for (field, number, min, max) in value.bounds() {
+            if let Some(n) = number {
+                if n < min || n > max {
+                    return Err(ApiError::bad_parameter(
+                        field,
+                        format!("query parameter {field}: {n} is outside {min}..={max}"),
+                    ));
+                }
+            }
+        }
+        Ok(ApiQuery(value))
     }
 }
+
+/// The numeric query parameters of a query type and the bounds its OpenAPI declaration gives
+/// them (`#[param(minimum, maximum)]`): (name, value, minimum, maximum).
+pub trait Bounded {
+    fn bounds(&self) -> Vec<(&'static str, Option<i64>, i64, i64)> {
+        Vec::new()
+    }
+}
+
+/// Largest `offset` of a paged list.
+pub const MAX_OFFSET: i64 = 1_000_000_000;
 
 /// Write preconditions and retry keys from the headers.
 #[derive(Debug, Clone, Default)]
@@ -236,8 +307,24 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteHeaders {
     }
 }
 
+/// The one value of a header that may be given once; repeated → 400 naming it.
+fn single<'h>(
+    headers: &'h HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'h axum::http::HeaderValue>, ApiError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::bad_parameter(
+            name,
+            format!("{name} may be given only once"),
+        ));
+    }
+    Ok(first)
+}
+
 fn write_headers(headers: &HeaderMap) -> Result<WriteHeaders, ApiError> {
-    let if_match = match headers.get(header::IF_MATCH) {
+    let if_match = match single(headers, "If-Match")? {
         None => None,
         Some(value) => {
             let text = value.to_str().unwrap_or_default().trim();
@@ -251,21 +338,25 @@ fn write_headers(headers: &HeaderMap) -> Result<WriteHeaders, ApiError> {
                         .ok()
                         .filter(|v| *v >= 0)
                         .ok_or_else(|| {
-                            ApiError::BadRequest(format!(
+                            ApiError::bad_parameter(
+                                "If-Match",
+                                format!(
                         "If-Match must be a household version in quotes, like \"3\"; got {text:?}"
-                    ))
+                    ),
+                            )
                         })?,
                 )
             }
         }
     };
-    let idempotency_key = match headers.get("idempotency-key") {
+    let idempotency_key = match single(headers, "Idempotency-Key")? {
         None => None,
         Some(value) => {
             let key = value.to_str().unwrap_or_default().trim();
             if key.is_empty() || key.len() > 255 {
-                return Err(ApiError::BadRequest(
-                    "Idempotency-Key must be 1 to 255 visible characters".into(),
+                return Err(ApiError::bad_parameter(
+                    "Idempotency-Key",
+                    "Idempotency-Key must be 1 to 255 visible characters",
                 ));
             }
             Some(key.to_owned())

@@ -15,13 +15,14 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use ansinh_events::household::{
-    Area, HouseholdClosed, HouseholdCommand, HouseholdMoved, HouseholdRegistered, HouseholdState,
-    Member, MembersChanged, Sex,
+    Area, ClosureReason, HouseholdClosed, HouseholdCommand, HouseholdMoved, HouseholdRegistered,
+    HouseholdState, Member, MemberAdded, MemberChangeReason, MemberRemoved, MembersChanged, Sex,
 };
 
 use super::auth::{need, Allowed, HouseholdAccess, Permission, PersonalDataRead, UnitAccess};
+use super::docs::enums;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiQuery, HouseholdId, JsonBody, WriteHeaders};
+use super::extract::{ApiQuery, Bounded, HouseholdId, JsonBody, WriteHeaders, MAX_OFFSET};
 use super::write::{self, created, unit_of};
 use super::AppState;
 use ansinh_projections::{history, status, time_travel};
@@ -43,7 +44,7 @@ pub fn router() -> Router<AppState> {
 pub struct MemberBody {
     pub name: String,
     pub birth_year: i32,
-    #[schema(value_type = String, example = "female")]
+    #[schema(schema_with = enums::sex, example = "female")]
     pub sex: Sex,
     /// Relation to the head: `head`, `spouse`, `child`, …
     pub relation: String,
@@ -72,7 +73,7 @@ pub struct RegisterBody {
     pub unit_code: String,
     #[serde(default)]
     pub hamlet: String,
-    #[schema(value_type = String, example = "rural")]
+    #[schema(schema_with = enums::area, example = "rural")]
     pub area: Area,
     #[serde(default)]
     pub ethnic_minority: bool,
@@ -98,6 +99,111 @@ impl RegisterBody {
             },
             self.effective_on,
         )
+    }
+}
+
+/// A member joining the household.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct MemberAddedBody {
+    pub member: MemberBody,
+    /// `birth`, `marriage`, `moved` or `other`.
+    #[schema(schema_with = enums::member_change_reason, example = "birth")]
+    pub reason: MemberChangeReason,
+}
+
+/// A member leaving, named by name and birth year.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct MemberRemovedBody {
+    pub name: String,
+    pub birth_year: i32,
+    /// `death`, `marriage`, `moved` or `other`.
+    #[schema(schema_with = enums::member_change_reason, example = "death")]
+    pub reason: MemberChangeReason,
+}
+
+/// Members join or leave, or the head changes.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct MembersChangeBody {
+    pub changed_on: NaiveDate,
+    #[serde(default)]
+    pub added: Vec<MemberAddedBody>,
+    #[serde(default)]
+    pub removed: Vec<MemberRemovedBody>,
+    /// The new head, when the head changes (required when the head leaves).
+    #[serde(default)]
+    pub new_head_name: Option<String>,
+}
+
+impl From<MembersChangeBody> for MembersChanged {
+    fn from(c: MembersChangeBody) -> MembersChanged {
+        MembersChanged {
+            changed_on: c.changed_on,
+            added: c
+                .added
+                .into_iter()
+                .map(|a| MemberAdded {
+                    member: a.member.into(),
+                    reason: a.reason,
+                })
+                .collect(),
+            removed: c
+                .removed
+                .into_iter()
+                .map(|r| MemberRemoved {
+                    name: r.name,
+                    birth_year: r.birth_year,
+                    reason: r.reason,
+                })
+                .collect(),
+            new_head_name: c.new_head_name,
+        }
+    }
+}
+
+/// The household's new address.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct MoveBody {
+    pub moved_on: NaiveDate,
+    /// The unit moved to.
+    pub unit_code: String,
+    pub hamlet: String,
+    #[schema(schema_with = enums::area, example = "rural")]
+    pub area: Area,
+}
+
+impl From<MoveBody> for HouseholdMoved {
+    fn from(m: MoveBody) -> HouseholdMoved {
+        HouseholdMoved {
+            moved_on: m.moved_on,
+            unit_code: m.unit_code,
+            hamlet: m.hamlet,
+            area: m.area,
+        }
+    }
+}
+
+/// Why and when the household's record is closed.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ClosureBody {
+    pub closed_on: NaiveDate,
+    /// `dissolved`, `merged` or `left_province`.
+    #[schema(schema_with = enums::closure_reason, example = "dissolved")]
+    pub reason: ClosureReason,
+    /// The household it merged into, for `merged`.
+    #[serde(default)]
+    pub merged_into: Option<Uuid>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl From<ClosureBody> for HouseholdClosed {
+    fn from(c: ClosureBody) -> HouseholdClosed {
+        HouseholdClosed {
+            closed_on: c.closed_on,
+            reason: c.reason,
+            merged_into: c.merged_into,
+            note: c.note,
+        }
     }
 }
 
@@ -133,6 +239,7 @@ pub struct StatusView {
 pub struct MemberView {
     pub name: String,
     /// Never sent to monitors.
+    #[schema(required = false)]
     pub birth_year: i32,
     pub sex: String,
     pub relation: String,
@@ -170,6 +277,7 @@ pub struct HouseholdView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AsOf {
     /// The state as it was at the end of this day (by effective date, corrections included).
     pub as_of: Option<NaiveDate>,
@@ -177,6 +285,8 @@ pub struct AsOf {
     /// then, Vietnam time). Combines with `as_of`.
     pub known_on: Option<NaiveDate>,
 }
+
+impl Bounded for AsOf {}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ActorView {
@@ -219,9 +329,12 @@ pub struct HistoryEvent {
     pub hash: String,
     /// For a correction: what it corrects.
     pub corrects: Option<CorrectsView>,
-    /// For a correctable fact: its corrections, oldest first (the last one counts).
+    /// For a correctable fact: its corrections, oldest first (the last one counts); absent
+    /// when it was never corrected.
+    #[schema(required = false)]
     pub corrected_by: Vec<i64>,
-    /// A fact a later correction voided.
+    /// Present (`true`) only on a fact a later correction voided.
+    #[schema(required = false)]
     pub voided: bool,
 }
 
@@ -236,11 +349,23 @@ pub struct History {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Events after this sequence (default 0: from the first).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
-    /// Page size (default and maximum 1000).
+    /// Page size (default 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+}
+
+impl Bounded for HistoryQuery {
+    fn bounds(&self) -> Vec<(&'static str, Option<i64>, i64, i64)> {
+        vec![
+            ("after", self.after, 0, i64::MAX),
+            ("limit", self.limit, 1, 1000),
+        ]
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -258,15 +383,28 @@ pub struct Verification {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Words of the head's name, any case, with or without diacritics ("nguyen van" finds
     /// "Nguyễn Văn A"; đ ↔ d).
     pub name: String,
     /// Only households in this unit or below it; default: the user's unit.
     pub unit: Option<String>,
-    /// Page size (default 50, at most 500).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// Households to skip (default 0).
+    #[param(minimum = 0, maximum = 1000000000)]
     pub offset: Option<i64>,
+}
+
+impl Bounded for SearchParams {
+    fn bounds(&self) -> Vec<(&'static str, Option<i64>, i64, i64)> {
+        vec![
+            ("limit", self.limit, 1, 500),
+            ("offset", self.offset, 0, MAX_OFFSET),
+        ]
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -525,7 +663,7 @@ pub async fn history(
     let found = history::page_in_unit::<history::RawData>(
         &state.pool,
         id,
-        q.after.unwrap_or(0).max(0),
+        q.after.unwrap_or(0),
         q.limit.unwrap_or(1000),
     )
     .await?;
@@ -586,8 +724,9 @@ pub async fn verify(
 
 /// Members join or leave (birth, death, marriage, moving), or the head changes.
 #[utoipa::path(post, path = "/api/v1/households/{id}/member-changes", tag = "households",
-    params(("id" = Uuid, Path)),
-    request_body(content = Object, description = "`{\"changed_on\", \"added\": [{\"member\": {...}, \"reason\"}], \"removed\": [{\"name\", \"birth_year\", \"reason\"}], \"new_head_name\"}`"),
+    params(("id" = Uuid, Path),
+        ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = MembersChangeBody,
     responses(
         (status = 201, body = Version),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -600,7 +739,7 @@ pub async fn change_members(
     headers: WriteHeaders,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let change: MembersChanged = body.parse()?;
+    let change: MembersChanged = body.parse::<MembersChangeBody>()?.into();
     let appended = write::execute(
         &state,
         &auth,
@@ -615,8 +754,9 @@ pub async fn change_members(
 
 /// The household moves to another unit (the user must cover its current unit).
 #[utoipa::path(post, path = "/api/v1/households/{id}/moves", tag = "households",
-    params(("id" = Uuid, Path)),
-    request_body(content = Object, description = "`{\"moved_on\", \"unit_code\", \"hamlet\", \"area\"}`"),
+    params(("id" = Uuid, Path),
+        ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = MoveBody,
     responses(
         (status = 201, body = Version),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -629,7 +769,7 @@ pub async fn move_household(
     headers: WriteHeaders,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let moved: HouseholdMoved = body.parse()?;
+    let moved: HouseholdMoved = body.parse::<MoveBody>()?.into();
     let unit = write::unit_validity(&state, &moved.unit_code, moved.moved_on).await?;
     let appended = write::execute(
         &state,
@@ -645,8 +785,9 @@ pub async fn move_household(
 
 /// The household is dissolved, merged into another or leaves the province.
 #[utoipa::path(post, path = "/api/v1/households/{id}/closure", tag = "households",
-    params(("id" = Uuid, Path)),
-    request_body(content = Object, description = "`{\"closed_on\", \"reason\": \"dissolved|merged|left_province\", \"merged_into\", \"note\"}`"),
+    params(("id" = Uuid, Path),
+        ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = ClosureBody,
     responses(
         (status = 201, body = Version),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -659,7 +800,7 @@ pub async fn close(
     headers: WriteHeaders,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let closure: HouseholdClosed = body.parse()?;
+    let closure: HouseholdClosed = body.parse::<ClosureBody>()?.into();
     let appended = write::execute(
         &state,
         &auth,

@@ -12,16 +12,16 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use ansinh_events::household::{
-    DecisionInput, FundingSource, HouseholdClosed, HouseholdCommand, HouseholdEvent,
-    HouseholdMoved, HouseholdState, MembersChanged, Policy, ReplacementInput, SupportReceived,
-    SurveyInput,
+    DecisionInput, FundingSource, HouseholdCommand, HouseholdEvent, HouseholdMoved, HouseholdState,
+    Policy, ReplacementInput, SupportReceived, SurveyInput,
 };
 use ansinh_events::{Category, Vnd};
 
 use super::auth::{need, AuthUser, HouseholdAccess};
+use super::docs::enums;
 use super::error::{ApiError, Problem};
 use super::extract::{parse_part, JsonBody, WriteHeaders};
-use super::households::{version_created, RegisterBody};
+use super::households::{version_created, ClosureBody, MembersChangeBody, MoveBody, RegisterBody};
 use super::write::{self, created};
 use super::AppState;
 
@@ -84,7 +84,7 @@ pub struct Surveyed {
 pub struct DecisionBody {
     #[schema(example = "vn-2022-2025")]
     pub standard: String,
-    #[schema(value_type = String, example = "poor")]
+    #[schema(schema_with = enums::category, example = "poor")]
     pub category: Category,
     pub decision_no: String,
     pub decided_on: NaiveDate,
@@ -102,7 +102,7 @@ pub struct Decided {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SupportBody {
-    #[schema(value_type = String, example = "preferential_credit")]
+    #[schema(schema_with = enums::policy, example = "preferential_credit")]
     pub policy: Policy,
     /// 0 for a support given only in kind.
     #[serde(default)]
@@ -110,7 +110,7 @@ pub struct SupportBody {
     pub amount_vnd: Vnd,
     #[serde(default)]
     pub in_kind: Option<String>,
-    #[schema(value_type = String, example = "central_budget")]
+    #[schema(schema_with = enums::funding_source, example = "central_budget")]
     pub funding_source: FundingSource,
     #[serde(default)]
     pub fund_id: Option<String>,
@@ -351,15 +351,15 @@ async fn replacement(
             ReplacementInput::Registration { registration, unit }
         }
         "members_changed" => {
-            ReplacementInput::MembersChange(parse_part::<MembersChanged>(value, FIELD)?)
+            ReplacementInput::MembersChange(parse_part::<MembersChangeBody>(value, FIELD)?.into())
         }
         "household_moved" => {
-            let moved: HouseholdMoved = parse_part(value, FIELD)?;
+            let moved: HouseholdMoved = parse_part::<MoveBody>(value, FIELD)?.into();
             let unit = write::unit_validity(state, &moved.unit_code, moved.moved_on).await?;
             ReplacementInput::Move { moved, unit }
         }
         "household_closed" => {
-            ReplacementInput::Closure(parse_part::<HouseholdClosed>(value, FIELD)?)
+            ReplacementInput::Closure(parse_part::<ClosureBody>(value, FIELD)?.into())
         }
         "household_surveyed" => {
             let survey = parse_part::<SurveyBody>(value, FIELD)?.input(auth);

@@ -17,7 +17,7 @@ use ansinh_projections::re_poverty::{self, RePovertyFilter};
 
 use super::auth::{need, PersonalDataRead, UnitAccess};
 use super::error::{ApiError, Problem};
-use super::extract::ApiQuery;
+use super::extract::{ApiQuery, Bounded, MAX_OFFSET};
 use super::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RePovertyQuery {
     /// Unit (with the units below it, by the household's unit on the relapse day); default:
     /// the user's unit.
@@ -39,9 +40,21 @@ pub struct RePovertyQuery {
     pub standard: Option<String>,
     /// `poor` (tái nghèo) or `near_poor` (tái cận nghèo); default: both.
     pub category: Option<String>,
-    /// Page size (default 100, at most 1000).
+    /// Page size (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// Items to skip (default 0).
+    #[param(minimum = 0, maximum = 1000000000)]
     pub offset: Option<i64>,
+}
+
+impl Bounded for RePovertyQuery {
+    fn bounds(&self) -> Vec<(&'static str, Option<i64>, i64, i64)> {
+        vec![
+            ("limit", self.limit, 1, 1000),
+            ("offset", self.offset, 0, MAX_OFFSET),
+        ]
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -140,6 +153,7 @@ pub async fn re_poverty(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DisbursementQuery {
     /// Unit (with the units below it); default: the user's unit.
     pub unit: Option<String>,
@@ -158,9 +172,21 @@ pub struct DisbursementQuery {
     /// Also list supports voided by a correction (never counted in totals).
     #[serde(default)]
     pub include_voided: bool,
-    /// Page size (default 100, at most 1000).
+    /// Page size (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// Items to skip (default 0).
+    #[param(minimum = 0, maximum = 1000000000)]
     pub offset: Option<i64>,
+}
+
+impl Bounded for DisbursementQuery {
+    fn bounds(&self) -> Vec<(&'static str, Option<i64>, i64, i64)> {
+        vec![
+            ("limit", self.limit, 1, 1000),
+            ("offset", self.offset, 0, MAX_OFFSET),
+        ]
+    }
 }
 
 /// Every support disbursed (corrections applied), with totals; paged.
@@ -208,7 +234,7 @@ pub async fn disbursements(
     Ok(read.attach(Json(trail)))
 }
 
-const POLICIES: [&str; 13] = [
+pub const POLICIES: [&str; 13] = [
     "preferential_credit",
     "health_insurance",
     "education",
@@ -223,7 +249,7 @@ const POLICIES: [&str; 13] = [
     "livelihood",
     "other",
 ];
-const SOURCES: [&str; 4] = ["central_budget", "local_budget", "mobilized", "other"];
+pub const SOURCES: [&str; 4] = ["central_budget", "local_budget", "mobilized", "other"];
 
 fn check_name(param: &str, value: Option<&str>, known: &[&str]) -> Result<(), ApiError> {
     match value {

@@ -11,7 +11,7 @@ use ansinh_projections::movements;
 
 use super::auth::{need, UnitAccess};
 use super::error::{ApiError, Problem};
-use super::extract::ApiQuery;
+use super::extract::{ApiQuery, Bounded};
 use super::registers::{check_period, check_standard};
 use super::AppState;
 
@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MovementQuery {
     /// Unit (with the units below it); default: the user's unit.
     pub unit: Option<String>,
@@ -28,6 +29,8 @@ pub struct MovementQuery {
     /// Standard id (default `vn-2022-2025`).
     pub standard: Option<String>,
 }
+
+impl Bounded for MovementQuery {}
 
 /// The movement report of a unit (with the units below it) for a period under one standard.
 #[utoipa::path(get, path = "/api/v1/reports/movements", tag = "reports",

@@ -139,6 +139,18 @@ impl TestApp {
             .expect("an id")
     }
 
+    /// The served OpenAPI document.
+    pub async fn openapi(&self) -> Value {
+        let reply = self
+            .client
+            .get(format!("{}/api/v1/openapi.json", self.base))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(reply.status(), StatusCode::OK);
+        reply.json().await.expect("json")
+    }
+
     /// How many events the log holds in all.
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM household_events")

@@ -10,6 +10,7 @@ mod bad_inputs;
 mod docs;
 mod freshness;
 mod helpers;
+mod probe_edge;
 mod story;
 mod users_cli;
 mod writes;

@@ -10,7 +10,7 @@ use super::error::HouseholdError;
 use super::event::*;
 use super::lifecycle::{derive, Movement};
 use super::state::HouseholdState;
-use super::validate::{self, nfc};
+use super::validate::{self, limits};
 
 /// The events a command produces, each with the facts its envelope takes from the domain.
 pub fn decide(
@@ -116,12 +116,7 @@ fn decide_category(
         reason,
     } = decision;
     validate::dated("decided_on", decided_on, ctx, registered_on)?;
-    let decision_no = nfc(&decision_no);
-    if decision_no.is_empty() {
-        return Err(HouseholdError::Empty {
-            field: "decision_no",
-        });
-    }
+    let decision_no = validate::required("decision_no", &decision_no, limits::CODE)?;
     if !standard.has_category(category) {
         return Err(HouseholdError::CategoryNotInStandard {
             category,
@@ -154,7 +149,7 @@ fn decide_category(
         .ok_or_else(|| HouseholdError::NoSurveyForStandard {
             standard: standard.id().to_owned(),
         })?;
-    let reason = reason.as_deref().map(nfc).filter(|r| !r.is_empty());
+    let reason = validate::optional("reason", &reason, limits::TEXT)?;
     if category != proposed && reason.is_none() {
         return Err(HouseholdError::ReasonRequired {
             proposed,
@@ -250,10 +245,7 @@ fn correct(
     ctx: &CommandContext,
 ) -> Result<Vec<(HouseholdEvent, Facts)>, HouseholdError> {
     let registered_on = state.registered_on.ok_or(HouseholdError::NotRegistered)?;
-    let reason = nfc(reason);
-    if reason.is_empty() {
-        return Err(HouseholdError::Empty { field: "reason" });
-    }
+    let reason = validate::required("reason", reason, limits::TEXT)?;
     let type_name = state
         .event_type(corrects_sequence)
         .ok_or(HouseholdError::NoSuchEvent {

@@ -28,6 +28,12 @@ pub enum HouseholdError {
     },
     #[error("{field} must not be empty")]
     Empty { field: &'static str },
+    #[error("{field} is {length} characters long; at most {max} are accepted")]
+    TooLong {
+        field: &'static str,
+        length: usize,
+        max: usize,
+    },
     #[error("administrative unit {unit_code} is not known")]
     UnknownUnit { unit_code: String },
     #[error("administrative unit {unit_code} is not valid on {date} (valid from {valid_from}{})", .valid_to.map(|d| format!(" to {d}")).unwrap_or_default())]
@@ -136,6 +142,7 @@ impl HouseholdError {
             FutureDate { field, .. }
             | BeforeRegistration { field, .. }
             | Empty { field }
+            | TooLong { field, .. }
             | InvalidBirthYear { field, .. }
             | InvalidIdNumber { field, .. }
             | MemberNotFound { field, .. }

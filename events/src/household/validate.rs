@@ -18,17 +18,49 @@ use super::state::HouseholdState;
 /// Earliest birth year accepted for a living household member.
 const EARLIEST_BIRTH_YEAR: i32 = 1880;
 
+/// The longest text accepted in each kind of field, in characters after trimming and NFC
+/// normalisation. The API and `ansinh import` share them (both decide through this crate), and
+/// they keep every value far below what a PostgreSQL index entry can hold.
+pub mod limits {
+    /// Names of people and places: heads, members, surveyors, disbursers, hamlets.
+    pub const NAME: usize = 200;
+    /// Codes and numbers: unit codes, review periods, decision numbers, fund ids, relations.
+    pub const CODE: usize = 100;
+    /// Free texts: reasons, notes, causes of poverty, in-kind descriptions.
+    pub const TEXT: usize = 2000;
+}
+
 /// Trimmed and NFC-normalised, so Vietnamese names compare and hash the same however typed.
 pub(super) fn nfc(s: &str) -> String {
     s.trim().nfc().collect()
 }
 
-fn nfc_opt(s: &Option<String>) -> Option<String> {
-    s.as_deref().map(nfc).filter(|s| !s.is_empty())
+/// Trimmed and NFC-normalised, and at most `max` characters long.
+pub(super) fn limited(field: &'static str, s: &str, max: usize) -> Result<String, HouseholdError> {
+    let s = nfc(s);
+    let length = s.chars().count();
+    if length > max {
+        Err(HouseholdError::TooLong { field, length, max })
+    } else {
+        Ok(s)
+    }
 }
 
-fn required(field: &'static str, s: &str) -> Result<String, HouseholdError> {
-    let s = nfc(s);
+/// An optional text: `None` when absent or blank, else as [`limited`].
+pub(super) fn optional(
+    field: &'static str,
+    s: &Option<String>,
+    max: usize,
+) -> Result<Option<String>, HouseholdError> {
+    match s.as_deref() {
+        None => Ok(None),
+        Some(s) => limited(field, s, max).map(|s| Some(s).filter(|s| !s.is_empty())),
+    }
+}
+
+/// A text that must not be blank, as [`limited`].
+pub(super) fn required(field: &'static str, s: &str, max: usize) -> Result<String, HouseholdError> {
+    let s = limited(field, s, max)?;
     if s.is_empty() {
         Err(HouseholdError::Empty { field })
     } else {
@@ -87,7 +119,7 @@ fn unit_valid(
 }
 
 fn member(field: &'static str, m: &Member, today: NaiveDate) -> Result<Member, HouseholdError> {
-    let name = required(field, &m.name)?;
+    let name = required(field, &m.name, limits::NAME)?;
     if m.birth_year < EARLIEST_BIRTH_YEAR || m.birth_year > today.year() {
         return Err(HouseholdError::InvalidBirthYear {
             field,
@@ -109,7 +141,7 @@ fn member(field: &'static str, m: &Member, today: NaiveDate) -> Result<Member, H
         name,
         birth_year: m.birth_year,
         sex: m.sex,
-        relation: nfc(&m.relation),
+        relation: limited(field, &m.relation, limits::CODE)?,
         id_number: id_number.map(str::to_owned),
     })
 }
@@ -121,8 +153,9 @@ pub(super) fn registration(
     ctx: &CommandContext,
 ) -> Result<HouseholdRegistered, HouseholdError> {
     not_future("effective_on", effective_on, ctx)?;
-    let head_name = required("head_name", &r.head_name)?;
-    let unit_code = required("unit_code", &r.unit_code)?;
+    let head_name = required("head_name", &r.head_name, limits::NAME)?;
+    let unit_code = required("unit_code", &r.unit_code, limits::CODE)?;
+    let hamlet = limited("hamlet", &r.hamlet, limits::NAME)?;
     if r.members.is_empty() {
         return Err(HouseholdError::Empty { field: "members" });
     }
@@ -135,7 +168,7 @@ pub(super) fn registration(
     Ok(HouseholdRegistered {
         head_name,
         unit_code,
-        hamlet: nfc(&r.hamlet),
+        hamlet,
         area: r.area,
         ethnic_minority: r.ethnic_minority,
         merit_family: r.merit_family,
@@ -178,13 +211,13 @@ pub(super) fn members_change(
             });
         }
         removed.push(MemberRemoved {
-            name: required("removed", &r.name)?,
+            name: required("removed", &r.name, limits::NAME)?,
             birth_year: r.birth_year,
             reason: r.reason,
         });
     }
     let new_head_name = match &change.new_head_name {
-        Some(name) => Some(required("new_head_name", name)?),
+        Some(name) => Some(required("new_head_name", name, limits::NAME)?),
         None => None,
     };
     if check_members {
@@ -236,12 +269,13 @@ pub(super) fn moved(
     ctx: &CommandContext,
 ) -> Result<HouseholdMoved, HouseholdError> {
     dated("moved_on", m.moved_on, ctx, registered_on)?;
-    let unit_code = required("unit_code", &m.unit_code)?;
+    let unit_code = required("unit_code", &m.unit_code, limits::CODE)?;
+    let hamlet = limited("hamlet", &m.hamlet, limits::NAME)?;
     unit_valid(&unit_code, unit, m.moved_on)?;
     Ok(HouseholdMoved {
         moved_on: m.moved_on,
         unit_code,
-        hamlet: nfc(&m.hamlet),
+        hamlet,
         area: m.area,
     })
 }
@@ -256,7 +290,7 @@ pub(super) fn closed(
         closed_on: c.closed_on,
         reason: c.reason,
         merged_into: c.merged_into,
-        note: nfc_opt(&c.note),
+        note: optional("note", &c.note, limits::TEXT)?,
     })
 }
 
@@ -268,8 +302,9 @@ pub(super) fn survey(
     ctx: &CommandContext,
 ) -> Result<HouseholdSurveyed, HouseholdError> {
     dated("survey_date", input.survey_date, ctx, registered_on)?;
-    let period = required("period", &input.period)?;
-    let surveyor = required("surveyor", &input.surveyor)?;
+    let period = required("period", &input.period, limits::CODE)?;
+    let surveyor = required("surveyor", &input.surveyor, limits::NAME)?;
+    let cause_of_poverty = optional("cause_of_poverty", &input.cause_of_poverty, limits::TEXT)?;
     // The standards in force, each once, in id order.
     let mut in_force: Vec<&Standard> = Vec::new();
     for s in standards {
@@ -368,7 +403,7 @@ pub(super) fn survey(
         indicators,
         working_capacity: input.working_capacity,
         loan_demand: input.loan_demand,
-        cause_of_poverty: nfc_opt(&input.cause_of_poverty),
+        cause_of_poverty,
         surveyor,
         proposed,
     })
@@ -381,9 +416,10 @@ pub(super) fn support(
     ctx: &CommandContext,
 ) -> Result<SupportReceived, HouseholdError> {
     dated("disbursed_on", s.disbursed_on, ctx, registered_on)?;
-    let disbursed_by = required("disbursed_by", &s.disbursed_by)?;
-    let decision_no = required("decision_no", &s.decision_no)?;
-    let in_kind = nfc_opt(&s.in_kind);
+    let disbursed_by = required("disbursed_by", &s.disbursed_by, limits::NAME)?;
+    let decision_no = required("decision_no", &s.decision_no, limits::CODE)?;
+    let in_kind = optional("in_kind", &s.in_kind, limits::TEXT)?;
+    let fund_id = optional("fund_id", &s.fund_id, limits::CODE)?;
     if s.amount_vnd.get() == 0 && in_kind.is_none() {
         return Err(HouseholdError::NothingDisbursed);
     }
@@ -396,7 +432,7 @@ pub(super) fn support(
             parameter: max.parameter,
         });
     }
-    let recipient_member = nfc_opt(&s.recipient_member);
+    let recipient_member = optional("recipient_member", &s.recipient_member, limits::NAME)?;
     if let Some(name) = &recipient_member {
         if !state.knows_member(name) {
             return Err(HouseholdError::MemberNotFound {
@@ -410,7 +446,7 @@ pub(super) fn support(
         amount_vnd: s.amount_vnd,
         in_kind,
         funding_source: s.funding_source,
-        fund_id: nfc_opt(&s.fund_id),
+        fund_id,
         disbursed_on: s.disbursed_on,
         disbursed_by,
         decision_no,
