@@ -57,6 +57,7 @@ fn register(household_id: Uuid) -> Command {
             unit: Some(UnitValidity {
                 valid_from: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(),
                 valid_to: None,
+                commune: true,
             }),
         },
     }

@@ -227,17 +227,7 @@ async fn unit_lookup(
             by_code.insert(r.unit_code.clone(), versions);
         }
     }
-    move |code: &str, day: NaiveDate| {
-        let versions = by_code.get(code)?;
-        let unit = versions
-            .iter()
-            .find(|u| u.valid_on(day))
-            .or_else(|| versions.last())?;
-        Some(UnitValidity {
-            valid_from: unit.valid_from,
-            valid_to: unit.valid_to,
-        })
-    }
+    move |code: &str, day: NaiveDate| units::placement_record(by_code.get(code)?, day)
 }
 
 /// Writes every household of `g` through `EventLog::execute`, one command per call, each
