@@ -359,11 +359,8 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     let input: RegisterBody = body.parse()?;
     let (registration, effective_on) = input.registration();
-    let unit = write::unit_validity(&state, &registration.unit_code, effective_on).await?;
-    if unit.is_some() {
-        auth.require_scope(&state, registration.unit_code.trim())
-            .await?;
-    }
+    let unit =
+        write::placement_target(&state, &auth, &registration.unit_code, effective_on).await?;
     let appended = write::execute(
         &state,
         &auth,
@@ -534,11 +531,11 @@ pub async fn history(
         page,
     }) = found
     else {
-        return Err(ApiError::NotFound(format!("household {id} was not found")));
+        return Err(ApiError::household_not_found(id));
     };
     // The unit comes with the page (one statement, not two); nothing is handed out before the
     // scope check.
-    auth.require_scope(&state, &unit).await?;
+    auth.require_household_scope(&state, id, &unit).await?;
     Ok(PersonalDataRead::one(id, &unit).attach(Json(page)))
 }
 
@@ -564,9 +561,7 @@ pub async fn verify(
     )
     .await
     .map_err(|e| match e {
-        crate::verify::VerifyError::UnknownHousehold(id) => {
-            ApiError::NotFound(format!("household {id} was not found"))
-        }
+        crate::verify::VerifyError::UnknownHousehold(id) => ApiError::household_not_found(id),
         other => ApiError::internal(other),
     })?;
     Ok(Json(Verification {
@@ -630,7 +625,8 @@ pub async fn move_household(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let moved: HouseholdMoved = body.parse()?;
-    let unit = write::unit_validity(&state, &moved.unit_code, moved.moved_on).await?;
+    // The current unit was checked with the household; the new one must be in scope too.
+    let unit = write::placement_target(&state, &auth, &moved.unit_code, moved.moved_on).await?;
     let appended = write::execute(
         &state,
         &auth,
@@ -660,6 +656,7 @@ pub async fn close(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let closure: HouseholdClosed = body.parse()?;
+    write::merge_target(&state, &auth, id, closure.merged_into, "merged_into").await?;
     let appended = write::execute(
         &state,
         &auth,
