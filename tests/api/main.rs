@@ -9,6 +9,7 @@ mod bad_inputs;
 mod docs;
 mod freshness;
 mod helpers;
+mod probe_units;
 mod story;
 mod users_cli;
 mod writes;
