@@ -24,7 +24,8 @@ fn ctx(household_id: Uuid) -> CommandContext {
     CommandContext::new(
         household_id,
         Actor {
-            user_id: Uuid::now_v7(),
+            // One user for every command: idempotency keys are kept per user.
+            user_id: Uuid::from_u128(0x7f3a),
             name: "Trần Văn Bình".into(),
             role: "commune_officer".into(),
             unit: "25459".into(),

@@ -68,7 +68,7 @@ impl From<MemberBody> for Member {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct RegisterBody {
     pub head_name: String,
-    /// Commune (or any unit) code the household lives in.
+    /// The commune the household lives in: a commune-level unit valid on `effective_on`.
     pub unit_code: String,
     #[serde(default)]
     pub hamlet: String,
@@ -608,7 +608,8 @@ pub async fn change_members(
     Ok(version_created(&appended))
 }
 
-/// The household moves to another unit (the user must cover its current unit).
+/// The household moves to another commune, valid on `moved_on` (the user must cover both the
+/// household's current unit and the new one).
 #[utoipa::path(post, path = "/api/v1/households/{id}/moves", tag = "households",
     params(("id" = Uuid, Path)),
     request_body(content = Object, description = "`{\"moved_on\", \"unit_code\", \"hamlet\", \"area\"}`"),
