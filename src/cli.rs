@@ -343,22 +343,19 @@ async fn import_units(location: &Location, file: &std::path::Path) -> Result<u8,
         .map_err(|e| Failure::bad_input(format!("could not read {}: {e}", file.display())))?;
     let db = open(location, 2).await?;
     load_units(&db).await?;
-    let known = units::known_codes(&db.pool).await.map_err(Failure::other)?;
-    let parsed = units::parse_csv(&text, &known).map_err(|errors| {
-        for e in &errors {
-            eprintln!("{}: {e}", file.display());
-        }
-        Failure::bad_input(format!(
-            "{} has {} error(s); nothing was imported",
-            file.display(),
-            errors.len()
-        ))
-    })?;
-    let mut tx = db.pool.begin().await.map_err(Failure::other)?;
-    let added = units::upsert(&mut tx, &parsed)
+    let (parsed, added) = units::import_csv(&db.pool, &text)
         .await
-        .map_err(Failure::other)?;
-    tx.commit().await.map_err(Failure::other)?;
+        .map_err(Failure::other)?
+        .map_err(|errors| {
+            for e in &errors {
+                eprintln!("{}: {e}", file.display());
+            }
+            Failure::bad_input(format!(
+                "{} has {} error(s); nothing was imported",
+                file.display(),
+                errors.len()
+            ))
+        })?;
     println!(
         "{}",
         serde_json::json!({"units": parsed.len(), "added": added, "updated": parsed.len() as u64 - added})

@@ -24,7 +24,8 @@ fn ctx(household_id: Uuid) -> CommandContext {
     CommandContext::new(
         household_id,
         Actor {
-            user_id: Uuid::now_v7(),
+            // One user for every command: idempotency keys are kept per user.
+            user_id: Uuid::from_u128(0x7f3a),
             name: "Trần Văn Bình".into(),
             role: "commune_officer".into(),
             unit: "25459".into(),
@@ -57,6 +58,7 @@ fn register(household_id: Uuid) -> Command {
             unit: Some(UnitValidity {
                 valid_from: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(),
                 valid_to: None,
+                commune: true,
             }),
         },
     }

@@ -227,17 +227,7 @@ async fn unit_lookup(
             by_code.insert(r.unit_code.clone(), versions);
         }
     }
-    move |code: &str, day: NaiveDate| {
-        let versions = by_code.get(code)?;
-        let unit = versions
-            .iter()
-            .find(|u| u.valid_on(day))
-            .or_else(|| versions.last())?;
-        Some(UnitValidity {
-            valid_from: unit.valid_from,
-            valid_to: unit.valid_to,
-        })
-    }
+    move |code: &str, day: NaiveDate| units::placement_record(by_code.get(code)?, day)
 }
 
 /// Writes every household of `g` through `EventLog::execute`, one command per call, each
@@ -743,6 +733,23 @@ async fn a_file_with_a_bad_row_writes_nothing_and_names_the_row_and_field() {
         summary["events_written"].as_i64(),
         Some(event_count(&db.pool).await)
     );
+}
+
+#[tokio::test]
+async fn a_row_placing_a_household_in_a_district_or_province_is_refused_naming_unit_code() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let good = write(dir, "good.csv", &generated(SMALL));
+    let db = common::migrated_db().await;
+    // The file's first row registers its first household (in 2021, when 703 and 72 were valid):
+    // households live in communes only.
+    let first = |_: &csv::StringRecord, _: &csv::StringRecord| true;
+    for code in ["703", "72"] {
+        let file = dir.join(format!("at-{code}.csv"));
+        let line = break_cell(&good, &file, "reviews", first, ("unit_code", code), false);
+        assert_refused(&db.url, &file, "reviews", line, "unit_code");
+    }
+    assert_eq!(event_count(&db.pool).await, 0);
 }
 
 #[tokio::test]

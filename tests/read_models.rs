@@ -74,10 +74,7 @@ impl<'a> Story<'a> {
         ansinh_projections::units::valid_on(self.pool, code, d(on))
             .await
             .expect("units")
-            .map(|u| UnitValidity {
-                valid_from: u.valid_from,
-                valid_to: u.valid_to,
-            })
+            .map(|u| u.validity())
     }
 
     async fn register(&self, recorded_on: &str, on: &str, r: HouseholdRegistered) -> Appended {

@@ -229,9 +229,36 @@ fn register_in_a_unit_not_valid_on_the_date_is_refused() {
             unit: Some(UnitValidity {
                 valid_from: d("2025-07-01"),
                 valid_to: None,
+                commune: true,
             }),
         })
         .then_error(Some("unit_code"), |e| matches!(e, E::UnitNotValid { .. }));
+}
+
+#[test]
+fn register_in_a_province_or_district_is_refused() {
+    // Valid on the date, but not a commune: households live only in communes.
+    nothing()
+        .when(HouseholdCommand::Register {
+            registration: registration(),
+            effective_on: reg_on(),
+            unit: Some(UnitValidity {
+                valid_from: d("2000-01-01"),
+                valid_to: Some(d("2025-06-30")),
+                commune: false,
+            }),
+        })
+        .then_error(Some("unit_code"), |e| matches!(e, E::NotACommune { .. }));
+    registered()
+        .when(HouseholdCommand::Move {
+            moved: moved("2023-04-01", "703", Area::Urban),
+            unit: Some(UnitValidity {
+                valid_from: d("2013-12-30"),
+                valid_to: Some(d("2025-06-30")),
+                commune: false,
+            }),
+        })
+        .then_error(Some("unit_code"), |e| matches!(e, E::NotACommune { .. }));
 }
 
 // ------------------------------------------------------------------ registration first, closed
@@ -467,6 +494,7 @@ fn household_moved_is_refused_into_an_invalid_unit() {
             unit: Some(UnitValidity {
                 valid_from: d("2008-01-01"),
                 valid_to: Some(d("2025-06-29")),
+                commune: true,
             }),
         })
         .then_error(Some("unit_code"), |e| matches!(e, E::UnitNotValid { .. }));

@@ -1,5 +1,10 @@
 //! Administrative units as reference data: parsing the units CSV, loading it, and the one
-//! place that knows which units a unit covers.
+//! place that knows which units a unit covers. The rules a batch of units must follow live in
+//! [`hierarchy`] (levels, parents, validity) and [`scope`] (what an admin may change), shared
+//! by `ansinh units import` and `POST /api/v1/units`.
+
+mod hierarchy;
+pub mod scope;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +14,8 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
+
+use ansinh_events::household::UnitValidity;
 use unicode_normalization::UnicodeNormalization;
 
 /// The units shipped with ansinh: old Tây Ninh (province 72) and the merged province 80.
@@ -37,6 +44,26 @@ impl Unit {
     pub fn valid_on(&self, day: NaiveDate) -> bool {
         self.valid_from <= day && self.valid_to.is_none_or(|to| day <= to)
     }
+
+    /// What the household rules need to know of this record (see [`placement_record`]).
+    pub fn validity(&self) -> UnitValidity {
+        UnitValidity {
+            valid_from: self.valid_from,
+            valid_to: self.valid_to,
+            commune: self.level == Level::Commune,
+        }
+    }
+}
+
+/// The record of a code that the placement rule (`ansinh_events::household::placement`) judges
+/// for `day`: the version valid that day, else the latest, so the refusal can say when the code
+/// was valid. `versions` are one code's records, oldest first; `None` when there are none.
+pub fn placement_record(versions: &[Unit], day: NaiveDate) -> Option<UnitValidity> {
+    versions
+        .iter()
+        .find(|u| u.valid_on(day))
+        .or_else(|| versions.last())
+        .map(Unit::validity)
 }
 
 /// A bad row of a units file, named by its line and field.
@@ -58,10 +85,32 @@ struct RawRow {
     valid_to: String,
 }
 
-/// Parses and checks a whole units file (`code,name,level,parent_code,valid_from,valid_to`).
-/// Every problem is reported; nothing is returned unless the whole file is good.
-/// `known_parents` are codes already in the database, which a parent may refer to.
-pub fn parse_csv(text: &str, known_parents: &HashSet<String>) -> Result<Vec<Unit>, Vec<RowError>> {
+/// Parses and checks a whole units file (`code,name,level,parent_code,valid_from,valid_to`):
+/// every row's fields, then the hierarchy the rows make with the `existing` units (see
+/// [`check_hierarchy`]). Every problem is reported; nothing is returned unless the whole file
+/// is good.
+pub fn parse_csv(text: &str, existing: &[Unit]) -> Result<Vec<Unit>, Vec<RowError>> {
+    let units = parse_rows(text)?;
+    check_hierarchy(&units, existing)?;
+    Ok(units)
+}
+
+/// Levels, parents and validity of `units` (in file order, the header on line 1) together with
+/// the `existing` units they add to or replace: a province has no parent, a district's parent
+/// is a province, a commune's is a district or (since the 2025 reform) a province, and the
+/// parent holds that level over the child's whole validity. Units already stored below a
+/// changed unit are checked too; their problems are reported on the row that causes them.
+pub fn check_hierarchy(units: &[Unit], existing: &[Unit]) -> Result<(), Vec<RowError>> {
+    let errors = hierarchy::check(units, existing);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Every row's own fields and duplicate keys, without looking at other units.
+pub fn parse_rows(text: &str) -> Result<Vec<Unit>, Vec<RowError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -161,18 +210,8 @@ pub fn parse_csv(text: &str, known_parents: &HashSet<String>) -> Result<Vec<Unit
             ));
         }
     }
-    let codes: HashSet<&str> = units.iter().map(|(_, u)| u.code.as_str()).collect();
     let mut keys = HashMap::new();
     for (line, unit) in &units {
-        if let Some(parent) = &unit.parent_code {
-            if !codes.contains(parent.as_str()) && !known_parents.contains(parent) {
-                errors.push(RowError {
-                    line: *line,
-                    field: "parent_code".into(),
-                    problem: format!("no unit has code {parent}"),
-                });
-            }
-        }
         if let Some(first) = keys.insert((unit.code.clone(), unit.valid_from), *line) {
             errors.push(RowError {
                 line: *line,
@@ -200,12 +239,42 @@ fn bad(errors: &mut Vec<RowError>, line: u64, field: &str, problem: String) {
     });
 }
 
-/// Codes already known, so an imported file may hang new units under them.
-pub async fn known_codes(pool: &PgPool) -> Result<HashSet<String>, sqlx::Error> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT code FROM admin_units")
-        .fetch_all(pool)
+/// Every stored unit, oldest version of each code first: what an imported file adds to.
+pub async fn all(conn: &mut PgConnection) -> Result<Vec<Unit>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT code, name, level, parent_code, valid_from, valid_to FROM admin_units
+          ORDER BY code, valid_from",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Serialises writers of units (two imports, or an import and the shipped load, at once): the
+/// checks of a batch hold until its commit. Call it first in the writing transaction.
+pub async fn lock_for_writing(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(7262001)")
+        .execute(conn)
         .await?;
-    Ok(rows.into_iter().map(|(c,)| c).collect())
+    Ok(())
+}
+
+/// Checks `text` against the stored units and stores it, in one transaction under
+/// [`lock_for_writing`]; `Ok(Err(_))` names the bad rows and nothing is written. For callers
+/// without a scope to check (the command line); returns the units and how many were new.
+pub async fn import_csv(
+    pool: &PgPool,
+    text: &str,
+) -> Result<Result<(Vec<Unit>, u64), Vec<RowError>>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    lock_for_writing(&mut tx).await?;
+    let existing = all(&mut tx).await?;
+    let units = match parse_csv(text, &existing) {
+        Ok(units) => units,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let added = upsert(&mut tx, &units).await?;
+    tx.commit().await?;
+    Ok(Ok((units, added)))
 }
 
 /// Inserts or updates units (keyed by code and valid_from) and recomputes coverage, in the
@@ -254,18 +323,21 @@ async fn rebuild_closure(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 }
 
 /// Loads the shipped units (idempotent: run by `migrate` and `serve`).
+/// The file is checked on its own, not against what is stored: a start must not fail on units
+/// an admin added since.
 pub async fn load_shipped(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let units = parse_csv(SHIPPED_UNITS_CSV, &HashSet::new()).map_err(|errors| {
-        sqlx::Error::Protocol(format!("the shipped units file is invalid: {}", errors[0]))
-    })?;
+    let units = shipped()
+        .map_err(|e| sqlx::Error::Protocol(format!("the shipped units file is invalid: {e}")))?;
     let mut tx = pool.begin().await?;
-    // Serialise concurrent loaders (two processes starting at once).
-    sqlx::query("SELECT pg_advisory_xact_lock(7262001)")
-        .execute(&mut *tx)
-        .await?;
+    lock_for_writing(&mut tx).await?;
     let inserted = upsert(&mut tx, &units).await?;
     tx.commit().await?;
     Ok(inserted)
+}
+
+/// The shipped units, parsed and checked (no database).
+pub fn shipped() -> Result<Vec<Unit>, RowError> {
+    parse_csv(SHIPPED_UNITS_CSV, &[]).map_err(|mut errors| errors.swap_remove(0))
 }
 
 /// Whether `ancestor` covers `unit` (itself or any unit below it, by code).
@@ -417,8 +489,10 @@ mod tests {
 
     #[test]
     fn the_shipped_file_parses_with_both_structures() {
-        let units = parse_csv(SHIPPED_UNITS_CSV, &HashSet::new()).expect("valid");
-        assert_eq!(units.len(), 201);
+        let units = shipped().expect("valid");
+        // The copy of the shared file plus the earlier names of districts 703, 709 and 712,
+        // so that each commune's district is valid over the commune's whole validity.
+        assert_eq!(units.len(), 204);
         let day = |s: &str| s.parse::<NaiveDate>().expect("date");
         let long_hoa: Vec<_> = units.iter().filter(|u| u.code == "25630").collect();
         assert_eq!(long_hoa.len(), 2, "old and new units share the code");
@@ -438,7 +512,7 @@ mod tests {
              25459,Xã A,commune,999,2000-13-01,\n\
              25460,Xã B,commune,703,2020-01-01,2019-01-01\n"
         );
-        let errors = parse_csv(&text, &HashSet::new()).expect_err("invalid");
+        let errors = parse_csv(&text, &[]).expect_err("invalid");
         let named: Vec<(u64, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
         assert!(named.contains(&(3, "level")), "{errors:?}");
         assert!(named.contains(&(4, "valid_from")), "{errors:?}");
@@ -451,10 +525,10 @@ mod tests {
     #[test]
     fn a_parent_may_already_be_in_the_database_and_names_are_nfc() {
         let decomposed = "Xa\u{0303} Mo\u{031b}\u{0301}i";
-        let text = format!("{HEADER}99999,{decomposed},commune,72,2026-01-01,\n");
-        let known = HashSet::from(["72".to_owned()]);
-        let units = parse_csv(&text, &known).expect("valid");
+        let text = format!("{HEADER}99999,{decomposed},commune,72,2021-01-01,2024-12-31\n");
+        let stored = shipped().expect("valid");
+        let units = parse_csv(&text, &stored).expect("valid");
         assert_eq!(units[0].name, "Xã Mới");
-        assert!(parse_csv(&text, &HashSet::new()).is_err());
+        assert!(parse_csv(&text, &[]).is_err());
     }
 }

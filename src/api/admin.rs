@@ -1,6 +1,8 @@
 //! `/api/v1/users` (admins create, change and disable users in their unit) and `/api/v1/access-log` (auditors read
 //! who looked at whose personal data, for the households of their unit).
 
+use std::collections::HashSet;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
@@ -288,13 +290,18 @@ pub struct UnitsImported {
     pub updated: u64,
 }
 
-/// Add or update administrative units (admins, below their unit). The whole batch is checked
-/// first (codes, levels, dates, parents) and nothing is stored unless all of it is good.
+/// Add or update administrative units (admins, below their unit). Every row must lie below the
+/// admin's unit before and after the change (403): a stored row's old parent and its new one
+/// are both covered, moving a unit to another parent takes an admin strictly above both, and
+/// the admin's own unit keeps its level, parent and validity. Then the hierarchy (422, as
+/// `ansinh units import` checks it): a province has no parent, a district's parent is a
+/// province, a commune's a district or a province, valid over the child's whole validity.
+/// Nothing is stored unless every row is good.
 #[utoipa::path(post, path = "/api/v1/units", tag = "administration",
     request_body = UnitImport,
     responses(
         (status = 200, body = UnitsImported),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A row lies outside the admin's unit before or after the change", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A row is invalid; `field` names it as `units[i].field`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -317,40 +324,25 @@ pub async fn import_units(
         .into_inner()
         .map_err(ApiError::internal)
         .and_then(|bytes| String::from_utf8(bytes).map_err(ApiError::internal))?;
-    let known = units::known_codes(&state.pool).await?;
-    let parsed = units::parse_csv(&text, &known).map_err(|errors| match errors.first() {
-        Some(first) => {
-            let index = first.line.saturating_sub(2);
-            let more = match errors.len() {
-                1 => String::new(),
-                n => format!(" (and {} more problems)", n - 1),
-            };
-            ApiError::invalid(
-                format!("units[{index}].{}", first.field),
-                format!("units[{index}].{}: {}{more}", first.field, first.problem),
-            )
-        }
-        None => ApiError::invalid("units", "the units are not valid"),
-    })?;
-    // Every unit must hang below the admin's unit: walk up through the batch to a known code.
-    for unit in &parsed {
-        let mut anchor = unit.code.clone();
-        let mut parent = unit.parent_code.clone();
-        let mut steps = 0;
-        while let Some(p) = parent {
-            anchor = p.clone();
-            if known.contains(&p) || steps > parsed.len() {
-                break;
-            }
-            parent = parsed
-                .iter()
-                .find(|u| u.code == p)
-                .and_then(|u| u.parent_code.clone());
-            steps += 1;
-        }
-        auth.require_scope(&state, &anchor).await?;
-    }
+    let parsed = units::parse_rows(&text).map_err(row_problem)?;
+    // Checked and written under the units' lock, so no other import moves them in between.
     let mut tx = state.pool.begin().await?;
+    units::lock_for_writing(&mut tx).await?;
+    let existing = units::all(&mut tx).await?;
+    let admin = &auth.user().unit_code;
+    let below: HashSet<String> =
+        sqlx::query_scalar("SELECT descendant FROM admin_unit_closure WHERE ancestor = $1")
+            .bind(admin)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+    for (i, unit) in parsed.iter().enumerate() {
+        if let Some(refusal) = units::scope::refusal(admin, &below, unit, &existing) {
+            return Err(ApiError::Forbidden(format!("units[{i}]: {refusal}")));
+        }
+    }
+    units::check_hierarchy(&parsed, &existing).map_err(row_problem)?;
     let added = units::upsert(&mut tx, &parsed).await?;
     tx.commit().await?;
     state.coverage.forget();
@@ -360,4 +352,20 @@ pub async fn import_units(
         added,
         updated: total - added,
     }))
+}
+
+/// The first bad row as a 422 naming `units[i].field` (rows are CSV lines 2, 3, …).
+fn row_problem(errors: Vec<ansinh_projections::units::RowError>) -> ApiError {
+    let Some(first) = errors.first() else {
+        return ApiError::invalid("units", "the units are not valid");
+    };
+    let index = first.line.saturating_sub(2);
+    let more = match errors.len() {
+        1 => String::new(),
+        n => format!(" (and {} more problems)", n - 1),
+    };
+    ApiError::invalid(
+        format!("units[{index}].{}", first.field),
+        format!("units[{index}].{}: {}{more}", first.field, first.problem),
+    )
 }

@@ -6,9 +6,9 @@
 //!   response to a monitor.
 //! * [`allows`] is the whole role matrix; [`AuthUser::authorize`] checks the role and then the
 //!   unit scope (a unit covers itself and the units below it, whatever their validity dates)
-//!   → 403.
+//!   → 403; a household outside the scope is 404, as an unknown one is.
 //! * Handlers name what they need in their signature — [`HouseholdAccess<N>`] (the route's
-//!   household, 404 / 403), [`UnitAccess<N>`] (the `unit` asked about), [`Allowed<N>`] (the
+//!   household, 404), [`UnitAccess<N>`] (the `unit` asked about), [`Allowed<N>`] (the
 //!   role; the handler checks a unit it only learns from the body, or from its own read, as
 //!   the history does) — and these extractors run the checks before the handler, before its
 //!   body is even parsed.
@@ -137,19 +137,39 @@ impl AuthUser {
         self.require_scope(state, unit).await
     }
 
-    /// The scope check alone: the user's unit must cover `unit`.
-    pub async fn require_scope(&self, state: &AppState, unit: &str) -> Result<(), ApiError> {
-        if state
+    /// Whether the user's unit covers `unit`.
+    pub async fn covers(&self, state: &AppState, unit: &str) -> Result<bool, ApiError> {
+        Ok(state
             .coverage
             .covers(&state.pool, &self.0.unit_code, unit)
-            .await?
-        {
+            .await?)
+    }
+
+    /// The scope check alone: the user's unit must cover `unit`.
+    pub async fn require_scope(&self, state: &AppState, unit: &str) -> Result<(), ApiError> {
+        if self.covers(state, unit).await? {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
                 "unit {unit} is outside the scope of this user (unit {})",
                 self.0.unit_code
             )))
+        }
+    }
+}
+
+impl AuthUser {
+    /// The scope check for a household in `unit`: outside the user's units it answers as an
+    /// unknown household does (404, see [`ApiError::household_not_found`]).
+    pub async fn require_household_scope(
+        &self,
+        state: &AppState,
+        id: Uuid,
+        unit: &str,
+    ) -> Result<(), ApiError> {
+        match self.require_scope(state, unit).await {
+            Err(ApiError::Forbidden(_)) => Err(ApiError::household_not_found(id)),
+            other => other,
         }
     }
 }
@@ -218,8 +238,9 @@ impl<N: Need> FromRequestParts<AppState> for Allowed<N> {
     }
 }
 
-/// The household of the route's `{id}`, loaded (404) and within the user's scope for `N`
-/// (403): a unit covers itself and the units below it.
+/// The household of the route's `{id}`, loaded and within the user's scope for `N` (a unit
+/// covers itself and the units below it); unknown or out of scope, it is 404 either way. A
+/// role without `N` is 403 before the household is looked at.
 pub struct HouseholdAccess<N> {
     pub id: Uuid,
     /// Shared with the event log's cache: a handler that does not look at it costs nothing.
@@ -249,7 +270,7 @@ impl<N: Need> FromRequestParts<AppState> for HouseholdAccess<N> {
         let HouseholdId(id) = HouseholdId::from_request_parts(parts, state).await?;
         let for_write = N::PERMISSION == Permission::WriteHouseholds;
         let household = load(state, id, for_write).await?;
-        auth.require_scope(state, unit_of(&household.log.state))
+        auth.require_household_scope(state, id, unit_of(&household.log.state))
             .await?;
         Ok(HouseholdAccess {
             id,

@@ -89,6 +89,12 @@ impl ApiError {
         }
     }
 
+    /// The one answer for a household that is unknown or outside the user's units: the same
+    /// status and words for both, so ids of other communes' households cannot be probed.
+    pub fn household_not_found(id: impl std::fmt::Display) -> Self {
+        ApiError::NotFound(format!("household {id} was not found"))
+    }
+
     pub fn internal(error: impl std::fmt::Display) -> Self {
         ApiError::Internal(error.to_string())
     }
@@ -211,7 +217,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Domain(e) => e.into(),
-            StoreError::NotFound(id) => ApiError::NotFound(format!("household {id} was not found")),
+            StoreError::NotFound(id) => ApiError::household_not_found(id),
             StoreError::Conflict { actual, .. } => ApiError::Conflict {
                 detail: e.to_string(),
                 current_version: Some(actual),

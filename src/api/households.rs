@@ -69,7 +69,7 @@ impl From<MemberBody> for Member {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct RegisterBody {
     pub head_name: String,
-    /// Commune (or any unit) code the household lives in.
+    /// The commune the household lives in: a commune-level unit valid on `effective_on`.
     pub unit_code: String,
     #[serde(default)]
     pub hamlet: String,
@@ -497,11 +497,8 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     let input: RegisterBody = body.parse()?;
     let (registration, effective_on) = input.registration();
-    let unit = write::unit_validity(&state, &registration.unit_code, effective_on).await?;
-    if unit.is_some() {
-        auth.require_scope(&state, registration.unit_code.trim())
-            .await?;
-    }
+    let unit =
+        write::placement_target(&state, &auth, &registration.unit_code, effective_on).await?;
     let appended = write::execute(
         &state,
         &auth,
@@ -672,11 +669,11 @@ pub async fn history(
         page,
     }) = found
     else {
-        return Err(ApiError::NotFound(format!("household {id} was not found")));
+        return Err(ApiError::household_not_found(id));
     };
     // The unit comes with the page (one statement, not two); nothing is handed out before the
     // scope check.
-    auth.require_scope(&state, &unit).await?;
+    auth.require_household_scope(&state, id, &unit).await?;
     Ok(PersonalDataRead::one(id, &unit).attach(Json(page)))
 }
 
@@ -702,9 +699,7 @@ pub async fn verify(
     )
     .await
     .map_err(|e| match e {
-        crate::verify::VerifyError::UnknownHousehold(id) => {
-            ApiError::NotFound(format!("household {id} was not found"))
-        }
+        crate::verify::VerifyError::UnknownHousehold(id) => ApiError::household_not_found(id),
         other => ApiError::internal(other),
     })?;
     Ok(Json(Verification {
@@ -752,7 +747,8 @@ pub async fn change_members(
     Ok(version_created(&appended))
 }
 
-/// The household moves to another unit (the user must cover its current unit).
+/// The household moves to another commune, valid on `moved_on` (the user must cover both the
+/// household's current unit and the new one).
 #[utoipa::path(post, path = "/api/v1/households/{id}/moves", tag = "households",
     params(("id" = Uuid, Path),
         ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
@@ -770,7 +766,8 @@ pub async fn move_household(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let moved: HouseholdMoved = body.parse::<MoveBody>()?.into();
-    let unit = write::unit_validity(&state, &moved.unit_code, moved.moved_on).await?;
+    // The current unit was checked with the household; the new one must be in scope too.
+    let unit = write::placement_target(&state, &auth, &moved.unit_code, moved.moved_on).await?;
     let appended = write::execute(
         &state,
         &auth,
@@ -801,6 +798,7 @@ pub async fn close(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let closure: HouseholdClosed = body.parse::<ClosureBody>()?.into();
+    write::merge_target(&state, &auth, id, closure.merged_into, "merged_into").await?;
     let appended = write::execute(
         &state,
         &auth,

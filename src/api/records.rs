@@ -10,10 +10,11 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use ansinh_events::household::{
-    DecisionInput, FundingSource, HouseholdCommand, HouseholdEvent, HouseholdMoved, HouseholdState,
-    Policy, ReplacementInput, SupportReceived, SurveyInput,
+    DecisionInput, FundingSource, HouseholdClosed, HouseholdCommand, HouseholdEvent,
+    HouseholdMoved, HouseholdState, Policy, ReplacementInput, SupportReceived, SurveyInput,
 };
 use ansinh_events::{Category, Vnd};
 
@@ -306,7 +307,7 @@ pub async fn correct(
             replacement(
                 &state,
                 &auth,
-                &household.log.state,
+                (id, &household.log.state),
                 input.corrects_sequence,
                 value,
             )
@@ -327,7 +328,7 @@ pub async fn correct(
 async fn replacement(
     state: &AppState,
     auth: &AuthUser,
-    household: &HouseholdState,
+    (id, household): (Uuid, &HouseholdState),
     corrects_sequence: i64,
     value: &Value,
 ) -> Result<Option<ReplacementInput>, ApiError> {
@@ -347,7 +348,8 @@ async fn replacement(
             }
             let body: RegisterBody = parse_part(&value, FIELD)?;
             let (registration, _) = body.registration();
-            let unit = write::unit_validity(state, &registration.unit_code, registered_on).await?;
+            let unit = write::placement_target(state, auth, &registration.unit_code, registered_on)
+                .await?;
             ReplacementInput::Registration { registration, unit }
         }
         "members_changed" => {
@@ -355,11 +357,15 @@ async fn replacement(
         }
         "household_moved" => {
             let moved: HouseholdMoved = parse_part::<MoveBody>(value, FIELD)?.into();
-            let unit = write::unit_validity(state, &moved.unit_code, moved.moved_on).await?;
+            let unit =
+                write::placement_target(state, auth, &moved.unit_code, moved.moved_on).await?;
             ReplacementInput::Move { moved, unit }
         }
         "household_closed" => {
-            ReplacementInput::Closure(parse_part::<ClosureBody>(value, FIELD)?.into())
+            let closure: HouseholdClosed = parse_part::<ClosureBody>(value, FIELD)?.into();
+            let field = "replacement.merged_into";
+            write::merge_target(state, auth, id, closure.merged_into, field).await?;
+            ReplacementInput::Closure(closure)
         }
         "household_surveyed" => {
             let survey = parse_part::<SurveyBody>(value, FIELD)?.input(auth);

@@ -10,7 +10,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use ansinh_events::household::{Command, HouseholdCommand, HouseholdState, UnitValidity};
+use ansinh_events::household::{
+    placement, Command, HouseholdCommand, HouseholdState, UnitValidity,
+};
 use ansinh_events::{CommandContext, Idempotency, Source};
 use ansinh_projections::units;
 
@@ -29,7 +31,7 @@ pub async fn load(state: &AppState, id: Uuid, for_write: bool) -> Result<Arc<Cac
         state.log.household_from_log(id).await?
     };
     if loaded.log.state.registered_on.is_none() {
-        return Err(ApiError::NotFound(format!("household {id} was not found")));
+        return Err(ApiError::household_not_found(id));
     }
     Ok(loaded)
 }
@@ -43,26 +45,49 @@ pub fn unit_of(household: &HouseholdState) -> &str {
         .unwrap_or_default()
 }
 
-/// The unit record valid on `on`, else the code's latest record; `None` for an unknown code.
-pub async fn unit_validity(
+/// The unit a household is to be placed in on `on` (registered, moved, or corrected into),
+/// looked up for the placement rule. A unit that passes the rule must also lie in the user's
+/// scope (403). One that fails it is handed on: the aggregate refuses it with the right field
+/// (`unit_code`, or `replacement.unit_code` in a correction), before any scope is judged.
+pub async fn placement_target(
     state: &AppState,
+    auth: &AuthUser,
     code: &str,
     on: NaiveDate,
 ) -> Result<Option<UnitValidity>, ApiError> {
     let code = code.trim();
-    if let Some(u) = units::valid_on(&state.pool, code, on).await? {
-        return Ok(Some(UnitValidity {
-            valid_from: u.valid_from,
-            valid_to: u.valid_to,
-        }));
+    let unit = units::placement_record(&units::by_code(&state.pool, code).await?, on);
+    if placement(code, unit, on).is_ok() {
+        auth.require_scope(state, code).await?;
     }
-    Ok(units::by_code(&state.pool, code)
-        .await?
-        .last()
-        .map(|u| UnitValidity {
-            valid_from: u.valid_from,
-            valid_to: u.valid_to,
-        }))
+    Ok(unit)
+}
+
+/// A closure's `merged_into` must name another registered household the user may see; any
+/// other is refused on `field` (422) in the same words whether it is unknown or out of scope.
+pub async fn merge_target(
+    state: &AppState,
+    auth: &AuthUser,
+    closing: Uuid,
+    merged_into: Option<Uuid>,
+    field: &str,
+) -> Result<(), ApiError> {
+    let Some(target) = merged_into else {
+        return Ok(());
+    };
+    if target == closing {
+        return Err(ApiError::invalid(
+            field,
+            "a household cannot be merged into itself",
+        ));
+    }
+    let not_found = || ApiError::invalid(field, format!("household {target} was not found"));
+    let found = state.log.household(target).await?;
+    let unit = unit_of(&found.log.state);
+    if found.log.state.registered_on.is_none() || !auth.covers(state, unit).await? {
+        return Err(not_found());
+    }
+    Ok(())
 }
 
 /// Runs a command for the authenticated user.
@@ -76,8 +101,8 @@ pub async fn execute(
 ) -> Result<Appended, ApiError> {
     let mut ctx = CommandContext::new(household_id, auth.actor(), Source::Api, Utc::now());
     ctx.parameters = state.standards.parameters().clone();
-    // The digest covers the user too: another user's retry with the same key is refused
-    // rather than answered with someone else's result.
+    // Keys are kept per user (the envelope's actor), so another user's equal key is another
+    // request; the digest still names the user, so no stored result can answer for another.
     ctx.idempotency = headers.idempotency_key.clone().map(|key| Idempotency {
         key,
         request_digest: hex::encode(Sha256::digest(format!(
@@ -100,7 +125,7 @@ pub async fn execute(
             .household_at(household_id, headers.if_match)
             .await?;
         if current.log.state.registered_on.is_some() {
-            auth.require_scope(state, unit_of(&current.log.state))
+            auth.require_household_scope(state, household_id, unit_of(&current.log.state))
                 .await?;
         }
         match state

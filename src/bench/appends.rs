@@ -53,6 +53,7 @@ fn registration() -> HouseholdCommand {
         unit: Some(UnitValidity {
             valid_from: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(),
             valid_to: None,
+            commune: true,
         }),
     }
 }

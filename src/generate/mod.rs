@@ -24,7 +24,7 @@ pub mod supports;
 pub mod trajectory;
 pub mod write;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{Duration, NaiveDate};
@@ -103,15 +103,7 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 fn shipped_units() -> Result<Vec<Unit>, GenerateError> {
-    units::parse_csv(units::SHIPPED_UNITS_CSV, &HashSet::new()).map_err(|errors| {
-        GenerateError::Units(
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })
+    units::shipped().map_err(|e| GenerateError::Units(e.to_string()))
 }
 
 /// The commune-level units of old Tây Ninh (under districts 703–712) valid from August 2021 to
@@ -156,24 +148,14 @@ pub fn shipped_communes() -> Result<Vec<Commune>, GenerateError> {
 /// `code` valid on the date, else the code's latest record; `None` for an unknown code.
 pub fn shipped_unit_validity(
 ) -> Result<impl Fn(&str, NaiveDate) -> Option<UnitValidity>, GenerateError> {
-    let mut by_code: HashMap<String, Vec<UnitValidity>> = HashMap::new();
+    let mut by_code: HashMap<String, Vec<Unit>> = HashMap::new();
     for u in shipped_units()? {
-        by_code.entry(u.code).or_default().push(UnitValidity {
-            valid_from: u.valid_from,
-            valid_to: u.valid_to,
-        });
+        by_code.entry(u.code.clone()).or_default().push(u);
     }
     for records in by_code.values_mut() {
         records.sort_by_key(|r| r.valid_from);
     }
-    Ok(move |code: &str, on: NaiveDate| {
-        let records = by_code.get(code)?;
-        records
-            .iter()
-            .find(|r| r.holds_on(on))
-            .or_else(|| records.last())
-            .copied()
-    })
+    Ok(move |code: &str, on: NaiveDate| units::placement_record(by_code.get(code)?, on))
 }
 
 /// Everything decided once per commune.

@@ -23,8 +23,8 @@ use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
 use ansinh_events::household::{
-    DecisionInput, FundingSource, HouseholdCommand, HouseholdError, HouseholdRegistered, Member,
-    Policy, Sex, SupportReceived, SurveyInput, UnitValidity,
+    placement, DecisionInput, FundingSource, HouseholdCommand, HouseholdError, HouseholdRegistered,
+    Member, Policy, Sex, SupportReceived, SurveyInput, UnitValidity,
 };
 use ansinh_events::standards::{Category, Standards};
 use ansinh_events::text::fold;
@@ -556,20 +556,9 @@ where
         return None;
     };
     let unit = unit_validity(&unit_code, registered_on);
-    match unit {
-        None => {
-            return cells.bad(
-                "unit_code",
-                format!("administrative unit {unit_code} is not known"),
-            )
-        }
-        Some(u) if !u.holds_on(registered_on) => {
-            return cells.bad(
-                "unit_code",
-                format!("administrative unit {unit_code} is not valid on {registered_on}"),
-            )
-        }
-        Some(_) => {}
+    // The aggregate refuses it too; checked here so the row is named with the column.
+    if let Err(refused) = placement(&unit_code, unit, registered_on) {
+        return cells.bad("unit_code", refused.to_string());
     }
     Some(HouseholdCommand::Register {
         registration: HouseholdRegistered {
@@ -813,6 +802,7 @@ mod tests {
         (code == "25459").then(|| UnitValidity {
             valid_from: d("2000-01-01"),
             valid_to: Some(d("2025-06-30")),
+            commune: true,
         })
     }
 

@@ -29,7 +29,7 @@ use ansinh_events::household::{
 use ansinh_events::standards::Standards;
 use ansinh_events::{Actor, CommandContext, Idempotency, Recorded, Source};
 use ansinh_projections::log::HouseholdLog;
-use ansinh_projections::units::Unit;
+use ansinh_projections::units::{self, Unit};
 use ansinh_projections::StoredEvent;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -203,17 +203,9 @@ impl UnitIndex {
         Ok(UnitIndex(map))
     }
 
-    /// The record valid on `day`, else the code's latest; `None` for an unknown code.
+    /// The record the placement rule judges (see [`units::placement_record`]).
     fn validity(&self, code: &str, day: NaiveDate) -> Option<UnitValidity> {
-        let versions = self.0.get(code)?;
-        let unit = versions
-            .iter()
-            .find(|u| u.valid_on(day))
-            .or_else(|| versions.last())?;
-        Some(UnitValidity {
-            valid_from: unit.valid_from,
-            valid_to: unit.valid_to,
-        })
+        units::placement_record(self.0.get(code)?, day)
     }
 }
 

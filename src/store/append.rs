@@ -15,7 +15,7 @@ pub(super) async fn append(
     pool: &PgPool,
     household_id: Uuid,
     events: &[Recorded<HouseholdEvent>],
-    idempotency: Option<&Idempotency>,
+    idempotency: Option<(Uuid, &Idempotency)>,
     changes: &RowChanges,
 ) -> Result<(), sqlx::Error> {
     let mut ids = Vec::with_capacity(events.len());
@@ -27,8 +27,9 @@ pub(super) async fn append(
         sequences.push(i32::try_from(e.meta.sequence).unwrap_or(i32::MAX));
         payloads.push(serde_json::to_string(e).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
     }
-    let idempotency = idempotency
-        .map(|i| Json(serde_json::json!({ "key": i.key, "request_digest": i.request_digest })));
+    let idempotency = idempotency.map(|(user_id, i)| {
+        Json(serde_json::json!({ "user_id": user_id, "key": i.key, "request_digest": i.request_digest }))
+    });
     sqlx::query("SELECT ansinh_append($1, $2, $3, $4, $5, $6, $7)")
         .bind(household_id)
         .bind(&ids)

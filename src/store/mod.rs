@@ -183,7 +183,7 @@ impl EventLog {
     /// The stored result of an earlier request with the command's idempotency key, if any.
     pub async fn replay_of(&self, command: &Command) -> Result<Option<Appended>, StoreError> {
         match &command.ctx.idempotency {
-            Some(idem) => self.replay(idem).await,
+            Some(idem) => self.replay(command.ctx.actor.user_id, idem).await,
             None => Ok(None),
         }
     }
@@ -208,6 +208,8 @@ impl EventLog {
             }
         }
         let idempotency = command.ctx.idempotency.clone();
+        // A key belongs to the user who sent it.
+        let owner = command.ctx.actor.user_id;
         let events = <Household as esrs::Aggregate>::handle_command(&current.log.state, command)?;
         if events.is_empty() {
             return Ok(Appended {
@@ -229,7 +231,7 @@ impl EventLog {
             &self.pool,
             household_id,
             &events,
-            idempotency.as_ref(),
+            idempotency.as_ref().map(|i| (owner, i)),
             &changes,
         )
         .await
@@ -250,7 +252,7 @@ impl EventLog {
                 let err = sqlx_error(e, household_id, version);
                 // A concurrent request with the same key won: answer with its result.
                 if let (StoreError::IdempotencyKeyReused, Some(idem)) = (&err, &idempotency) {
-                    if let Some(first) = self.replay(idem).await? {
+                    if let Some(first) = self.replay(owner, idem).await? {
                         return Ok(first);
                     }
                 }
@@ -259,12 +261,13 @@ impl EventLog {
         }
     }
 
-    /// The stored result of an earlier request with this idempotency key, if any.
+    /// The stored result of an earlier request of this user with this idempotency key, if any.
     async fn replay(
         &self,
+        user_id: Uuid,
         idem: &ansinh_events::Idempotency,
     ) -> Result<Option<Appended>, StoreError> {
-        let Some(record) = idempotency::lookup(&self.pool, &idem.key).await? else {
+        let Some(record) = idempotency::lookup(&self.pool, user_id, &idem.key).await? else {
             return Ok(None);
         };
         if record.request_digest != idem.request_digest {

@@ -436,33 +436,3 @@ async fn an_internal_error_is_a_generic_problem_with_a_request_id_and_no_details
     assert!(!r.text.contains("Nguyễn"), "{}", r.text);
     assert!(!r.text.contains("relation"), "{}", r.text);
 }
-
-#[tokio::test]
-async fn another_users_retry_with_the_same_idempotency_key_is_refused() {
-    let app = spawn_app().await;
-    let first = app.token(Role::CommuneOfficer, "25459").await;
-    let second = app.token(Role::CommuneOfficer, "25459").await;
-    let body = registration("25459");
-    let key = [("Idempotency-Key", "shared-key")];
-    let r = app
-        .request(
-            Method::POST,
-            "/api/v1/households",
-            Some(&first),
-            Some(&body),
-            &key,
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let r = app
-        .request(
-            Method::POST,
-            "/api/v1/households",
-            Some(&second),
-            Some(&body),
-            &key,
-        )
-        .await;
-    assert_eq!(r.problem(422)["field"], "Idempotency-Key");
-    assert_eq!(app.event_count().await, 1);
-}

@@ -100,8 +100,8 @@ async fn a_changed_role_or_unit_applies_to_the_next_request() {
     )
     .await;
     assert_eq!(r.body["unit_code"], "25486", "{}", r.text);
-    app.get(&history, &officer).await.problem(403);
-    app.get(&status, &officer).await.problem(403);
+    app.get(&history, &officer).await.problem(404);
+    app.get(&status, &officer).await.problem(404);
     let r = patch_user(&app, &admin, id, &json!({"unit_code": "25459"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(app.get(&history, &officer).await.status, 200);
@@ -154,7 +154,7 @@ async fn after_a_move_the_old_communes_officer_is_refused_and_the_new_ones_is_se
     ];
     for path in &paths {
         assert_eq!(app.get(path, &old).await.status, 200);
-        app.get(path, &new).await.problem(403);
+        app.get(path, &new).await.problem(404);
     }
     let r = app
         .post(
@@ -166,7 +166,7 @@ async fn after_a_move_the_old_communes_officer_is_refused_and_the_new_ones_is_se
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     for path in &paths {
-        app.get(path, &old).await.problem(403);
+        app.get(path, &old).await.problem(404);
         let r = app.get(path, &new).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text);
     }
@@ -186,7 +186,7 @@ async fn units_re_parented_through_the_api_change_scopes_at_once() {
         level: ansinh_projections::units::Level::Commune,
         parent_code: Some(parent.into()),
         valid_from: "2020-01-01".parse().expect("date"),
-        valid_to: None,
+        valid_to: "2025-06-30".parse().ok(),
     };
     let mut tx = app.pool.begin().await.expect("begin");
     ansinh_projections::units::upsert(&mut tx, &[unit("703")])
@@ -198,14 +198,15 @@ async fn units_re_parented_through_the_api_change_scopes_at_once() {
     let household = app.register(&d703, "99010").await;
     let history = format!("/api/v1/households/{household}/history");
     assert_eq!(app.get(&history, &d703).await.status, 200);
-    app.get(&history, &d705).await.problem(403);
+    app.get(&history, &d705).await.problem(404);
 
     let admin = app.token(Role::Admin, "72").await;
     let moved = json!({"units": [{"code": "99010", "name": "Phường Thử", "level": "commune",
-                                  "parent_code": "705", "valid_from": "2020-01-01"}]});
+                                  "parent_code": "705", "valid_from": "2020-01-01",
+                                  "valid_to": "2025-06-30"}]});
     let r = app.post("/api/v1/units", &admin, &moved).await;
     assert_eq!(r.body["updated"], 1, "{}", r.text);
-    app.get(&history, &d703).await.problem(403);
+    app.get(&history, &d703).await.problem(404);
     assert_eq!(app.get(&history, &d705).await.status, 200);
 }
 

@@ -11,6 +11,7 @@ mod docs;
 mod freshness;
 mod helpers;
 mod probe_edge;
+mod probe_units;
 mod story;
 mod users_cli;
 mod writes;

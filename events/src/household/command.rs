@@ -20,6 +20,9 @@ pub struct UnitValidity {
     pub valid_from: NaiveDate,
     /// `None`: still valid.
     pub valid_to: Option<NaiveDate>,
+    /// The record is a commune-level unit (households live in communes, never in a district
+    /// or province).
+    pub commune: bool,
 }
 
 impl UnitValidity {

@@ -43,6 +43,8 @@ pub enum HouseholdError {
         valid_from: NaiveDate,
         valid_to: Option<NaiveDate>,
     },
+    #[error("administrative unit {unit_code} is not a commune-level unit on {date}; households live in communes")]
+    NotACommune { unit_code: String, date: NaiveDate },
     #[error("birth year {birth_year} of member {name} is not plausible")]
     InvalidBirthYear {
         field: &'static str,
@@ -148,7 +150,7 @@ impl HouseholdError {
             | MemberNotFound { field, .. }
             | UnknownIndicator { field, .. }
             | DuplicateIndicator { field, .. } => Some(field),
-            UnknownUnit { .. } | UnitNotValid { .. } => Some("unit_code"),
+            UnknownUnit { .. } | UnitNotValid { .. } | NotACommune { .. } => Some("unit_code"),
             HeadRemoved => Some("new_head_name"),
             ReasonDoesNotFit { .. } => Some("reason"),
             NothingChanged => Some("members"),

@@ -20,6 +20,7 @@ pub use error::HouseholdError;
 pub use event::*;
 pub use state::{Fact, HouseholdState, StandardStatus};
 pub use validate::limits;
+pub use validate::placement;
 
 use crate::chain::{envelope_unhashed, seal};
 use crate::envelope::{CommandContext, Recorded};

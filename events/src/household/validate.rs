@@ -98,7 +98,10 @@ pub(super) fn dated(
     Ok(())
 }
 
-fn unit_valid(
+/// The placement rule, decided here only: a household is registered in, moved to or corrected
+/// into `unit_code` on `date` only if that code is a commune-level unit valid on that day.
+/// `unit` is the code's record as the application looked it up (see [`UnitValidity`]).
+pub fn placement(
     unit_code: &str,
     unit: Option<UnitValidity>,
     date: NaiveDate,
@@ -106,16 +109,21 @@ fn unit_valid(
     let unit = unit.ok_or_else(|| HouseholdError::UnknownUnit {
         unit_code: unit_code.to_owned(),
     })?;
-    if unit.holds_on(date) {
-        Ok(())
-    } else {
-        Err(HouseholdError::UnitNotValid {
+    if !unit.holds_on(date) {
+        return Err(HouseholdError::UnitNotValid {
             unit_code: unit_code.to_owned(),
             date,
             valid_from: unit.valid_from,
             valid_to: unit.valid_to,
-        })
+        });
     }
+    if !unit.commune {
+        return Err(HouseholdError::NotACommune {
+            unit_code: unit_code.to_owned(),
+            date,
+        });
+    }
+    Ok(())
 }
 
 fn member(field: &'static str, m: &Member, today: NaiveDate) -> Result<Member, HouseholdError> {
@@ -164,7 +172,7 @@ pub(super) fn registration(
         .iter()
         .map(|m| member("members", m, ctx.today))
         .collect::<Result<Vec<_>, _>>()?;
-    unit_valid(&unit_code, unit, effective_on)?;
+    placement(&unit_code, unit, effective_on)?;
     Ok(HouseholdRegistered {
         head_name,
         unit_code,
@@ -271,7 +279,7 @@ pub(super) fn moved(
     dated("moved_on", m.moved_on, ctx, registered_on)?;
     let unit_code = required("unit_code", &m.unit_code, limits::CODE)?;
     let hamlet = limited("hamlet", &m.hamlet, limits::NAME)?;
-    unit_valid(&unit_code, unit, m.moved_on)?;
+    placement(&unit_code, unit, m.moved_on)?;
     Ok(HouseholdMoved {
         moved_on: m.moved_on,
         unit_code,

@@ -72,6 +72,7 @@ pub fn unit() -> Option<UnitValidity> {
     Some(UnitValidity {
         valid_from: d("2008-01-01"),
         valid_to: Some(d("2025-06-30")),
+        commune: true,
     })
 }
 

@@ -175,6 +175,7 @@ fn validity() -> Option<UnitValidity> {
     Some(UnitValidity {
         valid_from: day("2000-01-01"),
         valid_to: Some(last_day()),
+        commune: true,
     })
 }
 
