@@ -567,7 +567,7 @@ pub async fn verify(
         crate::verify::VerifyError::UnknownHousehold(id) => {
             ApiError::NotFound(format!("household {id} was not found"))
         }
-        other => ApiError::internal(other),
+        other => ApiError::unexpected(other),
     })?;
     Ok(Json(Verification {
         intact: report.intact(),
