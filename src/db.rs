@@ -73,13 +73,17 @@ const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
 /// Every pool of ansinh: a connection is checked before use only when it sat idle a while,
 /// not at every acquire (sqlx's default adds a round trip to every statement, a third of a
 /// short read's cost). A connection that breaks in steady use fails one statement and is
-/// dropped on release.
+/// dropped on release; one opened before the embedded server was restarted is dropped
+/// unused.
 pub fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
+                if crate::pg::predates_restart(meta.age) {
+                    return Ok(false);
+                }
                 if meta.idle_for >= IDLE_CHECK {
                     sqlx::Connection::ping(conn).await?;
                 }
