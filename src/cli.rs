@@ -60,6 +60,14 @@ pub enum Command {
         #[arg(long, requires = "anchor")]
         date: Option<NaiveDate>,
     },
+    /// Back up the database (pg_dump) with today's anchor, into a new or empty folder.
+    Backup {
+        /// The folder: ansinh.dump and manifest.json (date, anchor, event count, version).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup folder into an empty database, then check its anchor and chains.
+    Restore { dir: PathBuf },
     /// Print the root hash over all household chains as of the end of a day.
     Anchor {
         #[arg(long)]
@@ -229,6 +237,15 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             seed,
             out,
         } => crate::generate::run(households, seed, &out),
+        Command::Backup { out } => {
+            let db = open(&location, 2).await?;
+            crate::backup::backup(&db, &out).await
+        }
+        Command::Restore { dir } => {
+            // Not `open`: the schema comes from the backup, into an empty database.
+            let db = Database::open(&location, 2).await.map_err(Failure::other)?;
+            crate::backup::restore(&db, &dir).await
+        }
         Command::Users {
             command: UsersCommand::Add { name, role, unit },
         } => add_user(&location, &name, &role, &unit).await,
