@@ -16,6 +16,7 @@ use sqlx::PgPool;
 
 use crate::cli::Failure;
 use crate::db::Database;
+use crate::pg::embedded::tail;
 use crate::verify::{self, VerifyReport};
 
 const MANIFEST: &str = "manifest.json";
@@ -75,7 +76,11 @@ pub async fn backup(db: &Database, out: &Path) -> Result<u8, Failure> {
         .map_err(|e| Failure::other(format!("could not run {}: {e}", pg_dump.display())))?;
     let date = verify::today();
     let bar = crate::progress::bar("verifying");
-    bar.set_length(count_events(&mut conn).await?);
+    bar.set_length(
+        verify::count_events(&mut *conn)
+            .await
+            .map_err(Failure::other)?,
+    );
     let (report, mut conn) = verify::verify_on(conn, Some(date), &bar)
         .await
         .map_err(Failure::other)?;
@@ -90,7 +95,7 @@ pub async fn backup(db: &Database, out: &Path) -> Result<u8, Failure> {
         return Err(Failure::other(format!(
             "pg_dump failed ({}): {}",
             dumped.status,
-            last_lines(&dumped.stderr)
+            tail(&String::from_utf8_lossy(&dumped.stderr))
         )));
     }
     let dump_path = out.join(DUMP);
@@ -177,7 +182,7 @@ pub async fn restore(db: &Database, dir: &Path) -> Result<u8, Failure> {
         return Err(Failure::other(format!(
             "pg_restore failed ({}); the database was left empty: {}",
             restored.status,
-            last_lines(&restored.stderr)
+            tail(&String::from_utf8_lossy(&restored.stderr))
         )));
     }
     // pg_restore leaves the planner without statistics.
@@ -279,14 +284,6 @@ async fn user_objects(pool: &PgPool) -> Result<i64, Failure> {
     .map_err(Failure::other)
 }
 
-async fn count_events(conn: &mut sqlx::PgConnection) -> Result<u64, Failure> {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM household_events")
-        .fetch_one(conn)
-        .await
-        .map_err(Failure::other)?;
-    Ok(u64::try_from(n).unwrap_or(0))
-}
-
 async fn server_version(pool: &PgPool) -> Result<String, Failure> {
     sqlx::query_scalar("SELECT current_setting('server_version')")
         .fetch_one(pool)
@@ -322,13 +319,6 @@ fn sha256_file(path: &Path) -> Result<String, Failure> {
 
 fn io_failure(action: &str, path: &Path, e: std::io::Error) -> Failure {
     Failure::other(format!("could not {action} {}: {e}", path.display()))
-}
-
-/// The last few lines of a tool's stderr, on one line.
-fn last_lines(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(3)..].join("; ")
 }
 
 fn round(secs: f64) -> f64 {

@@ -265,10 +265,12 @@ fn broken(household_id: Uuid, b: &ChainBreak) -> BrokenChain {
     }
 }
 
-/// Number of events, for sizing the progress bar of a full run.
-pub async fn count_events(pool: &PgPool) -> Result<u64, sqlx::Error> {
+/// Number of events, for sizing the progress bar of a full run (on a pool or a connection).
+pub async fn count_events<'e>(
+    executor: impl sqlx::Executor<'e, Database = Postgres>,
+) -> Result<u64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM household_events")
-        .fetch_one(pool)
+        .fetch_one(executor)
         .await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }

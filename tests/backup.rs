@@ -9,24 +9,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::{ansinh, text};
 use serde_json::Value;
 use sqlx::PgPool;
 
 const HOUSEHOLDS: usize = 300;
-
-/// `ansinh ARGS` on the database at `url`.
-fn ansinh(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ansinh"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run ansinh")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The JSON summary of a command that must succeed.
 fn ok(out: Output, what: &str) -> Value {

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Output};
+use std::process::Command as Process;
 
 use ansinh::generate::{self, Generated};
 use ansinh::import::commands::row_commands;
@@ -21,6 +21,7 @@ use ansinh_events::{Actor, CommandContext, Source};
 use ansinh_projections::rebuild::{self, Projection};
 use ansinh_projections::units::{self, Unit};
 use chrono::{DateTime, NaiveDate, Utc};
+use common::{ansinh, text};
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -32,20 +33,6 @@ const HOUSEHOLDS: usize = 150;
 const SMALL: usize = 50;
 
 // ------------------------------------------------------------------------------ helpers
-
-/// Runs the `ansinh` binary on the test database; waits for it.
-fn ansinh(db_url: &str, args: &[&str]) -> Output {
-    Process::new(env!("CARGO_BIN_EXE_ansinh"))
-        .args(args)
-        .env("DATABASE_URL", db_url)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run ansinh")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// `ansinh import ARGS FILE`, expected to succeed; its JSON summary.
 fn import_ok(db_url: &str, file: &Path, extra: &[&str]) -> Value {

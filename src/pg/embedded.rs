@@ -677,8 +677,8 @@ fn run(mut cmd: Command, program: &'static str) -> Result<Output, EmbeddedPgErro
     })
 }
 
-/// The last few non-empty lines, on one line.
-fn tail(text: &str) -> String {
+/// The last few non-empty lines, on one line (for a tool's stderr in a one-line error).
+pub(crate) fn tail(text: &str) -> String {
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim)
