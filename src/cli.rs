@@ -60,6 +60,14 @@ pub enum Command {
         #[arg(long, requires = "anchor")]
         date: Option<NaiveDate>,
     },
+    /// Back up the database (pg_dump) with today's anchor, into a new or empty folder.
+    Backup {
+        /// The folder: ansinh.dump and manifest.json (date, anchor, event count, version).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup folder into an empty database, then check its anchor and chains.
+    Restore { dir: PathBuf },
     /// Print the root hash over all household chains as of the end of a day.
     Anchor {
         #[arg(long)]
@@ -229,6 +237,15 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             seed,
             out,
         } => crate::generate::run(households, seed, &out),
+        Command::Backup { out } => {
+            let db = open(&location, 2).await?;
+            crate::backup::backup(&db, &out).await
+        }
+        Command::Restore { dir } => {
+            // Not `open`: the schema comes from the backup, into an empty database.
+            let db = Database::open(&location, 2).await.map_err(Failure::other)?;
+            crate::backup::restore(&db, &dir).await
+        }
         Command::Users {
             command: UsersCommand::Add { name, role, unit },
         } => add_user(&location, &name, &role, &unit).await,
@@ -438,13 +455,7 @@ async fn demo(
         println!("  {:<17} unit {:<6} {}", u.role.as_str(), u.unit, u.token);
     }
     eprintln!("ansinh is serving on http://{addr} (Ctrl-C to stop)");
-    app.run(crate::server::shutdown_signal())
-        .await
-        .map_err(Failure::other)?;
-    db.pool.close().await;
-    drop(db);
-    eprintln!("stopped");
-    Ok(0)
+    serve_until_stopped(app, db).await
 }
 
 /// A start-up step that gives way to Ctrl-C / SIGTERM: what it opened (the embedded
@@ -561,11 +572,54 @@ async fn serve(
     .await?;
     let addr = app.local_addr().map_err(Failure::other)?;
     eprintln!("ansinh is serving on http://{addr} (Ctrl-C to stop)");
-    app.run(crate::server::shutdown_signal())
-        .await
-        .map_err(Failure::other)?;
+    serve_until_stopped(app, db).await
+}
+
+/// Serves until Ctrl-C or SIGTERM, then stops what it opened. When this process started the
+/// embedded PostgreSQL, it also keeps it running (see [`crate::pg::Supervisor`]); if the
+/// server dies and cannot be started again, serving stops and the exit code is 1.
+async fn serve_until_stopped(app: crate::server::Application, db: Database) -> Result<u8, Failure> {
+    let (gave_up, given_up) = tokio::sync::oneshot::channel::<String>();
+    let supervisor = db
+        .embedded
+        .as_ref()
+        .and_then(|pg| pg.supervisor())
+        .map(|s| {
+            tokio::spawn(async move {
+                let error = s.keep_running().await;
+                let _ = gave_up.send(error.to_string());
+            })
+        });
+    let reason = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let stop = {
+        let reason = std::sync::Arc::clone(&reason);
+        async move {
+            tokio::select! {
+                () = crate::server::shutdown_signal() => {}
+                // Without a supervisor the sender is dropped: that is no reason to stop.
+                Ok(error) = given_up => {
+                    *reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+                }
+            }
+        }
+    };
+    app.run(stop).await.map_err(Failure::other)?;
+    if let Some(task) = supervisor {
+        task.abort();
+    }
     db.pool.close().await;
     drop(db);
-    eprintln!("stopped");
-    Ok(0)
+    let reason = reason
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    match reason {
+        Some(error) => Err(Failure::other(format!(
+            "the embedded PostgreSQL stopped and could not be started again: {error}"
+        ))),
+        None => {
+            eprintln!("stopped");
+            Ok(0)
+        }
+    }
 }

@@ -28,6 +28,8 @@ pub enum DbError {
 /// A connected pool and, when ansinh runs its own cluster, the handle that stops it on drop.
 pub struct Database {
     pub pool: PgPool,
+    /// The database as a URL libpq clients take (pg_dump, pg_restore, psql).
+    pub url: String,
     /// Kept alive so the cluster is stopped (if this process started it) when dropped.
     pub embedded: Option<EmbeddedPg>,
 }
@@ -41,17 +43,23 @@ pub enum Location {
 
 impl Database {
     pub async fn open(location: &Location, max_connections: u32) -> Result<Database, DbError> {
-        let (options, embedded) = match location {
+        let (options, embedded, url) = match location {
             Location::Url(url) => (
                 PgConnectOptions::from_str(url).map_err(DbError::BadUrl)?,
                 None,
+                url.clone(),
             ),
             Location::Embedded(dir) => {
                 let embedded = start_embedded(dir).await?;
                 embedded
                     .create_database_if_missing(EMBEDDED_DATABASE)
                     .await?;
-                (embedded.connect_options(EMBEDDED_DATABASE), Some(embedded))
+                let url = embedded.url(EMBEDDED_DATABASE);
+                (
+                    embedded.connect_options(EMBEDDED_DATABASE),
+                    Some(embedded),
+                    url,
+                )
             }
         };
         // Full scans (verify, rebuild) are slow by design; do not warn about them.
@@ -63,7 +71,11 @@ impl Database {
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        Ok(Database { pool, embedded })
+        Ok(Database {
+            pool,
+            url,
+            embedded,
+        })
     }
 }
 
@@ -73,13 +85,17 @@ const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
 /// Every pool of ansinh: a connection is checked before use only when it sat idle a while,
 /// not at every acquire (sqlx's default adds a round trip to every statement, a third of a
 /// short read's cost). A connection that breaks in steady use fails one statement and is
-/// dropped on release.
+/// dropped on release; one opened before the embedded server was restarted is dropped
+/// unused.
 pub fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
+                if crate::pg::predates_restart(meta.age) {
+                    return Ok(false);
+                }
                 if meta.idle_for >= IDLE_CHECK {
                     sqlx::Connection::ping(conn).await?;
                 }

@@ -1,6 +1,7 @@
 //! ansinh: event-sourced household poverty case tracking.
 
 pub mod api;
+pub mod backup;
 pub mod bench;
 pub mod classify_cli;
 pub mod cli;

@@ -13,7 +13,8 @@ use futures::TryStreamExt;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,11 @@ impl VerifyReport {
     }
 }
 
+/// Today in Vietnam (UTC+7), the day an anchor taken now belongs to.
+pub fn today() -> NaiveDate {
+    (Utc::now() + chrono::Duration::hours(7)).date_naive()
+}
+
 /// The first instant after day `date` in Vietnam (UTC+7).
 pub fn end_of_day(date: NaiveDate) -> DateTime<Utc> {
     let next = date.succ_opt().unwrap_or(date);
@@ -74,6 +80,39 @@ pub async fn verify(
     anchor_date: Option<NaiveDate>,
     progress: &indicatif::ProgressBar,
 ) -> Result<VerifyReport, VerifyError> {
+    let source = Source::Pool(pool.clone());
+    Ok(verify_from(source, household, anchor_date, progress)
+        .await?
+        .0)
+}
+
+/// [`verify`] of every chain on one connection, which is handed back: inside a transaction
+/// it checks the log as that transaction's snapshot sees it (what `ansinh backup` dumps).
+pub async fn verify_on(
+    conn: PoolConnection<Postgres>,
+    anchor_date: Option<NaiveDate>,
+    progress: &indicatif::ProgressBar,
+) -> Result<(VerifyReport, PoolConnection<Postgres>), VerifyError> {
+    let (report, source) =
+        verify_from(Source::Connection(conn), None, anchor_date, progress).await?;
+    match source {
+        Source::Connection(conn) => Ok((report, conn)),
+        Source::Pool(_) => unreachable!("the source comes back as it went in"),
+    }
+}
+
+/// Where the rows are read from.
+enum Source {
+    Pool(PgPool),
+    Connection(PoolConnection<Postgres>),
+}
+
+async fn verify_from(
+    source: Source,
+    household: Option<Uuid>,
+    anchor_date: Option<NaiveDate>,
+    progress: &indicatif::ProgressBar,
+) -> Result<(VerifyReport, Source), VerifyError> {
     let cutoff = anchor_date.map(end_of_day);
     let mut report = VerifyReport {
         households: 0,
@@ -102,7 +141,7 @@ pub async fn verify(
 
     // Reading and hashing overlap: a task streams rows in chunks while this one hashes.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<Row>, sqlx::Error>>(8);
-    let reader = tokio::spawn(stream_rows(pool.clone(), household, tx));
+    let reader = tokio::spawn(stream_rows(source, household, tx));
     while let Some(chunk) = rx.recv().await {
         for (household_id, sequence, payload) in chunk? {
             let sequence = i64::from(sequence);
@@ -137,7 +176,7 @@ pub async fn verify(
             progress.inc(1);
         }
     }
-    reader
+    let source = reader
         .await
         .map_err(|e| VerifyError::Database(sqlx::Error::Protocol(e.to_string())))?;
     if let Some(done) = walk.take() {
@@ -156,16 +195,26 @@ pub async fn verify(
             root: hex::encode(anchor_lines.finalize()),
         });
     }
-    Ok(report)
+    Ok((report, source))
 }
 
 type Row = (Uuid, i32, String);
 
-/// Sends the log's rows in (household, sequence) order, in chunks.
-async fn stream_rows(
-    pool: PgPool,
+type RowSender = tokio::sync::mpsc::Sender<Result<Vec<Row>, sqlx::Error>>;
+
+/// Sends the log's rows in (household, sequence) order, in chunks; hands the source back.
+async fn stream_rows(mut source: Source, household: Option<Uuid>, tx: RowSender) -> Source {
+    match &mut source {
+        Source::Pool(pool) => send_rows(&*pool, household, tx).await,
+        Source::Connection(conn) => send_rows(&mut **conn, household, tx).await,
+    }
+    source
+}
+
+async fn send_rows<'e>(
+    executor: impl sqlx::Executor<'e, Database = Postgres> + 'e,
     household: Option<Uuid>,
-    tx: tokio::sync::mpsc::Sender<Result<Vec<Row>, sqlx::Error>>,
+    tx: RowSender,
 ) {
     const CHUNK: usize = 1_000;
     // Two statements, not `$1 IS NULL OR aggregate_id = $1`, which a generic plan answers
@@ -176,12 +225,12 @@ async fn stream_rows(
               WHERE aggregate_id = $1 ORDER BY sequence_number",
         )
         .bind(id)
-        .fetch(&pool),
+        .fetch(executor),
         None => sqlx::query_as::<_, Row>(
             "SELECT aggregate_id, sequence_number, payload::text FROM household_events
               ORDER BY aggregate_id, sequence_number",
         )
-        .fetch(&pool),
+        .fetch(executor),
     };
     let mut chunk = Vec::with_capacity(CHUNK);
     loop {
@@ -216,10 +265,12 @@ fn broken(household_id: Uuid, b: &ChainBreak) -> BrokenChain {
     }
 }
 
-/// Number of events, for sizing the progress bar of a full run.
-pub async fn count_events(pool: &PgPool) -> Result<u64, sqlx::Error> {
+/// Number of events, for sizing the progress bar of a full run (on a pool or a connection).
+pub async fn count_events<'e>(
+    executor: impl sqlx::Executor<'e, Database = Postgres>,
+) -> Result<u64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM household_events")
-        .fetch_one(pool)
+        .fetch_one(executor)
         .await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Output};
+use std::process::Command as Process;
 
 use ansinh::generate::{self, Generated};
 use ansinh::import::commands::row_commands;
@@ -21,6 +21,7 @@ use ansinh_events::{Actor, CommandContext, Source};
 use ansinh_projections::rebuild::{self, Projection};
 use ansinh_projections::units::{self, Unit};
 use chrono::{DateTime, NaiveDate, Utc};
+use common::{ansinh, text};
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -32,20 +33,6 @@ const HOUSEHOLDS: usize = 150;
 const SMALL: usize = 50;
 
 // ------------------------------------------------------------------------------ helpers
-
-/// Runs the `ansinh` binary on the test database; waits for it.
-fn ansinh(db_url: &str, args: &[&str]) -> Output {
-    Process::new(env!("CARGO_BIN_EXE_ansinh"))
-        .args(args)
-        .env("DATABASE_URL", db_url)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run ansinh")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// `ansinh import ARGS FILE`, expected to succeed; its JSON summary.
 fn import_ok(db_url: &str, file: &Path, extra: &[&str]) -> Value {
@@ -402,6 +389,79 @@ async fn a_second_import_of_the_same_file_adds_nothing() {
     assert_ne!(second["batch_id"], first["batch_id"]);
     assert_eq!(event_count(&db.pool).await, events);
     assert_eq!(read_models(&db.pool).await, models);
+}
+
+/// Households of the file an import is killed in the middle of: eight batches of 250.
+const KILLED: usize = 2000;
+
+#[tokio::test]
+async fn an_import_killed_midway_and_run_again_gives_the_log_of_a_clean_import() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = write(tmp.path(), "province.csv", &generated(KILLED));
+    let (a, b) = tokio::join!(common::migrated_db(), common::migrated_db());
+
+    // kill -9 once the first batches are committed, long before the last.
+    let mut child = Process::new(env!("CARGO_BIN_EXE_ansinh"))
+        .arg("import")
+        .arg(&file)
+        .env("DATABASE_URL", &a.url)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn ansinh import");
+    while event_count(&a.pool).await == 0 {
+        let status = child.try_wait().expect("try_wait");
+        assert!(
+            status.is_none(),
+            "the import ended ({status:?}) before it wrote anything"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    child.kill().expect("kill -9 the import");
+    let status = child.wait().expect("wait");
+    assert!(
+        !status.success(),
+        "the import finished before it was killed"
+    );
+    let partial = event_count(&a.pool).await;
+
+    // What it committed is whole: every chain verifies.
+    let verify = ansinh(&a.url, &["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+
+    // Run again, and a clean import of the same file into another database, side by side.
+    let rerun = {
+        let (url, file) = (a.url.clone(), file.clone());
+        tokio::task::spawn_blocking(move || import_ok(&url, &file, &[]))
+    };
+    let clean = import_ok(&b.url, &file, &[]);
+    let rerun = rerun.await.expect("rerun");
+    let total = clean["events_written"].as_i64().expect("events_written");
+    assert!(
+        0 < partial && partial < total,
+        "killed with {partial} of {total} events written"
+    );
+    assert_eq!(
+        rerun["events_written"].as_i64(),
+        Some(total - partial),
+        "{rerun}"
+    );
+    assert_eq!(rerun["rejected_households"], 0);
+    eprintln!("killed after {partial} of {total} events");
+
+    // The same events, at the same places, with the same payloads, but for the instant and
+    // the batch of the import that wrote them.
+    let (log_a, log_b) = (
+        log_rows_without_recorded_at(&a.pool).await,
+        log_rows_without_recorded_at(&b.pool).await,
+    );
+    assert_eq!(log_a.len(), log_b.len());
+    for (x, y) in log_a.iter().zip(&log_b) {
+        assert_eq!(x, y, "the resumed import and the clean one differ");
+    }
+    let verify = ansinh(&a.url, &["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
 }
 
 #[tokio::test]

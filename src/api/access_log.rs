@@ -16,6 +16,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::api::error::ApiError;
 use crate::users::User;
 
 /// Rows handed to the writer at most at once.
@@ -50,7 +51,7 @@ pub struct AccessLog {
 struct Pending {
     reader: Reader,
     rows: Vec<AccessRow>,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), ApiError>>,
 }
 
 impl AccessLog {
@@ -62,17 +63,18 @@ impl AccessLog {
         AccessLog { queue }
     }
 
-    /// Logs `rows` and returns once they are committed; an error means they are not.
-    pub async fn record(&self, reader: Reader, rows: Vec<AccessRow>) -> Result<(), String> {
+    /// Logs `rows` and returns once they are committed; an error means they are not (503 when
+    /// the database cannot be reached, else 500).
+    pub async fn record(&self, reader: Reader, rows: Vec<AccessRow>) -> Result<(), ApiError> {
         let (done, committed) = oneshot::channel();
         let pending = Pending { reader, rows, done };
         self.queue
             .send(pending)
             .await
-            .map_err(|_| "the access-log writer has stopped".to_owned())?;
+            .map_err(|_| ApiError::internal("the access-log writer has stopped"))?;
         committed
             .await
-            .map_err(|_| "the access-log writer stopped before committing".to_owned())?
+            .map_err(|_| ApiError::internal("the access-log writer stopped before committing"))?
     }
 }
 
@@ -80,14 +82,13 @@ async fn write_batches(options: PgConnectOptions, mut pending: mpsc::Receiver<Pe
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut connection: Option<PgConnection> = None;
     while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let result = write(&options, &mut connection, &batch)
-            .await
-            .map_err(|e| format!("the access log could not be written: {e}"));
+        let result = write(&options, &mut connection, &batch).await;
         if let Err(e) = &result {
-            tracing::error!(error = %e, rows = batch.len(), "access log");
+            tracing::error!(error = %e, rows = batch.len(), "the access log could not be written");
             // Whatever went wrong, the next batch starts on a fresh connection.
             connection = None;
         }
+        let result = result.map_err(ApiError::from);
         for request in batch.drain(..) {
             // A request that gave up waiting needs no answer.
             let _ = request.done.send(result.clone());

@@ -70,7 +70,7 @@ pub async fn create_user(
             }
             UserError::UnknownUnit(_) => ApiError::invalid("unit_code", e.to_string()),
             UserError::UnknownRole(_) => ApiError::invalid("role", e.to_string()),
-            other => ApiError::internal(other),
+            other => ApiError::unexpected(other),
         })?;
     Ok((
         StatusCode::CREATED,
@@ -154,7 +154,7 @@ pub async fn update_user(
         .await
         .map_err(|e| match e {
             UserError::UnknownUnit(_) => ApiError::invalid("unit_code", e.to_string()),
-            other => ApiError::internal(other),
+            other => ApiError::unexpected(other),
         })?;
     // Committed: the user's next request is authenticated afresh.
     state.users.forget(id);

@@ -410,7 +410,7 @@ pub async fn authenticate(
                 request_id,
             };
             if let Err(e) = state.access_log.record(reader, rows).await {
-                return ApiError::internal(e).into_response();
+                return e.into_response();
             }
         }
     }

@@ -41,7 +41,7 @@ pub struct Problem {
     pub request_id: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     Unauthorized(String),
@@ -68,10 +68,18 @@ pub enum ApiError {
     TooLarge,
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The database cannot be reached (down, restarting, or no connection free in time):
+    /// 503, so clients retry, and never confused with a fault of the request or of ansinh.
+    /// The reason is logged, not shown.
+    #[error("{0}")]
+    DatabaseUnavailable(String),
     /// Never shown to the client; logged with the request id.
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// Seconds a client is told to wait before retrying while the database is unavailable.
+const RETRY_AFTER_SECS: &str = "2";
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -99,6 +107,21 @@ impl ApiError {
         ApiError::Internal(error.to_string())
     }
 
+    /// An error no client caused: 503 `database-unavailable` when a [`sqlx::Error`] in its
+    /// source chain says the database cannot be reached, else 500.
+    pub fn unexpected(error: impl std::error::Error + 'static) -> Self {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(e) = cause {
+            if e.downcast_ref::<sqlx::Error>()
+                .is_some_and(database_unreachable)
+            {
+                return ApiError::DatabaseUnavailable(error.to_string());
+            }
+            cause = e.source();
+        }
+        ApiError::internal(error)
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -109,6 +132,7 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -123,6 +147,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "conflict",
             ApiError::TooLarge => "too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::DatabaseUnavailable(_) => "database-unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -134,6 +159,7 @@ impl ApiError {
                 "An internal error occurred; it has been logged. Quote the request id when reporting it."
                     .to_owned()
             }
+            ApiError::DatabaseUnavailable(_) => UNAVAILABLE.to_owned(),
             other => other.to_string(),
         };
         let (field, current_version) = match self {
@@ -144,9 +170,13 @@ impl ApiError {
             } => (None, *current_version),
             _ => (None, None),
         };
+        let title = match self {
+            ApiError::DatabaseUnavailable(_) => "The database is unavailable",
+            _ => status.canonical_reason().unwrap_or("Error"),
+        };
         Problem {
             kind: format!("urn:ansinh:problem:{}", self.slug()),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            title: title.to_owned(),
             status: status.as_u16(),
             detail,
             field,
@@ -174,17 +204,53 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %message, "internal error");
         }
         let mut response = problem_response(&self.problem());
-        if matches!(self, ApiError::Unauthorized(_)) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        match self {
+            ApiError::Unauthorized(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::DatabaseUnavailable(reason) => {
+                tracing::warn!(%reason, "answered 503: the database is unavailable");
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+            }
+            _ => {}
         }
         response
     }
 }
 
+/// What a client is told while the database cannot be reached.
+const UNAVAILABLE: &str =
+    "the database cannot be reached at the moment; try again in a few seconds (a write sent with an Idempotency-Key is safe to repeat)";
+
+/// Whether `e` says the database cannot be reached (rather than that a statement failed):
+/// no connection free before the pool's acquire timeout, a connection that broke or was
+/// refused, or the server shutting down, crashing or starting up.
+pub fn database_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // Class 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown,
+        // cannot connect now; 53300: too many connections.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if database_unreachable(&e) {
+            return ApiError::DatabaseUnavailable(format!("database: {e}"));
+        }
         ApiError::internal(format!("database: {e}"))
     }
 }
@@ -226,7 +292,8 @@ impl From<StoreError> for ApiError {
                 "Idempotency-Key",
                 "this Idempotency-Key was already used with a different request",
             ),
-            StoreError::Database(_) | StoreError::Corrupt(_) => ApiError::internal(e),
+            StoreError::Database(e) => e.into(),
+            StoreError::Corrupt(_) => ApiError::internal(e),
         }
     }
 }

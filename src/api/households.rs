@@ -700,7 +700,7 @@ pub async fn verify(
     .await
     .map_err(|e| match e {
         crate::verify::VerifyError::UnknownHousehold(id) => ApiError::household_not_found(id),
-        other => ApiError::internal(other),
+        other => ApiError::unexpected(other),
     })?;
     Ok(Json(Verification {
         intact: report.intact(),

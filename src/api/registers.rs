@@ -126,7 +126,7 @@ pub async fn re_poverty(
         q.offset.unwrap_or(0),
     )
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(ApiError::unexpected)?;
     let items = list
         .items
         .into_iter()
@@ -223,7 +223,7 @@ pub async fn disbursements(
         q.offset.unwrap_or(0),
     )
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(ApiError::unexpected)?;
     let read = PersonalDataRead(
         trail
             .items

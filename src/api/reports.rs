@@ -61,7 +61,7 @@ pub async fn movements(
             movements::ReportError::UnknownUnit(_) | movements::ReportError::BadPeriod { .. } => {
                 ApiError::BadRequest(e.to_string())
             }
-            other => ApiError::internal(other),
+            other => ApiError::unexpected(other),
         })?;
     Ok(Json(report))
 }

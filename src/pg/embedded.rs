@@ -274,11 +274,85 @@ impl EmbeddedPg {
         cmd
     }
 
-    /// pg_ctl status exits 0 only for a live server: a stale postmaster.pid gives 3.
+    /// pg_ctl status exits 0 only for a live server: a stale postmaster.pid gives 3. It
+    /// takes a zombie for a live server, though (a postmaster killed outright stays one where
+    /// PID 1 does not reap orphans, as in many containers), so that is checked too.
     fn is_running(&self) -> bool {
-        self.pg_ctl("status")
+        let status = self
+            .pg_ctl("status")
             .output()
-            .is_ok_and(|out| out.status.success())
+            .is_ok_and(|out| out.status.success());
+        status && !self.postmaster_pid().is_some_and(|pid| is_zombie(&pid))
+    }
+
+    /// Whether the postmaster this cluster's pid file names is alive: a running process (not
+    /// a zombie) whose command line names this cluster's directory (not a reused PID).
+    pub(super) fn postmaster_alive(&self) -> bool {
+        if !Path::new("/proc/self").exists() {
+            return self.is_running();
+        }
+        let Some(pid) = self.postmaster_pid() else {
+            return false;
+        };
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let pgdata = self.pgdata.as_os_str().as_bytes();
+        !is_zombie(&pid) && cmdline.windows(pgdata.len()).any(|w| w == pgdata)
+    }
+
+    /// A handle on the same cluster that does not count as one of its users: dropping it
+    /// stops nothing. For the [`super::Supervisor`].
+    pub(super) fn detached(&self) -> EmbeddedPg {
+        EmbeddedPg {
+            data_dir: self.data_dir.clone(),
+            pgdata: self.pgdata.clone(),
+            socket_dir: self.socket_dir.clone(),
+            bin_dir: self.bin_dir.clone(),
+            run_as: self.run_as,
+            started: false,
+            share: None,
+        }
+    }
+
+    /// The server binaries' folder (pg_dump and pg_restore of the same version live there).
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
+    /// Starts the server again after its postmaster died, under the start lock; `false` when
+    /// another ansinh process already had. Crash recovery runs as at any start.
+    pub(super) fn restart(&mut self) -> Result<bool, EmbeddedPgError> {
+        let _start = lock(&self.data_dir.join(START_LOCK), FlockArg::LockExclusive)?;
+        if self.postmaster_alive() {
+            return Ok(false);
+        }
+        self.prepare_dirs()?;
+        self.start_server()?;
+        Ok(true)
+    }
+
+    /// Waits until no process of an earlier server runs in this cluster (the children of a
+    /// postmaster killed outright exit once they notice, within moments). Until then the old
+    /// shared memory is in use and a new postmaster must not start.
+    fn wait_for_old_processes(&self) -> Result<(), EmbeddedPgError> {
+        const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+        let started = std::time::Instant::now();
+        loop {
+            let left = old_server_processes(&self.pgdata);
+            if left.is_empty() {
+                return Ok(());
+            }
+            if started.elapsed() > PATIENCE {
+                return Err(EmbeddedPgError::Command {
+                    program: "postgres",
+                    status: "still running".into(),
+                    detail: format!(
+                        "processes {left:?} of the previous server still run in {}",
+                        self.pgdata.display()
+                    ),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     fn prepare_dirs(&self) -> Result<(), EmbeddedPgError> {
@@ -342,6 +416,14 @@ impl EmbeddedPg {
         if fast {
             conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
         }
+        // Crash recovery (after a kill -9, say) first syncs the data directory; file by file
+        // that took seconds here, one syncfs() call takes a fraction (Linux, PostgreSQL 14+).
+        let major = fs::read_to_string(self.pgdata.join("PG_VERSION"))
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        if cfg!(target_os = "linux") && major.is_some_and(|v| v >= 14) {
+            conf.push_str("recovery_init_sync_method = syncfs\n");
+        }
         let path = self.pgdata.join(CONF_FILE);
         fs::write(&path, conf).map_err(io_err("write", &path))?;
         chown(&path, self.run_as)?;
@@ -361,9 +443,10 @@ impl EmbeddedPg {
     }
 
     fn start_server(&mut self) -> Result<(), EmbeddedPgError> {
-        // pg_ctl status found no live server, so these are stale; postgres would
-        // usually ignore them, but not when their PID now names another process of
-        // the service user.
+        self.wait_for_old_processes()?;
+        // No live server and none of its processes are left, so these are stale; postgres
+        // would usually ignore them, but not when their PID names a zombie or now names
+        // another process of the service user.
         remove_if_exists(&self.pgdata.join("postmaster.pid"))?;
         remove_if_exists(&self.socket_dir.join(format!("{SOCKET_FILE}.lock")))?;
 
@@ -404,6 +487,32 @@ impl Drop for EmbeddedPg {
             tracing::warn!(%error, "could not stop the embedded PostgreSQL server");
         }
     }
+}
+
+/// Whether `pid` is a zombie: dead, but not yet reaped by its parent.
+fn is_zombie(pid: &str) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+        state.starts_with('Z') || state.starts_with('X')
+    })
+}
+
+/// PIDs of live PostgreSQL processes whose working directory is `pgdata` (every server
+/// process changes into its data directory). Processes we may not inspect are not seen.
+fn old_server_processes(pgdata: &Path) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let comm = fs::read_to_string(entry.path().join("comm")).ok()?;
+            let postgres = matches!(comm.trim(), "postgres" | "postmaster");
+            let here = fs::read_link(entry.path().join("cwd")).ok()? == pgdata;
+            (postgres && here && !is_zombie(&pid.to_string())).then_some(pid)
+        })
+        .collect()
 }
 
 /// Server binaries: on PATH, else `pg_config --bindir`, else the newest Debian
@@ -568,8 +677,8 @@ fn run(mut cmd: Command, program: &'static str) -> Result<Output, EmbeddedPgErro
     })
 }
 
-/// The last few non-empty lines, on one line.
-fn tail(text: &str) -> String {
+/// The last few non-empty lines, on one line (for a tool's stderr in a one-line error).
+pub(crate) fn tail(text: &str) -> String {
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim)

@@ -179,3 +179,18 @@ pub async fn migrated_db() -> TestDb {
         .expect("load units");
     db
 }
+
+/// Runs the `ansinh` binary on the database at `db_url`; waits for it.
+pub fn ansinh(db_url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ansinh"))
+        .args(args)
+        .env("DATABASE_URL", db_url)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run ansinh")
+}
+
+/// A child's stdout or stderr, for messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
