@@ -79,7 +79,8 @@ fn start(data_dir: &Path, run: usize) -> Demo {
         seen.push_str(&line);
         if let Some(rest) = line.strip_prefix("ansinh demo: ") {
             url = rest.split_whitespace().next().map(str::to_owned);
-        } else if let [role, "unit", _unit, token] = line.split_whitespace().collect::<Vec<_>>()[..]
+        } else if let [role, "unit", _unit, token, "user", _name, "password", _password] =
+            line.split_whitespace().collect::<Vec<_>>()[..]
         {
             tokens.insert(role.to_owned(), token.to_owned());
         }
