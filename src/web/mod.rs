@@ -427,11 +427,18 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn every_page_renders_in_both_languages() {
+    #[tokio::test]
+    async fn every_page_renders_in_both_languages_and_escapes_what_was_typed() {
         for lang in [Lang::Vi, Lang::En] {
             let r = login_page(StatusCode::OK, lang, "<b>x</b>", Some("boom".into()));
             assert_eq!(r.status(), StatusCode::OK);
+            let body = axum::body::to_bytes(r.into_body(), 1 << 20)
+                .await
+                .expect("body");
+            let html = String::from_utf8(body.to_vec()).expect("utf-8");
+            assert!(html.contains("&lt;b&gt;x&lt;&#x2f;b&gt;"), "{html}");
+            assert!(!html.contains("<b>x"), "{html}");
+            assert!(html.contains(lang.text("sign_in")), "{html}");
             let r = cross_site(lang);
             assert_eq!(r.status(), StatusCode::FORBIDDEN);
         }

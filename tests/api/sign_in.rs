@@ -78,6 +78,14 @@ async fn outcomes(app: &TestApp, user: Uuid) -> Vec<(String, Option<String>)> {
     .expect("sign-in events")
 }
 
+/// Sessions in the session store's table.
+async fn stored_sessions(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session")
+        .fetch_one(&app.pool)
+        .await
+        .expect("sessions")
+}
+
 #[tokio::test]
 async fn signing_in_sets_a_strict_http_only_cookie_that_reads_the_api_within_scope() {
     let app = spawn_app().await;
@@ -316,11 +324,7 @@ async fn a_session_survives_a_restart_on_the_same_database() {
     let home = get(&restarted, "/", &cookie).await;
     assert_eq!(home.status(), StatusCode::OK);
     assert!(home.text().await.expect("html").contains("Mai Văn Hùng"));
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session")
-        .fetch_one(&app.pool)
-        .await
-        .expect("sessions");
-    assert_eq!(stored, 1);
+    assert_eq!(stored_sessions(&app).await, 1);
 }
 
 #[tokio::test]
@@ -433,9 +437,5 @@ async fn signing_out_ends_the_session() {
     );
     let home = get(&app.base, "/", &cookie).await;
     assert_eq!(home.status(), StatusCode::SEE_OTHER);
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session")
-        .fetch_one(&app.pool)
-        .await
-        .expect("sessions");
-    assert_eq!(stored, 0);
+    assert_eq!(stored_sessions(&app).await, 0);
 }
