@@ -40,6 +40,10 @@ pub enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
+        /// The address people reach the site at (e.g. https://ansinh.example.vn): forms must
+        /// come from it, and with https the session cookie is Secure.
+        #[arg(long, env = "ANSINH_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Apply the database schema and load the shipped administrative units.
     Migrate,
@@ -116,6 +120,9 @@ pub enum Command {
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
+        /// The address people reach the site at (see `serve`).
+        #[arg(long, env = "ANSINH_PUBLIC_URL")]
+        public_url: Option<String>,
         /// Households to generate on first start.
         #[arg(long, default_value_t = crate::demo::DEFAULT_HOUSEHOLDS)]
         households: usize,
@@ -146,6 +153,18 @@ pub enum UsersCommand {
         /// The administrative unit the user acts for (it covers the units below it).
         #[arg(long)]
         unit: String,
+        /// Also give the user a password for the web pages, read from stdin (8 characters or
+        /// more; one final line end is dropped). The username is --name.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set the password (web pages) of the user named --name, read from stdin.
+    SetPassword {
+        #[arg(long)]
+        name: String,
+        /// Read the password from stdin (8 characters or more; one final line end is dropped).
+        #[arg(long, required = true)]
+        password_stdin: bool,
     },
 }
 
@@ -191,8 +210,15 @@ impl Cli {
 pub async fn run(cli: Cli) -> Result<u8, Failure> {
     let location = cli.location();
     match cli.command {
-        Command::Serve { bind } => {
-            serve(&location, bind, standards(cli.standards_dir.as_deref())?).await
+        Command::Serve { bind, public_url } => {
+            let web = web_config(public_url.as_deref())?;
+            serve(
+                &location,
+                bind,
+                standards(cli.standards_dir.as_deref())?,
+                web,
+            )
+            .await
         }
         Command::Migrate => {
             let db = open(&location, 2).await?;
@@ -247,8 +273,17 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             crate::backup::restore(&db, &dir).await
         }
         Command::Users {
-            command: UsersCommand::Add { name, role, unit },
-        } => add_user(&location, &name, &role, &unit).await,
+            command:
+                UsersCommand::Add {
+                    name,
+                    role,
+                    unit,
+                    password_stdin,
+                },
+        } => add_user(&location, &name, &role, &unit, password_stdin).await,
+        Command::Users {
+            command: UsersCommand::SetPassword { name, .. },
+        } => set_password(&location, &name).await,
         Command::Rebuild { projection } => {
             let projections = crate::rebuild::select(projection.as_deref())?;
             let db = open(&location, 2).await?;
@@ -267,9 +302,14 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             let standards = standards(cli.standards_dir.as_deref())?;
             import(&location, &file, dry_run, skip_invalid, &standards).await
         }
-        Command::Demo { bind, households } => {
+        Command::Demo {
+            bind,
+            public_url,
+            households,
+        } => {
+            let web = web_config(public_url.as_deref())?;
             let standards = standards(cli.standards_dir.as_deref())?;
-            demo(&location, bind, households, standards).await
+            demo(&location, bind, households, standards, web).await
         }
         Command::Classify { standard } => {
             let standards = standards(cli.standards_dir.as_deref())?;
@@ -425,11 +465,20 @@ async fn import(
     }
 }
 
+/// The web configuration of `--public-url` (bad input if it is not an http(s) address).
+fn web_config(public_url: Option<&str>) -> Result<crate::web::WebConfig, Failure> {
+    match public_url {
+        Some(url) => crate::web::WebConfig::with_public_url(url).map_err(Failure::bad_input),
+        None => Ok(crate::web::WebConfig::default()),
+    }
+}
+
 async fn demo(
     location: &Location,
     bind: SocketAddr,
     households: usize,
     standards: ansinh_events::standards::Standards,
+    web: crate::web::WebConfig,
 ) -> Result<u8, Failure> {
     if households == 0 {
         return Err(Failure::bad_input("--households must be at least 1"));
@@ -443,16 +492,23 @@ async fn demo(
         unless_interrupted(async { crate::demo::users(&db.pool).await.map_err(Failure::other) })
             .await?;
     let app = unless_interrupted(async {
-        crate::server::Application::build_with_standards(db.pool.clone(), bind, standards)
+        crate::server::Application::build_with_config(db.pool.clone(), bind, standards, web)
             .await
             .map_err(|e| Failure::other(format!("could not listen on {bind}: {e}")))
     })
     .await?;
     let addr = app.local_addr().map_err(Failure::other)?;
     println!("ansinh demo: http://{addr}  (API docs: http://{addr}/docs)");
-    println!("tokens (Authorization: Bearer TOKEN):");
+    println!("sign in at http://{addr}/login, or send Authorization: Bearer TOKEN:");
     for u in &users {
-        println!("  {:<17} unit {:<6} {}", u.role.as_str(), u.unit, u.token);
+        println!(
+            "  {:<17} unit {:<6} {}  user {:<26} password {}",
+            u.role.as_str(),
+            u.unit,
+            u.token,
+            u.username,
+            u.password
+        );
     }
     eprintln!("ansinh is serving on http://{addr} (Ctrl-C to stop)");
     serve_until_stopped(app, db).await
@@ -541,31 +597,73 @@ async fn run_verify(
     Ok(if intact { 0 } else { 1 })
 }
 
-async fn add_user(location: &Location, name: &str, role: &str, unit: &str) -> Result<u8, Failure> {
+async fn add_user(
+    location: &Location,
+    name: &str,
+    role: &str,
+    unit: &str,
+    password_stdin: bool,
+) -> Result<u8, Failure> {
     use crate::users::{self, Role, UserError};
     let role = Role::parse(role)
         .ok_or_else(|| Failure::bad_input(UserError::UnknownRole(role.to_owned()).to_string()))?;
+    let password = match password_stdin {
+        true => Some(read_password()?),
+        false => None,
+    };
     let db = open(location, 2).await?;
     load_units(&db).await?;
-    let (_, token) = users::create(&db.pool, name, role, unit)
+    let (_, token) = users::create_with_password(&db.pool, name, role, unit, password.as_deref())
         .await
-        .map_err(|e| match e {
-            UserError::Database(_) | UserError::Random(_) => Failure::other(e),
-            bad => Failure::bad_input(bad.to_string()),
-        })?;
+        .map_err(user_failure)?;
     println!("{token}");
     Ok(0)
+}
+
+async fn set_password(location: &Location, name: &str) -> Result<u8, Failure> {
+    let password = read_password()?;
+    let db = open(location, 2).await?;
+    let user = crate::users::set_password(&db.pool, name, &password)
+        .await
+        .map_err(user_failure)?;
+    eprintln!(
+        "the password of {} ({}, unit {}) is set",
+        user.name, user.role, user.unit_code
+    );
+    Ok(0)
+}
+
+/// The password of `--password-stdin` (bad input: empty, shorter than 8 characters, …).
+fn read_password() -> Result<String, Failure> {
+    crate::passwords::read(std::io::stdin().lock()).map_err(|e| match e {
+        crate::passwords::PasswordError::Hash(_) => Failure::other(e),
+        bad => Failure::bad_input(bad.to_string()),
+    })
+}
+
+/// A user command's error: the database's or the system's is a failure (1), any other is bad
+/// input (2).
+fn user_failure(e: crate::users::UserError) -> Failure {
+    use crate::passwords::PasswordError;
+    use crate::users::UserError;
+    match e {
+        UserError::Database(_)
+        | UserError::Random(_)
+        | UserError::Password(PasswordError::Hash(_) | PasswordError::Read(_)) => Failure::other(e),
+        bad => Failure::bad_input(bad.to_string()),
+    }
 }
 
 async fn serve(
     location: &Location,
     bind: SocketAddr,
     standards: ansinh_events::standards::Standards,
+    web: crate::web::WebConfig,
 ) -> Result<u8, Failure> {
     let db = unless_interrupted(open(location, 16)).await?;
     unless_interrupted(load_units(&db)).await?;
     let app = unless_interrupted(async {
-        crate::server::Application::build_with_standards(db.pool.clone(), bind, standards)
+        crate::server::Application::build_with_config(db.pool.clone(), bind, standards, web)
             .await
             .map_err(|e| Failure::other(format!("could not listen on {bind}: {e}")))
     })

@@ -1,6 +1,6 @@
 //! `ansinh demo`: a living province in one command. On first start it generates a synthetic
 //! province and imports it into the data dir's database (later starts keep it), creates one
-//! user per role and prints their tokens, then serves.
+//! user per role and prints their tokens, usernames and passwords, then serves.
 
 use ansinh_events::standards::Standards;
 use sqlx::PgPool;
@@ -29,12 +29,15 @@ pub enum DemoError {
 /// whole, so an interrupted first start leaves nothing half-imported for the next to keep.
 const ONE_TRANSACTION: usize = 25_000;
 
-/// A demo user and the token to paste into `Authorization: Bearer …`.
+/// A demo user: the token to paste into `Authorization: Bearer …`, and the username and
+/// password to sign in with at `/login`.
 #[derive(Debug, Clone)]
 pub struct DemoUser {
     pub role: Role,
     pub unit: String,
     pub token: String,
+    pub username: String,
+    pub password: String,
 }
 
 /// Seeds the province if the log is empty; returns how many households the log holds.
@@ -119,14 +122,23 @@ pub async fn users(pool: &PgPool) -> Result<Vec<DemoUser>, DemoError> {
     ];
     let mut out = Vec::new();
     for (role, unit) in plan {
-        let name = format!("demo {}", role.as_str().replace('_', " "));
-        let (_, token) = users::create(pool, &name, role, unit)
+        let username = format!("demo_{}", role.as_str());
+        let password = users::new_password().map_err(|e| DemoError::Users(e.to_string()))?;
+        // Every start makes new users with new passwords; the name signs in as the newest (the
+        // users of earlier starts keep their tokens, not their passwords).
+        sqlx::query("UPDATE users SET password_hash = NULL WHERE name = $1")
+            .bind(&username)
+            .execute(pool)
+            .await?;
+        let (_, token) = users::create_with_password(pool, &username, role, unit, Some(&password))
             .await
             .map_err(|e| DemoError::Users(e.to_string()))?;
         out.push(DemoUser {
             role,
             unit: unit.to_owned(),
             token,
+            username,
+            password,
         });
     }
     Ok(out)

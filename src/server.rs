@@ -10,6 +10,10 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::store::EventLog;
+use crate::web::WebConfig;
+use tower::ServiceExt as _;
+use tower_sessions::ExpiredDeletion as _;
+use tower_sessions_sqlx_store::PostgresStore;
 
 /// Connections the request pool opens before the first request and keeps open, so a burst
 /// of requests does not wait for connection start-ups (several ms each).
@@ -38,7 +42,11 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     pool: PgPool,
+    sessions: PostgresStore,
 }
+
+/// How often expired sessions are deleted from the session table.
+const SESSION_CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// How often the asynchronous read models (movements) look for new events.
 const PROJECTION_INTERVAL: Duration = Duration::from_secs(2);
@@ -56,6 +64,17 @@ impl Application {
         bind: SocketAddr,
         standards: Standards,
     ) -> std::io::Result<Application> {
+        Self::build_with_config(pool, bind, standards, WebConfig::default()).await
+    }
+
+    /// The application with the given poverty standards and web configuration
+    /// (`--public-url`). Creates the session table (`tower_sessions.session`) if missing.
+    pub async fn build_with_config(
+        pool: PgPool,
+        bind: SocketAddr,
+        standards: Standards,
+        web: WebConfig,
+    ) -> std::io::Result<Application> {
         // The writes' pool (the event log's) fails as fast as the reads' pool.
         let writes = request_pool(&pool, 0)
             .await
@@ -64,12 +83,19 @@ impl Application {
         let requests = request_pool(&pool, WARM_CONNECTIONS)
             .await
             .map_err(std::io::Error::other)?;
-        let state = AppState::new(requests, log, standards);
+        let state = AppState::new(requests, log, standards, web);
+        state
+            .sessions
+            .migrate()
+            .await
+            .map_err(std::io::Error::other)?;
+        let sessions = state.sessions.clone();
         let listener = TcpListener::bind(bind).await?;
         Ok(Application {
             listener,
             router: api::router(state),
             pool,
+            sessions,
         })
     }
 
@@ -93,11 +119,22 @@ impl Application {
                 let _ = stopped.wait_for(|s| *s).await;
             },
         ));
+        let sessions = self.sessions;
+        let cleanup = tokio::spawn(async move {
+            let mut every = tokio::time::interval(SESSION_CLEANUP_INTERVAL);
+            loop {
+                every.tick().await;
+                if let Err(e) = sessions.delete_expired().await {
+                    tracing::warn!(error = %e, "expired sessions could not be deleted");
+                }
+            }
+        });
         let served = serve(self.listener, self.router, async move {
             shutdown.await;
             let _ = stop.send(true);
         })
         .await;
+        cleanup.abort();
         if let Err(e) = runner.await {
             tracing::error!(error = %e, "the projection runner stopped abnormally");
         }
@@ -145,7 +182,15 @@ async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // The client's address, for the sign-in log (`ConnectInfo`, as `axum::serve` gives it).
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        ));
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();

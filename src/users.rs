@@ -80,6 +80,14 @@ pub enum UserError {
     EmptyName,
     #[error("the name is {0} characters long; at most {max} are accepted", max = ansinh_events::household::limits::NAME)]
     NameTooLong(usize),
+    #[error("no user is named {0:?}")]
+    UnknownUser(String),
+    #[error("{count} users are named {name:?}; a password can be set only for a name that one user has (sign-in is by name)")]
+    AmbiguousName { name: String, count: usize },
+    #[error("another user named {0:?} already has a password; users who sign in need names of their own")]
+    NameTaken(String),
+    #[error(transparent)]
+    Password(#[from] crate::passwords::PasswordError),
     #[error("the system's random number source failed: {0}")]
     Random(String),
     #[error("database error: {0}")]
@@ -98,12 +106,34 @@ pub fn token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// A new password for `ansinh demo`: 16 characters of `A–Z a–z 0–9 - _` (96 random bits).
+pub fn new_password() -> Result<String, UserError> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).map_err(|e| UserError::Random(e.to_string()))?;
+    Ok(bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(b & 63)]))
+        .collect())
+}
+
 /// Creates a user for a known unit and returns it with its token, which is shown this once.
 pub async fn create(
     pool: &PgPool,
     name: &str,
     role: Role,
     unit_code: &str,
+) -> Result<(User, String), UserError> {
+    create_with_password(pool, name, role, unit_code, None).await
+}
+
+/// [`create`], with a password for the web pages (checked, then stored as its argon2 hash).
+pub async fn create_with_password(
+    pool: &PgPool,
+    name: &str,
+    role: Role,
+    unit_code: &str,
+    password: Option<&str>,
 ) -> Result<(User, String), UserError> {
     let name = name.trim();
     if name.is_empty() {
@@ -120,6 +150,10 @@ pub async fn create(
     {
         return Err(UserError::UnknownUnit(unit_code.to_owned()));
     }
+    let password_hash = match password {
+        Some(password) => Some(crate::passwords::hash_blocking(password).await?),
+        None => None,
+    };
     let token = new_token()?;
     let user = User {
         id: Uuid::now_v7(),
@@ -128,16 +162,74 @@ pub async fn create(
         unit_code: unit_code.to_owned(),
     };
     sqlx::query(
-        "INSERT INTO users (id, name, role, unit_code, token_sha256) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO users (id, name, role, unit_code, token_sha256, password_hash)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(user.id)
     .bind(&user.name)
     .bind(user.role.as_str())
     .bind(&user.unit_code)
     .bind(token_digest(&token))
+    .bind(password_hash)
     .execute(pool)
-    .await?;
+    .await
+    .map_err(|e| name_taken(e, &user.name))?;
     Ok((user, token))
+}
+
+/// A unique violation of `users_name_signs_in` as [`UserError::NameTaken`].
+fn name_taken(e: sqlx::Error, name: &str) -> UserError {
+    match &e {
+        sqlx::Error::Database(db) if db.constraint() == Some("users_name_signs_in") => {
+            UserError::NameTaken(name.to_owned())
+        }
+        _ => UserError::Database(e),
+    }
+}
+
+/// Sets the password of the user named `name`: the one of that name who already has a
+/// password, else the only user of that name (several without one: [`UserError::AmbiguousName`]).
+/// A disabled user's password is set too; it signs in once the user is enabled again.
+pub async fn set_password(pool: &PgPool, name: &str, password: &str) -> Result<User, UserError> {
+    let name = name.trim();
+    let hash = crate::passwords::hash_blocking(password).await?;
+    let candidates: Vec<(Uuid, bool)> = sqlx::query_as(
+        "SELECT id, password_hash IS NOT NULL FROM users WHERE name = $1 ORDER BY created_at",
+    )
+    .bind(name)
+    .fetch_all(pool)
+    .await?;
+    let id = match candidates.iter().find(|(_, has)| *has) {
+        Some((id, _)) => *id,
+        None => match candidates[..] {
+            [] => return Err(UserError::UnknownUser(name.to_owned())),
+            [(id, _)] => id,
+            _ => {
+                return Err(UserError::AmbiguousName {
+                    name: name.to_owned(),
+                    count: candidates.len(),
+                })
+            }
+        },
+    };
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .execute(pool)
+        .await
+        .map_err(|e| name_taken(e, name))?;
+    by_id(pool, id)
+        .await?
+        .map(|account| account.user)
+        .ok_or_else(|| UserError::UnknownUser(name.to_owned()))
+}
+
+/// The active user with this id (a signed-in session's user), if any.
+pub async fn active_by_id(pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error> {
+    Ok(by_id(pool, id)
+        .await?
+        .filter(|account| !account.disabled)
+        .map(|account| account.user))
 }
 
 /// The active user holding `token`, if any.
@@ -315,6 +407,16 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(token_digest(&a), a);
         assert_eq!(token_digest(&a).len(), 64);
+    }
+
+    #[test]
+    fn demo_passwords_are_16_url_safe_characters_and_differ() {
+        let a = new_password().expect("password");
+        assert_eq!(a.len(), 16);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert_ne!(a, new_password().expect("password"));
     }
 
     #[test]

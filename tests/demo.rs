@@ -56,6 +56,8 @@ struct Demo {
     child: Child,
     url: String,
     tokens: HashMap<String, String>,
+    /// Username and password by role.
+    sign_ins: HashMap<String, (String, String)>,
     stderr: PathBuf,
     stdout: std::thread::JoinHandle<()>,
 }
@@ -73,15 +75,18 @@ fn start(data_dir: &Path, run: usize) -> Demo {
         .expect("spawn ansinh demo");
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let (mut url, mut tokens, mut seen) = (None, HashMap::new(), String::new());
+    let mut sign_ins = HashMap::new();
     let mut line = String::new();
     // Ends at the sixth token, or at end of file if the demo fails.
     while tokens.len() < 6 && out.read_line(&mut line).expect("read stdout") > 0 {
         seen.push_str(&line);
         if let Some(rest) = line.strip_prefix("ansinh demo: ") {
             url = rest.split_whitespace().next().map(str::to_owned);
-        } else if let [role, "unit", _unit, token] = line.split_whitespace().collect::<Vec<_>>()[..]
+        } else if let [role, "unit", _unit, token, "user", name, "password", password] =
+            line.split_whitespace().collect::<Vec<_>>()[..]
         {
             tokens.insert(role.to_owned(), token.to_owned());
+            sign_ins.insert(role.to_owned(), (name.to_owned(), password.to_owned()));
         }
         line.clear();
     }
@@ -99,6 +104,7 @@ fn start(data_dir: &Path, run: usize) -> Demo {
         child,
         url,
         tokens,
+        sign_ins,
         stderr,
         stdout,
     }
@@ -115,6 +121,27 @@ impl Demo {
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
+    }
+
+    /// Signs in on the form with the printed username and password of `role`; the status.
+    async fn sign_in(&self, role: &str) -> u16 {
+        let (name, password) = &self.sign_ins[role];
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("username", name), ("password", password)])
+            .finish();
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+            .post(format!("{}/login", self.url))
+            .header("origin", &self.url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST /login")
+            .status()
+            .as_u16()
     }
 
     fn stderr(&self) -> String {
@@ -167,6 +194,7 @@ async fn the_demo_serves_a_populated_province_to_its_tokens_and_keeps_it_for_the
         "admin",
     ] {
         assert!(demo.tokens.contains_key(role), "no token for {role}");
+        assert_eq!(demo.sign_in(role).await, 303, "{role} signs in on the form");
     }
 
     // The province's support trail, to the province officer: every generated support.
@@ -235,6 +263,8 @@ async fn the_demo_serves_a_populated_province_to_its_tokens_and_keeps_it_for_the
     // The next start keeps the province: no second generation or import.
     let demo = start(&data_dir, 2);
     let stderr = demo.stderr();
+    // The new start's passwords sign in (the name passed to its new users).
+    assert_eq!(demo.sign_in("auditor").await, 303, "{stderr}");
     assert!(
         stderr.contains(&format!(
             "using the {HOUSEHOLDS} households already in this data dir"

@@ -1,7 +1,8 @@
 //! Who may do what, where — in one place.
 //!
 //! * [`authenticate`] (middleware on every `/api/v1` route but the OpenAPI document) turns the
-//!   bearer token into an [`AuthUser`] (no or bad token → 401), and on the way out writes the
+//!   bearer token, or else the signed-in session of the web pages, into an [`AuthUser`] (no or
+//!   bad token → 401; a session's unsafe request from another site → 403), and on the way out writes the
 //!   access log of personal-data reads and strips ID numbers and birth years from every
 //!   response to a monitor.
 //! * [`allows`] is the whole role matrix; [`AuthUser::authorize`] checks the role and then the
@@ -35,6 +36,7 @@ use super::write::{load, unit_of};
 use super::AppState;
 use crate::store::Cached;
 use crate::users::{Role, User};
+use tower_sessions::Session;
 
 /// What a request wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -363,18 +365,19 @@ pub async fn authenticate(
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
-    let Some(token) = token else {
-        return ApiError::Unauthorized(
-            "a bearer token is required (Authorization: Bearer …)".into(),
-        )
-        .into_response();
-    };
-    let user = match state.users.authenticate(&state.pool, &token).await {
-        Ok(Some(user)) => user,
-        Ok(None) => {
-            return ApiError::Unauthorized("the bearer token is not valid".into()).into_response()
-        }
-        Err(e) => return ApiError::from(e).into_response(),
+    let user = match token {
+        Some(token) => match state.users.authenticate(&state.pool, &token).await {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                return ApiError::Unauthorized("the bearer token is not valid".into())
+                    .into_response()
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => match session_user(&state, session_of(&state, &request)).await {
+            Ok(user) => user,
+            Err(e) => return e.into_response(),
+        },
     };
     let endpoint = format!(
         "{} {}",
@@ -418,6 +421,42 @@ pub async fn authenticate(
         response = redact_response(response).await;
     }
     response
+}
+
+/// The user of the request's signed-in session (the session cookie of the web pages), when it
+/// has no bearer token: 401 without one. An unsafe method (POST, PUT, PATCH, DELETE) must come
+/// from the site's own pages ([`crate::web::same_origin`]), else 403: a session's cookie goes
+/// with a cross-site request, a bearer token does not.
+async fn session_user(
+    state: &AppState,
+    (session, cross_site): (Option<Session>, bool),
+) -> Result<User, ApiError> {
+    let user = match session {
+        Some(session) => crate::web::session_user(state, &session).await?,
+        None => None,
+    };
+    let user = user.ok_or_else(|| {
+        ApiError::Unauthorized(
+            "a bearer token (Authorization: Bearer …) or a signed-in session is required".into(),
+        )
+    })?;
+    if cross_site {
+        return Err(ApiError::Forbidden(
+            "a request signed in by the session cookie that changes something must come from \
+             this site's own pages (its Origin or Referer header is another site, or missing)"
+                .into(),
+        ));
+    }
+    Ok(user)
+}
+
+/// The request's session, and whether the request changes something and comes from another
+/// site (read before any await: a `&Request` cannot be held across one).
+fn session_of(state: &AppState, request: &Request) -> (Option<Session>, bool) {
+    let session = request.extensions().get::<Session>().cloned();
+    let cross_site = !request.method().is_safe()
+        && !crate::web::same_origin(request.headers(), request.uri(), &state.web);
+    (session, cross_site)
 }
 
 /// A monitor's response without ID numbers or birth years.

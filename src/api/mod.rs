@@ -31,7 +31,9 @@ use ansinh_projections::units::Coverage;
 
 use crate::store::EventLog;
 use crate::users::UserCache;
+use crate::web::WebConfig;
 use access_log::AccessLog;
+use tower_sessions_sqlx_store::PostgresStore;
 
 /// Largest request body accepted (413 above it).
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -47,14 +49,20 @@ pub struct AppState {
     /// The unit closure, so the scope check costs no query per request.
     pub coverage: Arc<Coverage>,
     pub access_log: AccessLog,
+    /// Where signed-in sessions live (`tower_sessions.session`).
+    pub sessions: PostgresStore,
+    /// How the site is reached from outside (`--public-url`).
+    pub web: Arc<WebConfig>,
 }
 
 impl AppState {
     /// The state over `pool`, with empty caches; starts the access-log writer, so it must be
     /// called inside the runtime.
-    pub fn new(pool: PgPool, log: EventLog, standards: Standards) -> AppState {
+    pub fn new(pool: PgPool, log: EventLog, standards: Standards, web: WebConfig) -> AppState {
         AppState {
             access_log: AccessLog::start(&pool),
+            sessions: PostgresStore::new(pool.clone()),
+            web: Arc::new(web),
             pool,
             log,
             standards: Arc::new(standards),
@@ -64,8 +72,10 @@ impl AppState {
     }
 }
 
-/// The whole application: `/health`, `/api/v1/…`, `/api/v1/openapi.json` and `/docs`.
+/// The whole application: `/health`, `/api/v1/…`, `/api/v1/openapi.json`, `/docs` and the web
+/// pages (`/`, `/login`, `/logout`).
 pub fn router(state: AppState) -> Router {
+    let sessions = crate::web::session_layer(state.sessions.clone(), &state.web);
     let protected = Router::new()
         .merge(households::router())
         .merge(records::router())
@@ -80,9 +90,11 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .nest("/api/v1", protected)
         .merge(docs::router())
+        .merge(crate::web::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
+        .layer(sessions)
         .layer(middleware::from_fn(error::problem_layer))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(

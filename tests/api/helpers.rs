@@ -151,6 +151,18 @@ impl TestApp {
         reply.json().await.expect("json")
     }
 
+    /// Another server on the same database (as after a restart, or a second `ansinh serve`);
+    /// returns its base URL.
+    pub async fn spawn_another(&self) -> String {
+        let bind: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let app = Application::build(self.pool.clone(), bind)
+            .await
+            .expect("build the application");
+        let addr = app.local_addr().expect("bound address");
+        tokio::spawn(app.run(std::future::pending()));
+        format!("http://{addr}")
+    }
+
     /// How many events the log holds in all.
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM household_events")

@@ -12,6 +12,7 @@ mod freshness;
 mod helpers;
 mod probe_edge;
 mod probe_units;
+mod sign_in;
 mod story;
 mod users_cli;
 mod writes;

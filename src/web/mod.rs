@@ -1,0 +1,454 @@
+//! The web pages' foundation: sign-in (`/login`), the signed-in start page (`/`) and
+//! sign-out (`/logout`), with sessions kept in PostgreSQL by `tower-sessions`.
+//!
+//! A session authenticates like a bearer token: `api::auth::authenticate` turns either into the
+//! same `AuthUser`, so the role and scope checks are one path. Forms that change something
+//! (and every cookie-authenticated unsafe API request) must come from this site's own pages:
+//! the session cookie is `SameSite=Strict`, and [`same_origin`] checks `Origin` (or `Referer`).
+
+pub mod i18n;
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, FixedOffset, Utc};
+use minijinja::{context, Environment, UndefinedBehavior};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+use uuid::Uuid;
+
+use crate::api::error::ApiError;
+use crate::api::{AppState, BODY_LIMIT};
+use crate::passwords::{self, SignIn};
+use crate::users::{self, User};
+use i18n::Lang;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "ansinh_session";
+/// How long a session lasts after sign-in (then the user signs in again).
+pub const SESSION_HOURS: i64 = 8;
+/// Where in a session the signed-in user's id is kept.
+const USER_KEY: &str = "user_id";
+
+/// How the site is reached from outside (`--public-url`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebConfig {
+    /// `scheme://host[:port]` of `--public-url`, lowercase; forms must come from it. Without
+    /// it, a form must come from the `Host` the request was sent to.
+    public_origin: Option<String>,
+}
+
+impl WebConfig {
+    /// The configuration for `--public-url URL` (`http://…` or `https://…`; a path is ignored).
+    pub fn with_public_url(url: &str) -> Result<WebConfig, String> {
+        let bad = || {
+            format!(
+                "--public-url must be an http:// or https:// address such as \
+                 https://ansinh.example.vn, not {url:?}"
+            )
+        };
+        let uri: Uri = url.trim().parse().map_err(|_| bad())?;
+        let scheme = uri.scheme_str().map(str::to_ascii_lowercase);
+        let (Some(scheme @ ("http" | "https")), Some(authority)) =
+            (scheme.as_deref(), uri.authority())
+        else {
+            return Err(bad());
+        };
+        if authority.as_str().contains('@') {
+            return Err(bad());
+        }
+        Ok(WebConfig {
+            public_origin: Some(format!(
+                "{scheme}://{}",
+                authority.as_str().to_ascii_lowercase()
+            )),
+        })
+    }
+
+    /// Whether the session cookie is `Secure` (sent over HTTPS only): when the public URL is
+    /// `https://…`.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_origin
+            .as_deref()
+            .is_some_and(|o| o.starts_with("https://"))
+    }
+}
+
+/// The session layer: cookie `ansinh_session`, HttpOnly, SameSite=Strict, `Secure` with an
+/// https public URL, ending [`SESSION_HOURS`] after sign-in; sessions live in PostgreSQL.
+pub fn session_layer(store: PostgresStore, web: &WebConfig) -> SessionManagerLayer<PostgresStore> {
+    SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(web.secure_cookies())
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::hours(SESSION_HOURS),
+        ))
+}
+
+/// Whether a request that changes something comes from this site's own pages: its `Origin`
+/// (or, without one, its `Referer`) is the public URL's origin, or without `--public-url`
+/// names the host the request was sent to.
+pub fn same_origin(headers: &HeaderMap, uri: &Uri, web: &WebConfig) -> bool {
+    let origin = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<Uri>().ok());
+    let Some(origin) = origin else {
+        return false;
+    };
+    let (Some(scheme), Some(authority)) = (origin.scheme_str(), origin.authority()) else {
+        return false;
+    };
+    match &web.public_origin {
+        Some(public) => public.eq_ignore_ascii_case(&format!("{scheme}://{authority}")),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .or_else(|| uri.authority().map(|a| a.as_str()));
+            matches!(scheme, "http" | "https")
+                && host.is_some_and(|h| h.eq_ignore_ascii_case(authority.as_str()))
+        }
+    }
+}
+
+/// The active user a session is signed in as, if any.
+pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<User>, ApiError> {
+    let id: Option<Uuid> = session.get(USER_KEY).await.map_err(ApiError::internal)?;
+    match id {
+        Some(id) => Ok(users::active_by_id(&state.pool, id).await?),
+        None => Ok(None),
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+}
+
+/// The templates, by name (for the environment and the catalogue's test).
+pub(crate) const TEMPLATES: [(&str, &str); 4] = [
+    ("base.html", include_str!("templates/base.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("home.html", include_str!("templates/home.html")),
+    ("refused.html", include_str!("templates/refused.html")),
+];
+
+fn templates() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "a page template does not parse");
+            }
+        }
+        env
+    })
+}
+
+/// A page: `template` rendered in `lang` with `values`, with headers that keep it out of
+/// caches and frames.
+fn page(
+    status: StatusCode,
+    template: &str,
+    lang: Lang,
+    path: &str,
+    values: minijinja::Value,
+) -> Response {
+    let rendered = templates().get_template(template).and_then(|t| {
+        t.render(context! {
+            t => lang.messages(),
+            lang => lang.code(),
+            other_lang => lang.other().code(),
+            switch_href => lang.other().link(path),
+            ..values
+        })
+    });
+    let html = match rendered {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!(template, error = %e, "a page could not be rendered");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "the page could not be rendered",
+            )
+                .into_response();
+        }
+    };
+    let mut response = (status, Body::from(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+fn login_page(status: StatusCode, lang: Lang, username: &str, error: Option<String>) -> Response {
+    page(
+        status,
+        "login.html",
+        lang,
+        "/login",
+        context! { action => lang.link("/login"), username => username, error => error },
+    )
+}
+
+fn cross_site(lang: Lang) -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "refused.html",
+        lang,
+        "/login",
+        context! {
+            message => lang.text("error_cross_site"),
+            sign_in_href => lang.link("/login"),
+        },
+    )
+}
+
+/// Errors of the session store or the database, as a plain page (never a problem document).
+fn failure(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "a web page failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "the server could not answer; try again later",
+    )
+        .into_response()
+}
+
+async fn login_form(uri: Uri) -> Response {
+    let lang = Lang::from_query(uri.query());
+    login_page(StatusCode::OK, lang, "", None)
+}
+
+/// A moment as Vietnam's clocks show it (UTC+7).
+fn vietnam_time(at: DateTime<Utc>) -> String {
+    let offset = FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| Utc.fix());
+    at.with_timezone(&offset)
+        .format("%H:%M %d/%m/%Y")
+        .to_string()
+}
+
+use chrono::Offset as _;
+
+async fn login(State(state): State<AppState>, session: Session, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let lang = Lang::from_query(parts.uri.query());
+    if !same_origin(&parts.headers, &parts.uri, &state.web) {
+        return cross_site(lang);
+    }
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string());
+    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    let field = |name: &str| {
+        form_urlencoded::parse(&body)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let (username, password) = (field("username"), field("password"));
+    let username = username.trim();
+    if username.is_empty() {
+        let error = lang.text("error_username_missing").to_owned();
+        return login_page(StatusCode::BAD_REQUEST, lang, username, Some(error));
+    }
+    if password.is_empty() {
+        let error = lang.text("error_password_missing").to_owned();
+        return login_page(StatusCode::BAD_REQUEST, lang, username, Some(error));
+    }
+    match passwords::sign_in(&state.pool, username, &password, client.as_deref()).await {
+        Err(e) => failure(e),
+        Ok(SignIn::Wrong) => {
+            let error = lang.text("error_wrong").to_owned();
+            login_page(StatusCode::UNAUTHORIZED, lang, username, Some(error))
+        }
+        Ok(SignIn::Locked { until }) => {
+            let error = lang
+                .text("error_locked")
+                .replace("{failures}", &passwords::FAILURES_TO_LOCK.to_string())
+                .replace("{until}", &vietnam_time(until));
+            let mut response =
+                login_page(StatusCode::TOO_MANY_REQUESTS, lang, username, Some(error));
+            let wait = (until - Utc::now()).num_seconds().max(1);
+            if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Ok(SignIn::Success(user)) => {
+            // A new session id at sign-in, so an id planted before cannot be signed in.
+            if let Err(e) = session.cycle_id().await {
+                return failure(e);
+            }
+            if let Err(e) = session.insert(USER_KEY, user.id).await {
+                return failure(e);
+            }
+            Redirect::to(&lang.link("/")).into_response()
+        }
+    }
+}
+
+async fn home(State(state): State<AppState>, session: Session, uri: Uri) -> Response {
+    let lang = Lang::from_query(uri.query());
+    match session_user(&state, &session).await {
+        Err(e) => failure(e),
+        Ok(None) => Redirect::to(&lang.link("/login")).into_response(),
+        Ok(Some(user)) => page(
+            StatusCode::OK,
+            "home.html",
+            lang,
+            "/",
+            context! {
+                name => user.name,
+                role => lang.role(user.role),
+                role_code => user.role.as_str(),
+                unit => user.unit_code,
+                logout_action => lang.link("/logout"),
+            },
+        ),
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let lang = Lang::from_query(uri.query());
+    if !same_origin(&headers, &uri, &state.web) {
+        return cross_site(lang);
+    }
+    if let Err(e) = session.flush().await {
+        return failure(e);
+    }
+    Redirect::to(&lang.link("/login")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn public_urls_are_http_or_https_origins() {
+        let https = WebConfig::with_public_url("https://Ansinh.Example.vn/app").expect("url");
+        assert!(https.secure_cookies());
+        assert_eq!(
+            https.public_origin.as_deref(),
+            Some("https://ansinh.example.vn")
+        );
+        assert!(!WebConfig::with_public_url("http://10.0.0.2:8080")
+            .expect("url")
+            .secure_cookies());
+        assert!(!WebConfig::default().secure_cookies());
+        for bad in ["ftp://x", "ansinh.example.vn", "", "https://user@host"] {
+            assert!(WebConfig::with_public_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_sites_own_origin_passes() {
+        let uri: Uri = "/logout".parse().expect("uri");
+        let local = WebConfig::default();
+        let host = ("host", "127.0.0.1:8080");
+        assert!(same_origin(
+            &headers(&[host, ("origin", "http://127.0.0.1:8080")]),
+            &uri,
+            &local
+        ));
+        assert!(same_origin(
+            &headers(&[host, ("referer", "http://127.0.0.1:8080/login?lang=en")]),
+            &uri,
+            &local
+        ));
+        for bad in [
+            vec![host, ("origin", "http://evil.example")],
+            vec![host, ("origin", "null")],
+            vec![host, ("origin", "http://127.0.0.1:8081")],
+            vec![host, ("referer", "http://evil.example/127.0.0.1:8080")],
+            vec![host],
+        ] {
+            assert!(!same_origin(&headers(&bad), &uri, &local), "{bad:?}");
+        }
+        let public = WebConfig::with_public_url("https://ansinh.example.vn").expect("url");
+        let proxied = ("host", "127.0.0.1:8080");
+        assert!(same_origin(
+            &headers(&[proxied, ("origin", "https://ansinh.example.vn")]),
+            &uri,
+            &public
+        ));
+        assert!(!same_origin(
+            &headers(&[proxied, ("origin", "http://127.0.0.1:8080")]),
+            &uri,
+            &public
+        ));
+    }
+
+    #[tokio::test]
+    async fn every_page_renders_in_both_languages_and_escapes_what_was_typed() {
+        for lang in [Lang::Vi, Lang::En] {
+            let r = login_page(StatusCode::OK, lang, "<b>x</b>", Some("boom".into()));
+            assert_eq!(r.status(), StatusCode::OK);
+            let body = axum::body::to_bytes(r.into_body(), 1 << 20)
+                .await
+                .expect("body");
+            let html = String::from_utf8(body.to_vec()).expect("utf-8");
+            assert!(html.contains("&lt;b&gt;x&lt;&#x2f;b&gt;"), "{html}");
+            assert!(!html.contains("<b>x"), "{html}");
+            assert!(html.contains(lang.text("sign_in")), "{html}");
+            let r = cross_site(lang);
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        }
+    }
+
+    #[test]
+    fn vietnam_time_is_utc_plus_7() {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T23:50:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        assert_eq!(vietnam_time(at), "06:50 02/12/2026");
+    }
+}
