@@ -160,6 +160,7 @@ pub enum UsersCommand {
     },
     /// Set the password (web pages) of the user named --name, read from stdin.
     SetPassword {
+        /// The user's name, which is also the username on the sign-in page.
         #[arg(long)]
         name: String,
         /// Read the password from stdin (8 characters or more; one final line end is dropped).
