@@ -607,6 +607,7 @@ async fn head_name_search_ignores_case_and_diacritics() {
             unit: unit.map(str::to_owned),
             limit: 20,
             offset: 0,
+            ..SearchQuery::default()
         };
         let pool = db.pool.clone();
         async move {

@@ -19,7 +19,7 @@ use ansinh_events::Area;
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::log::{self, HouseholdLog, StoredEvent};
@@ -91,12 +91,33 @@ pub struct HouseholdSummary {
 pub struct SearchQuery {
     /// Words of the head's name, in any case, with or without diacritics; each word of the
     /// query must start a word of the name, in order ("nguyen van" finds "Nguyễn Văn A",
-    /// "van a" too).
+    /// "van a" too). Empty: every household (the register list).
     pub name: String,
     /// Only households in this unit or below it.
     pub unit: Option<String>,
+    /// Only households in this hamlet (exactly as recorded).
+    pub hamlet: Option<String>,
+    /// With `category`: only households whose current category under this standard is it.
+    /// Alone: only households decided under this standard.
+    pub standard: Option<String>,
+    pub category: Option<Category>,
+    pub ethnic_minority: Option<bool>,
+    pub merit_family: Option<bool>,
+    pub no_working_capacity: Option<bool>,
+    pub sort: SearchSort,
+    pub descending: bool,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// The order of a search or list page (ties broken by household id).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SearchSort {
+    /// The head's name, folded (case and diacritics ignored).
+    #[default]
+    Name,
+    Unit,
+    RegisteredOn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -477,48 +498,93 @@ pub async fn household_events(
     Ok(rows.into_iter().map(|(Json(e),)| e).collect())
 }
 
-/// Households whose head's name matches, ignoring case and diacritics (đ ↔ d), in name order.
+/// Households whose head's name matches, ignoring case and diacritics (đ ↔ d), narrowed by
+/// the other filters, in the order asked (name order by default); an empty name matches all.
 pub async fn search(pool: &PgPool, q: &SearchQuery) -> Result<SearchPage, sqlx::Error> {
     let folded = fold(&q.name);
-    if folded.is_empty() {
+    if folded.is_empty() && !q.name.trim().is_empty() {
         return Ok(SearchPage {
             items: Vec::new(),
             total: 0,
         });
     }
-    let escaped = escape_like(&folded);
-    // Each query word starts a name word, in order: " nguyen% van%" against " nguyen van a".
-    let words: Vec<&str> = escaped.split(' ').collect();
-    let word_pattern = format!("% {}%", words.join("% "));
-    let contains = format!("%{escaped}%");
-    let prefix = format!("{escaped}%");
-    const WHERE: &str = "(head_name_folded LIKE $1 OR (head_name_folded LIKE $2 AND (' ' || head_name_folded) LIKE $3))
-           AND ($4::text IS NULL OR unit_code IN
-                (SELECT descendant FROM admin_unit_closure WHERE ancestor = $4))";
-    let total: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM household_status WHERE {WHERE}"
-    ))
-    .bind(&prefix)
-    .bind(&contains)
-    .bind(&word_pattern)
-    .bind(&q.unit)
-    .fetch_one(pool)
-    .await?;
-    let items = sqlx::query_as::<_, HouseholdSummary>(&format!(
+    let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM household_status WHERE ");
+    push_filters(&mut count, &folded, q);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    let mut items = QueryBuilder::<Postgres>::new(
         "SELECT household_id AS id, head_name, unit_code, hamlet, member_count, closed_on, version
-           FROM household_status WHERE {WHERE}
-          ORDER BY head_name_folded, household_id
-          LIMIT $5 OFFSET $6"
-    ))
-    .bind(&prefix)
-    .bind(&contains)
-    .bind(&word_pattern)
-    .bind(&q.unit)
-    .bind(q.limit.clamp(1, 500))
-    .bind(q.offset.max(0))
-    .fetch_all(pool)
-    .await?;
+           FROM household_status WHERE ",
+    );
+    push_filters(&mut items, &folded, q);
+    let column = match q.sort {
+        SearchSort::Name => "head_name_folded",
+        SearchSort::Unit => "unit_code",
+        SearchSort::RegisteredOn => "registered_on",
+    };
+    let direction = if q.descending { "DESC" } else { "ASC" };
+    items.push(format!(
+        " ORDER BY {column} {direction}, household_id {direction} LIMIT "
+    ));
+    items.push_bind(q.limit.clamp(1, 500));
+    items.push(" OFFSET ");
+    items.push_bind(q.offset.max(0));
+    let items = items
+        .build_query_as::<HouseholdSummary>()
+        .fetch_all(pool)
+        .await?;
     Ok(SearchPage { items, total })
+}
+
+/// The WHERE conditions of [`search`], every value bound.
+fn push_filters(b: &mut QueryBuilder<'_, Postgres>, folded: &str, q: &SearchQuery) {
+    b.push("TRUE");
+    if !folded.is_empty() {
+        let escaped = escape_like(folded);
+        // Each query word starts a name word, in order: " nguyen% van%" against " nguyen van a".
+        let words: Vec<&str> = escaped.split(' ').collect();
+        let word_pattern = format!("% {}%", words.join("% "));
+        b.push(" AND (head_name_folded LIKE ");
+        b.push_bind(format!("{escaped}%"));
+        b.push(" OR (head_name_folded LIKE ");
+        b.push_bind(format!("%{escaped}%"));
+        b.push(" AND (' ' || head_name_folded) LIKE ");
+        b.push_bind(word_pattern);
+        b.push("))");
+    }
+    if let Some(unit) = &q.unit {
+        b.push(" AND unit_code IN (SELECT descendant FROM admin_unit_closure WHERE ancestor = ");
+        b.push_bind(unit.clone());
+        b.push(")");
+    }
+    if let Some(hamlet) = &q.hamlet {
+        b.push(" AND hamlet = ");
+        b.push_bind(hamlet.clone());
+    }
+    if q.standard.is_some() || q.category.is_some() {
+        b.push(
+            " AND EXISTS (SELECT 1 FROM household_standard_status s
+                 WHERE s.household_id = household_status.household_id",
+        );
+        if let Some(standard) = &q.standard {
+            b.push(" AND s.standard = ");
+            b.push_bind(standard.clone());
+        }
+        if let Some(category) = q.category {
+            b.push(" AND s.category = ");
+            b.push_bind(category.as_str());
+        }
+        b.push(")");
+    }
+    for (column, value) in [
+        ("ethnic_minority", q.ethnic_minority),
+        ("merit_family", q.merit_family),
+        ("no_working_capacity", q.no_working_capacity),
+    ] {
+        if let Some(value) = value {
+            b.push(format!(" AND {column} = "));
+            b.push_bind(value);
+        }
+    }
 }
 
 /// `text` with LIKE's wildcards taken literally (the default escape character is `\`).

@@ -25,6 +25,7 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiQuery, Bounded, HouseholdId, JsonBody, WriteHeaders, MAX_OFFSET};
 use super::write::{self, created, unit_of};
 use super::AppState;
+use ansinh_events::standards::Category;
 use ansinh_projections::{history, status, time_travel};
 
 pub fn router() -> Router<AppState> {
@@ -386,10 +387,24 @@ pub struct Verification {
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Words of the head's name, any case, with or without diacritics ("nguyen van" finds
-    /// "Nguyễn Văn A"; đ ↔ d).
-    pub name: String,
+    /// "Nguyễn Văn A"; đ ↔ d). Absent: every household (the register list).
+    pub name: Option<String>,
     /// Only households in this unit or below it; default: the user's unit.
     pub unit: Option<String>,
+    /// Only households in this hamlet (exactly as recorded).
+    pub hamlet: Option<String>,
+    /// Only households decided under this standard (e.g. `vn-2022-2025`); with `category`,
+    /// only those whose current category under it is that one.
+    pub standard: Option<String>,
+    /// `poor`, `near_poor`, `middle_income` or `not_poor` under `standard` (required with it).
+    pub category: Option<String>,
+    pub ethnic_minority: Option<bool>,
+    /// Family of a person with merit (người có công).
+    pub merit_family: Option<bool>,
+    /// The latest survey found no working capacity.
+    pub no_working_capacity: Option<bool>,
+    /// `name` (default), `unit` or `registered_on`; a leading `-` sorts descending.
+    pub sort: Option<String>,
     /// Page size (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
@@ -426,12 +441,13 @@ pub struct SearchResults {
 
 // ------------------------------------------------------------------ handlers
 
-/// Find households by the head's name, in the user's unit (or a unit below it).
+/// The register list: households in the user's unit (or a unit below it), optionally found by
+/// the head's name and narrowed by hamlet, category under a standard and flags; paged, sorted.
 #[utoipa::path(get, path = "/api/v1/households", tag = "households",
     params(SearchParams),
     responses(
         (status = 200, body = SearchResults),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A query parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -440,11 +456,35 @@ pub async fn search(
     UnitAccess { unit, .. }: UnitAccess<need::Status>,
     ApiQuery(q): ApiQuery<SearchParams>,
 ) -> Result<Response, ApiError> {
+    let (sort, descending) = parse_sort(q.sort.as_deref())?;
+    let category = match q.category.as_deref() {
+        None => None,
+        Some(c) => Some(Category::parse(c).ok_or_else(|| {
+            ApiError::bad_parameter(
+                "category",
+                "category must be poor, near_poor, middle_income or not_poor",
+            )
+        })?),
+    };
+    if category.is_some() && q.standard.is_none() {
+        return Err(ApiError::bad_parameter(
+            "standard",
+            "category needs the standard it is under",
+        ));
+    }
     let page = status::search(
         &state.pool,
         &status::SearchQuery {
-            name: q.name,
+            name: q.name.unwrap_or_default(),
             unit: Some(unit),
+            hamlet: q.hamlet,
+            standard: q.standard,
+            category,
+            ethnic_minority: q.ethnic_minority,
+            merit_family: q.merit_family,
+            no_working_capacity: q.no_working_capacity,
+            sort,
+            descending,
             limit: q.limit.unwrap_or(50),
             offset: q.offset.unwrap_or(0),
         },
@@ -809,6 +849,29 @@ pub async fn close(
     )
     .await?;
     Ok(version_created(&appended))
+}
+
+/// `name`, `unit` or `registered_on`, with `-` in front for descending.
+fn parse_sort(sort: Option<&str>) -> Result<(status::SearchSort, bool), ApiError> {
+    let Some(sort) = sort else {
+        return Ok((status::SearchSort::Name, false));
+    };
+    let (key, descending) = match sort.strip_prefix('-') {
+        Some(key) => (key, true),
+        None => (sort, false),
+    };
+    let by = match key {
+        "name" => status::SearchSort::Name,
+        "unit" => status::SearchSort::Unit,
+        "registered_on" => status::SearchSort::RegisteredOn,
+        _ => {
+            return Err(ApiError::bad_parameter(
+                "sort",
+                "sort must be name, unit or registered_on, with - in front for descending",
+            ))
+        }
+    };
+    Ok((by, descending))
 }
 
 pub fn version_created(appended: &crate::store::Appended) -> Response {
