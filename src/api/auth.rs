@@ -331,6 +331,8 @@ impl PersonalDataRead {
 
 /// Fields no monitor ever receives.
 const HIDDEN_FROM_MONITORS: [&str; 3] = ["id_number", "birth_year", "birth_date"];
+/// The same keys as they stand in a JSON body, for a scan without parsing.
+const HIDDEN_KEYS_QUOTED: [&str; 3] = ["\"id_number\"", "\"birth_year\"", "\"birth_date\""];
 
 /// Removes ID numbers and birth years anywhere in a JSON document.
 pub fn redact_personal(value: &mut Value) {
@@ -477,10 +479,9 @@ async fn redact_response(response: Response) -> Response {
     // A body that names no hidden key goes out as it is: nothing to remove, and re-reading it
     // into a `Value` would turn integers beyond i64 (a register's i128 totals) into floats.
     // Our serializer writes every key literally, so a hidden key always shows as `"key"`.
-    let names_hidden = HIDDEN_FROM_MONITORS.iter().any(|key| {
-        let quoted = format!("\"{key}\"");
-        bytes.windows(quoted.len()).any(|w| w == quoted.as_bytes())
-    });
+    let names_hidden = HIDDEN_KEYS_QUOTED
+        .iter()
+        .any(|quoted| bytes.windows(quoted.len()).any(|w| w == quoted.as_bytes()));
     if !names_hidden {
         return Response::from_parts(parts, Body::from(bytes));
     }
@@ -515,6 +516,15 @@ mod tests {
         assert!(!text.contains("birth_year"), "{text}");
         assert!(!text.contains("id_number"), "{text}");
         assert!(text.contains("head_name"));
+    }
+
+    #[test]
+    fn the_quoted_keys_are_the_hidden_keys() {
+        let quoted: Vec<String> = HIDDEN_FROM_MONITORS
+            .iter()
+            .map(|k| format!("\"{k}\""))
+            .collect();
+        assert_eq!(quoted, HIDDEN_KEYS_QUOTED);
     }
 
     #[test]
