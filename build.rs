@@ -1,5 +1,5 @@
-// `sqlx::migrate!` embeds the migrations at compile time; without this, a changed or added
-// migration would not rebuild the binary that applies them.
+//! Embeds the web pages' templates (`src/web/templates/`) in the binary, so the pages work
+//! offline from a single file.
 fn main() {
-    println!("cargo:rerun-if-changed=migrations");
+    minijinja_embed::embed_templates!("src/web/templates");
 }

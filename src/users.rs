@@ -329,7 +329,7 @@ pub async fn update(
     Ok(by_id(pool, id).await?)
 }
 
-/// Active users by the SHA-256 of their token, kept for `ttl`, so a request costs no query to
+/// Active users by the SHA-256 of their token (or by id, for sessions), kept for `ttl`, so a request costs no query to
 /// authenticate. Only users found are kept (a bad token asks the database every time, so a user
 /// created by another process is accepted at once). Changes made through this process are
 /// seen at once ([`UserCache::forget`]); changes made by another process (another `serve`, SQL
@@ -362,25 +362,41 @@ impl UserCache {
         token: &str,
     ) -> Result<Option<User>, sqlx::Error> {
         let digest = token_digest(token);
-        if let Some((user, read_at)) = self.users.get(&digest) {
+        self.cached(digest.clone(), active_by_digest(pool, &digest))
+            .await
+    }
+
+    /// The active user with this id (a signed-in session's user), kept like a token's user so
+    /// a page costs no query to say who is signed in.
+    pub async fn by_id(&self, pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error> {
+        self.cached(format!("id:{id}"), active_by_id(pool, id))
+            .await
+    }
+
+    async fn cached(
+        &self,
+        key: String,
+        read: impl std::future::Future<Output = Result<Option<User>, sqlx::Error>>,
+    ) -> Result<Option<User>, sqlx::Error> {
+        if let Some((user, read_at)) = self.users.get(&key) {
             if read_at.elapsed() < self.ttl {
                 return Ok(Some(user));
             }
         }
         let generation = self.generation.load(Ordering::Acquire);
         let read_at = Instant::now();
-        let user = active_by_digest(pool, &digest).await?;
+        let user = read.await?;
         match &user {
             Some(user) => {
-                self.users.insert(digest.clone(), (user.clone(), read_at));
+                self.users.insert(key.clone(), (user.clone(), read_at));
                 // A `forget` since the read may have come before or after this insert; either
                 // way what was read is stale, so it is not kept.
                 if self.generation.load(Ordering::Acquire) != generation {
-                    self.users.remove(&digest);
+                    self.users.remove(&key);
                 }
             }
             None => {
-                self.users.remove(&digest);
+                self.users.remove(&key);
             }
         }
         Ok(user)

@@ -86,11 +86,17 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
+    // The pages call the same router in-process (one authorization path).
+    let internal = crate::web::api_client::InternalApi::new(
+        Router::new()
+            .nest("/api/v1", protected.clone())
+            .with_state(state.clone()),
+    );
     Router::new()
         .route("/health", get(health))
         .nest("/api/v1", protected)
         .merge(docs::router())
-        .merge(crate::web::router())
+        .merge(crate::web::router(internal))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -6,19 +6,24 @@
 //! (and every cookie-authenticated unsafe API request) must come from this site's own pages:
 //! the session cookie is `SameSite=Strict`, and [`same_origin`] checks `Origin` (or `Referer`).
 
+pub mod api_client;
+mod assets;
+mod forms;
+mod households;
 pub mod i18n;
+mod oversight;
+pub mod page;
+mod registers;
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use chrono::{DateTime, FixedOffset, Utc};
-use minijinja::{context, Environment, UndefinedBehavior};
+use minijinja::context;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
@@ -27,8 +32,9 @@ use uuid::Uuid;
 use crate::api::error::ApiError;
 use crate::api::{AppState, BODY_LIMIT};
 use crate::passwords::{self, SignIn};
-use crate::users::{self, User};
-use i18n::Lang;
+use crate::users::User;
+use api_client::InternalApi;
+use page::Ctx;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "ansinh_session";
@@ -127,116 +133,62 @@ pub fn same_origin(headers: &HeaderMap, uri: &Uri, web: &WebConfig) -> bool {
 pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<User>, ApiError> {
     let id: Option<Uuid> = session.get(USER_KEY).await.map_err(ApiError::internal)?;
     match id {
-        Some(id) => Ok(users::active_by_id(&state.pool, id).await?),
+        Some(id) => Ok(state.users.by_id(&state.pool, id).await?),
         None => Ok(None),
     }
 }
 
-pub fn router() -> Router<AppState> {
+/// The pages; `api` is the `/api/v1` router the pages call in-process.
+pub fn router(api: InternalApi) -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
+        .merge(assets::router())
+        .merge(oversight::router())
+        .merge(households::router())
+        .merge(forms::router())
+        .merge(registers::router())
+        .layer(Extension(api))
 }
 
-/// The templates, by name (for the environment and the catalogue's test).
-pub(crate) const TEMPLATES: [(&str, &str); 4] = [
-    ("base.html", include_str!("templates/base.html")),
-    ("login.html", include_str!("templates/login.html")),
-    ("home.html", include_str!("templates/home.html")),
-    ("refused.html", include_str!("templates/refused.html")),
-];
-
-fn templates() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        for (name, source) in TEMPLATES {
-            if let Err(e) = env.add_template(name, source) {
-                tracing::error!(template = name, error = %e, "a page template does not parse");
-            }
-        }
-        env
-    })
-}
-
-/// A page: `template` rendered in `lang` with `values`, with headers that keep it out of
-/// caches and frames.
-fn page(
-    status: StatusCode,
-    template: &str,
-    lang: Lang,
-    path: &str,
-    values: minijinja::Value,
-) -> Response {
-    let rendered = templates().get_template(template).and_then(|t| {
-        t.render(context! {
-            t => lang.messages(),
-            lang => lang.code(),
-            other_lang => lang.other().code(),
-            switch_href => lang.other().link(path),
-            ..values
-        })
-    });
-    let html = match rendered {
-        Ok(html) => html,
-        Err(e) => {
-            tracing::error!(template, error = %e, "a page could not be rendered");
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                "the page could not be rendered",
-            )
-                .into_response();
-        }
-    };
-    let mut response = (status, Body::from(html)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
-}
-
-fn login_page(status: StatusCode, lang: Lang, username: &str, error: Option<String>) -> Response {
-    page(
+fn login_page(ctx: &Ctx, status: StatusCode, username: &str, error: Option<String>) -> Response {
+    ctx.render_status(
         status,
         "login.html",
-        lang,
-        "/login",
-        context! { action => lang.link("/login"), username => username, error => error },
+        context! { action => ctx.here(), username => username, error => error },
     )
 }
 
-fn cross_site(lang: Lang) -> Response {
-    page(
+/// The page for a form sent from another site: nothing was done.
+pub(crate) fn cross_site(ctx: &Ctx) -> Response {
+    ctx.render_status(
         StatusCode::FORBIDDEN,
         "refused.html",
-        lang,
-        "/login",
         context! {
-            message => lang.text("error_cross_site"),
-            sign_in_href => lang.link("/login"),
+            message => ctx.lang.text("error_cross_site"),
+            sign_in_href => "/login",
         },
     )
 }
 
+/// Where to go after signing in: the `next` page asked for when it is a path of this site
+/// (never another site: `//evil.example` and `/\\evil` are refused), else the start page.
+fn next_page(ctx: &Ctx) -> String {
+    match ctx.param("next") {
+        Some(next)
+            if next.starts_with('/')
+                && !next.starts_with("//")
+                && !next.contains('\\')
+                && !next.chars().any(char::is_control) =>
+        {
+            next.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
 /// Errors of the session store or the database, as a plain page (never a problem document).
-fn failure(e: impl std::fmt::Display) -> Response {
+pub(crate) fn failure(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "a web page failed");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -246,9 +198,8 @@ fn failure(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-async fn login_form(uri: Uri) -> Response {
-    let lang = Lang::from_query(uri.query());
-    login_page(StatusCode::OK, lang, "", None)
+async fn login_form(ctx: Ctx) -> Response {
+    login_page(&ctx, StatusCode::OK, "", None)
 }
 
 /// A moment as Vietnam's clocks show it (UTC+7).
@@ -261,11 +212,16 @@ fn vietnam_time(at: DateTime<Utc>) -> String {
 
 use chrono::Offset as _;
 
-async fn login(State(state): State<AppState>, session: Session, request: Request) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    ctx: Ctx,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
-    let lang = Lang::from_query(parts.uri.query());
+    let lang = ctx.lang;
     if !same_origin(&parts.headers, &parts.uri, &state.web) {
-        return cross_site(lang);
+        return cross_site(&ctx);
     }
     let client = parts
         .extensions
@@ -285,17 +241,17 @@ async fn login(State(state): State<AppState>, session: Session, request: Request
     let username = username.trim();
     if username.is_empty() {
         let error = lang.text("error_username_missing").to_owned();
-        return login_page(StatusCode::BAD_REQUEST, lang, username, Some(error));
+        return login_page(&ctx, StatusCode::BAD_REQUEST, username, Some(error));
     }
     if password.is_empty() {
         let error = lang.text("error_password_missing").to_owned();
-        return login_page(StatusCode::BAD_REQUEST, lang, username, Some(error));
+        return login_page(&ctx, StatusCode::BAD_REQUEST, username, Some(error));
     }
     match passwords::sign_in(&state.pool, username, &password, client.as_deref()).await {
         Err(e) => failure(e),
         Ok(SignIn::Wrong) => {
             let error = lang.text("error_wrong").to_owned();
-            login_page(StatusCode::UNAUTHORIZED, lang, username, Some(error))
+            login_page(&ctx, StatusCode::UNAUTHORIZED, username, Some(error))
         }
         Ok(SignIn::Locked { until }) => {
             let error = lang
@@ -303,7 +259,7 @@ async fn login(State(state): State<AppState>, session: Session, request: Request
                 .replace("{failures}", &passwords::FAILURES_TO_LOCK.to_string())
                 .replace("{until}", &vietnam_time(until));
             let mut response =
-                login_page(StatusCode::TOO_MANY_REQUESTS, lang, username, Some(error));
+                login_page(&ctx, StatusCode::TOO_MANY_REQUESTS, username, Some(error));
             let wait = (until - Utc::now()).num_seconds().max(1);
             if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -318,46 +274,25 @@ async fn login(State(state): State<AppState>, session: Session, request: Request
             if let Err(e) = session.insert(USER_KEY, user.id).await {
                 return failure(e);
             }
-            Redirect::to(&lang.link("/")).into_response()
+            Redirect::to(&next_page(&ctx)).into_response()
         }
-    }
-}
-
-async fn home(State(state): State<AppState>, session: Session, uri: Uri) -> Response {
-    let lang = Lang::from_query(uri.query());
-    match session_user(&state, &session).await {
-        Err(e) => failure(e),
-        Ok(None) => Redirect::to(&lang.link("/login")).into_response(),
-        Ok(Some(user)) => page(
-            StatusCode::OK,
-            "home.html",
-            lang,
-            "/",
-            context! {
-                name => user.name,
-                role => lang.role(user.role),
-                role_code => user.role.as_str(),
-                unit => user.unit_code,
-                logout_action => lang.link("/logout"),
-            },
-        ),
     }
 }
 
 async fn logout(
     State(state): State<AppState>,
     session: Session,
+    ctx: Ctx,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let lang = Lang::from_query(uri.query());
     if !same_origin(&headers, &uri, &state.web) {
-        return cross_site(lang);
+        return cross_site(&ctx);
     }
     if let Err(e) = session.flush().await {
         return failure(e);
     }
-    Redirect::to(&lang.link("/login")).into_response()
+    Redirect::to("/login").into_response()
 }
 
 #[cfg(test)]
@@ -429,8 +364,9 @@ mod tests {
 
     #[tokio::test]
     async fn every_page_renders_in_both_languages_and_escapes_what_was_typed() {
-        for lang in [Lang::Vi, Lang::En] {
-            let r = login_page(StatusCode::OK, lang, "<b>x</b>", Some("boom".into()));
+        for lang in [i18n::Lang::Vi, i18n::Lang::En] {
+            let ctx = Ctx::detached(lang);
+            let r = login_page(&ctx, StatusCode::OK, "<b>x</b>", Some("boom".into()));
             assert_eq!(r.status(), StatusCode::OK);
             let body = axum::body::to_bytes(r.into_body(), 1 << 20)
                 .await
@@ -439,7 +375,7 @@ mod tests {
             assert!(html.contains("&lt;b&gt;x&lt;&#x2f;b&gt;"), "{html}");
             assert!(!html.contains("<b>x"), "{html}");
             assert!(html.contains(lang.text("sign_in")), "{html}");
-            let r = cross_site(lang);
+            let r = cross_site(&ctx);
             assert_eq!(r.status(), StatusCode::FORBIDDEN);
         }
     }
