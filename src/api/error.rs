@@ -33,6 +33,14 @@ pub struct Problem {
     /// query parameter, path parameter or header at fault (400).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// A stable, machine-readable name of what went wrong, for clients to translate: for 422
+    /// the kind of invalid value (`missing`, `invalid_value`, `empty`, `too_long`,
+    /// `future_date`, `reason_required`, `unknown_unit`, …; see the README's table), for 409
+    /// `stale_version`, `already_registered` or `household_closed`, else the kind of the
+    /// status (`forbidden`, `not_found`, `bad_parameter`, …). The wording of `detail` may
+    /// change; the code does not.
+    #[schema(example = "reason_required")]
+    pub code: String,
     /// The household's current version (for 409).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i64>,
@@ -54,15 +62,18 @@ pub enum ApiError {
     /// A bad query or path parameter or header, named in `field`.
     #[error("{detail}")]
     BadParameter { field: String, detail: String },
+    /// A missing or invalid body field (422); `code` names the kind (see [`Problem::code`]).
     #[error("{detail}")]
     Invalid {
         field: Option<String>,
         detail: String,
+        code: &'static str,
     },
     #[error("{detail}")]
     Conflict {
         detail: String,
         current_version: Option<i64>,
+        code: &'static str,
     },
     #[error("the request body is larger than the limit of 1 MiB")]
     TooLarge,
@@ -82,10 +93,21 @@ pub enum ApiError {
 const RETRY_AFTER_SECS: &str = "2";
 
 impl ApiError {
+    /// A 422 naming the body field at fault, of the generic kind `invalid_value`.
     pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        ApiError::invalid_as("invalid_value", field, detail)
+    }
+
+    /// A 422 naming the body field at fault and the kind of fault (`code`).
+    pub fn invalid_as(
+        code: &'static str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
         ApiError::Invalid {
             field: Some(field.into()),
             detail: detail.into(),
+            code,
         }
     }
 
@@ -170,6 +192,11 @@ impl ApiError {
             } => (None, *current_version),
             _ => (None, None),
         };
+        let code = match self {
+            ApiError::Invalid { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::BadParameter { .. } => "bad_parameter",
+            other => other.slug(),
+        };
         let title = match self {
             ApiError::DatabaseUnavailable(_) => "The database is unavailable",
             _ => status.canonical_reason().unwrap_or("Error"),
@@ -180,6 +207,7 @@ impl ApiError {
             status: status.as_u16(),
             detail,
             field,
+            code: code.replace('-', "_"),
             current_version,
             request_id: None,
         }
@@ -261,6 +289,7 @@ impl From<HouseholdError> for ApiError {
             HouseholdError::AlreadyRegistered | HouseholdError::Closed => ApiError::Conflict {
                 detail: e.to_string(),
                 current_version: None,
+                code: e.code(),
             },
             HouseholdError::NotRegistered => ApiError::NotFound(e.to_string()),
             HouseholdError::Chain(_) => ApiError::internal(e),
@@ -269,11 +298,12 @@ impl From<HouseholdError> for ApiError {
                     Some(inner) => format!("replacement.{inner}"),
                     None => "replacement".to_owned(),
                 };
-                ApiError::invalid(field, e.to_string())
+                ApiError::invalid_as(e.code(), field, e.to_string())
             }
             _ => ApiError::Invalid {
                 field: e.field().map(str::to_owned),
                 detail: e.to_string(),
+                code: e.code(),
             },
         }
     }
@@ -287,8 +317,10 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { actual, .. } => ApiError::Conflict {
                 detail: e.to_string(),
                 current_version: Some(actual),
+                code: "stale_version",
             },
-            StoreError::IdempotencyKeyReused => ApiError::invalid(
+            StoreError::IdempotencyKeyReused => ApiError::invalid_as(
+                "idempotency_key_reused",
                 "Idempotency-Key",
                 "this Idempotency-Key was already used with a different request",
             ),
@@ -350,6 +382,7 @@ pub async fn problem_layer(request: Request, next: Next) -> Response {
         p["title"] = json!(status.canonical_reason().unwrap_or("Error"));
         if status == StatusCode::METHOD_NOT_ALLOWED {
             p["type"] = json!("urn:ansinh:problem:method-not-allowed");
+            p["code"] = json!("method_not_allowed");
         }
         p
     };

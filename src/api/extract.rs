@@ -97,7 +97,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.windows(6).any(|w| w == b"\\u0000") {
         if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
             if let Some(field) = nul_field(&value) {
-                return Err(ApiError::invalid(
+                return Err(ApiError::invalid_as(
+                    "nul_character",
                     field.clone(),
                     format!("{field} holds a NUL character (\\u0000), which cannot be stored"),
                 ));
@@ -143,7 +144,11 @@ pub fn parse_part<T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let bytes = serde_json::to_vec(value).map_err(ApiError::internal)?;
     parse_json(&bytes).map_err(|e| match e {
-        ApiError::Invalid { field, detail } => {
+        ApiError::Invalid {
+            field,
+            detail,
+            code,
+        } => {
             let field = match field {
                 Some(f) => format!("{prefix}.{f}"),
                 None => prefix.to_owned(),
@@ -151,6 +156,7 @@ pub fn parse_part<T: DeserializeOwned>(
             ApiError::Invalid {
                 detail: format!("{prefix}.{detail}"),
                 field: Some(field),
+                code,
             }
         }
         other => other,
@@ -171,12 +177,17 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         (None, Some(parent)) => parent,
         (None, None) => "body".to_owned(),
     };
+    let code = if missing.is_some() {
+        "missing"
+    } else {
+        "invalid_value"
+    };
     let message = if message.starts_with("expected value") {
         format!("invalid value ({message})")
     } else {
         message
     };
-    ApiError::invalid(field.clone(), format!("{field}: {message}"))
+    ApiError::invalid_as(code, field.clone(), format!("{field}: {message}"))
 }
 
 /// A text parameter (query, path) that PostgreSQL can take: no NUL and no other control

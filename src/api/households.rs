@@ -236,6 +236,22 @@ pub struct StatusView {
     pub recently_exited: bool,
 }
 
+/// What the latest survey under a standard proposes: what a decision under it is judged
+/// against (a decision that differs needs a reason).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalView {
+    #[schema(example = "poor")]
+    pub category: String,
+    /// The survey the proposal comes from (its event sequence) and its date.
+    pub survey_sequence: i64,
+    pub survey_date: NaiveDate,
+    pub period: String,
+    pub deprivation_count: u32,
+    pub income_per_capita_vnd: i64,
+    /// How the domain reached the category, in English.
+    pub explanation: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberView {
     pub name: String,
@@ -275,6 +291,9 @@ pub struct HouseholdView {
     pub known_on: Option<NaiveDate>,
     /// Standard id → the household's standing under it.
     pub status: BTreeMap<String, StatusView>,
+    /// Standard id → the proposal of the latest survey under it (the one a decision under
+    /// that standard is compared with), for every standard some survey proposed under.
+    pub proposals: BTreeMap<String, ProposalView>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -660,6 +679,7 @@ fn household_view(
         version_shown: s.version,
         as_of,
         known_on,
+        proposals: proposals(state),
         status: s
             .status
             .into_iter()
@@ -680,6 +700,34 @@ fn household_view(
             })
             .collect(),
     }
+}
+
+/// The latest survey's proposal under each standard some survey proposed under.
+fn proposals(state: &HouseholdState) -> BTreeMap<String, ProposalView> {
+    let standards: std::collections::BTreeSet<&String> = state
+        .surveys
+        .values()
+        .flat_map(|s| s.proposed.keys())
+        .collect();
+    standards
+        .into_iter()
+        .filter_map(|standard| {
+            let (sequence, survey) = state.latest_survey_for(standard)?;
+            let proposal = survey.proposed.get(standard)?;
+            Some((
+                standard.clone(),
+                ProposalView {
+                    category: proposal.category.as_str().to_owned(),
+                    survey_sequence: sequence,
+                    survey_date: survey.survey_date,
+                    period: survey.period.clone(),
+                    deprivation_count: proposal.deprivation_count,
+                    income_per_capita_vnd: survey.income_per_capita_vnd.get(),
+                    explanation: proposal.explanation.clone(),
+                },
+            ))
+        })
+        .collect()
 }
 
 /// Every event of a household in sequence order, with envelopes and hashes.

@@ -219,7 +219,8 @@ pub async fn decide(
         .cloned()
         .ok_or_else(|| {
             let known: Vec<&str> = state.standards.ids().collect();
-            ApiError::invalid(
+            ApiError::invalid_as(
+                "unknown_standard",
                 "standard",
                 format!(
                     "unknown standard {:?}; known: {}",

@@ -169,6 +169,49 @@ impl HouseholdError {
         }
     }
 
+    /// A stable, machine-readable name of the kind of error (`reason_required`, `too_long`…)
+    /// that clients such as the web pages translate; it never changes with the wording. An
+    /// invalid replacement is named by what is wrong inside it.
+    pub fn code(&self) -> &'static str {
+        use HouseholdError::*;
+        match self {
+            AlreadyRegistered => "already_registered",
+            NotRegistered => "not_registered",
+            Closed => "household_closed",
+            FutureDate { .. } => "future_date",
+            BeforeRegistration { .. } => "before_registration",
+            Empty { .. } => "empty",
+            TooLong { .. } => "too_long",
+            UnknownUnit { .. } => "unknown_unit",
+            UnitNotValid { .. } => "unit_not_valid",
+            NotACommune { .. } => "not_a_commune",
+            InvalidBirthYear { .. } => "invalid_birth_year",
+            InvalidIdNumber { .. } => "invalid_id_number",
+            MemberNotFound { .. } => "member_not_found",
+            HeadRemoved => "head_removed",
+            ReasonDoesNotFit { .. } => "reason_does_not_fit",
+            NothingChanged => "nothing_changed",
+            NoStandardInForce { .. } => "no_standard_in_force",
+            StandardNotInForce { .. } => "standard_not_in_force",
+            UnknownIndicator { .. } => "unknown_indicator",
+            DuplicateIndicator { .. } => "duplicate_indicator",
+            InvalidMeasure { .. } => "invalid_measure",
+            CategoryNotInStandard { .. } => "category_not_in_standard",
+            NoSurveyForStandard { .. } => "no_survey_for_standard",
+            ReasonRequired { .. } => "reason_required",
+            DecisionBeforeSurvey { .. } => "decision_before_survey",
+            DecisionOutOfOrder { .. } => "decision_out_of_order",
+            NothingDisbursed => "nothing_disbursed",
+            AmountAboveMaximum { .. } => "amount_above_maximum",
+            NoSuchEvent { .. } => "no_such_event",
+            NotCorrectable { .. } => "not_correctable",
+            ReplacementMismatch { .. } => "replacement_mismatch",
+            RegistrationCannotBeVoided => "registration_cannot_be_voided",
+            InvalidReplacement(inner) => inner.code(),
+            Chain(_) => "chain",
+        }
+    }
+
     /// For an invalid replacement, the field inside the replacement.
     pub fn replacement_field(&self) -> Option<&'static str> {
         match self {
