@@ -293,15 +293,13 @@ impl From<HouseholdError> for ApiError {
             },
             HouseholdError::NotRegistered => ApiError::NotFound(e.to_string()),
             HouseholdError::Chain(_) => ApiError::internal(e),
-            HouseholdError::InvalidReplacement(_) => {
-                let field = match e.replacement_field() {
-                    Some(inner) => format!("replacement.{inner}"),
-                    None => "replacement".to_owned(),
-                };
-                ApiError::invalid_as(e.code(), field, e.to_string())
-            }
+            HouseholdError::InvalidReplacement(_) => ApiError::Invalid {
+                field: e.path(),
+                detail: e.to_string(),
+                code: e.code(),
+            },
             _ => ApiError::Invalid {
-                field: e.field().map(str::to_owned),
+                field: e.path(),
                 detail: e.to_string(),
                 code: e.code(),
             },

@@ -88,7 +88,13 @@ fn cases() -> Vec<Case> {
             422,
             Some("members[1].birth_year"),
         ),
-        ("ID number of 5 digits", "", bad_id, 422, Some("members")),
+        (
+            "ID number of 5 digits",
+            "",
+            bad_id,
+            422,
+            Some("members[0].id_number"),
+        ),
         (
             "no members",
             "",

@@ -48,11 +48,18 @@ pub enum HouseholdError {
     #[error("birth year {birth_year} of member {name} is not plausible")]
     InvalidBirthYear {
         field: &'static str,
+        /// Where the member is in the request (`members[2]`, `added[0].member`).
+        at: String,
         name: String,
         birth_year: i32,
     },
     #[error("the ID number of member {name} must be 9 or 12 digits")]
-    InvalidIdNumber { field: &'static str, name: String },
+    InvalidIdNumber {
+        field: &'static str,
+        /// Where the member is in the request (`members[2]`, `added[0].member`).
+        at: String,
+        name: String,
+    },
     #[error("{name} is not a member of the household")]
     MemberNotFound { field: &'static str, name: String },
     #[error("the head of household leaves, so new_head_name must name a remaining member")]
@@ -209,6 +216,20 @@ impl HouseholdError {
             RegistrationCannotBeVoided => "registration_cannot_be_voided",
             InvalidReplacement(inner) => inner.code(),
             Chain(_) => "chain",
+        }
+    }
+
+    /// The request field at fault as a path into the body: [`HouseholdError::field`], made
+    /// precise where the rule knows more (`members[2].birth_year` rather than `members`).
+    pub fn path(&self) -> Option<String> {
+        match self {
+            HouseholdError::InvalidBirthYear { at, .. } => Some(format!("{at}.birth_year")),
+            HouseholdError::InvalidIdNumber { at, .. } => Some(format!("{at}.id_number")),
+            HouseholdError::InvalidReplacement(inner) => match inner.path() {
+                Some(inner) => Some(format!("replacement.{inner}")),
+                None => Some("replacement".to_owned()),
+            },
+            other => other.field().map(str::to_owned),
         }
     }
 

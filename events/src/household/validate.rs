@@ -126,11 +126,18 @@ pub fn placement(
     Ok(())
 }
 
-fn member(field: &'static str, m: &Member, today: NaiveDate) -> Result<Member, HouseholdError> {
+/// A member at `at` in the request (`members[2]`) of the list `field`.
+fn member(
+    field: &'static str,
+    at: String,
+    m: &Member,
+    today: NaiveDate,
+) -> Result<Member, HouseholdError> {
     let name = required(field, &m.name, limits::NAME)?;
     if m.birth_year < EARLIEST_BIRTH_YEAR || m.birth_year > today.year() {
         return Err(HouseholdError::InvalidBirthYear {
             field,
+            at,
             name,
             birth_year: m.birth_year,
         });
@@ -142,7 +149,7 @@ fn member(field: &'static str, m: &Member, today: NaiveDate) -> Result<Member, H
         .filter(|s| !s.is_empty());
     if let Some(id) = id_number {
         if !(id.len() == 9 || id.len() == 12) || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(HouseholdError::InvalidIdNumber { field, name });
+            return Err(HouseholdError::InvalidIdNumber { field, at, name });
         }
     }
     Ok(Member {
@@ -170,7 +177,8 @@ pub(super) fn registration(
     let members = r
         .members
         .iter()
-        .map(|m| member("members", m, ctx.today))
+        .enumerate()
+        .map(|(i, m)| member("members", format!("members[{i}]"), m, ctx.today))
         .collect::<Result<Vec<_>, _>>()?;
     placement(&unit_code, unit, effective_on)?;
     Ok(HouseholdRegistered {
@@ -198,7 +206,7 @@ pub(super) fn members_change(
         return Err(HouseholdError::NothingChanged);
     }
     let mut added = Vec::with_capacity(change.added.len());
-    for a in &change.added {
+    for (i, a) in change.added.iter().enumerate() {
         if a.reason == MemberChangeReason::Death {
             return Err(HouseholdError::ReasonDoesNotFit {
                 reason: a.reason,
@@ -206,7 +214,7 @@ pub(super) fn members_change(
             });
         }
         added.push(MemberAdded {
-            member: member("added", &a.member, ctx.today)?,
+            member: member("added", format!("added[{i}].member"), &a.member, ctx.today)?,
             reason: a.reason,
         });
     }
