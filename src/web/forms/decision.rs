@@ -31,11 +31,11 @@ pub async fn form(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response
     let household = household(&ctx, id).await?;
     let mut shown = Shown::default();
     shown.values.insert("decided_on".into(), today());
-    // The proposal is the default: deciding as proposed needs no reason.
-    if let Some((standard, proposal)) = household["proposals"]
-        .as_object()
-        .and_then(|p| p.iter().next())
-    {
+    // The latest survey's proposal is the default: deciding as proposed needs no reason.
+    if let Some((standard, proposal)) = household["proposals"].as_object().and_then(|p| {
+        p.iter()
+            .max_by_key(|(standard, p)| (p["survey_date"].as_str(), standard.as_str()))
+    }) {
         shown.values.insert("standard".into(), standard.clone());
         let category = proposal["category"].as_str().unwrap_or_default();
         shown.values.insert("category".into(), category.to_owned());

@@ -39,7 +39,7 @@ pub const MESSAGES: &[Message] = &[
     ("register_title", "Đăng ký hộ mới", "Register a household"),
     (
         "register_intro",
-        "Đăng ký một hộ vào danh sách theo dõi của xã. Các mục có dấu bắt buộc phải điền; hệ thống kiểm tra và báo lỗi ngay bên cạnh mục sai.",
+        "Đăng ký một hộ vào danh sách theo dõi của xã. Hệ thống kiểm tra những gì bạn nhập và báo lỗi ngay bên cạnh mục sai.",
         "Register a household in the commune's list. The system checks what you enter and shows any error beside its field.",
     ),
     ("register_household", "Thông tin hộ", "The household"),
