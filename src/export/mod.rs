@@ -148,4 +148,34 @@ mod tests {
         assert!(HeaderValue::from_str(&header).is_ok());
         assert_eq!(ascii_name("a\"b;c\r\n.csv"), "a-b-c-.csv");
     }
+
+    /// A source refused before its first row (a 403 of the in-process API) answers with that
+    /// error, not with an empty download.
+    #[tokio::test]
+    async fn a_source_refused_at_once_answers_with_its_error() {
+        for format in [Format::Csv, Format::Xlsx] {
+            let rows = futures::stream::iter(vec![Err::<Vec<Cell>, _>(ApiError::Forbidden(
+                "not your unit".into(),
+            ))]);
+            let columns = vec![Column::new("Mã", "Code", Kind::Text)];
+            let response = respond(format, "x", columns, Lang::Vi, rows).await;
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{format:?}");
+            assert!(response
+                .headers()
+                .get(header::CONTENT_DISPOSITION)
+                .is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn an_empty_list_is_a_file_with_its_header_only() {
+        let rows = futures::stream::empty::<Result<Vec<Cell>, ApiError>>();
+        let columns = vec![Column::new("Họ tên", "Name", Kind::Text)];
+        let response = respond(Format::Csv, "trống", columns, Lang::Vi, rows).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        assert_eq!(&body[..], "\u{feff}Họ tên\n".as_bytes());
+    }
 }

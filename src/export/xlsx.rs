@@ -222,3 +222,87 @@ where
         None => written,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Read};
+
+    use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn columns() -> Vec<Column> {
+        vec![
+            Column::new("Họ tên chủ hộ", "Head of household", Kind::Text),
+            Column::new("Số tiền (đồng)", "Amount (VND)", Kind::Vnd),
+            Column::new("Ngày chi", "Disbursed on", Kind::Date),
+            Column::new("Dân tộc thiểu số", "Ethnic minority", Kind::Bool),
+            Column::new("Số nhân khẩu", "Members", Kind::Integer),
+            Column::new("Số quyết định", "Decision", Kind::Text),
+        ]
+    }
+
+    fn day(n: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 1, 1).expect("date") + chrono::Duration::days(n % 365)
+    }
+
+    #[tokio::test]
+    async fn a_list_export_writes_numbers_dates_and_text_as_such_row_after_row() {
+        const ROWS: i64 = 2_500;
+        let rows = futures::stream::iter((0..ROWS).map(|n| {
+            Ok::<_, String>(vec![
+                Cell::Text(format!("Nguyễn Thị Lan {n}")),
+                Cell::Int(1_500_000 + n),
+                Cell::Date(day(n)),
+                Cell::Bool(n % 3 == 0),
+                Cell::Int(n % 7),
+                Cell::Empty,
+            ])
+        }));
+        let mut file = build(columns(), Lang::Vi, rows).await.expect("built");
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).expect("read");
+        let mut book: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).expect("xlsx");
+        let range = book.worksheet_range_at(0).expect("sheet").expect("read");
+        assert_eq!(range.height() as i64, ROWS + 1);
+        assert_eq!(
+            range.get_value((0, 0)),
+            Some(&Data::String("Họ tên chủ hộ".into()))
+        );
+        for n in [0, 1, 1_234, ROWS - 1] {
+            let row = n as u32 + 1;
+            assert_eq!(
+                range.get_value((row, 0)),
+                Some(&Data::String(format!("Nguyễn Thị Lan {n}")))
+            );
+            assert_eq!(
+                range.get_value((row, 1)),
+                Some(&Data::Float((1_500_000 + n) as f64))
+            );
+            match range.get_value((row, 2)) {
+                Some(Data::DateTime(d)) => {
+                    assert_eq!(d.as_datetime().map(|t| t.date()), Some(day(n)))
+                }
+                other => panic!("row {row}: not a date: {other:?}"),
+            }
+            assert_eq!(range.get_value((row, 3)), Some(&Data::Bool(n % 3 == 0)));
+            assert_eq!(
+                range.get_value((row, 4)),
+                Some(&Data::Float((n % 7) as f64))
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_source_gives_its_error_and_no_file() {
+        let rows = futures::stream::iter(vec![
+            Ok(vec![Cell::Text("a".into())]),
+            Err("the database went away"),
+        ]);
+        match build(columns(), Lang::En, rows).await {
+            Err(BuildError::Source(e)) => assert_eq!(e, "the database went away"),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+}
