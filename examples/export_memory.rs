@@ -50,7 +50,7 @@ fn row(n: u64) -> Vec<Cell> {
         Cell::Date(since),
         Cell::Int((n % 9 + 1) as i64),
         Cell::Int(1_000_000 + (n * 7_919 % 2_000_000) as i64),
-        Cell::Bool(n % 5 == 0),
+        Cell::Bool(n.is_multiple_of(5)),
         Cell::Text(format!("{}/QĐ-UBND", n % 500)),
     ]
 }

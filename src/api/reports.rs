@@ -54,6 +54,22 @@ impl From<ExportLang> for Lang {
     }
 }
 
+/// A file sent as a download (`Content-Disposition: attachment`): `type: string, format: binary`.
+pub struct Download;
+
+impl utoipa::PartialSchema for Download {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .build()
+            .into()
+    }
+}
+
+impl ToSchema for Download {}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MovementQuery {
@@ -66,8 +82,10 @@ pub struct MovementQuery {
     /// `json` (default), `csv` or `xlsx`. CSV and XLSX are downloads
     /// (`Content-Disposition: attachment`) with a row for each unit directly below `unit`, the
     /// total row (the numbers of the JSON) and its breakdowns.
+    #[param(inline)]
     pub format: Option<ReportFormat>,
     /// Language of the CSV / XLSX headers and titles: `vi` (default) or `en`.
+    #[param(inline)]
     pub lang: Option<ExportLang>,
 }
 
@@ -79,8 +97,8 @@ impl Bounded for MovementQuery {}
     responses(
         (status = 200, description = "The report as JSON, CSV or XLSX (see `format`)", content(
             (movements::MovementReport = "application/json"),
-            (String = "text/csv"),
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (inline(Download) = "text/csv"),
+            (inline(Download) = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         )),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),

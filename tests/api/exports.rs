@@ -374,7 +374,7 @@ async fn the_movement_report_downloads_as_csv_and_xlsx_with_the_json_numbers() {
             "to",
         ),
         (
-            format!("unit=703&from=2024-01-01&to=2024-12-31&standard=vn-1999&format=csv"),
+            "unit=703&from=2024-01-01&to=2024-12-31&standard=vn-1999&format=csv".to_owned(),
             "standard",
         ),
     ] {
@@ -494,4 +494,41 @@ async fn xlsx_is_not_written_to_a_terminal() {
         "{said}"
     );
     assert!(!said.contains("PK"), "{said}");
+}
+
+/// The OpenAPI document tells clients about `format`, `lang` and the three answers.
+#[tokio::test]
+async fn the_openapi_document_describes_the_download_formats() {
+    let app = crate::helpers::spawn_app().await;
+    let doc = app.openapi().await;
+    let op = &doc["paths"]["/api/v1/reports/movements"]["get"];
+    let param = |name: &str| -> Value {
+        op["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {op}"))["schema"]
+            .clone()
+    };
+    assert_eq!(
+        param("format")["enum"],
+        json!(["json", "csv", "xlsx"]),
+        "{op}"
+    );
+    assert_eq!(param("lang")["enum"], json!(["vi", "en"]), "{op}");
+    let content = &op["responses"]["200"]["content"];
+    assert!(content["application/json"]["schema"]["$ref"]
+        .as_str()
+        .is_some_and(|r| r.ends_with("/MovementReport")));
+    for media in [
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ] {
+        assert_eq!(
+            content[media]["schema"],
+            json!({"type": "string", "format": "binary"}),
+            "{media} in {content}"
+        );
+    }
 }
