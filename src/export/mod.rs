@@ -59,6 +59,36 @@ where
     }
 }
 
+/// The rows of a paged source as one stream: `fetch(offset, limit)` is called for the next
+/// page only when the export has taken the rows before it, until a page comes back short.
+/// This is how a page helper pages through the in-process API (`limit` within the API's
+/// bounds) without holding the whole list.
+pub fn paged<F, Fut, E>(
+    page_size: i64,
+    fetch: F,
+) -> impl Stream<Item = Result<Vec<Cell>, E>> + Send + 'static
+where
+    F: FnMut(i64, i64) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Vec<Vec<Cell>>, E>> + Send + 'static,
+    E: Send + 'static,
+{
+    use futures::TryStreamExt;
+    let page_size = page_size.max(1);
+    futures::stream::try_unfold(
+        (0_i64, false, fetch),
+        move |(offset, done, mut fetch)| async move {
+            if done {
+                return Ok(None);
+            }
+            let rows = fetch(offset, page_size).await?;
+            let last = (rows.len() as i64) < page_size;
+            Ok(Some((rows, (offset + page_size, last, fetch))))
+        },
+    )
+    .map_ok(|rows| futures::stream::iter(rows.into_iter().map(Ok)))
+    .try_flatten()
+}
+
 /// A finished file (a built workbook) streamed as the download.
 pub fn file_response(format: Format, filename: &str, file: File) -> Response {
     let length = file.metadata().map(|m| m.len()).ok();
@@ -165,6 +195,28 @@ mod tests {
                 .get(header::CONTENT_DISPOSITION)
                 .is_none());
         }
+    }
+
+    #[tokio::test]
+    async fn a_paged_source_is_asked_page_by_page_until_a_short_page() {
+        use futures::TryStreamExt;
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&asked);
+        let rows = paged(100, move |offset, limit| {
+            log.lock().expect("lock").push(offset);
+            async move {
+                let end = (offset + limit).min(1_050);
+                Ok::<_, ApiError>((offset..end).map(|n| vec![Cell::Int(n)]).collect())
+            }
+        });
+        let all: Vec<Vec<Cell>> = rows.try_collect().await.expect("rows");
+        assert_eq!(all.len(), 1_050);
+        assert!(all
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r[0] == Cell::Int(i as i64)));
+        let offsets: Vec<i64> = (0..=10).map(|p| p * 100).collect();
+        assert_eq!(*asked.lock().expect("lock"), offsets);
     }
 
     #[tokio::test]

@@ -111,6 +111,15 @@ pub enum Format {
 }
 
 impl Format {
+    /// `csv` or `xlsx` (a `format` query parameter).
+    pub fn parse(name: &str) -> Option<Format> {
+        match name {
+            "csv" => Some(Format::Csv),
+            "xlsx" => Some(Format::Xlsx),
+            _ => None,
+        }
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             Format::Csv => "csv",
