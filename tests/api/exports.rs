@@ -349,6 +349,35 @@ async fn the_movement_report_downloads_as_csv_and_xlsx_with_the_json_numbers() {
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     check_csv(&csv.bytes().await.expect("body"), &units);
 
+    // One level up, the district is a row of the province's form, with its own numbers.
+    let province = app.token(Role::ProvinceOfficer, "72").await;
+    let csv = download(&app, &province, &format!("unit=72&{PERIOD}&format=csv")).await;
+    assert_eq!(csv.status(), 200);
+    let bytes = csv.bytes().await.expect("body");
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let records: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().expect("csv");
+    let line = |code: &str, kind: &str| -> Vec<i64> {
+        let record = records
+            .iter()
+            .find(|r| &r[0] == code && &r[2] == kind)
+            .unwrap_or_else(|| panic!("no {kind} line of {code}"));
+        record
+            .iter()
+            .skip(3)
+            .map(|f| f.parse().expect("an integer"))
+            .collect()
+    };
+    assert_eq!(line("703", "đơn vị trực thuộc"), json_numbers(&units[0].1));
+    let whole = json_report(&app, &province, "72").await;
+    assert_eq!(line("72", "tổng cộng"), json_numbers(&whole));
+    assert!(
+        records
+            .iter()
+            .filter(|r| &r[2] == "đơn vị trực thuộc")
+            .count()
+            >= 9
+    );
+
     // English headers on request; the JSON stays the JSON.
     let en = download(
         &app,
