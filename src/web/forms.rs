@@ -420,4 +420,108 @@ mod tests {
         assert_eq!(unknown.text, Lang::Vi.text("error_generic"));
         assert_eq!(unknown.detail.as_deref(), Some("the words"));
     }
+
+    /// A form after a refusal and a 409, with every part shown: the general errors, one
+    /// beside its field, the household's new state and what changed.
+    fn refused(lang: Lang, field: &str) -> Shown {
+        let household = serde_json::json!({
+            "id": "0190a000-0000-7000-8000-000000000001", "head_name": "Nguyễn Thị Lan",
+            "unit_code": "25459", "hamlet": "Ấp Thạnh Hiệp", "member_count": 2, "version": 7,
+            "members": [{"name": "Nguyễn Thị Lan"}],
+            "status": {"vn-2022-2025": {"category": "poor", "last_decision_no": "1/QĐ",
+                                        "last_decided_on": "2025-11-20"}},
+            "proposals": {"vn-2022-2025": {"category": "near_poor", "survey_date": "2025-10-01",
+                                           "deprivation_count": 2, "income_per_capita_vnd": 1}},
+        });
+        let mut errors = Errors::default();
+        errors.general.push(Message {
+            text: "chung".into(),
+            detail: Some("general words".into()),
+        });
+        errors.fields.insert(
+            field.to_owned(),
+            Message {
+                text: lang.text("code_reason_required").into(),
+                detail: None,
+            },
+        );
+        Shown {
+            household: Some(household),
+            values: [(field.to_owned(), "<typed>".to_owned())].into(),
+            errors,
+            stale: Some(serde_json::json!({
+                "closed": false, "rendered_at": "6",
+                "events": [{"sequence": 7, "type": "members_changed",
+                            "effective_on": "2025-12-01", "actor": {"user": "Mai"}}],
+            })),
+            status: Some(StatusCode::CONFLICT),
+            posted: true,
+            ..Shown::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn every_form_shows_its_errors_and_the_new_state_in_both_languages() {
+        let standards = ansinh_events::standards::Standards::builtin().expect("standards");
+        let events = vec![
+            serde_json::json!({"sequence": 1, "type": "household_registered",
+                                            "effective_on": "2025-09-01", "data": {}}),
+        ];
+        for lang in [Lang::Vi, Lang::En] {
+            let ctx = Ctx::detached(lang);
+            let pages = [
+                (
+                    "members[2].birth_year",
+                    register::page(&ctx, refused(lang, "members[2].birth_year")),
+                ),
+                (
+                    "income_per_capita_vnd",
+                    survey::page(
+                        &ctx,
+                        &standards,
+                        refused(lang, "income_per_capita_vnd"),
+                        &["housing_area".into()],
+                    ),
+                ),
+                ("reason", decision::page(&ctx, refused(lang, "reason"))),
+                (
+                    "amount_vnd",
+                    support::page(&ctx, refused(lang, "amount_vnd")),
+                ),
+                (
+                    "reason",
+                    correction::page(
+                        &ctx,
+                        {
+                            let mut shown = refused(lang, "reason");
+                            shown.values.insert("corrects_sequence".into(), "1".into());
+                            shown
+                        },
+                        &events,
+                    ),
+                ),
+            ];
+            for (field, response) in pages {
+                assert_eq!(response.status(), StatusCode::CONFLICT);
+                let body = axum::body::to_bytes(response.into_body(), 1 << 22)
+                    .await
+                    .expect("body");
+                let html = String::from_utf8(body.to_vec()).expect("utf-8");
+                let beside = format!(r#"<p class="field-error" id="err-{field}">"#);
+                assert!(html.contains(&beside), "{field}: {html}");
+                assert!(html.contains(r#"aria-invalid="true""#), "{field}");
+                let said = lang.text("code_reason_required").replace('\'', "&#x27;");
+                assert!(html.contains(&said), "{field}: {html}");
+                assert!(html.contains("general words"), "{field}");
+                assert!(html.contains(lang.text("stale_title")), "{field}");
+                assert!(
+                    html.contains(lang.text("form_event_members_changed")),
+                    "{field}"
+                );
+                assert!(html.contains("&lt;typed&gt;"), "escaped: {field}");
+                assert!(!html.contains("<typed>"), "escaped: {field}");
+                assert!(html.contains(r#"name="version" value="7""#), "{field}");
+            }
+        }
+    }
 }

@@ -118,7 +118,7 @@ pub async fn form(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response
     Ok(page(&ctx, shown, &events))
 }
 
-fn page(ctx: &Ctx, shown: Shown, events: &[Value]) -> Response {
+pub(super) fn page(ctx: &Ctx, shown: Shown, events: &[Value]) -> Response {
     let pickable: Vec<Pickable> = events
         .iter()
         .filter_map(|e| {

@@ -44,7 +44,7 @@ pub async fn form(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response
     Ok(page(&ctx, shown))
 }
 
-fn page(ctx: &Ctx, shown: Shown) -> Response {
+pub(super) fn page(ctx: &Ctx, shown: Shown) -> Response {
     let categories: Vec<(&str, String)> = CATEGORIES
         .iter()
         .map(|c| (*c, label(ctx.lang, "form_category", c)))

@@ -62,7 +62,7 @@ pub async fn form(ctx: Ctx) -> Result<Response, Response> {
     Ok(page(&ctx, shown))
 }
 
-fn page(ctx: &Ctx, shown: Shown) -> Response {
+pub(super) fn page(ctx: &Ctx, shown: Shown) -> Response {
     let lang = ctx.lang;
     let relations: Vec<(&str, &str)> = RELATIONS
         .iter()

@@ -15,6 +15,7 @@ use super::{Posted, Sent, Shown};
 use crate::api::AppState;
 use crate::web::page::Ctx;
 use crate::web::{cross_site, same_origin};
+use ansinh_events::standards::Standards;
 
 const TEXT_FIELDS: [&str; 4] = ["period", "survey_date", "cause_of_poverty", "surveyor"];
 
@@ -31,8 +32,8 @@ struct Offered {
 
 /// Every indicator of the loaded standards (the newest standard's first, in its order), the
 /// names the API takes in `deprivations`.
-fn indicators(state: &AppState, lang: crate::web::i18n::Lang) -> Vec<Offered> {
-    let mut standards: Vec<_> = state.standards.iter().collect();
+fn indicators(standards: &Standards, lang: crate::web::i18n::Lang) -> Vec<Offered> {
+    let mut standards: Vec<_> = standards.iter().collect();
     standards.sort_by_key(|s| std::cmp::Reverse(s.valid_from()));
     let mut offered: Vec<Offered> = Vec::new();
     for standard in &standards {
@@ -94,11 +95,11 @@ pub async fn form(
         .values
         .insert("period".into(), format!("{}-annual", &today[..4]));
     shown.values.insert("survey_date".into(), today);
-    Ok(page(&ctx, &state, shown, &[]))
+    Ok(page(&ctx, &state.standards, shown, &[]))
 }
 
-fn page(ctx: &Ctx, state: &AppState, shown: Shown, checked: &[String]) -> Response {
-    let offered = indicators(state, ctx.lang);
+pub(super) fn page(ctx: &Ctx, standards: &Standards, shown: Shown, checked: &[String]) -> Response {
+    let offered = indicators(standards, ctx.lang);
     render(
         ctx,
         "form_survey.html",
@@ -150,7 +151,7 @@ pub async fn submit(
     ctx.signed_in()?;
     let id = household_id(&ctx, &raw)?;
     let posted = Posted::parse(&bytes);
-    let offered = indicators(&state, ctx.lang);
+    let offered = indicators(&state.standards, ctx.lang);
     let body = body(&posted, &offered);
     let checked = posted.all("deprivations");
     let path = format!("/api/v1/households/{id}/surveys");
@@ -173,5 +174,5 @@ pub async fn submit(
         Sent::Refused(answer) => again(&ctx, id, &posted, answer, false, &inputs(&offered)).await?,
         Sent::Stale(answer) => again(&ctx, id, &posted, answer, true, &[]).await?,
     };
-    Ok(page(&ctx, &state, shown, &checked))
+    Ok(page(&ctx, &state.standards, shown, &checked))
 }
