@@ -1,7 +1,10 @@
 //! How the pages look: no serious or critical accessibility violation (axe-core), and
 //! screenshots of each in both languages at desktop and phone widths.
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
+
+use futures::FutureExt;
 
 use ansinh::users::Role;
 
@@ -52,5 +55,21 @@ async fn the_start_page_is_accessible_in_both_languages() {
     for lang in ["vi", "en"] {
         b.open(&in_lang("/", lang)).await;
         check_and_photograph(&b, "home").await;
+    }
+}
+
+#[tokio::test]
+async fn the_accessibility_check_fails_on_a_serious_violation() {
+    let b = Browser::start().await;
+    // No language, an image without a text, a field without a label.
+    b.client
+        .goto("data:text/html,<title>t</title><img src='x.png'><input type='text'>")
+        .await
+        .expect("open");
+    let failed = AssertUnwindSafe(b.axe_check()).catch_unwind().await;
+    let panic = failed.expect_err("the check fails");
+    let message = panic.downcast_ref::<String>().expect("a formatted message");
+    for rule in ["html-has-lang", "image-alt", "label"] {
+        assert!(message.contains(rule), "{rule} not in {message}");
     }
 }
