@@ -128,6 +128,7 @@ pub async fn search(
             unit_code: s.unit_code,
             hamlet: s.hamlet,
             member_count: to_i32(s.member_count),
+            registered_on: s.registered_on,
             closed_on: s.closed_on,
             version: to_i32(s.version),
         })

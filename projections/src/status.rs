@@ -85,6 +85,7 @@ pub struct HouseholdSummary {
     pub unit_name: Option<String>,
     pub hamlet: String,
     pub member_count: i32,
+    pub registered_on: NaiveDate,
     pub closed_on: Option<NaiveDate>,
     pub version: i32,
 }
@@ -527,7 +528,7 @@ pub async fn search(pool: &PgPool, q: &SearchQuery) -> Result<SearchPage, sqlx::
         "SELECT household_id AS id, head_name, unit_code,
                 (SELECT u.name FROM admin_units u WHERE u.code = household_status.unit_code
                   ORDER BY u.valid_to IS NULL DESC, u.valid_from DESC LIMIT 1) AS unit_name,
-                hamlet, member_count, closed_on, version
+                hamlet, member_count, registered_on, closed_on, version
            FROM household_status WHERE ",
     );
     push_filters(&mut items, &folded, q);

@@ -444,6 +444,7 @@ pub struct HouseholdSummary {
     pub unit_name: Option<String>,
     pub hamlet: String,
     pub member_count: i32,
+    pub registered_on: NaiveDate,
     pub closed_on: Option<NaiveDate>,
     pub version: i32,
 }
@@ -525,6 +526,7 @@ pub async fn search(
                 unit_name: h.unit_name,
                 hamlet: h.hamlet,
                 member_count: h.member_count,
+                registered_on: h.registered_on,
                 closed_on: h.closed_on,
                 version: h.version,
             })
