@@ -10,6 +10,7 @@ mod bad_inputs;
 mod docs;
 mod freshness;
 mod helpers;
+mod household_pages;
 mod households_list;
 mod probe_edge;
 mod probe_units;

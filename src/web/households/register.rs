@@ -59,7 +59,12 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         query.push_str(&format!("&offset={offset}"));
     }
     let answer = ctx
-        .call(Method::GET, &format!("/api/v1/households?{query}"), None, &[])
+        .call(
+            Method::GET,
+            &format!("/api/v1/households?{query}"),
+            None,
+            &[],
+        )
         .await;
     // A filter the API refuses is the user's to fix: the form again, the error beside it.
     let (data, problem) = match answer.status {
