@@ -125,7 +125,7 @@ fn link(ctx: &Ctx, changes: &[(&str, String)]) -> String {
         .cloned()
         .collect();
     for (k, v) in changes {
-        if !v.is_empty() && !(*k == "offset" && v == "0") {
+        if !v.is_empty() && (*k != "offset" || v != "0") {
             pairs.push(((*k).to_owned(), v.clone()));
         }
     }
