@@ -259,6 +259,9 @@ pub struct HouseholdView {
     pub id: Uuid,
     pub head_name: String,
     pub unit_code: String,
+    /// The unit's name on the day shown, if the unit is known.
+    #[schema(example = "Xã Tân Thành")]
+    pub unit_name: Option<String>,
     pub hamlet: String,
     #[schema(example = "rural")]
     pub area: String,
@@ -635,6 +638,15 @@ pub async fn show(
         )));
     };
     let mut view = household_view(status, &shown, version, query.as_of, query.known_on);
+    view.unit_name = sqlx::query_scalar(
+        "SELECT name FROM admin_units WHERE code = $1
+          ORDER BY (valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $2)) DESC,
+                   valid_from DESC LIMIT 1",
+    )
+    .bind(&view.unit_code)
+    .bind(on)
+    .fetch_optional(&state.pool)
+    .await?;
     for (standard, (proposed, reason)) in decisions {
         if let Some(status) = view.status.get_mut(&standard) {
             status.proposed = Some(proposed.as_str().to_owned());
@@ -664,6 +676,7 @@ fn household_view(
         id: s.id,
         head_name: s.head_name,
         unit_code: s.unit_code,
+        unit_name: None,
         hamlet: s.hamlet,
         area: s.area.as_str().to_owned(),
         ethnic_minority: s.ethnic_minority,

@@ -280,6 +280,10 @@ async fn the_household_page_shows_status_timeline_corrections_and_the_chain() {
     let (status, html) = page(&w.app, &w.officer, &path).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("Lê Văn Cường") && html.contains("Ấp Một"));
+    assert!(
+        html.contains("Phường Tân Ninh <span class=\"muted\">(25459)</span>"),
+        "{html}"
+    );
     // Decided near poor with the reason given; the officer sees ID numbers.
     assert!(
         html.contains(r#"<span class="badge near_poor">Hộ cận nghèo</span>"#),
@@ -371,6 +375,10 @@ async fn an_auditor_sees_the_household_as_it_stood_and_as_it_was_known() {
     assert!(timeline.contains("sau thời điểm đang xem"));
     assert!(html.contains("họp bình xét 2022-12-10"));
     assert!(html.contains("Hộ như vào cuối ngày 30/06/2023"), "{html}");
+    assert!(
+        html.contains("Phường 3 <span class=\"muted\">(25459)</span>"),
+        "the unit's name then: {html}"
+    );
     assert!(
         html.contains(r#"name="known_on""#),
         "auditors have the known_on picker"
