@@ -2,6 +2,7 @@
 //! in-process as the signed-in user, so its scope checks, monitor redaction and access log
 //! apply; they only shape what it answers into pages.
 
+mod export;
 mod profile;
 mod register;
 

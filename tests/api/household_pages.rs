@@ -497,3 +497,119 @@ async fn refusals_answer_as_the_api_does() {
         "/login?next=%2Fhouseholds%3Flimit%3D20"
     );
 }
+
+async fn download(app: &TestApp, user: &User, path: &str) -> (StatusCode, String, Vec<u8>) {
+    let response = client()
+        .get(format!("{}{path}", app.base))
+        .header(COOKIE, &user.cookie)
+        .send()
+        .await
+        .expect("download");
+    let status = response.status();
+    let disposition = response
+        .headers()
+        .get("content-disposition")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        status,
+        disposition,
+        response.bytes().await.expect("body").to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn the_register_exports_exactly_what_is_filtered_as_csv_and_xlsx() {
+    use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
+
+    let w = world().await;
+    let monitor = user(&w.app, "mat_tran_xuat", Role::Monitor, "72").await;
+    for (who, query) in [
+        (&w.officer, "?sort=-name&limit=2"),
+        (&w.officer, "?hamlet=%E1%BA%A4p%20M%E1%BB%99t"),
+        (
+            &w.officer,
+            "?as_of=2023-06-30&standard=vn-2022-2025&category=poor",
+        ),
+        (&monitor, "?sort=registered_on"),
+    ] {
+        // The export holds every page: the API's list without paging.
+        let api_query = query.replace("&limit=2", "");
+        let listed = api(&w.app, who, &format!("/api/v1/households{api_query}")).await;
+        let items = listed["items"].as_array().expect("items").clone();
+        assert!(!items.is_empty(), "{query}");
+
+        let (status, disposition, csv) =
+            download(&w.app, who, &format!("/households{query}&format=csv")).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        assert!(disposition.contains("danh-sach-ho"), "{disposition}");
+        let text = String::from_utf8(csv).expect("utf-8");
+        let text = text.trim_start_matches('\u{feff}');
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader.headers().expect("headers").clone();
+        assert_eq!(&headers[0], "Chủ hộ");
+        let records: Vec<csv::StringRecord> =
+            reader.records().map(|r| r.expect("record")).collect();
+        assert_eq!(records.len(), items.len(), "{query}");
+        for (record, item) in records.iter().zip(&items) {
+            assert_eq!(&record[0], item["head_name"].as_str().expect("name"));
+            assert_eq!(&record[1], item["unit_code"].as_str().expect("unit"));
+            assert_eq!(&record[2], item["unit_name"].as_str().expect("unit name"));
+            assert_eq!(&record[4], item["registered_on"].as_str().expect("day"));
+            assert_eq!(record[5].parse::<i64>().ok(), item["member_count"].as_i64());
+            assert_eq!(&record[7], item["id"].as_str().expect("id"));
+        }
+        for id in ID_NUMBERS {
+            assert!(!text.contains(id), "{id} in the CSV");
+        }
+
+        let (status, _, xlsx) = download(
+            &w.app,
+            who,
+            &format!("/households{query}&format=xlsx&lang=en"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        let mut book: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx)).expect("an XLSX");
+        let range = book
+            .worksheet_range_at(0)
+            .expect("a sheet")
+            .expect("readable");
+        let rows: Vec<&[Data]> = range.rows().collect();
+        assert_eq!(rows[0][0], Data::String("Head of household".into()));
+        assert_eq!(rows.len() - 1, items.len(), "{query}");
+        for (row, item) in rows[1..].iter().zip(&items) {
+            assert_eq!(
+                row[0],
+                Data::String(item["head_name"].as_str().expect("name").into())
+            );
+            let members = match &row[5] {
+                Data::Float(f) => *f as i64,
+                Data::Int(n) => *n,
+                other => panic!("members: {other:?}"),
+            };
+            assert_eq!(Some(members), item["member_count"].as_i64());
+            assert_eq!(
+                row[7],
+                Data::String(item["id"].as_str().expect("id").into())
+            );
+            for cell in row.iter() {
+                let shown = cell.to_string();
+                assert!(!ID_NUMBERS.iter().any(|id| shown.contains(id)), "{shown}");
+            }
+        }
+    }
+    // What the page may not list, it may not export.
+    let elsewhere = user(&w.app, "can_bo_khac_xuat", Role::CommuneOfficer, OTHER).await;
+    let (status, disposition, _) = download(
+        &w.app,
+        &elsewhere,
+        &format!("/households?unit={HOME}&format=xlsx"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(disposition.is_empty());
+    let (status, _, _) = download(&w.app, &w.officer, "/households?format=pdf").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -7,6 +7,7 @@ use minijinja::context;
 use serde::Serialize;
 
 use super::{CATEGORIES, STANDARDS};
+use crate::export::Format;
 use crate::web::page::{encode, Ctx};
 
 /// Every query parameter the page passes on to the API unchanged.
@@ -45,6 +46,20 @@ struct SortHeader {
 
 pub async fn page(ctx: Ctx) -> Result<Response, Response> {
     ctx.signed_in()?;
+    if let Some(asked) = ctx.param("format") {
+        let Some(format) = Format::parse(asked) else {
+            return Err(ctx.render_status(
+                StatusCode::BAD_REQUEST,
+                "problem.html",
+                context! {
+                    title => ctx.lang.text("problem_bad_request"),
+                    detail => format!("format must be csv or xlsx, not {asked:?}"),
+                    request_id => None::<String>,
+                },
+            ));
+        };
+        return Ok(super::export::download(ctx, format).await);
+    }
     let limit = ctx
         .param("limit")
         .and_then(|l| l.parse::<i64>().ok())
@@ -100,6 +115,8 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
             next_href => (offset + shown < total).then(|| link(&ctx, &[("offset", (offset + limit).to_string())])),
             sorts => sort_headers(&ctx),
             as_of => ctx.param("as_of"),
+            csv_href => link(&ctx, &[("format", "csv".to_owned())]),
+            xlsx_href => link(&ctx, &[("format", "xlsx".to_owned())]),
         },
     ))
 }
