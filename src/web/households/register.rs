@@ -109,7 +109,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
             page_sizes => PAGE_SIZES,
             limit,
             first => if shown > 0 { offset + 1 } else { 0 },
-            last => offset + shown,
+            last => if shown > 0 { offset + shown } else { 0 },
             total,
             prev_href => (offset > 0).then(|| link(&ctx, &[("offset", (offset - limit).max(0).to_string())])),
             next_href => (offset + shown < total).then(|| link(&ctx, &[("offset", (offset + limit).to_string())])),
