@@ -80,6 +80,21 @@ async fn a_monitors_register_and_household_pages_show_no_id_number() {
         }
     }
     assert!(b.text().await.contains("không được xem lịch sử hộ"));
+    // The register's XLSX, downloaded from its link, holds the API's list and no ID number.
+    b.open("/households").await;
+    let rows = b.download_link("a[href*='format=xlsx']").await.xlsx_rows();
+    let monitor = b.user_named("Giám sát hai", Role::Monitor, "72").await;
+    let listed = b.app.get("/api/v1/households", &monitor.token).await;
+    let items = listed.body["items"].as_array().expect("items");
+    assert_eq!(rows.len(), items.len() + 1, "{rows:?}");
+    assert_eq!(rows[1][0], items[0]["head_name"].as_str().expect("name"));
+    assert_eq!(rows[1][7], id.to_string());
+    for cell in rows.iter().flatten() {
+        assert!(
+            !cell.contains("072178000123") && !cell.contains("072205000456"),
+            "{cell}"
+        );
+    }
 }
 
 #[tokio::test]
