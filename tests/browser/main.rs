@@ -44,5 +44,6 @@ mod forge;
 mod screenshots;
 
 mod cross_site;
+mod households;
 mod look;
 mod sign_in;
