@@ -12,6 +12,7 @@ mod exports;
 mod forms;
 mod freshness;
 mod helpers;
+mod household_pages;
 mod households_list;
 mod probe_edge;
 mod probe_units;

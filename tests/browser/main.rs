@@ -45,5 +45,6 @@ mod screenshots;
 
 mod cross_site;
 mod forms;
+mod households;
 mod look;
 mod sign_in;
