@@ -206,6 +206,30 @@ fn saved(id: &str, saved: &str, extra: &[(String, String)]) -> Response {
     Redirect::to(&format!("/households/{id}?{query}")).into_response()
 }
 
+/// The notice the household page shows after a form's 303 (`?saved=survey&proposed=STD:CAT`):
+/// what was saved and, after a survey, the category the API proposed under each standard.
+pub(crate) fn saved_notice(ctx: &Ctx) -> Option<Json> {
+    let what = ctx.param("saved")?;
+    let text = match ctx.lang.text(&format!("saved_{what}")) {
+        "" => return None,
+        text => text,
+    };
+    let proposed: Vec<Json> = ctx
+        .query
+        .iter()
+        .filter(|(k, _)| k == "proposed")
+        .filter_map(|(_, v)| v.split_once(':'))
+        .map(|(standard, category)| {
+            serde_json::json!({
+                "standard": standard,
+                "category": category,
+                "label": label(ctx.lang, "form_category", category),
+            })
+        })
+        .collect();
+    Some(serde_json::json!({ "text": text, "proposed": proposed }))
+}
+
 /// What a household form shows of the household: the API's view of it now.
 async fn household(ctx: &Ctx, id: Uuid) -> Result<Json, Response> {
     ctx.get_json(&format!("/api/v1/households/{id}")).await

@@ -276,6 +276,18 @@ async fn an_officer_registers_surveys_decides_against_the_proposal_and_records_a
         location.contains("proposed=vn-2022-2025%3Apoor"),
         "the proposal the API returned goes to the household page: {location}"
     );
+    let shown = officer.get(&location).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.html);
+    let notice = shown
+        .html
+        .split(r#"id="saved">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</div>").next())
+        .expect("the household page's notice");
+    assert!(
+        notice.contains("Đã lưu phiếu khảo sát") && notice.contains("Hộ nghèo"),
+        "the proposed category is shown after saving: {notice}"
+    );
     let surveyed = officer.api(&format!("/api/v1/households/{id}")).await;
     assert_eq!(surveyed["proposals"]["vn-2022-2025"]["category"], "poor");
 

@@ -106,6 +106,11 @@ async fn an_officer_registers_surveys_decides_and_supports_through_the_forms() {
         b.path().await
     );
 
+    let notice = b.find("#saved").await.text().await.expect("the notice");
+    assert!(
+        notice.contains("Đã lưu phiếu khảo sát") && notice.contains("Hộ nghèo"),
+        "the proposed category is shown after saving: {notice}"
+    );
     let decision = format!("/households/{id}/decisions/new");
     b.look_at(&decision, "form-decision").await;
     assert!(b.text().await.contains("Hộ nghèo"), "the proposal is shown");

@@ -69,6 +69,7 @@ pub async fn page(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response
         "household.html",
         context! {
             h => household,
+            saved => crate::web::forms::saved_notice(&ctx),
             personal,
             events,
             history_more => history.as_ref().is_some_and(|h| !h["next_after"].is_null()),

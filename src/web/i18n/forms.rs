@@ -17,6 +17,13 @@ pub const MESSAGES: &[Message] = &[
     ("form_category", "Phân loại", "Category"),
     ("form_decision_no", "Số quyết định", "Decision number"),
     ("form_decision_no_hint", "Ví dụ: 125/QĐ-UBND", "For example 125/QĐ-UBND"),
+    // ------------------------------------------------------------ after saving
+    ("saved_household", "Đã đăng ký hộ.", "The household was registered."),
+    ("saved_survey", "Đã lưu phiếu khảo sát.", "The survey was saved."),
+    ("saved_decision", "Đã lưu quyết định.", "The decision was saved."),
+    ("saved_support", "Đã lưu hỗ trợ.", "The support was saved."),
+    ("saved_correction", "Đã lưu đính chính.", "The correction was saved."),
+    ("saved_proposed", "Phân loại đề xuất theo khảo sát", "Category the survey proposes"),
     // ------------------------------------------------------------ a household changed
     ("stale_title", "Hộ này đã thay đổi — đây là tình trạng mới", "This household changed — here is the new state"),
     (
