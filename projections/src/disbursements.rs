@@ -425,6 +425,8 @@ pub struct SummaryGroup {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary {
     pub totals: Totals,
+    /// Matching supports voided by a correction (listed with `include_voided`, never summed).
+    pub voided: i64,
     /// Months in order.
     pub by_month: Vec<SummaryGroup>,
     /// Largest amount first.
@@ -462,8 +464,21 @@ pub async fn summary(
     .bind(filter.household)
     .fetch_all(pool)
     .await?;
+    let voided: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM disbursements WHERE voided AND {FILTER}"
+    ))
+    .bind(&filter.unit)
+    .bind(&policy)
+    .bind(&source)
+    .bind(&filter.fund)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.household)
+    .fetch_one(pool)
+    .await?;
     let mut summary = Summary {
         totals: Totals::default(),
+        voided,
         by_month: Vec::new(),
         by_policy: Vec::new(),
         by_fund: Vec::new(),

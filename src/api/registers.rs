@@ -61,6 +61,8 @@ impl Bounded for RePovertyQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RePovertyItem {
     pub household_id: Uuid,
+    /// The head's name when the household fell back.
+    pub head_name: String,
     /// The household's unit on the day it fell back.
     pub unit_code: String,
     pub standard: String,
@@ -100,7 +102,7 @@ pub async fn re_poverty(
     State(state): State<AppState>,
     UnitAccess { unit, .. }: UnitAccess<need::Registers>,
     ApiQuery(q): ApiQuery<RePovertyQuery>,
-) -> Result<Json<RePovertyRegister>, ApiError> {
+) -> Result<Response, ApiError> {
     check_period(q.from, q.to)?;
     check_standard(&state, q.standard.as_deref())?;
     let category = match q.category.as_deref() {
@@ -133,6 +135,7 @@ pub async fn re_poverty(
         .into_iter()
         .map(|r| RePovertyItem {
             household_id: r.household_id,
+            head_name: r.head_name,
             unit_code: r.unit_code,
             standard: r.standard,
             category: r.category.as_str().to_owned(),
@@ -147,10 +150,18 @@ pub async fn re_poverty(
             cause: r.cause,
         })
         .collect();
-    Ok(Json(RePovertyRegister {
+    let items: Vec<RePovertyItem> = items;
+    // Names of households: a read of personal data, logged as the trail's is.
+    let read = PersonalDataRead(
+        items
+            .iter()
+            .map(|i| (i.household_id, i.unit_code.clone()))
+            .collect(),
+    );
+    Ok(read.attach(Json(RePovertyRegister {
         items,
         total: list.total,
-    }))
+    })))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
