@@ -11,6 +11,7 @@ mod docs;
 mod freshness;
 mod helpers;
 mod households_list;
+mod pages_registers;
 mod probe_edge;
 mod probe_units;
 mod sign_in;
