@@ -4,6 +4,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// The chart's colours: the site's accent and a dark orange, both readable on white.
 const SERIES_COLOURS: [RGBColor; 2] = [RGBColor(11, 83, 148), RGBColor(176, 90, 0)];
@@ -68,19 +69,18 @@ fn draw_columns(
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(n)
-        .x_label_formatter(&|x| {
-            let i = x.floor() as usize;
-            if (x - i as f64 - 0.5).abs() < 1e-6 {
-                categories.get(i).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_labels(0)
         .y_desc(y_label)
         .y_label_formatter(&|y| number(*y))
         .label_style(("sans-serif", 13))
         .draw()?;
+    // Category names under the middle of their group (the mesh would label round numbers).
+    let style = TextStyle::from(("sans-serif", 13).into_font())
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    for (i, category) in categories.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+        root.draw(&Text::new(category.clone(), (x, y + 8), style.clone()))?;
+    }
     let width = 0.8 / series.len().max(1) as f64;
     for (k, s) in series.iter().enumerate() {
         let colour = SERIES_COLOURS[k % SERIES_COLOURS.len()];
@@ -126,20 +126,18 @@ fn draw_rows(
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .y_labels(n)
-        .y_label_formatter(&|y| {
-            let i = y.floor() as usize;
-            if (y - i as f64 - 0.5).abs() < 1e-6 {
-                // Row 0 at the top.
-                categories.get(n - 1 - i).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .y_labels(0)
         .x_desc(x_label)
         .x_label_formatter(&|x| number(*x))
         .label_style(("sans-serif", 13))
         .draw()?;
+    // Category names left of their bar, the first at the top.
+    let style = TextStyle::from(("sans-serif", 13).into_font())
+        .pos(Pos::new(HPos::Right, VPos::Center));
+    for (i, category) in categories.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(0.0, (n - 1 - i) as f64 + 0.5));
+        root.draw(&Text::new(category.clone(), (x - 8, y), style.clone()))?;
+    }
     let colour = SERIES_COLOURS[0];
     chart.draw_series(values.iter().enumerate().map(|(i, v)| {
         let row = (n - 1 - i) as f64;
