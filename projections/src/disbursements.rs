@@ -501,12 +501,7 @@ pub async fn summary(
             3 => summary.by_month.push(group),
             5 => summary.by_policy.push(group),
             6 => summary.by_fund.push(group),
-            _ => {
-                summary.totals = Totals {
-                    count,
-                    amount_vnd,
-                }
-            }
+            _ => summary.totals = Totals { count, amount_vnd },
         }
     }
     summary.by_month.sort_by(|a, b| a.key.cmp(&b.key));

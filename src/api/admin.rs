@@ -293,35 +293,21 @@ pub async fn list_units(
         JOIN admin_unit_closure c ON c.ancestor = $1 AND c.descendant = a.code
         WHERE ($2::text IS NULL OR a.code LIKE $2 || '%' OR strpos(lower(a.name), lower($2)) > 0)";
     let search = q.q.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    let rows: Vec<(String, String, String, Option<String>, NaiveDate, Option<NaiveDate>)> =
-        sqlx::query_as(&format!(
-            "SELECT a.code, a.name, a.level, a.parent_code, a.valid_from, a.valid_to
-             {FILTER} ORDER BY a.code, a.valid_from LIMIT $3 OFFSET $4"
-        ))
-        .bind(&unit)
-        .bind(search)
-        .bind(q.limit.unwrap_or(100))
-        .bind(q.offset.unwrap_or(0))
-        .fetch_all(&state.pool)
-        .await?;
+    let items: Vec<UnitRow> = sqlx::query_as(&format!(
+        "SELECT a.code, a.name, a.level, a.parent_code, a.valid_from, a.valid_to
+         {FILTER} ORDER BY a.code, a.valid_from LIMIT $3 OFFSET $4"
+    ))
+    .bind(&unit)
+    .bind(search)
+    .bind(q.limit.unwrap_or(100))
+    .bind(q.offset.unwrap_or(0))
+    .fetch_all(&state.pool)
+    .await?;
     let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) {FILTER}"))
         .bind(&unit)
         .bind(search)
         .fetch_one(&state.pool)
         .await?;
-    let items = rows
-        .into_iter()
-        .map(
-            |(code, name, level, parent_code, valid_from, valid_to)| UnitRow {
-                code,
-                name,
-                level,
-                parent_code,
-                valid_from,
-                valid_to,
-            },
-        )
-        .collect();
     Ok(Json(UnitList { items, total }))
 }
 
@@ -419,7 +405,7 @@ pub async fn access_log(
     Ok(Json(AccessLogPage { items, total }))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct UnitRow {
     /// Numeric code (communes of the new province reuse old codes: a unit is keyed by code and
     /// `valid_from`).

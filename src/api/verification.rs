@@ -101,11 +101,10 @@ pub async fn anchor(
             format!("query parameter date: {date} is after today ({today}, Vietnam time)"),
         ));
     }
-    let log_mark: (i64, i64) = sqlx::query_as(
-        "SELECT coalesce(max(global_position), 0), count(*) FROM household_events",
-    )
-    .fetch_one(&state.pool)
-    .await?;
+    let log_mark: (i64, i64) =
+        sqlx::query_as("SELECT coalesce(max(global_position), 0), count(*) FROM household_events")
+            .fetch_one(&state.pool)
+            .await?;
     let kept = state
         .anchors
         .lock()

@@ -25,10 +25,15 @@ pub struct Series<'a> {
 
 /// Vertical bars, one group per category, one bar per series (a legend when there are two or
 /// more). `y_label` names the values' unit.
-pub fn columns(caption: &Caption, categories: &[String], series: &[Series], y_label: &str) -> String {
+pub fn columns(
+    caption: &Caption,
+    categories: &[String],
+    series: &[Series],
+    y_label: &str,
+) -> String {
     let mut svg = String::new();
     let drawn = {
-        let width = (categories.len() as u32 * 60).clamp(480, 1100);
+        let width = (categories.len() as u32 * 60).clamp(640, 1100);
         let root = SVGBackend::with_string(&mut svg, (width, 340)).into_drawing_area();
         draw_columns(&root, categories, series, y_label)
     };
@@ -59,7 +64,9 @@ fn draw_columns(
         .iter()
         .flat_map(|s| s.values.iter().copied())
         .fold(0.0_f64, f64::max);
-    let top = if top > 0.0 { top * 1.1 } else { 1.0 };
+    // Headroom above the tallest bar; more with a legend, which sits in the upper right.
+    let headroom = if series.len() > 1 { 1.45 } else { 1.1 };
+    let top = if top > 0.0 { top * headroom } else { 1.0 };
     let n = categories.len().max(1);
     let mut chart = ChartBuilder::on(root)
         .margin(12)
@@ -72,11 +79,11 @@ fn draw_columns(
         .x_labels(0)
         .y_desc(y_label)
         .y_label_formatter(&|y| number(*y))
-        .label_style(("sans-serif", 13))
+        .label_style(("sans-serif", 17))
         .draw()?;
     // Category names under the middle of their group (the mesh would label round numbers).
-    let style = TextStyle::from(("sans-serif", 13).into_font())
-        .pos(Pos::new(HPos::Center, VPos::Top));
+    let style =
+        TextStyle::from(("sans-serif", 17).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     for (i, category) in categories.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
         root.draw(&Text::new(category.clone(), (x, y + 8), style.clone()))?;
@@ -100,7 +107,7 @@ fn draw_columns(
             .configure_series_labels()
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
-            .label_font(("sans-serif", 13))
+            .label_font(("sans-serif", 17))
             .position(SeriesLabelPosition::UpperRight)
             .draw()?;
     }
@@ -129,11 +136,11 @@ fn draw_rows(
         .y_labels(0)
         .x_desc(x_label)
         .x_label_formatter(&|x| number(*x))
-        .label_style(("sans-serif", 13))
+        .label_style(("sans-serif", 17))
         .draw()?;
     // Category names left of their bar, the first at the top.
-    let style = TextStyle::from(("sans-serif", 13).into_font())
-        .pos(Pos::new(HPos::Right, VPos::Center));
+    let style =
+        TextStyle::from(("sans-serif", 17).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
     for (i, category) in categories.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(0.0, (n - 1 - i) as f64 + 0.5));
         root.draw(&Text::new(category.clone(), (x - 8, y), style.clone()))?;
@@ -161,7 +168,7 @@ fn group(v: i64) -> String {
     let digits = v.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(c);
@@ -180,7 +187,10 @@ fn finish(svg: String, drawn: Drawn, caption: &Caption) -> String {
         tracing::error!(error = %e, chart = caption.id, "a chart could not be drawn");
         return String::new();
     }
-    let (title_id, desc_id) = (format!("{}-title", caption.id), format!("{}-desc", caption.id));
+    let (title_id, desc_id) = (
+        format!("{}-title", caption.id),
+        format!("{}-desc", caption.id),
+    );
     let Some(open_end) = svg.find('>') else {
         return String::new();
     };
@@ -227,7 +237,10 @@ mod tests {
             }],
             "triệu đồng",
         );
-        assert!(svg.starts_with("<svg role=\"img\" aria-labelledby=\"by-month-title by-month-desc\""), "{svg}");
+        assert!(
+            svg.starts_with("<svg role=\"img\" aria-labelledby=\"by-month-title by-month-desc\""),
+            "{svg}"
+        );
         assert!(svg.contains("<title id=\"by-month-title\">Số tiền theo tháng</title>"));
         assert!(svg.contains("1 &amp; &lt;2&gt;"));
         assert!(svg.contains("2024-04"), "{svg}");

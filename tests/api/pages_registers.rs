@@ -72,7 +72,12 @@ async fn page(app: &TestApp, path: &str, cookie: &str) -> (StatusCode, String) {
 }
 
 /// A form posted from this site's own page.
-async fn post_form(app: &TestApp, path: &str, cookie: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    cookie: &str,
+    pairs: &[(&str, &str)],
+) -> reqwest::Response {
     client()
         .post(format!("{}{path}", app.base))
         .header(COOKIE, cookie)
@@ -109,7 +114,13 @@ async fn relapsed_household(app: &TestApp, officer: &str) -> Uuid {
     water["policy"] = json!("clean_water");
     let water = created(app, &supports, officer, &water).await;
     created(app, &surveys, officer, &survey("2023-10-05", 2_500_000, 1)).await;
-    created(app, &decisions, officer, &decision("not_poor", "2023-12-10")).await;
+    created(
+        app,
+        &decisions,
+        officer,
+        &decision("not_poor", "2023-12-10"),
+    )
+    .await;
     created(app, &supports, officer, &support(1_000_000, "2024-03-01")).await;
     created(app, &surveys, officer, &survey("2024-10-05", 1_100_000, 4)).await;
     created(app, &decisions, officer, &decision("poor", "2024-12-10")).await;
@@ -150,12 +161,23 @@ async fn a_supervisors_re_poverty_page_lists_the_case_in_both_languages() {
     let id = relapsed_household(&app, &officer).await;
     let (cookie, _) = signed_in(&app, "giam.sat.huyen", Role::DistrictOfficer, "703").await;
 
-    let (status, html) = page(&app, "/re-poverty?unit=25459&standard=vn-2022-2025", &cookie).await;
+    let (status, html) = page(
+        &app,
+        "/re-poverty?unit=25459&standard=vn-2022-2025",
+        &cookie,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains(&format!("href=\"/households/{id}\"")), "{html}");
+    assert!(
+        html.contains(&format!("href=\"/households/{id}\"")),
+        "{html}"
+    );
     assert!(html.contains("Nguyễn Thị Lan"));
     assert!(html.contains("Sổ theo dõi hộ tái nghèo"));
-    assert!(html.contains("10/12/2024"), "the relapse day, read day first");
+    assert!(
+        html.contains("10/12/2024"),
+        "the relapse day, read day first"
+    );
     // One support of 1.000.000 đ between the exit and the relapse.
     assert!(html.contains("1.000.000 đ"), "{html}");
     let (_, english) = page(&app, "/re-poverty?unit=25459&lang=en", &cookie).await;
@@ -176,12 +198,13 @@ async fn the_disbursement_pages_totals_and_sums_equal_the_apis() {
     relapsed_household(&app, &officer).await;
     let (cookie, monitor) = signed_in(&app, "mat.tran", Role::Monitor, "703").await;
 
-    let api = app
-        .get("/api/v1/disbursements?unit=25459", &monitor)
-        .await;
+    let api = app.get("/api/v1/disbursements?unit=25459", &monitor).await;
     assert_eq!(api.status, 200, "{}", api.text);
     // 25 M (corrected from 30 M) and 1 M count; the voided 2 M does not.
-    assert_eq!(api.body["totals"], json!({"count": 2, "amount_vnd": 26_000_000}));
+    assert_eq!(
+        api.body["totals"],
+        json!({"count": 2, "amount_vnd": 26_000_000})
+    );
     let sums = app
         .get("/api/v1/disbursements/summary?unit=25459", &monitor)
         .await;
@@ -210,10 +233,17 @@ async fn the_disbursement_pages_totals_and_sums_equal_the_apis() {
     assert!(html.contains("nhập nhầm số tiền"), "{html}");
     assert!(html.contains("ghi trùng"));
     assert!(html.contains("class=\"voided\""));
-    assert!(html.contains("<del"), "the amount first recorded is shown struck out");
+    assert!(
+        html.contains("<del"),
+        "the amount first recorded is shown struck out"
+    );
     // Charts with a text alternative, and the same numbers in tables.
-    assert!(html.contains("<svg role=\"img\" aria-labelledby=\"chart-by-month-title chart-by-month-desc\""));
-    assert!(html.contains("<title id=\"chart-by-policy-title\">Số tiền hỗ trợ theo chính sách</title>"));
+    assert!(html.contains(
+        "<svg role=\"img\" aria-labelledby=\"chart-by-month-title chart-by-month-desc\""
+    ));
+    assert!(
+        html.contains("<title id=\"chart-by-policy-title\">Số tiền hỗ trợ theo chính sách</title>")
+    );
     assert!(html.contains("<th scope=\"row\">2023-03</th><td class=\"num\">1</td><td class=\"num\">25.000.000</td>"), "{html}");
     let (_, english) = page(&app, "/disbursements?unit=25459&lang=en", &cookie).await;
     assert!(english.contains("Amounts by policy"));
@@ -246,7 +276,10 @@ async fn a_monitors_pages_show_no_id_number_and_write_the_access_log() {
         .fetch_one(&app.pool)
         .await
         .expect("count");
-    assert!(reads >= 2, "the re-poverty and disbursement pages log their reads: {reads}");
+    assert!(
+        reads >= 2,
+        "the re-poverty and disbursement pages log their reads: {reads}"
+    );
 }
 
 #[tokio::test]
@@ -263,11 +296,22 @@ async fn the_movement_report_page_shows_the_apis_tables_and_prints() {
     assert_eq!(api.body["poor"]["fell_back"], 1);
     let (status, html) = page(&app, &format!("/reports/movements?{query}"), &cookie).await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains("Hộ tái nghèo</th>\n    <td class=\"num\">1</td>"), "{html}");
-    assert!(html.contains("Số hộ nghèo cuối kỳ</th>\n    <td class=\"num\">1</td>"), "{html}");
+    assert!(
+        html.contains("Hộ tái nghèo</th>\n    <td class=\"num\">1</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Số hộ nghèo cuối kỳ</th>\n    <td class=\"num\">1</td>"),
+        "{html}"
+    );
     assert!(html.contains("01/01/2024 – 31/12/2024"));
     assert!(html.contains("<svg role=\"img\""));
-    let (_, english) = page(&app, &format!("/reports/movements?{query}&lang=en"), &cookie).await;
+    let (_, english) = page(
+        &app,
+        &format!("/reports/movements?{query}&lang=en"),
+        &cookie,
+    )
+    .await;
     assert!(english.contains("Fell back into poverty</th>"));
     // Without a period the page shows this year so far.
     let (status, _) = page(&app, "/reports/movements", &cookie).await;
@@ -296,15 +340,24 @@ async fn a_non_auditor_gets_a_403_page_saying_why_on_the_access_log() {
     page(&app, "/disbursements?unit=25459", &monitor).await;
     let (status, html) = page(&app, "/access-log", &monitor).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(html.contains("Chỉ kiểm toán viên, thanh tra được xem nhật ký truy cập."), "{html}");
+    assert!(
+        html.contains("Chỉ kiểm toán viên, thanh tra được xem nhật ký truy cập."),
+        "{html}"
+    );
     let (status, html) = page(&app, "/access-log?lang=en", &monitor).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(html.contains("Only auditors may read the access log."), "{html}");
+    assert!(
+        html.contains("Only auditors may read the access log."),
+        "{html}"
+    );
 
     let (auditor, _) = signed_in(&app, "kiem.toan", Role::Auditor, "72").await;
     let (status, html) = page(&app, "/access-log", &auditor).await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains("giam.sat"), "the monitor's read is listed: {html}");
+    assert!(
+        html.contains("giam.sat"),
+        "the monitor's read is listed: {html}"
+    );
     assert!(html.contains("GET /api/v1/disbursements"));
     assert!(html.contains(&format!("/households/{id}")));
 }
@@ -334,20 +387,31 @@ async fn the_start_page_shows_each_role_what_needs_attention() {
     let mut decided = decision("poor", "2024-12-01");
     decided["reason"] = json!("ốm đau kéo dài");
     let d = app
-        .post(&format!("/api/v1/households/{against}/decisions"), &officer, &decided)
+        .post(
+            &format!("/api/v1/households/{against}/decisions"),
+            &officer,
+            &decided,
+        )
         .await;
     assert_eq!(d.status, 201, "{}", d.text);
 
-    let api = app.get("/api/v1/worklist?kind=undecided&unit=25459", &officer).await;
+    let api = app
+        .get("/api/v1/worklist?kind=undecided&unit=25459", &officer)
+        .await;
     assert_eq!(api.status, 200, "{}", api.text);
     assert_eq!(api.body["total"], 1);
     assert_eq!(api.body["items"][0]["household_id"], waiting.to_string());
     assert_eq!(api.body["items"][0]["day"], "2024-10-05");
-    let api = app.get("/api/v1/worklist?kind=awaiting_support", &officer).await;
+    let api = app
+        .get("/api/v1/worklist?kind=awaiting_support", &officer)
+        .await;
     assert_eq!(api.body["total"], 1, "{}", api.text);
     assert_eq!(api.body["items"][0]["household_id"], against.to_string());
     let api = app
-        .get("/api/v1/worklist?kind=differs_from_proposal&unit=703", &app.token(Role::DistrictOfficer, "703").await)
+        .get(
+            "/api/v1/worklist?kind=differs_from_proposal&unit=703",
+            &app.token(Role::DistrictOfficer, "703").await,
+        )
         .await;
     assert_eq!(api.body["total"], 1, "{}", api.text);
     assert_eq!(api.body["items"][0]["reason"], "ốm đau kéo dài");
@@ -355,9 +419,12 @@ async fn the_start_page_shows_each_role_what_needs_attention() {
     app.get("/api/v1/worklist?kind=everything", &officer)
         .await
         .problem(400);
-    app.get("/api/v1/worklist?kind=undecided", &app.token(Role::Admin, "72").await)
-        .await
-        .problem(403);
+    app.get(
+        "/api/v1/worklist?kind=undecided",
+        &app.token(Role::Admin, "72").await,
+    )
+    .await
+    .problem(403);
 
     let (commune, _) = signed_in(&app, "can.bo.xa", Role::CommuneOfficer, "25459").await;
     let (status, html) = page(&app, "/", &commune).await;
@@ -370,7 +437,10 @@ async fn the_start_page_shows_each_role_what_needs_attention() {
     // the API's answers above prove their content.
     let (status, html) = page(&app, "/?lang=en", &district).await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains("Decisions that differ from the proposal"), "{html}");
+    assert!(
+        html.contains("Decisions that differ from the proposal"),
+        "{html}"
+    );
     assert!(html.contains("Re-poverty cases (last 12 months)"));
     let (monitor, _) = signed_in(&app, "mttq", Role::Monitor, "703").await;
     let (status, html) = page(&app, "/", &monitor).await;
@@ -423,7 +493,10 @@ async fn the_anchor_is_what_anyone_recomputes_from_the_log() {
     assert!(html.contains(r.body["root"].as_str().expect("root")));
     assert!(html.contains("sha256sum"));
     let (_, home) = page(&app, "/", &cookie).await;
-    assert!(home.contains(r.body["root"].as_str().expect("root")), "{home}");
+    assert!(
+        home.contains(r.body["root"].as_str().expect("root")),
+        "{home}"
+    );
 }
 
 #[tokio::test]
@@ -438,7 +511,11 @@ async fn admins_list_create_and_disable_users_and_import_units_on_their_pages() 
         &app,
         "/admin/users",
         &cookie,
-        &[("name", "Lê Văn Mới"), ("role", "commune_officer"), ("unit_code", "25459")],
+        &[
+            ("name", "Lê Văn Mới"),
+            ("role", "commune_officer"),
+            ("unit_code", "25459"),
+        ],
     )
     .await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -447,20 +524,40 @@ async fn admins_list_create_and_disable_users_and_import_units_on_their_pages() 
     let listed = app.get("/api/v1/users?name=mới", &token).await;
     assert_eq!(listed.status, 200, "{}", listed.text);
     assert_eq!(listed.body["total"], 1);
-    let new_id = listed.body["items"][0]["id"].as_str().expect("id").to_owned();
+    let new_id = listed.body["items"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     // Outside the admin's unit: refused beside the unit field, nothing created.
     let r = post_form(
         &app,
         "/admin/users",
         &cookie,
-        &[("name", "Ngoài phạm vi"), ("role", "monitor"), ("unit_code", "72")],
+        &[
+            ("name", "Ngoài phạm vi"),
+            ("role", "monitor"),
+            ("unit_code", "72"),
+        ],
     )
     .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(r.text().await.expect("html").contains("id=\"n-unit-error\""));
-    assert_eq!(app.get("/api/v1/users?name=ngoài", &token).await.body["total"], 0);
+    assert!(r
+        .text()
+        .await
+        .expect("html")
+        .contains("id=\"n-unit-error\""));
+    assert_eq!(
+        app.get("/api/v1/users?name=ngoài", &token).await.body["total"],
+        0
+    );
 
-    let r = post_form(&app, &format!("/admin/users/{new_id}/disabled"), &cookie, &[("disabled", "true")]).await;
+    let r = post_form(
+        &app,
+        &format!("/admin/users/{new_id}/disabled"),
+        &cookie,
+        &[("disabled", "true")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()[LOCATION], "/admin/users");
     let listed = app.get("/api/v1/users?name=mới", &token).await;
@@ -476,7 +573,10 @@ async fn admins_list_create_and_disable_users_and_import_units_on_their_pages() 
         .await
         .expect("send");
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    assert_eq!(app.get("/api/v1/users?name=mới", &token).await.body["items"][0]["disabled"], true);
+    assert_eq!(
+        app.get("/api/v1/users?name=mới", &token).await.body["items"][0]["disabled"],
+        true
+    );
 
     let (status, html) = page(&app, "/admin/units?q=25459", &cookie).await;
     assert_eq!(status, StatusCode::OK, "{html}");
@@ -485,8 +585,18 @@ async fn admins_list_create_and_disable_users_and_import_units_on_their_pages() 
     let r = post_form(&app, "/admin/units", &cookie, &[("csv", csv)]).await;
     assert_eq!(r.status(), StatusCode::OK);
     let units = app.get("/api/v1/units?q=99901", &token).await;
-    assert_eq!(units.body["items"][0]["name"], "Xã Thử Nghiệm", "{}", units.text);
-    let r = post_form(&app, "/admin/units", &cookie, &[("csv", "code,name\n1,x\n")]).await;
+    assert_eq!(
+        units.body["items"][0]["name"], "Xã Thử Nghiệm",
+        "{}",
+        units.text
+    );
+    let r = post_form(
+        &app,
+        "/admin/units",
+        &cookie,
+        &[("csv", "code,name\n1,x\n")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // Not an admin: a page saying who may.

@@ -78,7 +78,14 @@ pub async fn import(
         .map_or("", |(_, v)| v.as_str());
     let units = match rows(text) {
         Ok(units) => units,
-        Err(e) => return render(&ctx, StatusCode::UNPROCESSABLE_ENTITY, outcome(None, &e, text)).await,
+        Err(e) => {
+            return render(
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                outcome(None, &e, text),
+            )
+            .await
+        }
     };
     let answer = ctx
         .call(
@@ -114,7 +121,8 @@ mod tests {
         assert_eq!(rows[0].name, "Xã Thử");
         assert_eq!(rows[0].parent_code.as_deref(), Some("703"));
         assert_eq!(rows[0].valid_to, None);
-        let bad = super::rows("code,name,level,parent_code,valid_from,valid_to\nx,y,commune,,soon,\n");
+        let bad =
+            super::rows("code,name,level,parent_code,valid_from,valid_to\nx,y,commune,,soon,\n");
         assert!(bad.expect_err("bad date").starts_with("line 2:"));
     }
 }

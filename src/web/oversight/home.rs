@@ -32,9 +32,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         }
         Role::DistrictOfficer | Role::ProvinceOfficer => {
             let relapses = ctx
-                .get_json(&format!(
-                    "/api/v1/re-poverty?from={year_ago}&limit={SHORT}"
-                ))
+                .get_json(&format!("/api/v1/re-poverty?from={year_ago}&limit={SHORT}"))
                 .await?;
             sections.push(context! {
                 kind => "re_poverty",

@@ -21,9 +21,18 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home::page))
         .route("/access-log", get(access_log::page))
         .route("/verify", get(verify::page))
-        .route("/admin/users", get(admin_users::page).post(admin_users::create))
-        .route("/admin/users/{id}/disabled", post(admin_users::set_disabled))
-        .route("/admin/units", get(admin_units::page).post(admin_units::import))
+        .route(
+            "/admin/users",
+            get(admin_users::page).post(admin_users::create),
+        )
+        .route(
+            "/admin/users/{id}/disabled",
+            post(admin_users::set_disabled),
+        )
+        .route(
+            "/admin/units",
+            get(admin_units::page).post(admin_units::import),
+        )
 }
 
 /// `GET path` of the API as this user; a 403 becomes a page that says, in the page's
