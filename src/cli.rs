@@ -127,6 +127,11 @@ pub enum Command {
         #[arg(long, default_value_t = crate::demo::DEFAULT_HOUSEHOLDS)]
         households: usize,
     },
+    /// Reports, as JSON, CSV or an XLSX laid out like the official form.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Measure ansinh against plain PostgreSQL on a scratch database of the same server.
     Bench {
         /// Operations per figure.
@@ -167,6 +172,16 @@ pub enum UsersCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// The movement table of a period (báo cáo biến động hộ nghèo, hộ cận nghèo) for a unit
+    /// and the units below it; the numbers of GET /api/v1/reports/movements.
+    #[command(
+        after_help = "Examples:\n  ansinh report movements --unit 703 --from 2024-01-01 --to 2024-12-31\n  ansinh report movements --unit 72 --from 2024-01-01 --to 2024-12-31 --out bao-cao-2024.xlsx"
+    )]
+    Movements(crate::report_cli::MovementsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,6 +304,15 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             let projections = crate::rebuild::select(projection.as_deref())?;
             let db = open(&location, 2).await?;
             crate::rebuild::command(&db.pool, &projections).await
+        }
+        Command::Report {
+            command: ReportCommand::Movements(args),
+        } => {
+            let standards = standards(cli.standards_dir.as_deref())?;
+            args.check(&standards)?;
+            let db = open(&location, 2).await?;
+            load_units(&db).await?;
+            crate::report_cli::run(&db.pool, &standards, &args).await
         }
         Command::Bench {
             ops,

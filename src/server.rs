@@ -110,7 +110,7 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let runner = tokio::spawn(crate::rebuild::run_projections(
+        let runner = tokio::spawn(crate::projection_runner::run_projections(
             self.pool,
             PROJECTION_INTERVAL,
             async move {

@@ -1,23 +1,74 @@
-//! `/api/v1/reports/movements`: the poor and near-poor movement tables of a unit and period.
+//! `/api/v1/reports/movements`: the poor and near-poor movement tables of a unit and period,
+//! as JSON or as a CSV / XLSX download (the same numbers; see `crate::export::movements`).
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use ansinh_projections::movements;
 
 use super::auth::{need, UnitAccess};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiQuery, Bounded};
-use super::registers::{check_period, check_standard};
 use super::AppState;
+use crate::export;
+use crate::movement_report::{self, MovementError, MovementRequest, DEFAULT_STANDARD};
+use crate::web::i18n::Lang;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/reports/movements", get(movements))
 }
+
+/// What the report is sent as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    /// The JSON document below (the default).
+    #[default]
+    Json,
+    /// One line per unit directly below, the total and its breakdowns (UTF-8 with BOM).
+    Csv,
+    /// The official form: merged headers, units as rows, a total row.
+    Xlsx,
+}
+
+/// The language of an export's headers and titles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportLang {
+    #[default]
+    Vi,
+    En,
+}
+
+impl From<ExportLang> for Lang {
+    fn from(lang: ExportLang) -> Lang {
+        match lang {
+            ExportLang::Vi => Lang::Vi,
+            ExportLang::En => Lang::En,
+        }
+    }
+}
+
+/// A file sent as a download (`Content-Disposition: attachment`): `type: string, format: binary`.
+pub struct Download;
+
+impl utoipa::PartialSchema for Download {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .build()
+            .into()
+    }
+}
+
+impl ToSchema for Download {}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -28,6 +79,14 @@ pub struct MovementQuery {
     pub to: NaiveDate,
     /// Standard id (default `vn-2022-2025`).
     pub standard: Option<String>,
+    /// `json` (default), `csv` or `xlsx`. CSV and XLSX are downloads
+    /// (`Content-Disposition: attachment`) with a row for each unit directly below `unit`, the
+    /// total row (the numbers of the JSON) and its breakdowns.
+    #[param(inline)]
+    pub format: Option<ReportFormat>,
+    /// Language of the CSV / XLSX headers and titles: `vi` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<ExportLang>,
 }
 
 impl Bounded for MovementQuery {}
@@ -36,7 +95,11 @@ impl Bounded for MovementQuery {}
 #[utoipa::path(get, path = "/api/v1/reports/movements", tag = "reports",
     params(MovementQuery),
     responses(
-        (status = 200, body = movements::MovementReport),
+        (status = 200, description = "The report as JSON, CSV or XLSX (see `format`)", content(
+            (movements::MovementReport = "application/json"),
+            (inline(Download) = "text/csv"),
+            (inline(Download) = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ),
@@ -45,25 +108,36 @@ pub async fn movements(
     State(state): State<AppState>,
     UnitAccess { unit, .. }: UnitAccess<need::Reports>,
     ApiQuery(q): ApiQuery<MovementQuery>,
-) -> Result<Json<movements::MovementReport>, ApiError> {
-    check_period(Some(q.from), Some(q.to))?;
-    let standard = q
-        .standard
-        .clone()
-        .unwrap_or_else(|| DEFAULT_STANDARD.into());
-    check_standard(&state, Some(&standard))?;
-    // The movement counts are kept by the asynchronous runner: bring them up to the log first,
-    // so a report reads every event recorded before it was asked for.
-    crate::rebuild::catch_up(&state.pool).await?;
-    let report = movements::report(&state.pool, &unit, q.from, q.to, &standard)
+) -> Result<Response, ApiError> {
+    let request = MovementRequest {
+        unit,
+        from: q.from,
+        to: q.to,
+        standard: q.standard.unwrap_or_else(|| DEFAULT_STANDARD.into()),
+    };
+    let lang = Lang::from(q.lang.unwrap_or_default());
+    let format = match q.format.unwrap_or_default() {
+        ReportFormat::Json => {
+            let report = movement_report::report(&state.pool, &state.standards, &request)
+                .await
+                .map_err(api_error)?;
+            return Ok(Json(report).into_response());
+        }
+        ReportFormat::Csv => export::Format::Csv,
+        ReportFormat::Xlsx => export::Format::Xlsx,
+    };
+    let sheet = movement_report::sheet(&state.pool, &state.standards, &request)
         .await
-        .map_err(|e| match e {
-            movements::ReportError::UnknownUnit(_) | movements::ReportError::BadPeriod { .. } => {
-                ApiError::BadRequest(e.to_string())
-            }
-            other => ApiError::unexpected(other),
-        })?;
-    Ok(Json(report))
+        .map_err(api_error)?;
+    Ok(export::movements::respond(sheet, format, lang, movement_report::today()).await)
 }
 
-const DEFAULT_STANDARD: &str = "vn-2022-2025";
+fn api_error(e: MovementError) -> ApiError {
+    match e {
+        MovementError::BadInput { field, detail } => {
+            ApiError::bad_parameter(field, format!("query parameter {field}: {detail}"))
+        }
+        MovementError::Database(e) => ApiError::unexpected(e),
+        MovementError::Report(e) => ApiError::unexpected(e),
+    }
+}

@@ -77,6 +77,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
+    /// The database URL, for an `ansinh` child process on the same database.
+    pub fn db_url(&self) -> &str {
+        &self._db.url
+    }
+
     /// A user with this role for this unit; returns the bearer token.
     pub async fn token(&self, role: Role, unit: &str) -> String {
         let (_, token) = users::create(&self.pool, &format!("{role} of {unit}"), role, unit)

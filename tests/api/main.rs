@@ -8,6 +8,7 @@ mod amounts;
 mod authorization;
 mod bad_inputs;
 mod docs;
+mod exports;
 mod freshness;
 mod helpers;
 mod households_list;

@@ -1,0 +1,177 @@
+//! The movement report as the API, the web page and `ansinh report movements` all get it: the
+//! request checked (period, standard, unit), the asynchronous counts brought up to the log,
+//! then the projection's report — and, for the exports, the same report of each unit directly
+//! below, so every row is counted by the one rule in `ansinh_projections::movements`.
+
+use ansinh_events::standards::Standards;
+use ansinh_projections::movements::{self, MovementReport, ReportError, Tables};
+use chrono::NaiveDate;
+use sqlx::PgPool;
+
+/// The standard of a report that names none.
+pub const DEFAULT_STANDARD: &str = "vn-2022-2025";
+
+/// What a movement report is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovementRequest {
+    pub unit: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub standard: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MovementError {
+    /// A bad request, naming the parameter (`unit`, `from`, `to`, `standard`).
+    #[error("{detail}")]
+    BadInput { field: &'static str, detail: String },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Report(ReportError),
+}
+
+/// One row of the exported report: a unit and its tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitRow {
+    pub code: String,
+    pub name: String,
+    pub tables: Tables,
+}
+
+/// The report with what its exports show beside the numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovementSheet {
+    /// The report of the requested unit: the total row, and the JSON of the API.
+    pub report: MovementReport,
+    pub unit_name: String,
+    /// The standard's name and legal basis, for the title.
+    pub standard_name: String,
+    pub legal_basis: String,
+    /// Each unit directly below the requested one that existed during the period.
+    pub units: Vec<UnitRow>,
+}
+
+/// Checks what needs no database: the period and the standard.
+pub fn check(request: &MovementRequest, standards: &Standards) -> Result<(), MovementError> {
+    if request.to < request.from {
+        return Err(MovementError::BadInput {
+            field: "to",
+            detail: format!("{} is before from {}", request.to, request.from),
+        });
+    }
+    if standards.get(&request.standard).is_none() {
+        let known: Vec<&str> = standards.ids().collect();
+        return Err(MovementError::BadInput {
+            field: "standard",
+            detail: format!(
+                "unknown standard {:?}; known: {}",
+                request.standard,
+                known.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The report of the requested unit (with the units below it), read after the asynchronous
+/// counts have caught up with the log.
+pub async fn report(
+    pool: &PgPool,
+    standards: &Standards,
+    request: &MovementRequest,
+) -> Result<MovementReport, MovementError> {
+    check(request, standards)?;
+    crate::projection_runner::catch_up(pool).await?;
+    unit_report(pool, request, &request.unit).await
+}
+
+async fn unit_report(
+    pool: &PgPool,
+    request: &MovementRequest,
+    unit: &str,
+) -> Result<MovementReport, MovementError> {
+    movements::report(pool, unit, request.from, request.to, &request.standard)
+        .await
+        .map_err(|e| match e {
+            ReportError::UnknownUnit(_) => MovementError::BadInput {
+                field: "unit",
+                detail: e.to_string(),
+            },
+            ReportError::BadPeriod { .. } => MovementError::BadInput {
+                field: "to",
+                detail: e.to_string(),
+            },
+            ReportError::Database(e) => MovementError::Database(e),
+            other => MovementError::Report(other),
+        })
+}
+
+/// The report with a row for each unit directly below the requested one, for the exports.
+pub async fn sheet(
+    pool: &PgPool,
+    standards: &Standards,
+    request: &MovementRequest,
+) -> Result<MovementSheet, MovementError> {
+    let report = report(pool, standards, request).await?;
+    let standard = standards.get(&request.standard);
+    let mut units = Vec::new();
+    for (code, name) in units_below(pool, request).await? {
+        let tables = unit_report(pool, request, &code).await?;
+        units.push(UnitRow {
+            code,
+            name,
+            tables: Tables {
+                poor: tables.poor,
+                near_poor: tables.near_poor,
+            },
+        });
+    }
+    Ok(MovementSheet {
+        unit_name: unit_name(pool, request).await?,
+        standard_name: standard.map(|s| s.name().to_owned()).unwrap_or_default(),
+        legal_basis: standard
+            .map(|s| s.legal_basis().to_owned())
+            .unwrap_or_default(),
+        report,
+        units,
+    })
+}
+
+/// Codes and names of the units whose parent is the requested unit at some day of the period
+/// (a renamed unit under its name at the end of the period), by code.
+async fn units_below(
+    pool: &PgPool,
+    request: &MovementRequest,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (code) code, name FROM admin_units
+          WHERE parent_code = $1 AND valid_from <= $3 AND (valid_to IS NULL OR $2 <= valid_to)
+          ORDER BY code, valid_from DESC",
+    )
+    .bind(&request.unit)
+    .bind(request.from)
+    .bind(request.to)
+    .fetch_all(pool)
+    .await
+}
+
+/// The requested unit's name at the end of the period (else its latest name).
+async fn unit_name(pool: &PgPool, request: &MovementRequest) -> Result<String, sqlx::Error> {
+    let name: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM admin_units WHERE code = $1
+          ORDER BY (valid_from <= $2 AND (valid_to IS NULL OR $2 <= valid_to)) DESC,
+                   valid_from DESC
+          LIMIT 1",
+    )
+    .bind(&request.unit)
+    .bind(request.to)
+    .fetch_optional(pool)
+    .await?;
+    Ok(name.unwrap_or_else(|| request.unit.clone()))
+}
+
+/// Today in Vietnam (UTC+7), for the "made on" line of a form.
+pub fn today() -> NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive()
+}
