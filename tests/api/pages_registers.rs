@@ -605,3 +605,145 @@ async fn admins_list_create_and_disable_users_and_import_units_on_their_pages() 
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("Only administrators may manage users."));
 }
+
+/// A download of a page as the cookie's user: status, content type, bytes.
+async fn download(app: &TestApp, path: &str, cookie: &str) -> (StatusCode, String, Vec<u8>) {
+    let r = client()
+        .get(format!("{}{path}", app.base))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status();
+    let kind = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, kind, r.bytes().await.expect("body").to_vec())
+}
+
+/// The CSV's records (after its byte-order mark), header first.
+fn csv_records(bytes: &[u8]) -> Vec<Vec<String>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").expect("a UTF-8 BOM");
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes)
+        .records()
+        .map(|r| r.expect("record").iter().map(str::to_owned).collect())
+        .collect()
+}
+
+/// The first sheet of an XLSX as rows of cells.
+fn xlsx_rows(bytes: &[u8]) -> Vec<Vec<calamine::Data>> {
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).expect("an XLSX");
+    let first = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&first).expect("a sheet");
+    range.rows().map(<[calamine::Data]>::to_vec).collect()
+}
+
+#[tokio::test]
+async fn every_register_exports_exactly_what_is_filtered_as_csv_and_xlsx() {
+    let app = spawn_app().await;
+    let officer = app.token(Role::CommuneOfficer, "25459").await;
+    let id = relapsed_household(&app, &officer).await;
+
+    // Re-poverty as CSV, for a supervisor: the case, with the API's numbers.
+    let (district, token) = signed_in(&app, "huyen.xuat", Role::DistrictOfficer, "703").await;
+    let (html_status, html) = page(&app, "/re-poverty?unit=25459", &district).await;
+    assert_eq!(html_status, StatusCode::OK);
+    assert!(
+        html.contains("/re-poverty?unit=25459&amp;format=xlsx"),
+        "{html}"
+    );
+    let (status, kind, bytes) =
+        download(&app, "/re-poverty?unit=25459&format=csv", &district).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(kind, "text/csv; charset=utf-8");
+    let records = csv_records(&bytes);
+    assert_eq!(records[0][0], "Mã hộ");
+    assert_eq!(records.len(), 2, "{records:?}");
+    let api = app.get("/api/v1/re-poverty?unit=25459", &token).await;
+    assert_eq!(records[1][0], id.to_string());
+    assert_eq!(
+        records[1][11],
+        api.body["items"][0]["supports_between_vnd"].to_string()
+    );
+    let (_, _, empty) = download(
+        &app,
+        "/re-poverty?unit=25459&from=2025-01-01&format=csv",
+        &district,
+    )
+    .await;
+    assert_eq!(csv_records(&empty).len(), 1, "only the header");
+
+    // The disbursement trail as XLSX, for a monitor: every row the page lists, voided ones
+    // marked, the counted amounts summing to the API's total, no ID number anywhere.
+    let (monitor, monitor_token) = signed_in(&app, "mttq.xuat", Role::Monitor, "703").await;
+    let (status, kind, bytes) =
+        download(&app, "/disbursements?unit=25459&format=xlsx", &monitor).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(kind.starts_with("application/vnd.openxmlformats"), "{kind}");
+    let rows = xlsx_rows(&bytes);
+    let header: Vec<String> = rows[0].iter().map(ToString::to_string).collect();
+    assert_eq!(header[5], "Số tiền");
+    assert_eq!(header[13], "Tình trạng");
+    assert_eq!(rows.len(), 4, "2 counted and 1 voided: {rows:?}");
+    let counted: f64 = rows[1..]
+        .iter()
+        .filter(|r| r[13].to_string() != "Đã hủy")
+        .filter_map(|r| calamine::DataType::as_f64(&r[5]))
+        .sum();
+    let api = app
+        .get("/api/v1/disbursements?unit=25459", &monitor_token)
+        .await;
+    assert_eq!(
+        counted as i64,
+        api.body["totals"]["amount_vnd"].as_i64().expect("total")
+    );
+    assert!(rows
+        .iter()
+        .flatten()
+        .all(|c| !c.to_string().contains(ID_NUMBER)));
+    let (_, _, csv) = download(
+        &app,
+        "/disbursements?unit=25459&source=local_budget&format=csv",
+        &monitor,
+    )
+    .await;
+    assert_eq!(csv_records(&csv).len(), 1, "a filter narrows the export");
+    let (status, _, _) = download(&app, "/disbursements?format=pdf", &monitor).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The access log as CSV for an auditor; refused for anyone else.
+    let (auditor, _) = signed_in(&app, "kiem.toan.xuat", Role::Auditor, "72").await;
+    let (status, _, bytes) = download(&app, "/access-log?format=csv", &auditor).await;
+    assert_eq!(status, StatusCode::OK);
+    let records = csv_records(&bytes);
+    assert!(
+        records
+            .iter()
+            .any(|r| r[1] == "mttq.xuat" && r[7] == "GET /api/v1/disbursements"),
+        "{records:?}"
+    );
+    let (status, _, _) = download(&app, "/access-log?format=xlsx", &monitor).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The movement report links to the official form, which opens with the session cookie.
+    let (province, _) = signed_in(&app, "tinh.xuat", Role::ProvinceOfficer, "72").await;
+    let (_, html) = page(
+        &app,
+        "/reports/movements?unit=703&from=2024-01-01&to=2024-12-31",
+        &province,
+    )
+    .await;
+    let link = "/api/v1/reports/movements?unit=703&from=2024-01-01&to=2024-12-31&standard=vn-2022-2025&format=xlsx&lang=vi";
+    assert!(html.contains(&link.replace('&', "&amp;")), "{html}");
+    let (status, kind, bytes) = download(&app, link, &province).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(kind.starts_with("application/vnd.openxmlformats"), "{kind}");
+    assert!(!xlsx_rows(&bytes).is_empty());
+}

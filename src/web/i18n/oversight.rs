@@ -31,6 +31,7 @@ pub const MESSAGES: &[Message] = &[
     ("al_title", "Nhật ký truy cập dữ liệu cá nhân", "Personal-data access log"),
     ("al_intro", "Ai đã xem dữ liệu cá nhân của hộ nào, lúc nào, qua chức năng nào; mới nhất trước.", "Who read which household's personal data, when and through what; newest first."),
     ("al_who", "Chỉ kiểm toán viên, thanh tra được xem nhật ký truy cập.", "Only auditors may read the access log."),
+    ("al_file", "nhat-ky-truy-cap", "access-log"),
     ("al_household_id", "Mã hộ", "Household id"),
     ("al_user_id", "Mã người dùng", "User id"),
     ("al_total", "Số lượt xem", "Reads"),

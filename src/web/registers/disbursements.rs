@@ -6,9 +6,10 @@ use minijinja::context;
 use serde_json::Value;
 
 use crate::api::registers::{POLICIES, SOURCES};
+use crate::export::{Cell, Column, Kind};
 use crate::web::chart::{self, Caption, Series};
 use crate::web::i18n::Lang;
-use crate::web::listing::{self, PAGE};
+use crate::web::listing::{self, date, int, named, text, PAGE};
 use crate::web::page::Ctx;
 
 /// The page's filters, passed to the API as they are.
@@ -16,8 +17,13 @@ const FILTERS: [&str; 6] = ["unit", "policy", "fund", "source", "from", "to"];
 
 pub async fn page(ctx: Ctx) -> Result<Response, Response> {
     ctx.signed_in()?;
-    let offset = listing::offset(&ctx);
     let q = ctx.api_query(&FILTERS);
+    if let Some(format) = listing::export_format(&ctx)? {
+        let api = format!("/api/v1/disbursements?{q}&include_voided=true");
+        let name = ctx.lang.text("db_file");
+        return Ok(listing::export(ctx, format, name, columns(), api, row).await);
+    }
+    let offset = listing::offset(&ctx);
     // Corrected and voided supports are shown with their reasons; the totals never count voided.
     let trail = ctx
         .get_json(&format!(
@@ -41,6 +47,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
             policies => POLICIES,
             sources => SOURCES,
             f => listing::filters(&ctx, &FILTERS),
+            exports => listing::export_links(&ctx),
         },
     ))
 }
@@ -112,4 +119,55 @@ fn describe(lang: Lang, groups: &[(String, f64)]) -> String {
         .map(|(k, v)| format!("{k}: {v:.1} {}", lang.text("db_million_vnd")))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+fn columns() -> Vec<Column> {
+    vec![
+        Column::new("Ngày chi", "Paid on", Kind::Date),
+        Column::new("Mã hộ", "Household id", Kind::Text),
+        Column::new("Chủ hộ", "Head of household", Kind::Text),
+        Column::new("Đơn vị", "Unit", Kind::Text),
+        Column::new("Chính sách", "Policy", Kind::Text),
+        Column::new("Số tiền", "Amount (VND)", Kind::Vnd),
+        Column::new(
+            "Số tiền ghi lần đầu",
+            "Amount first recorded (VND)",
+            Kind::Vnd,
+        ),
+        Column::new("Hiện vật", "In kind", Kind::Text),
+        Column::new("Nguồn kinh phí", "Funding source", Kind::Text),
+        Column::new("Quỹ", "Fund", Kind::Text),
+        Column::new("Số quyết định", "Decision no.", Kind::Text),
+        Column::new("Đơn vị chi", "Paid by", Kind::Text),
+        Column::new("Người nhận", "Recipient", Kind::Text),
+        Column::new("Tình trạng", "State", Kind::Text),
+        Column::new("Lý do đính chính", "Reason of the correction", Kind::Text),
+    ]
+}
+
+fn row(d: &Value, lang: Lang) -> Vec<Cell> {
+    let state = if d["voided"].as_bool() == Some(true) {
+        "db_voided"
+    } else if d["corrected_by"].is_number() {
+        "db_corrected"
+    } else {
+        "db_as_recorded"
+    };
+    vec![
+        date(d, "disbursed_on"),
+        text(d, "household_id"),
+        text(d, "head_name"),
+        text(d, "unit_code"),
+        named(d, "policy", "rg_policy_", lang),
+        int(d, "amount_vnd"),
+        int(d, "original_amount_vnd"),
+        text(d, "in_kind"),
+        named(d, "funding_source", "rg_source_", lang),
+        text(d, "fund_id"),
+        text(d, "decision_no"),
+        text(d, "disbursed_by"),
+        text(d, "recipient_member"),
+        Cell::Text(lang.text(state).to_owned()),
+        text(d, "correction_reason"),
+    ]
 }

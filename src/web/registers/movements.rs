@@ -76,6 +76,11 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
             near_poor => table(&report, "near_poor", &NEAR_POOR_ROWS),
             chart => movement_chart(ctx.lang, &report),
             standards => STANDARDS,
+            // The official form's CSV and XLSX are the API's own downloads of the same query.
+            exports => context! {
+                csv => format!("/api/v1/reports/movements?{q}&format=csv&lang={}", ctx.lang.code()),
+                xlsx => format!("/api/v1/reports/movements?{q}&format=xlsx&lang={}", ctx.lang.code()),
+            },
             f => context! {
                 unit => ctx.param("unit").unwrap_or(""),
                 from => from,
