@@ -45,4 +45,5 @@ mod screenshots;
 
 mod cross_site;
 mod look;
+mod registers;
 mod sign_in;
