@@ -6,7 +6,7 @@ use ansinh::users::Role;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::browser::{in_lang, Browser};
+use crate::browser::Browser;
 use crate::helpers::{decision, support, survey, TestApp};
 
 /// An ID number of the registered household (tests/api/helpers.rs `registration`).
@@ -64,6 +64,12 @@ async fn relapsed_household(app: &TestApp, officer: &str) -> Uuid {
     id
 }
 
+/// `path` in `lang`, always named: a language chosen before is remembered by a cookie.
+fn in_lang(path: &str, lang: &str) -> String {
+    let join = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{join}lang={lang}")
+}
+
 /// Checks the page shown with axe-core and photographs it as `page` (both widths).
 async fn check_and_photograph(b: &Browser, page: &str) {
     b.axe_check().await;
@@ -83,7 +89,7 @@ async fn a_supervisors_re_poverty_page_lists_the_case() {
         assert!(text.contains("10/12/2024"), "{text}");
         check_and_photograph(&b, "re-poverty").await;
     }
-    b.open("/re-poverty").await;
+    b.open("/re-poverty?lang=vi").await;
     b.click_and_wait(&format!("a[href='/households/{id}']"))
         .await;
     assert_eq!(b.path().await, format!("/households/{id}"));
@@ -134,7 +140,7 @@ async fn a_monitors_disbursement_page_and_export_match_the_api_without_id_number
         b.open(page).await;
         assert!(!b.text().await.contains(ID_NUMBER), "{page}");
     }
-    b.open("/").await;
+    b.open("/?lang=vi").await;
     check_and_photograph(&b, "home-monitor").await;
 }
 
@@ -162,7 +168,7 @@ async fn the_movement_report_is_accessible_and_printable_in_both_languages() {
         )
         .await;
     assert_eq!(hidden, Value::Bool(true));
-    b.open("/").await;
+    b.open("/?lang=vi").await;
     check_and_photograph(&b, "home-supervisor").await;
 }
 
@@ -189,7 +195,7 @@ async fn the_auditors_and_admins_pages_are_accessible() {
         ("/admin/users", "admin-users"),
         ("/admin/units?q=Phường", "admin-units"),
     ] {
-        b.open(page).await;
+        b.open(&in_lang(page, "vi")).await;
         check_and_photograph(&b, name).await;
     }
     // A refusal is a page saying who may see it, and passes the check too.
