@@ -41,6 +41,7 @@ pub enum WorklistKind {
 #[into_params(parameter_in = Query)]
 pub struct WorklistQuery {
     /// Which list: `undecided`, `awaiting_support` or `differs_from_proposal`.
+    #[param(inline)]
     pub kind: WorklistKind,
     /// Unit (with the units below it, by the household's current unit); default: the user's.
     pub unit: Option<String>,

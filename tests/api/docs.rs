@@ -127,7 +127,7 @@ async fn no_parameter_is_in_the_path_unless_the_path_template_names_it() {
                     query += 1;
                     let must = matches!(
                         (path.as_str(), name),
-                        ("/api/v1/reports/movements", "from" | "to")
+                        ("/api/v1/reports/movements", "from" | "to") | ("/api/v1/worklist", "kind")
                     );
                     assert_eq!(
                         p["required"].as_bool().unwrap_or(false),
