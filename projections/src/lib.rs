@@ -34,6 +34,7 @@ pub mod log;
 pub mod movements;
 pub mod re_poverty;
 pub mod rebuild;
+pub mod register_as_of;
 pub mod runner;
 pub mod status;
 pub mod time_travel;

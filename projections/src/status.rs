@@ -81,8 +81,11 @@ pub struct HouseholdSummary {
     pub id: Uuid,
     pub head_name: String,
     pub unit_code: String,
+    /// The unit's name (valid on the day the list is for), when the unit is known.
+    pub unit_name: Option<String>,
     pub hamlet: String,
     pub member_count: i32,
+    pub registered_on: NaiveDate,
     pub closed_on: Option<NaiveDate>,
     pub version: i32,
 }
@@ -108,6 +111,13 @@ pub struct SearchQuery {
     pub descending: bool,
     pub limit: i64,
     pub offset: i64,
+    /// The register as it stood at the end of this day: every filter then applies to each
+    /// household's state replayed to that day (see [`crate::register_as_of`]).
+    pub as_of: Option<NaiveDate>,
+    /// With `as_of`: the user's own unit, which bounds the households replayed (by their
+    /// current unit, as every household read is scoped); `unit` then filters the unit they
+    /// were in on `as_of`.
+    pub scope: Option<String>,
 }
 
 /// The order of a search or list page (ties broken by household id).
@@ -501,6 +511,9 @@ pub async fn household_events(
 /// Households whose head's name matches, ignoring case and diacritics (đ ↔ d), narrowed by
 /// the other filters, in the order asked (name order by default); an empty name matches all.
 pub async fn search(pool: &PgPool, q: &SearchQuery) -> Result<SearchPage, sqlx::Error> {
+    if let Some(as_of) = q.as_of {
+        return crate::register_as_of::search(pool, q, as_of).await;
+    }
     let folded = fold(&q.name);
     if folded.is_empty() && !q.name.trim().is_empty() {
         return Ok(SearchPage {
@@ -512,7 +525,10 @@ pub async fn search(pool: &PgPool, q: &SearchQuery) -> Result<SearchPage, sqlx::
     push_filters(&mut count, &folded, q);
     let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
     let mut items = QueryBuilder::<Postgres>::new(
-        "SELECT household_id AS id, head_name, unit_code, hamlet, member_count, closed_on, version
+        "SELECT household_id AS id, head_name, unit_code,
+                (SELECT u.name FROM admin_units u WHERE u.code = household_status.unit_code
+                  ORDER BY u.valid_to IS NULL DESC, u.valid_from DESC LIMIT 1) AS unit_name,
+                hamlet, member_count, registered_on, closed_on, version
            FROM household_status WHERE ",
     );
     push_filters(&mut items, &folded, q);
@@ -587,6 +603,26 @@ fn push_filters(b: &mut QueryBuilder<'_, Postgres>, folded: &str, q: &SearchQuer
     }
 }
 
+/// Whether a folded name matches a folded query as [`search`]'s SQL does: the name starts
+/// with the query, or each query word starts a name word, in order, and the query occurs in it.
+pub fn name_matches(folded_name: &str, folded_query: &str) -> bool {
+    if folded_name.starts_with(folded_query) {
+        return true;
+    }
+    if !folded_name.contains(folded_query) {
+        return false;
+    }
+    let spaced = format!(" {folded_name}");
+    let mut rest = spaced.as_str();
+    for word in folded_query.split(' ') {
+        match rest.find(&format!(" {word}")) {
+            Some(at) => rest = &rest[at + 1 + word.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// `text` with LIKE's wildcards taken literally (the default escape character is `\`).
 fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -627,6 +663,16 @@ mod tests {
             Some(d("2025-07-01")),
             on
         ));
+    }
+
+    #[test]
+    fn names_match_by_word_starts_in_order() {
+        assert!(name_matches("nguyen van a", "nguyen van"));
+        assert!(name_matches("nguyen van a", "van a"));
+        assert!(name_matches("nguyen van a", "a"));
+        assert!(!name_matches("nguyen van a", "an"));
+        assert!(!name_matches("nguyen van a", "a van"));
+        assert!(!name_matches("nguyen van a", "guyen"));
     }
 
     #[test]

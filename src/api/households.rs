@@ -234,6 +234,12 @@ pub struct StatusView {
     pub exited_near_poverty_on: Option<NaiveDate>,
     /// Exited poverty within the last 36 months (judged on `as_of`, else today).
     pub recently_exited: bool,
+    /// The category the latest decision's survey proposed (what the decision was checked
+    /// against); absent for a baseline carried over without a decision of its own.
+    #[schema(example = "poor")]
+    pub proposed: Option<String>,
+    /// Why the latest decision differs from the proposal (given only when it does).
+    pub decision_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -253,6 +259,9 @@ pub struct HouseholdView {
     pub id: Uuid,
     pub head_name: String,
     pub unit_code: String,
+    /// The unit's name on the day shown, if the unit is known.
+    #[schema(example = "Xã Tân Thành")]
+    pub unit_name: Option<String>,
     pub hamlet: String,
     #[schema(example = "rural")]
     pub area: String,
@@ -403,6 +412,12 @@ pub struct SearchParams {
     pub merit_family: Option<bool>,
     /// The latest survey found no working capacity.
     pub no_working_capacity: Option<bool>,
+    /// The register as it stood at the end of this day: each household's unit, hamlet,
+    /// category, flags and head as of then (by effective date, corrections included, as
+    /// `GET /api/v1/households/{id}?as_of=`); only households registered by then. `unit`
+    /// filters the unit a household was in on that day, among the households in the user's
+    /// units now. Slower than the present register: every household in scope is replayed.
+    pub as_of: Option<NaiveDate>,
     /// `name` (default), `unit` or `registered_on`; a leading `-` sorts descending.
     pub sort: Option<String>,
     /// Page size (default 50).
@@ -427,8 +442,12 @@ pub struct HouseholdSummary {
     pub id: Uuid,
     pub head_name: String,
     pub unit_code: String,
+    /// The unit's name (valid on `as_of` when given), if the unit is known.
+    #[schema(example = "Xã Tân Thành")]
+    pub unit_name: Option<String>,
     pub hamlet: String,
     pub member_count: i32,
+    pub registered_on: NaiveDate,
     pub closed_on: Option<NaiveDate>,
     pub version: i32,
 }
@@ -453,7 +472,7 @@ pub struct SearchResults {
     security(("bearer" = [])))]
 pub async fn search(
     State(state): State<AppState>,
-    UnitAccess { unit, .. }: UnitAccess<need::Status>,
+    UnitAccess { unit, auth, .. }: UnitAccess<need::Status>,
     ApiQuery(q): ApiQuery<SearchParams>,
 ) -> Result<Response, ApiError> {
     let (sort, descending) = parse_sort(q.sort.as_deref())?;
@@ -487,6 +506,8 @@ pub async fn search(
             descending,
             limit: q.limit.unwrap_or(50),
             offset: q.offset.unwrap_or(0),
+            as_of: q.as_of,
+            scope: Some(auth.user().unit_code.clone()),
         },
     )
     .await?;
@@ -505,8 +526,10 @@ pub async fn search(
                 id: h.id,
                 head_name: h.head_name,
                 unit_code: h.unit_code,
+                unit_name: h.unit_name,
                 hamlet: h.hamlet,
                 member_count: h.member_count,
+                registered_on: h.registered_on,
                 closed_on: h.closed_on,
                 version: h.version,
             })
@@ -591,14 +614,19 @@ pub async fn show(
     if query.known_on.is_some() {
         auth.require(Permission::ReadAsKnown)?;
     }
-    let current = &current.log.state;
+    let log = &current.log;
+    let current = &log.state;
     let unit = unit_of(current).to_owned();
     let version = current.version();
-    let shown = if query.as_of.is_none() && query.known_on.is_none() {
-        current.clone()
+    let (shown, decisions) = if query.as_of.is_none() && query.known_on.is_none() {
+        (current.clone(), latest_decisions(&log.events, None, None))
     } else {
         let events = state.log.events(id).await?;
-        time_travel::replay(&events, query.as_of, query.known_on)
+        let decisions = latest_decisions(&events, query.as_of, query.known_on);
+        (
+            time_travel::replay(&events, query.as_of, query.known_on),
+            decisions,
+        )
     };
     let on = query
         .as_of
@@ -609,7 +637,22 @@ pub async fn show(
             "household {id} was not yet registered then"
         )));
     };
-    let view = household_view(status, &shown, version, query.as_of, query.known_on);
+    let mut view = household_view(status, &shown, version, query.as_of, query.known_on);
+    view.unit_name = sqlx::query_scalar(
+        "SELECT name FROM admin_units WHERE code = $1
+          ORDER BY (valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $2)) DESC,
+                   valid_from DESC LIMIT 1",
+    )
+    .bind(&view.unit_code)
+    .bind(on)
+    .fetch_optional(&state.pool)
+    .await?;
+    for (standard, (proposed, reason)) in decisions {
+        if let Some(status) = view.status.get_mut(&standard) {
+            status.proposed = Some(proposed.as_str().to_owned());
+            status.decision_reason = reason;
+        }
+    }
     let mut response = Json(view).into_response();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
         response.headers_mut().insert(header::ETAG, etag);
@@ -633,6 +676,7 @@ fn household_view(
         id: s.id,
         head_name: s.head_name,
         unit_code: s.unit_code,
+        unit_name: None,
         hamlet: s.hamlet,
         area: s.area.as_str().to_owned(),
         ethnic_minority: s.ethnic_minority,
@@ -675,11 +719,35 @@ fn household_view(
                         exited_poverty_on: st.exited_poverty_on,
                         exited_near_poverty_on: st.exited_near_poverty_on,
                         recently_exited: st.recently_exited,
+                        proposed: None,
+                        decision_reason: None,
                     },
                 )
             })
             .collect(),
     }
+}
+
+/// Per standard, the latest decision's proposal and reason among the events shown with this
+/// cut (decisions are never corrected; they count from their effective day, as in
+/// [`time_travel::replay`], and only once recorded by the end of `known_on`).
+fn latest_decisions(
+    events: &[ansinh_events::Recorded<ansinh_events::household::HouseholdEvent>],
+    as_of: Option<NaiveDate>,
+    known_on: Option<NaiveDate>,
+) -> BTreeMap<String, (Category, Option<String>)> {
+    let known_by = known_on.map(time_travel::end_of_day_in_vietnam);
+    let mut latest = BTreeMap::new();
+    for e in events {
+        if let ansinh_events::household::HouseholdEvent::HouseholdClassified(c) = &e.event {
+            if as_of.is_none_or(|day| e.meta.effective_on <= day)
+                && known_by.is_none_or(|at| e.meta.recorded_at < at)
+            {
+                latest.insert(c.standard.clone(), (c.proposed, c.reason.clone()));
+            }
+        }
+    }
+    latest
 }
 
 /// Every event of a household in sequence order, with envelopes and hashes.

@@ -205,7 +205,7 @@ async fn login_form(ctx: Ctx) -> Response {
 }
 
 /// A moment as Vietnam's clocks show it (UTC+7).
-fn vietnam_time(at: DateTime<Utc>) -> String {
+pub(crate) fn vietnam_time(at: DateTime<Utc>) -> String {
     let offset = FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| Utc.fix());
     at.with_timezone(&offset)
         .format("%H:%M %d/%m/%Y")

@@ -304,3 +304,144 @@ async fn a_monitors_list_has_no_id_numbers_or_birth_years_and_is_logged() {
     }
     assert_eq!(logged, 4);
 }
+
+/// Surveys `id` on `surveyed_on` and decides `category` on `decided_on` with a reason.
+async fn decide(r: &Register, id: Uuid, surveyed_on: &str, category: &str, decided_on: &str) {
+    let base = format!("/api/v1/households/{id}");
+    let s = survey(surveyed_on, 1_200_000, 3);
+    let reply = r.app.post(&format!("{base}/surveys"), &r.officer, &s).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let mut d = decision(category, decided_on);
+    d["reason"] = format!("họp bình xét {decided_on}").into();
+    let reply = r
+        .app
+        .post(&format!("{base}/decisions"), &r.officer, &d)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn the_register_as_of_a_day_lists_each_household_as_it_stood_then() {
+    let r = register_three().await;
+    // Registered by then: Cường (10/01) and Bình (10/02), not An (10/03).
+    let early = list(&r, "?as_of=2021-02-15").await;
+    assert_eq!(early["total"], 2, "{early}");
+    assert_eq!(ids(&early), vec![r.binh, r.cuong]);
+
+    // Cường: poor from 2022-12-10, near poor from 2023-12-10.
+    decide(&r, r.cuong, "2022-10-05", "poor", "2022-12-10").await;
+    decide(&r, r.cuong, "2023-10-05", "near_poor", "2023-12-10").await;
+    let poor = "&standard=vn-2022-2025&category=poor";
+    let near_poor = "&standard=vn-2022-2025&category=near_poor";
+    assert_eq!(
+        ids(&list(&r, &format!("?as_of=2023-06-30{poor}")).await),
+        vec![r.cuong]
+    );
+    assert_eq!(
+        ids(&list(&r, &format!("?as_of=2023-06-30{near_poor}")).await),
+        Vec::<Uuid>::new()
+    );
+    assert_eq!(
+        ids(&list(&r, &format!("?as_of=2022-12-09{poor}")).await),
+        Vec::<Uuid>::new()
+    );
+    assert_eq!(
+        ids(&list(&r, &format!("?x=1{poor}")).await),
+        Vec::<Uuid>::new()
+    );
+    assert_eq!(
+        ids(&list(&r, &format!("?x=1{near_poor}")).await),
+        vec![r.cuong]
+    );
+
+    // The status of one household as of then carries the decision's proposal and reason.
+    let then = r
+        .app
+        .get(
+            &format!("/api/v1/households/{}?as_of=2023-06-30", r.cuong),
+            &r.officer,
+        )
+        .await;
+    let standing = &then.body["status"]["vn-2022-2025"];
+    assert_eq!(standing["category"], "poor", "{}", then.text);
+    assert_eq!(standing["decision_reason"], "họp bình xét 2022-12-10");
+    assert!(standing["proposed"].is_string(), "{}", then.text);
+    let now = r
+        .app
+        .get(&format!("/api/v1/households/{}", r.cuong), &r.officer)
+        .await;
+    let standing = &now.body["status"]["vn-2022-2025"];
+    assert_eq!(standing["category"], "near_poor", "{}", now.text);
+    assert_eq!(standing["decision_reason"], "họp bình xét 2023-12-10");
+
+    // Bình moves to the other commune on 2022-06-01: the district sees it in HOME as of 2022
+    // and in OTHER now; the unit filter is the unit of the day.
+    let province = r.app.token(Role::ProvinceOfficer, "72").await;
+    let moved = r
+        .app
+        .post(
+            &format!("/api/v1/households/{}/moves", r.binh),
+            &province,
+            &serde_json::json!({"moved_on": "2022-06-01", "unit_code": OTHER,
+                                "hamlet": "Ấp Mới", "area": "rural"}),
+        )
+        .await;
+    assert_eq!(moved.status, 201, "{}", moved.text);
+    let auditor = r.app.token(Role::Auditor, "72").await;
+    let at = |query: &'static str| {
+        let (app, auditor) = (&r.app, &auditor);
+        async move {
+            let reply = app
+                .get(&format!("/api/v1/households{query}"), auditor)
+                .await;
+            assert_eq!(reply.status, 200, "{query}: {}", reply.text);
+            reply.body
+        }
+    };
+    let home_then = at("?unit=25459&as_of=2022-01-01").await;
+    assert_eq!(ids(&home_then), vec![r.binh, r.cuong, r.an]);
+    assert_eq!(home_then["items"][0]["hamlet"], "Ấp Một");
+    assert_eq!(
+        ids(&at("?unit=25459").await),
+        vec![r.cuong, r.an],
+        "Bình lives elsewhere now"
+    );
+    let other_then = at("?unit=25456&as_of=2022-01-01&sort=-name").await;
+    assert_eq!(ids(&other_then), vec![r.elsewhere]);
+    let other_now = at("?unit=25456&as_of=2022-06-01").await;
+    assert_eq!(ids(&other_now), vec![r.binh, r.elsewhere]);
+    assert_eq!(other_now["items"][0]["hamlet"], "Ấp Mới");
+    // Sorting and paging apply to the past states.
+    let by_day = at("?as_of=2022-01-01&sort=-registered_on&limit=2&offset=1").await;
+    assert_eq!(by_day["total"], 4);
+    assert_eq!(ids(&by_day), vec![r.binh, r.cuong]);
+    let by_name = at("?as_of=2022-01-01&name=tran").await;
+    assert_eq!(ids(&by_name), vec![r.an, r.elsewhere]);
+
+    let bad = r
+        .app
+        .get("/api/v1/households?as_of=2022-13-01", &r.officer)
+        .await;
+    assert_eq!(bad.problem(400)["field"], "as_of", "{}", bad.text);
+}
+
+#[tokio::test]
+async fn the_list_names_each_households_unit_as_it_was_named_on_the_day() {
+    let r = register_three().await;
+    // 25459 was "Phường 3" before the 2025 reorganisation reused its code.
+    for (query, day) in [("", "2026-01-01"), ("?as_of=2021-12-31", "2021-12-31")] {
+        let name: String = sqlx::query_scalar(
+            "SELECT name FROM admin_units WHERE code = $1
+                AND valid_from <= $2::date AND (valid_to IS NULL OR valid_to >= $2::date)",
+        )
+        .bind(HOME)
+        .bind(day)
+        .fetch_one(&r.app.pool)
+        .await
+        .expect("unit name");
+        let body = list(&r, query).await;
+        for item in body["items"].as_array().expect("items") {
+            assert_eq!(item["unit_name"], name.as_str(), "{query}: {body}");
+        }
+    }
+}

@@ -11,6 +11,7 @@ mod docs;
 mod exports;
 mod freshness;
 mod helpers;
+mod household_pages;
 mod households_list;
 mod pages_registers;
 mod probe_edge;

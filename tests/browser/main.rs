@@ -44,6 +44,7 @@ mod forge;
 mod screenshots;
 
 mod cross_site;
+mod households;
 mod look;
 mod registers;
 mod sign_in;
