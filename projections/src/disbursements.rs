@@ -407,3 +407,106 @@ pub async fn list(
         offset,
     })
 }
+
+/// One group of a [`Summary`]: its key, how many supports and how much.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SummaryGroup {
+    /// `YYYY-MM` (by month), the policy (by policy), or `source` or `source/fund` (by fund).
+    pub key: String,
+    pub count: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, format = Int64))]
+    pub amount_vnd: i128,
+}
+
+/// Sums of every matching support that counts (voided ones never), by month, by policy and by
+/// funding source and fund: computed by the database over all matching rows, never from a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Summary {
+    pub totals: Totals,
+    /// Matching supports voided by a correction (listed with `include_voided`, never summed).
+    pub voided: i64,
+    /// Months in order.
+    pub by_month: Vec<SummaryGroup>,
+    /// Largest amount first.
+    pub by_policy: Vec<SummaryGroup>,
+    /// Largest amount first; `key` is the funding source, with `/fund` when a fund is named.
+    pub by_fund: Vec<SummaryGroup>,
+}
+
+/// The sums of the supports `filter` matches (its `include_voided` is ignored: voided supports
+/// are never counted).
+pub async fn summary(
+    pool: &PgPool,
+    filter: &DisbursementFilter,
+) -> Result<Summary, DisbursementError> {
+    let policy = filter.policy.as_ref().map(enum_name);
+    let source = filter.source.as_ref().map(enum_name);
+    // One pass: GROUPING SETS gives the three groupings and the grand total together.
+    let rows: Vec<(i32, Option<String>, i64, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT GROUPING(to_char(disbursed_on, 'YYYY-MM'), policy,
+                         funding_source || coalesce('/' || fund_id, '')),
+                coalesce(to_char(disbursed_on, 'YYYY-MM'), policy,
+                         funding_source || coalesce('/' || fund_id, '')),
+                count(*), sum(amount_vnd)::text
+           FROM disbursements
+          WHERE NOT voided AND {FILTER}
+          GROUP BY GROUPING SETS ((to_char(disbursed_on, 'YYYY-MM')), (policy),
+                                  (funding_source || coalesce('/' || fund_id, '')), ())"
+    ))
+    .bind(&filter.unit)
+    .bind(&policy)
+    .bind(&source)
+    .bind(&filter.fund)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.household)
+    .fetch_all(pool)
+    .await?;
+    let voided: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM disbursements WHERE voided AND {FILTER}"
+    ))
+    .bind(&filter.unit)
+    .bind(&policy)
+    .bind(&source)
+    .bind(&filter.fund)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.household)
+    .fetch_one(pool)
+    .await?;
+    let mut summary = Summary {
+        totals: Totals::default(),
+        voided,
+        by_month: Vec::new(),
+        by_policy: Vec::new(),
+        by_fund: Vec::new(),
+    };
+    for (grouping, key, count, amount) in rows {
+        let amount_vnd = match amount {
+            None => 0,
+            Some(text) => text.parse().map_err(|_| DisbursementError::Corrupt {
+                field: "sum(amount_vnd)",
+                value: text,
+            })?,
+        };
+        let group = SummaryGroup {
+            key: key.unwrap_or_default(),
+            count,
+            amount_vnd,
+        };
+        // GROUPING's bits: 4 = month, 2 = policy, 1 = fund left out of the grouping.
+        match grouping {
+            3 => summary.by_month.push(group),
+            5 => summary.by_policy.push(group),
+            6 => summary.by_fund.push(group),
+            _ => summary.totals = Totals { count, amount_vnd },
+        }
+    }
+    summary.by_month.sort_by(|a, b| a.key.cmp(&b.key));
+    for groups in [&mut summary.by_policy, &mut summary.by_fund] {
+        groups.sort_by(|a, b| b.amount_vnd.cmp(&a.amount_vnd).then(a.key.cmp(&b.key)));
+    }
+    Ok(summary)
+}

@@ -20,9 +20,9 @@ use crate::users::{self, Role, UserError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/users", post(create_user))
+        .route("/users", post(create_user).get(list_users))
         .route("/users/{id}", patch(update_user))
-        .route("/units", post(import_units))
+        .route("/units", post(import_units).get(list_units))
         .route("/access-log", get(access_log))
 }
 
@@ -170,6 +170,149 @@ pub async fn update_user(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    /// Users of this unit and the units below it (default: the admin's unit).
+    pub unit: Option<String>,
+    /// Only names containing this text (case-insensitive).
+    pub name: Option<String>,
+    /// Page size (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// Items to skip (default 0).
+    #[param(minimum = 0, maximum = 1000000000)]
+    pub offset: Option<i64>,
+}
+
+impl Bounded for UserListQuery {
+    fn bounds(&self) -> Vec<(&'static str, Option<i64>, i64, i64)> {
+        vec![
+            ("limit", self.limit, 1, 1000),
+            ("offset", self.offset, 0, MAX_OFFSET),
+        ]
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct UserListItem {
+    pub id: Uuid,
+    pub name: String,
+    /// One of the roles of `NewUser.role`.
+    pub role: String,
+    pub unit_code: String,
+    pub created_at: DateTime<Utc>,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub items: Vec<UserListItem>,
+    pub total: i64,
+}
+
+/// The users of a unit and the units below it, by name (admins, within their unit).
+#[utoipa::path(get, path = "/api/v1/users", tag = "administration",
+    params(UserListQuery),
+    responses(
+        (status = 200, body = UserList),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    UnitAccess { unit, .. }: UnitAccess<need::Users>,
+    ApiQuery(q): ApiQuery<UserListQuery>,
+) -> Result<Json<UserList>, ApiError> {
+    const FILTER: &str = "FROM users u
+        JOIN admin_unit_closure c ON c.ancestor = $1 AND c.descendant = u.unit_code
+        WHERE ($2::text IS NULL OR strpos(lower(u.name), lower($2)) > 0)";
+    let name = q.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let items: Vec<UserListItem> = sqlx::query_as(&format!(
+        "SELECT u.id, u.name, u.role, u.unit_code, u.created_at,
+                u.disabled_at IS NOT NULL AS disabled
+         {FILTER} ORDER BY u.name, u.id LIMIT $3 OFFSET $4"
+    ))
+    .bind(&unit)
+    .bind(name)
+    .bind(q.limit.unwrap_or(100))
+    .bind(q.offset.unwrap_or(0))
+    .fetch_all(&state.pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) {FILTER}"))
+        .bind(&unit)
+        .bind(name)
+        .fetch_one(&state.pool)
+        .await?;
+    Ok(Json(UserList { items, total }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnitListQuery {
+    /// Units below this one, itself included (default: the admin's unit).
+    pub unit: Option<String>,
+    /// Only units whose code starts with, or whose name contains, this text.
+    pub q: Option<String>,
+    /// Page size (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// Items to skip (default 0).
+    #[param(minimum = 0, maximum = 1000000000)]
+    pub offset: Option<i64>,
+}
+
+impl Bounded for UnitListQuery {
+    fn bounds(&self) -> Vec<(&'static str, Option<i64>, i64, i64)> {
+        vec![
+            ("limit", self.limit, 1, 1000),
+            ("offset", self.offset, 0, MAX_OFFSET),
+        ]
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnitList {
+    /// By code, then validity.
+    pub items: Vec<UnitRow>,
+    pub total: i64,
+}
+
+/// The administrative units below a unit, every version of each (admins, within their unit).
+#[utoipa::path(get, path = "/api/v1/units", tag = "administration",
+    params(UnitListQuery),
+    responses(
+        (status = 200, body = UnitList),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_units(
+    State(state): State<AppState>,
+    UnitAccess { unit, .. }: UnitAccess<need::Units>,
+    ApiQuery(q): ApiQuery<UnitListQuery>,
+) -> Result<Json<UnitList>, ApiError> {
+    const FILTER: &str = "FROM admin_units a
+        JOIN admin_unit_closure c ON c.ancestor = $1 AND c.descendant = a.code
+        WHERE ($2::text IS NULL OR a.code LIKE $2 || '%' OR strpos(lower(a.name), lower($2)) > 0)";
+    let search = q.q.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let items: Vec<UnitRow> = sqlx::query_as(&format!(
+        "SELECT a.code, a.name, a.level, a.parent_code, a.valid_from, a.valid_to
+         {FILTER} ORDER BY a.code, a.valid_from LIMIT $3 OFFSET $4"
+    ))
+    .bind(&unit)
+    .bind(search)
+    .bind(q.limit.unwrap_or(100))
+    .bind(q.offset.unwrap_or(0))
+    .fetch_all(&state.pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) {FILTER}"))
+        .bind(&unit)
+        .bind(search)
+        .fetch_one(&state.pool)
+        .await?;
+    Ok(Json(UnitList { items, total }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AccessLogQuery {
     /// Only reads of this household.
     pub household: Option<Uuid>,
@@ -262,7 +405,7 @@ pub async fn access_log(
     Ok(Json(AccessLogPage { items, total }))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct UnitRow {
     /// Numeric code (communes of the new province reuse old codes: a unit is keyed by code and
     /// `valid_from`).

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
-use super::{admin, households, records, registers, reports, AppState};
+use super::{admin, households, records, registers, reports, verification, worklist, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,9 +35,14 @@ use super::{admin, households, records, registers, reports, AppState};
         records::correct,
         registers::re_poverty,
         registers::disbursements,
+        registers::disbursement_summary,
+        worklist::worklist,
+        verification::anchor,
         reports::movements,
+        admin::list_users,
         admin::create_user,
         admin::update_user,
+        admin::list_units,
         admin::import_units,
         admin::access_log,
     ),

@@ -11,6 +11,8 @@ pub mod households;
 pub mod records;
 pub mod registers;
 pub mod reports;
+pub mod verification;
+pub mod worklist;
 pub mod write;
 
 use std::sync::Arc;
@@ -53,6 +55,8 @@ pub struct AppState {
     pub sessions: PostgresStore,
     /// How the site is reached from outside (`--public-url`).
     pub web: Arc<WebConfig>,
+    /// The last verification of every chain, reused while the log has not grown.
+    pub anchors: verification::AnchorCache,
 }
 
 impl AppState {
@@ -63,6 +67,7 @@ impl AppState {
             access_log: AccessLog::start(&pool),
             sessions: PostgresStore::new(pool.clone()),
             web: Arc::new(web),
+            anchors: Default::default(),
             pool,
             log,
             standards: Arc::new(standards),
@@ -81,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .merge(records::router())
         .merge(registers::router())
         .merge(reports::router())
+        .merge(worklist::router())
+        .merge(verification::router())
         .merge(admin::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

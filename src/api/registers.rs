@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use ansinh_events::Category;
-use ansinh_projections::disbursements::{self, DisbursementFilter, DisbursementList};
+use ansinh_projections::disbursements::{self, DisbursementFilter, DisbursementList, Summary};
 use ansinh_projections::log::parse_enum;
 use ansinh_projections::re_poverty::{self, RePovertyFilter};
 
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/re-poverty", get(re_poverty))
         .route("/disbursements", get(disbursements))
+        .route("/disbursements/summary", get(disbursement_summary))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -60,6 +61,8 @@ impl Bounded for RePovertyQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RePovertyItem {
     pub household_id: Uuid,
+    /// The head's name when the household fell back.
+    pub head_name: String,
     /// The household's unit on the day it fell back.
     pub unit_code: String,
     pub standard: String,
@@ -99,7 +102,7 @@ pub async fn re_poverty(
     State(state): State<AppState>,
     UnitAccess { unit, .. }: UnitAccess<need::Registers>,
     ApiQuery(q): ApiQuery<RePovertyQuery>,
-) -> Result<Json<RePovertyRegister>, ApiError> {
+) -> Result<Response, ApiError> {
     check_period(q.from, q.to)?;
     check_standard(&state, q.standard.as_deref())?;
     let category = match q.category.as_deref() {
@@ -132,6 +135,7 @@ pub async fn re_poverty(
         .into_iter()
         .map(|r| RePovertyItem {
             household_id: r.household_id,
+            head_name: r.head_name,
             unit_code: r.unit_code,
             standard: r.standard,
             category: r.category.as_str().to_owned(),
@@ -146,10 +150,18 @@ pub async fn re_poverty(
             cause: r.cause,
         })
         .collect();
-    Ok(Json(RePovertyRegister {
+    let items: Vec<RePovertyItem> = items;
+    // Names of households: a read of personal data, logged as the trail's is.
+    let read = PersonalDataRead(
+        items
+            .iter()
+            .map(|i| (i.household_id, i.unit_code.clone()))
+            .collect(),
+    );
+    Ok(read.attach(Json(RePovertyRegister {
         items,
         total: list.total,
-    }))
+    })))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -203,19 +215,7 @@ pub async fn disbursements(
     UnitAccess { unit, .. }: UnitAccess<need::Registers>,
     ApiQuery(q): ApiQuery<DisbursementQuery>,
 ) -> Result<Response, ApiError> {
-    check_period(q.from, q.to)?;
-    check_name("policy", q.policy.as_deref(), &POLICIES)?;
-    check_name("source", q.source.as_deref(), &SOURCES)?;
-    let filter = DisbursementFilter {
-        unit: Some(unit),
-        policy: q.policy.as_deref().and_then(parse_enum),
-        source: q.source.as_deref().and_then(parse_enum),
-        fund: q.fund.clone(),
-        from: q.from,
-        to: q.to,
-        household: q.household,
-        include_voided: q.include_voided,
-    };
+    let filter = q.filter(unit)?;
     let trail = disbursements::list(
         &state.pool,
         &filter,
@@ -232,6 +232,49 @@ pub async fn disbursements(
             .collect(),
     );
     Ok(read.attach(Json(trail)))
+}
+
+impl DisbursementQuery {
+    /// The projection's filter for `unit`, once the parameters are checked (400 naming one).
+    fn filter(&self, unit: String) -> Result<DisbursementFilter, ApiError> {
+        check_period(self.from, self.to)?;
+        check_name("policy", self.policy.as_deref(), &POLICIES)?;
+        check_name("source", self.source.as_deref(), &SOURCES)?;
+        Ok(DisbursementFilter {
+            unit: Some(unit),
+            policy: self.policy.as_deref().and_then(parse_enum),
+            source: self.source.as_deref().and_then(parse_enum),
+            fund: self.fund.clone(),
+            from: self.from,
+            to: self.to,
+            household: self.household,
+            include_voided: self.include_voided,
+        })
+    }
+}
+
+/// The sums of the disbursement trail by month, by policy and by funding source and fund, over
+/// every support the same filters match (corrections applied, voided supports never counted);
+/// `limit`, `offset` and `include_voided` are ignored. It names no household, so it writes no
+/// access-log row.
+#[utoipa::path(get, path = "/api/v1/disbursements/summary", tag = "registers",
+    params(DisbursementQuery),
+    responses(
+        (status = 200, body = Summary),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn disbursement_summary(
+    State(state): State<AppState>,
+    UnitAccess { unit, .. }: UnitAccess<need::Registers>,
+    ApiQuery(q): ApiQuery<DisbursementQuery>,
+) -> Result<Json<Summary>, ApiError> {
+    let filter = q.filter(unit)?;
+    let summary = disbursements::summary(&state.pool, &filter)
+        .await
+        .map_err(ApiError::unexpected)?;
+    Ok(Json(summary))
 }
 
 pub const POLICIES: [&str; 13] = [

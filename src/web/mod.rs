@@ -8,9 +8,11 @@
 
 pub mod api_client;
 mod assets;
+mod chart;
 mod forms;
 mod households;
 pub mod i18n;
+mod listing;
 mod oversight;
 pub mod page;
 mod registers;

@@ -47,4 +47,5 @@ mod cross_site;
 mod forms;
 mod households;
 mod look;
+mod registers;
 mod sign_in;
