@@ -3,6 +3,7 @@
 
 mod appends;
 mod measure;
+mod pages;
 mod province;
 
 use sqlx::PgPool;

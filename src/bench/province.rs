@@ -288,6 +288,7 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
     .await?;
     table.push(insert);
     table.push(post);
+    super::pages::run(pool, &base, options, table).await?;
     let _ = stop_tx.send(());
     let _ = server.await;
     Ok(())
