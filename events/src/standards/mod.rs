@@ -4,7 +4,7 @@
 //! indicators, and the kind of rule that combines income with deprivations. The national
 //! standards ship inside the crate (`events/standards/*.json`, embedded with `include_str!`);
 //! more are loaded from a folder the caller names (see [`Standards::add_dir`]). Adding a
-//! standard (the provincial one, `vn-2026-2030`) is a new file, never a code change.
+//! standard (a provincial one) is a new file, never a code change.
 //!
 //! Two rule kinds cover the standards known so far; every income line is inclusive (`≤`):
 //!
@@ -18,12 +18,19 @@
 //!
 //! A standard without a middle-income line has no middle-income category: income above its
 //! highest line is "not poor".
+//!
+//! `lines` is either one object (`{"rural": …, "urban": …}`, the same all through the standard)
+//! or a list of dated lines (`[{"from": "2026-01-01", "rural": …, "urban": …}, …]`) when the
+//! lines change within the standard (`vn-2026-2030`); a survey is then classified against the
+//! lines in force on its date (see [`Standard::classify_on`]).
 
 mod classify;
 mod load;
 
 pub use classify::{Classification, ClassifyError, DecidingRule, Explanation, LineKind};
-pub use load::{Standards, EXAMPLE_PROVINCIAL_JSON, VN_2016_2020_JSON, VN_2022_2025_JSON};
+pub use load::{
+    Standards, EXAMPLE_PROVINCIAL_JSON, VN_2016_2020_JSON, VN_2022_2025_JSON, VN_2026_2030_JSON,
+};
 
 use std::collections::BTreeSet;
 
@@ -126,6 +133,56 @@ impl AreaLines {
     }
 }
 
+/// The income lines in force from `from` until the next dated lines (or the standard's end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatedLines {
+    pub from: NaiveDate,
+    pub rural: IncomeLines,
+    pub urban: IncomeLines,
+}
+
+impl DatedLines {
+    pub fn get(&self, area: Area) -> &IncomeLines {
+        match area {
+            Area::Rural => &self.rural,
+            Area::Urban => &self.urban,
+        }
+    }
+}
+
+/// A standard's `lines` as written: one object for the whole standard, or a dated list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+enum LinesFile {
+    Single(AreaLines),
+    Dated(Vec<DatedLines>),
+}
+
+impl<'de> Deserialize<'de> for LinesFile {
+    // By hand rather than `untagged`, so a bad entry is named (`lines[1]: missing field …`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    serde_json::from_value(v)
+                        .map_err(|e| D::Error::custom(format!("lines[{i}]: {e}")))
+                })
+                .collect::<Result<Vec<DatedLines>, _>>()
+                .map(LinesFile::Dated),
+            v @ serde_json::Value::Object(_) => serde_json::from_value(v)
+                .map(LinesFile::Single)
+                .map_err(|e| D::Error::custom(format!("lines: {e}"))),
+            _ => Err(D::Error::custom(
+                "lines must be an object {\"rural\", \"urban\"} or a list of dated lines",
+            )),
+        }
+    }
+}
+
 /// One deprivation indicator of a standard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,7 +215,7 @@ struct StandardFile {
     #[serde(default)]
     supersedes: Option<String>,
     rule: Rule,
-    lines: AreaLines,
+    lines: LinesFile,
     indicators: Vec<Indicator>,
 }
 
@@ -178,8 +235,13 @@ pub struct Standard {
     valid_to: Option<NaiveDate>,
     supersedes: Option<String>,
     rule: Rule,
-    lines: AreaLines,
+    lines: LinesFile,
     indicators: Vec<Indicator>,
+    /// `lines` as periods: the first (from `valid_from`) and the later ones in date order.
+    #[serde(skip)]
+    first_lines: DatedLines,
+    #[serde(skip)]
+    later_lines: Vec<DatedLines>,
 }
 
 /// Why a standard file was refused.
@@ -299,50 +361,45 @@ impl TryFrom<StandardFile> for Standard {
                 }
             }
         }
-        for area in Area::ALL {
-            let lines = f.lines.get(area);
-            let point_based = matches!(f.rule, Rule::PointBased { .. });
-            let mut highest = lines.poverty_vnd;
-            match (point_based, lines.near_poverty_vnd) {
-                (true, None) => {
-                    return Err(invalid(
-                        id,
-                        format!("{area} lines need near_poverty_vnd for a point-based rule"),
-                    ))
-                }
-                (false, Some(_)) => {
-                    return Err(invalid(
-                        id,
-                        format!("{area} lines: a count-based rule has no near_poverty_vnd line"),
-                    ))
-                }
-                (true, Some(near)) => {
-                    if near <= highest {
-                        return Err(invalid(
-                            id,
-                            format!("{area} near_poverty_vnd must be above poverty_vnd"),
-                        ));
-                    }
-                    highest = near;
-                }
-                (false, None) => {}
+        let periods = match &f.lines {
+            LinesFile::Single(lines) => vec![(
+                "lines".to_owned(),
+                DatedLines {
+                    from: f.valid_from,
+                    rural: lines.rural,
+                    urban: lines.urban,
+                },
+            )],
+            LinesFile::Dated(dated) => {
+                check_dated_lines(id, dated, f.valid_from, f.valid_to)?;
+                dated
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (format!("lines[{i}]"), *l))
+                    .collect()
             }
-            if let Some(middle) = lines.middle_income_vnd {
-                if middle <= highest {
-                    return Err(invalid(
-                        id,
-                        format!("{area} middle_income_vnd must be above the lower lines"),
-                    ));
-                }
-            }
+        };
+        for (field, lines) in &periods {
+            check_area_lines(id, field, lines, f.rule)?;
         }
-        if f.lines.rural.middle_income_vnd.is_some() != f.lines.urban.middle_income_vnd.is_some() {
+        let with_middle = periods
+            .iter()
+            .filter(|(_, l)| l.rural.middle_income_vnd.is_some())
+            .count();
+        if with_middle != 0 && with_middle != periods.len() {
             return Err(invalid(
                 id,
-                "middle_income_vnd must be given for both areas or for neither",
+                "lines: middle_income_vnd must be given in every dated line or in none",
             ));
         }
+        let mut periods = periods.into_iter().map(|(_, l)| l);
+        let Some(first_lines) = periods.next() else {
+            return Err(invalid(id, "lines: the list of dated lines is empty"));
+        };
+        let later_lines = periods.collect();
         Ok(Standard {
+            first_lines,
+            later_lines,
             id: f.id,
             name: f.name,
             legal_basis: f.legal_basis,
@@ -358,6 +415,107 @@ impl TryFrom<StandardFile> for Standard {
             indicators: f.indicators,
         })
     }
+}
+
+/// Dated lines: at least one, the first from `valid_from`, strictly in date order, all
+/// inside the standard's validity.
+fn check_dated_lines(
+    id: &str,
+    dated: &[DatedLines],
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+) -> Result<(), StandardError> {
+    let Some(first) = dated.first() else {
+        return Err(invalid(id, "lines: the list of dated lines is empty"));
+    };
+    if first.from != valid_from {
+        return Err(invalid(
+            id,
+            format!(
+                "lines[0].from is {}, but the first dated lines must start on valid_from ({valid_from})",
+                first.from
+            ),
+        ));
+    }
+    for (i, pair) in dated.windows(2).enumerate() {
+        if pair[1].from <= pair[0].from {
+            return Err(invalid(
+                id,
+                format!(
+                    "lines[{}].from ({}) must be after lines[{i}].from ({})",
+                    i + 1,
+                    pair[1].from,
+                    pair[0].from
+                ),
+            ));
+        }
+    }
+    if let Some(to) = valid_to {
+        if let Some((i, l)) = dated.iter().enumerate().find(|(_, l)| l.from > to) {
+            return Err(invalid(
+                id,
+                format!(
+                    "lines[{i}].from ({}) is after the standard's valid_to ({to})",
+                    l.from
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The lines of both areas of one period, in the order the rule needs them; `field` names
+/// them in errors (`lines`, `lines[1]`).
+fn check_area_lines(
+    id: &str,
+    field: &str,
+    lines: &DatedLines,
+    rule: Rule,
+) -> Result<(), StandardError> {
+    let point_based = matches!(rule, Rule::PointBased { .. });
+    for area in Area::ALL {
+        let lines = lines.get(area);
+        let mut highest = lines.poverty_vnd;
+        match (point_based, lines.near_poverty_vnd) {
+            (true, None) => {
+                return Err(invalid(
+                    id,
+                    format!("{field}.{area} needs near_poverty_vnd for a point-based rule"),
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(invalid(
+                    id,
+                    format!("{field}.{area}: a count-based rule has no near_poverty_vnd line"),
+                ))
+            }
+            (true, Some(near)) => {
+                if near <= highest {
+                    return Err(invalid(
+                        id,
+                        format!("{field}.{area}.near_poverty_vnd must be above poverty_vnd"),
+                    ));
+                }
+                highest = near;
+            }
+            (false, None) => {}
+        }
+        if let Some(middle) = lines.middle_income_vnd {
+            if middle <= highest {
+                return Err(invalid(
+                    id,
+                    format!("{field}.{area}.middle_income_vnd must be above the lower lines"),
+                ));
+            }
+        }
+    }
+    if lines.rural.middle_income_vnd.is_some() != lines.urban.middle_income_vnd.is_some() {
+        return Err(invalid(
+            id,
+            format!("{field}: middle_income_vnd must be given for both areas or for neither"),
+        ));
+    }
+    Ok(())
 }
 
 impl Standard {
@@ -417,8 +575,34 @@ impl Standard {
         self.rule
     }
 
+    /// The lines of `area` from the standard's start: its only lines unless
+    /// [`Standard::lines_change_by_date`]; use [`Standard::lines_on`] for a survey.
     pub fn lines(&self, area: Area) -> &IncomeLines {
-        self.lines.get(area)
+        self.first_lines.get(area)
+    }
+
+    /// The lines of `area` in force on `date`: the last dated lines starting on or before it
+    /// (the first ones for a date before the standard starts).
+    pub fn lines_on(&self, date: NaiveDate, area: Area) -> &IncomeLines {
+        self.later_lines
+            .iter()
+            .rev()
+            .find(|l| l.from <= date)
+            .unwrap_or(&self.first_lines)
+            .get(area)
+    }
+
+    /// True when the lines change within the standard, so classifying needs the survey date.
+    pub fn lines_change_by_date(&self) -> bool {
+        !self.later_lines.is_empty()
+    }
+
+    /// The dated lines of the standard in date order (one entry, from `valid_from`, for a
+    /// standard whose lines never change).
+    pub fn dated_lines(&self) -> Vec<DatedLines> {
+        std::iter::once(self.first_lines)
+            .chain(self.later_lines.iter().copied())
+            .collect()
     }
 
     pub fn indicators(&self) -> &[Indicator] {
@@ -449,6 +633,7 @@ impl Standard {
 
     pub fn has_category(&self, category: Category) -> bool {
         match category {
+            // Validation makes every dated line agree, so the first one answers.
             Category::MiddleIncome => Area::ALL
                 .iter()
                 .all(|a| self.lines(*a).middle_income_vnd.is_some()),
