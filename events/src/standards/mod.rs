@@ -190,11 +190,17 @@ pub struct Standard {
     rule: Rule,
     lines: LinesFile,
     indicators: Vec<Indicator>,
-    /// `lines` as periods: the first (from `valid_from`) and the later ones in date order.
+    /// `lines` as periods, boxed so a `Standard` stays small inside commands.
     #[serde(skip)]
-    first_lines: DatedLines,
-    #[serde(skip)]
-    later_lines: Vec<DatedLines>,
+    periods: Box<Periods>,
+}
+
+/// The lines of a standard by period: the first (from `valid_from`) and the later ones in
+/// date order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Periods {
+    first: DatedLines,
+    later: Vec<DatedLines>,
 }
 
 /// Why a standard file was refused.
@@ -351,8 +357,10 @@ impl TryFrom<StandardFile> for Standard {
         };
         let later_lines = periods.collect();
         Ok(Standard {
-            first_lines,
-            later_lines,
+            periods: Box::new(Periods {
+                first: first_lines,
+                later: later_lines,
+            }),
             id: f.id,
             name: f.name,
             legal_basis: f.legal_basis,
@@ -430,30 +438,31 @@ impl Standard {
     /// The lines of `area` from the standard's start: its only lines unless
     /// [`Standard::lines_change_by_date`]; use [`Standard::lines_on`] for a survey.
     pub fn lines(&self, area: Area) -> &IncomeLines {
-        self.first_lines.get(area)
+        self.periods.first.get(area)
     }
 
     /// The lines of `area` in force on `date`: the last dated lines starting on or before it
     /// (the first ones for a date before the standard starts).
     pub fn lines_on(&self, date: NaiveDate, area: Area) -> &IncomeLines {
-        self.later_lines
+        self.periods
+            .later
             .iter()
             .rev()
             .find(|l| l.from <= date)
-            .unwrap_or(&self.first_lines)
+            .unwrap_or(&self.periods.first)
             .get(area)
     }
 
     /// True when the lines change within the standard, so classifying needs the survey date.
     pub fn lines_change_by_date(&self) -> bool {
-        !self.later_lines.is_empty()
+        !self.periods.later.is_empty()
     }
 
     /// The dated lines of the standard in date order (one entry, from `valid_from`, for a
     /// standard whose lines never change).
     pub fn dated_lines(&self) -> Vec<DatedLines> {
-        std::iter::once(self.first_lines)
-            .chain(self.later_lines.iter().copied())
+        std::iter::once(self.periods.first)
+            .chain(self.periods.later.iter().copied())
             .collect()
     }
 
