@@ -207,9 +207,24 @@ fn classify_line(
             ))
         }
     };
-    let classification = standard
-        .classify(area, income, &deprivations)
-        .map_err(|e| LineError::field("deprivations", e.to_string()))?;
+    // Optional, but a standard whose lines change by date refuses a line without it.
+    let survey_date = match obj.get("survey_date") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(
+            |_| {
+                LineError::field(
+                    "survey_date",
+                    format!("must be a date YYYY-MM-DD, got {s:?}"),
+                )
+            },
+        )?),
+        Some(_) => return Err(LineError::field("survey_date", "must be a date YYYY-MM-DD")),
+    };
+    let classification = match survey_date {
+        Some(date) => standard.classify_on(date, area, income, &deprivations),
+        None => standard.classify(area, income, &deprivations),
+    }
+    .map_err(|e| LineError::field(e.field(), e.to_string()))?;
     Ok((classification, obj.get("id").cloned()))
 }
 
@@ -278,6 +293,35 @@ mod tests {
             errs[1].starts_with("line 4: the line is not valid JSON"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn dated_lines_need_the_survey_date_and_use_the_lines_of_that_day() {
+        let line = |date: &str| {
+            format!(
+                r#"{{"standard":"vn-2026-2030","area":"rural","income_per_capita_vnd":2000000,"deprivations":["employment","nutrition","hygienic_latrine"]{date}}}"#
+            )
+        };
+        let (ok, out, err) = classify(&line(r#","survey_date":"2026-12-31""#), None);
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(
+            (v["category"].as_str(), v["income_line_vnd"].as_i64()),
+            (Some("not_poor"), Some(1_500_000))
+        );
+        let (ok, out, err) = classify(&line(r#","survey_date":"2027-01-01""#), None);
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(
+            (v["category"].as_str(), v["income_line_vnd"].as_i64()),
+            (Some("poor"), Some(2_200_000))
+        );
+        let (ok, out, err) = classify(&line(""), None);
+        assert!(!ok && out.is_empty());
+        assert!(err.starts_with("line 1: field survey_date:"), "{err}");
+        let (ok, _, err) = classify(&line(r#","survey_date":"2027-13-01""#), None);
+        assert!(!ok);
+        assert!(err.starts_with("line 1: field survey_date:"), "{err}");
     }
 
     #[test]

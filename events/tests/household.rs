@@ -663,6 +663,29 @@ fn household_surveyed_uses_the_area_on_the_survey_date() {
 }
 
 #[test]
+fn household_surveyed_under_vn_2026_2030_uses_the_lines_of_its_year() {
+    use ansinh_events::{Actor, CommandContext, Source};
+    use chrono::{TimeZone, Utc};
+    let at = Utc.with_ymd_and_hms(2027, 12, 1, 3, 0, 0).unwrap();
+    let late = CommandContext::new(HH, Actor::system("test"), Source::Cli, at);
+    let three = ["employment", "nutrition", "hygienic_latrine"];
+    let proposal = |date: &str| {
+        let recorded = registered()
+            .when_in(late.clone(), survey(date, 2_000_000, &three))
+            .ok();
+        let s = surveyed_event(&recorded);
+        assert_eq!(s.proposed.keys().collect::<Vec<_>>(), ["vn-2026-2030"]);
+        let p = &s.proposed["vn-2026-2030"];
+        (p.category, p.income_line_vnd.get())
+    };
+    // Rural 2,000,000 with 3 deprivations: above Decree 07's line in force during 2026,
+    // at or below the line from 2027-01-01.
+    assert_eq!(proposal("2026-10-05"), (Category::NotPoor, 1_500_000));
+    assert_eq!(proposal("2026-12-31"), (Category::NotPoor, 1_500_000));
+    assert_eq!(proposal("2027-01-01"), (Category::Poor, 2_200_000));
+}
+
+#[test]
 fn household_surveyed_needs_a_standard_in_force() {
     registered()
         .when(HouseholdCommand::Survey {

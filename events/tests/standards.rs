@@ -65,7 +65,7 @@ fn the_national_standards_ship_as_data() {
     let s = builtin();
     assert_eq!(
         s.ids().collect::<Vec<_>>(),
-        ["vn-2016-2020", "vn-2022-2025"]
+        ["vn-2016-2020", "vn-2022-2025", "vn-2026-2030"]
     );
     let new = std("vn-2022-2025");
     assert_eq!(
@@ -110,7 +110,7 @@ fn the_national_standards_ship_as_data() {
 }
 
 #[test]
-fn the_standard_in_force_changes_on_1_january_2022() {
+fn the_standard_in_force_changes_on_1_january_2022_and_2026() {
     let s = builtin();
     let ids = |date: &str| {
         s.in_force_on(d(date))
@@ -122,7 +122,9 @@ fn the_standard_in_force_changes_on_1_january_2022() {
     assert_eq!(ids("2021-12-31"), ["vn-2016-2020"]);
     assert_eq!(ids("2022-01-01"), ["vn-2022-2025"]);
     assert_eq!(ids("2025-12-31"), ["vn-2022-2025"]);
-    assert!(ids("2026-01-01").is_empty());
+    assert_eq!(ids("2026-01-01"), ["vn-2026-2030"]);
+    assert_eq!(ids("2030-12-31"), ["vn-2026-2030"]);
+    assert!(ids("2031-01-01").is_empty());
     assert!(ids("2015-12-31").is_empty());
 }
 
@@ -404,7 +406,12 @@ fn user_files_are_loaded_from_a_folder() {
     let s = Standards::builtin_with_dir(&dir).unwrap();
     assert_eq!(
         s.ids().collect::<Vec<_>>(),
-        ["tay-ninh-2022", "vn-2016-2020", "vn-2022-2025"]
+        [
+            "tay-ninh-2022",
+            "vn-2016-2020",
+            "vn-2022-2025",
+            "vn-2026-2030"
+        ]
     );
     assert_eq!(
         s.get("tay-ninh-2022")
@@ -454,26 +461,26 @@ fn user_files_are_loaded_from_a_folder() {
 
 #[test]
 fn a_new_standard_is_a_file_not_a_code_change() {
-    // vn-2026-2030 with the draft's rural/urban lines (not confirmed; for the test only).
+    // A made-up successor standard with invented lines (for the test only).
     let text = VN_2022_2025_JSON
-        .replace("\"id\": \"vn-2022-2025\"", "\"id\": \"vn-2026-2030\"")
+        .replace("\"id\": \"vn-2022-2025\"", "\"id\": \"vn-2031-2035\"")
         .replace(
             "\"supersedes\": \"vn-2016-2020\"",
-            "\"supersedes\": \"vn-2022-2025\"",
+            "\"supersedes\": \"vn-2026-2030\"",
         )
         .replace(
             "\"valid_from\": \"2022-01-01\"",
-            "\"valid_from\": \"2026-01-01\"",
+            "\"valid_from\": \"2031-01-01\"",
         )
         .replace(
             "\"valid_to\": \"2025-12-31\"",
-            "\"valid_to\": \"2030-12-31\"",
+            "\"valid_to\": \"2035-12-31\"",
         )
         .replace("1500000", "2000000")
         .replace("2250000", "2800000");
     let mut s = builtin();
-    s.add_json("vn-2026-2030.json", &text).unwrap();
-    let new = s.in_force_on(d("2026-10-01"));
+    s.add_json("vn-2031-2035.json", &text).unwrap();
+    let new = s.in_force_on(d("2031-10-01"));
     assert_eq!(new.len(), 1);
     let c = new[0]
         .classify(
@@ -537,7 +544,7 @@ fn the_shipped_parameters_bound_every_policy_and_a_folder_file_replaces_them() {
     let s = Standards::builtin_with_dir(&dir).unwrap();
     assert_eq!(
         s.ids().count(),
-        2,
+        builtin().ids().count(),
         "the parameters file is not read as a standard"
     );
     let max = s.parameters().support_max(Policy::Housing, d("2024-01-01"));

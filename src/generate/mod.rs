@@ -584,7 +584,7 @@ fn household(
             decided
         };
         let (income, deprivations) =
-            trajectory::survey_for(rng, standard, commune.area, proposed, &order)?;
+            trajectory::survey_for(rng, standard, survey_date, commune.area, proposed, &order)?;
         let reason = match decided.cmp(&proposed) {
             std::cmp::Ordering::Less => {
                 "Họp dân xác nhận thu nhập thực tế thấp hơn kê khai (có người ốm đau dài ngày)"

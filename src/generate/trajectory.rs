@@ -2,6 +2,7 @@
 //! drawn first, and then a survey (income and deprivations) whose proposal under the standard
 //! in force — computed by the real [`Standard::classify`] — is the intended category.
 
+use chrono::NaiveDate;
 use rand::Rng;
 
 use ansinh_events::standards::{Category, Rule, Standard};
@@ -196,17 +197,18 @@ fn between(rng: &mut impl Rng, low: i64, high: i64) -> i64 {
     }
 }
 
-/// A survey's income and deprivations that `standard` classifies as `target` in `area`: drawn
-/// in the band of the standard's lines, then checked with [`Standard::classify`] (redrawn if
-/// it disagrees).
+/// A survey's income and deprivations that `standard` classifies as `target` in `area` on
+/// `survey_date`: drawn in the band of the lines in force that day, then checked with
+/// [`Standard::classify_on`] (redrawn if it disagrees).
 pub fn survey_for(
     rng: &mut impl Rng,
     standard: &Standard,
+    survey_date: NaiveDate,
     area: Area,
     target: Category,
     order: &[String],
 ) -> Result<(Vnd, Vec<String>), GenerateError> {
-    let lines = standard.lines(area);
+    let lines = standard.lines_on(survey_date, area);
     let poverty = lines.poverty_vnd.get();
     let near = lines.near_poverty_vnd.map(Vnd::get);
     let band_top = near.unwrap_or(poverty);
@@ -256,7 +258,7 @@ pub fn survey_for(
         let deprivations: Vec<String> = own.iter().take(count).map(|s| (*s).clone()).collect();
         let income = Vnd::new(income).map_err(|e| GenerateError::Inconsistent(e.to_string()))?;
         let classified = standard
-            .classify(area, income, &deprivations)
+            .classify_on(survey_date, area, income, &deprivations)
             .map_err(|e| GenerateError::Inconsistent(e.to_string()))?;
         if classified.category == target {
             return Ok((income, deprivations));
@@ -277,19 +279,24 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     #[test]
-    fn surveys_propose_the_intended_category_under_both_standards() {
+    fn surveys_propose_the_intended_category_under_every_standard_and_line() {
         let standards = Standards::builtin().unwrap();
         let all: Vec<Standard> = standards.iter().cloned().collect();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for standard in &all {
             for area in Area::ALL {
                 for target in Category::ALL {
-                    for _ in 0..200 {
-                        let order = deprivation_order(&mut rng, &all);
-                        let (income, deps) =
-                            survey_for(&mut rng, standard, area, target, &order).unwrap();
-                        let c = standard.classify(area, income, &deps).unwrap();
-                        assert_eq!(c.category, target);
+                    if !standard.has_category(target) {
+                        continue;
+                    }
+                    for day in standard.dated_lines().iter().map(|l| l.from) {
+                        for _ in 0..200 {
+                            let order = deprivation_order(&mut rng, &all);
+                            let (income, deps) =
+                                survey_for(&mut rng, standard, day, area, target, &order).unwrap();
+                            let c = standard.classify_on(day, area, income, &deps).unwrap();
+                            assert_eq!(c.category, target);
+                        }
                     }
                 }
             }

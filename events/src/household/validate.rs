@@ -389,7 +389,7 @@ pub(super) fn survey(
             .filter(|n| s.has_indicator(n))
             .collect();
         let c = s
-            .classify(area, input.income_per_capita_vnd, &own)
+            .classify_on(input.survey_date, area, input.income_per_capita_vnd, &own)
             .map_err(|e| HouseholdError::UnknownIndicator {
                 field: "deprivations",
                 indicator: match e {
@@ -397,6 +397,8 @@ pub(super) fn survey(
                     | crate::standards::ClassifyError::DuplicateIndicator { indicator } => {
                         indicator
                     }
+                    // `classify_on` has the date, so it never asks for one.
+                    crate::standards::ClassifyError::SurveyDateRequired { standard } => standard,
                 },
             })?;
         proposed.insert(

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeSet;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{Category, Rule, Standard};
+use super::{Category, IncomeLines, Rule, Standard};
 use crate::area::Area;
 use crate::money::Vnd;
 
@@ -76,27 +77,59 @@ pub struct Classification {
     pub explanation: Explanation,
 }
 
-/// Why deprivations could not be classified under a standard (all about field `deprivations`).
+/// Why a household could not be classified under a standard.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClassifyError {
     #[error("indicator {indicator} does not belong to standard {standard}")]
     UnknownIndicator { standard: String, indicator: String },
     #[error("indicator {indicator} is listed more than once")]
     DuplicateIndicator { indicator: String },
+    #[error("standard {standard} has income lines that change by date: give the survey_date")]
+    SurveyDateRequired { standard: String },
 }
 
 impl ClassifyError {
     /// The input field the error is about.
     pub fn field(&self) -> &'static str {
-        "deprivations"
+        match self {
+            ClassifyError::SurveyDateRequired { .. } => "survey_date",
+            _ => "deprivations",
+        }
     }
 }
 
 impl Standard {
     /// Classifies a household with `income` per person per month in `area`, deprived in the
-    /// named indicators (each must belong to this standard, each at most once).
+    /// named indicators (each must belong to this standard, each at most once). Without a date
+    /// only a standard whose lines never change can answer; see [`Standard::classify_on`].
     pub fn classify<S: AsRef<str>>(
         &self,
+        area: Area,
+        income: Vnd,
+        deprivations: &[S],
+    ) -> Result<Classification, ClassifyError> {
+        if self.lines_change_by_date() {
+            return Err(ClassifyError::SurveyDateRequired {
+                standard: self.id().to_owned(),
+            });
+        }
+        self.classify_with(self.lines(area), area, income, deprivations)
+    }
+
+    /// Classifies a survey made on `survey_date` against the lines in force that day.
+    pub fn classify_on<S: AsRef<str>>(
+        &self,
+        survey_date: NaiveDate,
+        area: Area,
+        income: Vnd,
+        deprivations: &[S],
+    ) -> Result<Classification, ClassifyError> {
+        self.classify_with(self.lines_on(survey_date, area), area, income, deprivations)
+    }
+
+    fn classify_with<S: AsRef<str>>(
+        &self,
+        lines: &IncomeLines,
         area: Area,
         income: Vnd,
         deprivations: &[S],
@@ -123,7 +156,6 @@ impl Standard {
             .map(|i| i.name.clone())
             .collect();
         let count = u32::try_from(counted.len()).unwrap_or(u32::MAX);
-        let lines = self.lines(area);
         let (measure, threshold, score) = match self.rule() {
             Rule::CountBased {
                 poor_min_deprivations,

@@ -16,6 +16,9 @@ pub const PARAMETERS_FILE: &str = "policy-parameters.json";
 pub const VN_2016_2020_JSON: &str = include_str!("../../standards/vn-2016-2020.json");
 /// `events/standards/vn-2022-2025.json`: Decree 07/2021/NĐ-CP.
 pub const VN_2022_2025_JSON: &str = include_str!("../../standards/vn-2022-2025.json");
+/// `events/standards/vn-2026-2030.json`: Decree 351/2025/NĐ-CP (lines change on 2027-01-01;
+/// indicators and middle-income line not confirmed).
+pub const VN_2026_2030_JSON: &str = include_str!("../../standards/vn-2026-2030.json");
 /// `events/standards/example-provincial-tay-ninh.json`: an EXAMPLE of a provincial standard with
 /// invented thresholds. Not part of [`Standards::builtin`]; the loader refuses it unless a user
 /// copies it, enters confirmed thresholds and clears its `example` flag.
@@ -40,12 +43,14 @@ impl Default for Standards {
 }
 
 impl Standards {
-    /// The national standards shipped with the crate: `vn-2016-2020` and `vn-2022-2025`.
+    /// The national standards shipped with the crate: `vn-2016-2020`, `vn-2022-2025` and
+    /// `vn-2026-2030`.
     pub fn builtin() -> Result<Standards, StandardError> {
         let mut standards = Standards::default();
         for (name, text) in [
             ("vn-2016-2020.json", VN_2016_2020_JSON),
             ("vn-2022-2025.json", VN_2022_2025_JSON),
+            ("vn-2026-2030.json", VN_2026_2030_JSON),
         ] {
             standards.add_json(&format!("built-in {name}"), text)?;
         }

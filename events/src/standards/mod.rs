@@ -4,7 +4,7 @@
 //! indicators, and the kind of rule that combines income with deprivations. The national
 //! standards ship inside the crate (`events/standards/*.json`, embedded with `include_str!`);
 //! more are loaded from a folder the caller names (see [`Standards::add_dir`]). Adding a
-//! standard (the provincial one, `vn-2026-2030`) is a new file, never a code change.
+//! standard (a provincial one) is a new file, never a code change.
 //!
 //! Two rule kinds cover the standards known so far; every income line is inclusive (`≤`):
 //!
@@ -18,12 +18,22 @@
 //!
 //! A standard without a middle-income line has no middle-income category: income above its
 //! highest line is "not poor".
+//!
+//! `lines` is either one object (`{"rural": …, "urban": …}`, the same all through the standard)
+//! or a list of dated lines (`[{"from": "2026-01-01", "rural": …, "urban": …}, …]`) when the
+//! lines change within the standard (`vn-2026-2030`); a survey is then classified against the
+//! lines in force on its date (see [`Standard::classify_on`]).
 
 mod classify;
+mod lines;
 mod load;
 
 pub use classify::{Classification, ClassifyError, DecidingRule, Explanation, LineKind};
-pub use load::{Standards, EXAMPLE_PROVINCIAL_JSON, VN_2016_2020_JSON, VN_2022_2025_JSON};
+pub use lines::DatedLines;
+use lines::{check_area_lines, check_dated_lines, LinesFile};
+pub use load::{
+    Standards, EXAMPLE_PROVINCIAL_JSON, VN_2016_2020_JSON, VN_2022_2025_JSON, VN_2026_2030_JSON,
+};
 
 use std::collections::BTreeSet;
 
@@ -158,7 +168,7 @@ struct StandardFile {
     #[serde(default)]
     supersedes: Option<String>,
     rule: Rule,
-    lines: AreaLines,
+    lines: LinesFile,
     indicators: Vec<Indicator>,
 }
 
@@ -178,8 +188,19 @@ pub struct Standard {
     valid_to: Option<NaiveDate>,
     supersedes: Option<String>,
     rule: Rule,
-    lines: AreaLines,
+    lines: LinesFile,
     indicators: Vec<Indicator>,
+    /// `lines` as periods, boxed so a `Standard` stays small inside commands.
+    #[serde(skip)]
+    periods: Box<Periods>,
+}
+
+/// The lines of a standard by period: the first (from `valid_from`) and the later ones in
+/// date order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Periods {
+    first: DatedLines,
+    later: Vec<DatedLines>,
 }
 
 /// Why a standard file was refused.
@@ -299,50 +320,47 @@ impl TryFrom<StandardFile> for Standard {
                 }
             }
         }
-        for area in Area::ALL {
-            let lines = f.lines.get(area);
-            let point_based = matches!(f.rule, Rule::PointBased { .. });
-            let mut highest = lines.poverty_vnd;
-            match (point_based, lines.near_poverty_vnd) {
-                (true, None) => {
-                    return Err(invalid(
-                        id,
-                        format!("{area} lines need near_poverty_vnd for a point-based rule"),
-                    ))
-                }
-                (false, Some(_)) => {
-                    return Err(invalid(
-                        id,
-                        format!("{area} lines: a count-based rule has no near_poverty_vnd line"),
-                    ))
-                }
-                (true, Some(near)) => {
-                    if near <= highest {
-                        return Err(invalid(
-                            id,
-                            format!("{area} near_poverty_vnd must be above poverty_vnd"),
-                        ));
-                    }
-                    highest = near;
-                }
-                (false, None) => {}
+        let periods = match &f.lines {
+            LinesFile::Single(lines) => vec![(
+                "lines".to_owned(),
+                DatedLines {
+                    from: f.valid_from,
+                    rural: lines.rural,
+                    urban: lines.urban,
+                },
+            )],
+            LinesFile::Dated(dated) => {
+                check_dated_lines(id, dated, f.valid_from, f.valid_to)?;
+                dated
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (format!("lines[{i}]"), *l))
+                    .collect()
             }
-            if let Some(middle) = lines.middle_income_vnd {
-                if middle <= highest {
-                    return Err(invalid(
-                        id,
-                        format!("{area} middle_income_vnd must be above the lower lines"),
-                    ));
-                }
-            }
+        };
+        for (field, lines) in &periods {
+            check_area_lines(id, field, lines, f.rule)?;
         }
-        if f.lines.rural.middle_income_vnd.is_some() != f.lines.urban.middle_income_vnd.is_some() {
+        let with_middle = periods
+            .iter()
+            .filter(|(_, l)| l.rural.middle_income_vnd.is_some())
+            .count();
+        if with_middle != 0 && with_middle != periods.len() {
             return Err(invalid(
                 id,
-                "middle_income_vnd must be given for both areas or for neither",
+                "lines: middle_income_vnd must be given in every dated line or in none",
             ));
         }
+        let mut periods = periods.into_iter().map(|(_, l)| l);
+        let Some(first_lines) = periods.next() else {
+            return Err(invalid(id, "lines: the list of dated lines is empty"));
+        };
+        let later_lines = periods.collect();
         Ok(Standard {
+            periods: Box::new(Periods {
+                first: first_lines,
+                later: later_lines,
+            }),
             id: f.id,
             name: f.name,
             legal_basis: f.legal_basis,
@@ -417,8 +435,35 @@ impl Standard {
         self.rule
     }
 
+    /// The lines of `area` from the standard's start: its only lines unless
+    /// [`Standard::lines_change_by_date`]; use [`Standard::lines_on`] for a survey.
     pub fn lines(&self, area: Area) -> &IncomeLines {
-        self.lines.get(area)
+        self.periods.first.get(area)
+    }
+
+    /// The lines of `area` in force on `date`: the last dated lines starting on or before it
+    /// (the first ones for a date before the standard starts).
+    pub fn lines_on(&self, date: NaiveDate, area: Area) -> &IncomeLines {
+        self.periods
+            .later
+            .iter()
+            .rev()
+            .find(|l| l.from <= date)
+            .unwrap_or(&self.periods.first)
+            .get(area)
+    }
+
+    /// True when the lines change within the standard, so classifying needs the survey date.
+    pub fn lines_change_by_date(&self) -> bool {
+        !self.periods.later.is_empty()
+    }
+
+    /// The dated lines of the standard in date order (one entry, from `valid_from`, for a
+    /// standard whose lines never change).
+    pub fn dated_lines(&self) -> Vec<DatedLines> {
+        std::iter::once(self.periods.first)
+            .chain(self.periods.later.iter().copied())
+            .collect()
     }
 
     pub fn indicators(&self) -> &[Indicator] {
@@ -449,6 +494,7 @@ impl Standard {
 
     pub fn has_category(&self, category: Category) -> bool {
         match category {
+            // Validation makes every dated line agree, so the first one answers.
             Category::MiddleIncome => Area::ALL
                 .iter()
                 .all(|a| self.lines(*a).middle_income_vnd.is_some()),
