@@ -3,12 +3,12 @@
 //! all through form posts and checked through the API; a stale form, a double submit and a
 //! cross-site post write nothing more; errors stand beside their field in both languages.
 
-use ansinh::users::{self, Role};
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use ansinh::users::Role;
+use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{self, spawn_app, TestApp};
 
 const PASSWORD: &str = "mật khẩu của cán bộ xã";
 const COMMUNE: &str = "25459";
@@ -70,33 +70,8 @@ impl<'a> Browser<'a> {
     }
 
     async fn signed_in(app: &'a TestApp, name: &str, role: Role) -> Browser<'a> {
-        let (_, token) =
-            users::create_with_password(&app.pool, name, role, COMMUNE, Some(PASSWORD))
-                .await
-                .expect("create user");
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        let body = form(&[("username", name), ("password", PASSWORD)]);
-        let response = client
-            .post(format!("{}/login", app.base))
-            .header(ORIGIN, &app.base)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("sign in");
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        let cookie = response
-            .headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("ansinh_session="))
-            .and_then(|v| v.split(';').next())
-            .expect("a session cookie")
-            .to_owned();
+        let (cookie, token) = helpers::signed_in(app, name, role, COMMUNE, PASSWORD).await;
+        let client = helpers::page_client();
         Browser {
             app,
             cookie,

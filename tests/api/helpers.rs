@@ -54,6 +54,50 @@ impl Reply {
     }
 }
 
+/// A client that follows no redirect and keeps no cookie (page tests send the cookie by hand).
+pub fn page_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// A new user who signs in through `/login` with `password`: the `name=value` of the signed-in
+/// session's cookie, and the user's bearer token (to compare pages with the API).
+pub async fn signed_in(
+    app: &TestApp,
+    name: &str,
+    role: Role,
+    unit: &str,
+    password: &str,
+) -> (String, String) {
+    let (_, token) = users::create_with_password(&app.pool, name, role, unit, Some(password))
+        .await
+        .expect("create user");
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("username", name), ("password", password)])
+        .finish();
+    let response = page_client()
+        .post(format!("{}/login", app.base))
+        .header(reqwest::header::ORIGIN, &app.base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "signed in");
+    let cookie = response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("ansinh_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    (cookie, token)
+}
+
 pub async fn spawn_app() -> TestApp {
     let db = common::migrated_db().await;
     // More connections than the harness's pool: the concurrency tests send 20 at once.

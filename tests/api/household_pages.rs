@@ -2,13 +2,13 @@
 //! a signed-in session: they list what the API lists, show the past, hide what monitors may not
 //! see, and answer refusals as the API does.
 
-use ansinh::users::{self, Role};
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use ansinh::users::Role;
+use reqwest::header::{COOKIE, LOCATION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{decision, registration, spawn_app, support, survey, TestApp};
+use crate::helpers::{self, decision, registration, spawn_app, support, survey, TestApp};
 
 const HOME: &str = "25459";
 const OTHER: &str = "25456";
@@ -17,10 +17,7 @@ const PASSWORD: &str = "mật khẩu trang hộ";
 const ID_NUMBERS: [&str; 2] = ["072178000123", "072205000456"];
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+    helpers::page_client()
 }
 
 /// A signed-in user: the session cookie for pages, the token for the API.
@@ -30,30 +27,7 @@ struct User {
 }
 
 async fn user(app: &TestApp, name: &str, role: Role, unit: &str) -> User {
-    let (_, token) = users::create_with_password(&app.pool, name, role, unit, Some(PASSWORD))
-        .await
-        .expect("create user");
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("username", name), ("password", PASSWORD)])
-        .finish();
-    let response = client()
-        .post(format!("{}/login", app.base))
-        .header(ORIGIN, &app.base)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("sign in");
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let cookie = response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("ansinh_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("session cookie")
-        .to_owned();
+    let (cookie, token) = helpers::signed_in(app, name, role, unit, PASSWORD).await;
     User { cookie, token }
 }
 

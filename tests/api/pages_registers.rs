@@ -2,52 +2,25 @@
 //! cookie, against the API's own answers; and the API endpoints they added (disbursement sums,
 //! worklist, anchor, user and unit lists).
 
-use ansinh::users::{self, Role};
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use ansinh::users::Role;
+use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::helpers::{decision, spawn_app, support, survey, TestApp};
+use crate::helpers::{self, decision, spawn_app, support, survey, TestApp};
 
 const PASSWORD: &str = "mật khẩu trang 2026";
 const ID_NUMBER: &str = "072178000123";
 
 /// A user who can sign in; returns the session cookie (`name=value`) and the bearer token.
 async fn signed_in(app: &TestApp, name: &str, role: Role, unit: &str) -> (String, String) {
-    let (_, token) = users::create_with_password(&app.pool, name, role, unit, Some(PASSWORD))
-        .await
-        .expect("create user");
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("username", name), ("password", PASSWORD)])
-        .finish();
-    let response = client()
-        .post(format!("{}/login", app.base))
-        .header(ORIGIN, &app.base)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let cookie = response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("ansinh_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
-    (cookie, token)
+    helpers::signed_in(app, name, role, unit, PASSWORD).await
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+    helpers::page_client()
 }
 
 /// A page as the cookie's user: status and HTML.
