@@ -67,6 +67,11 @@ fn draw_columns(
     // Headroom above the tallest bar; more with a legend, which sits in the upper right.
     let headroom = if series.len() > 1 { 1.45 } else { 1.1 };
     let top = if top > 0.0 { top * headroom } else { 1.0 };
+    // Counts (households) are whole: their axis names whole numbers only, never "0,2 hộ".
+    let whole = series
+        .iter()
+        .flat_map(|s| s.values.iter())
+        .all(|v| v.fract() == 0.0);
     let n = categories.len().max(1);
     let mut chart = ChartBuilder::on(root)
         .margin(12)
@@ -78,7 +83,7 @@ fn draw_columns(
         .disable_x_mesh()
         .x_labels(0)
         .y_desc(y_label)
-        .y_label_formatter(&|y| number(*y))
+        .y_label_formatter(&|y| axis_label(*y, whole))
         .label_style(("sans-serif", 17))
         .draw()?;
     // Category names under the middle of their group (the mesh would label round numbers).
@@ -152,6 +157,15 @@ fn draw_rows(
     }))?;
     root.present()?;
     Ok(())
+}
+
+/// The label of an axis tick: none for a fraction on an axis of whole counts.
+fn axis_label(v: f64, whole: bool) -> String {
+    if whole && (v - v.round()).abs() >= 1e-9 {
+        String::new()
+    } else {
+        number(v)
+    }
 }
 
 /// An axis number: whole when it is one, else one decimal, with Vietnamese separators.
@@ -249,6 +263,33 @@ mod tests {
         assert!(svg.contains("Tín dụng ưu đãi"), "{svg}");
         // No data still draws an empty frame.
         assert!(rows(&caption, &[], &[], "x").contains("<svg"));
+    }
+
+    #[test]
+    fn an_axis_of_counts_names_whole_numbers_only() {
+        assert_eq!(axis_label(0.4, true), "");
+        assert_eq!(axis_label(1.0, true), "1");
+        assert_eq!(axis_label(0.4, false), "0,4");
+        let chart = columns(
+            &Caption {
+                id: "counts",
+                title: "t",
+                description: "d",
+            },
+            &["a".to_owned(), "b".to_owned()],
+            &[Series {
+                name: "hộ",
+                values: vec![0.0, 1.0],
+            }],
+            "hộ",
+        );
+        let labels: Vec<&str> = chart
+            .split("<text")
+            .skip(1)
+            .filter_map(|t| Some(t[t.find('>')? + 1..t.find("</text>")?].trim()))
+            .collect();
+        assert!(labels.contains(&"1"), "{labels:?}");
+        assert!(!labels.iter().any(|l| l.contains(',')), "{labels:?}");
     }
 
     #[test]

@@ -61,4 +61,6 @@ pub const MESSAGES: &[Message] = &[
     ("role_auditor", "Kiểm toán, thanh tra", "Auditor"),
     ("role_monitor", "Giám sát (Mặt trận Tổ quốc)", "Monitor (Fatherland Front)"),
     ("role_admin", "Quản trị", "Administrator"),
+    // The actor of what ansinh itself records (imports, the reform): not a user's role.
+    ("role_system", "Hệ thống", "System"),
 ];
