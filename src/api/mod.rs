@@ -103,7 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .nest("/api/v1", protected)
         .merge(docs::router())
-        .merge(crate::web::router(internal))
+        .merge(crate::web::router(internal, state.clone()))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -19,8 +19,9 @@ mod registers;
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -141,7 +142,7 @@ pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<
 }
 
 /// The pages; `api` is the `/api/v1` router the pages call in-process.
-pub fn router(api: InternalApi) -> Router<AppState> {
+pub fn router(api: InternalApi, state: AppState) -> Router<AppState> {
     Router::new()
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
@@ -150,6 +151,7 @@ pub fn router(api: InternalApi) -> Router<AppState> {
         .merge(households::router())
         .merge(forms::router())
         .merge(registers::router())
+        .route_layer(middleware::from_fn_with_state(state, refuse_cross_site))
         .layer(Extension(api))
 }
 
@@ -171,6 +173,24 @@ pub(crate) fn cross_site(ctx: &Ctx) -> Response {
             sign_in_href => "/login",
         },
     )
+}
+
+/// Every page request that changes something (sign-in, sign-out, every form) must come from
+/// this site's own pages ([`same_origin`]); otherwise it gets the refusal page and no handler
+/// runs, so nothing is written.
+async fn refuse_cross_site(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method().is_safe() || same_origin(request.headers(), request.uri(), &state.web) {
+        return next.run(request).await;
+    }
+    let (mut parts, _) = request.into_parts();
+    match Ctx::from_request_parts(&mut parts, &state).await {
+        Ok(ctx) => cross_site(&ctx),
+        Err(refused) => refused,
+    }
 }
 
 /// Where to go after signing in: the `next` page asked for when it is a path of this site
@@ -222,9 +242,6 @@ async fn login(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let lang = ctx.lang;
-    if !same_origin(&parts.headers, &parts.uri, &state.web) {
-        return cross_site(&ctx);
-    }
     let client = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -281,16 +298,7 @@ async fn login(
     }
 }
 
-async fn logout(
-    State(state): State<AppState>,
-    session: Session,
-    ctx: Ctx,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    if !same_origin(&headers, &uri, &state.web) {
-        return cross_site(&ctx);
-    }
+async fn logout(session: Session) -> Response {
     if let Err(e) = session.flush().await {
         return failure(e);
     }

@@ -4,8 +4,7 @@
 //! it. Nothing is overwritten: the API records a correction beside the original.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::Path;
 use axum::response::Response;
 use minijinja::context;
 use serde::Serialize;
@@ -14,9 +13,7 @@ use uuid::Uuid;
 
 use super::{again, household, household_id, label, officer, render, send};
 use super::{Posted, Sent, Shown};
-use crate::api::AppState;
 use crate::web::page::Ctx;
-use crate::web::{cross_site, same_origin};
 
 const INPUTS: [&str; 3] = ["corrects_sequence", "reason", "replacement"];
 
@@ -179,17 +176,7 @@ fn body(posted: &Posted) -> Value {
     Value::Object(body)
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    bytes: Bytes,
-) -> Result<Response, Response> {
-    if !same_origin(&headers, &uri, &state.web) {
-        return Err(cross_site(&ctx));
-    }
+pub async fn submit(ctx: Ctx, Path(raw): Path<String>, bytes: Bytes) -> Result<Response, Response> {
     ctx.signed_in()?;
     let id = household_id(&ctx, &raw)?;
     let posted = Posted::parse(&bytes);

@@ -5,17 +5,14 @@
 //! comes back with the reason field marked.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::Path;
 use axum::response::Response;
 use minijinja::context;
 use serde_json::{Map, Value};
 
 use super::{again, household, household_id, label, officer, render, send, today};
 use super::{Posted, Sent, Shown, CATEGORIES};
-use crate::api::AppState;
 use crate::web::page::Ctx;
-use crate::web::{cross_site, same_origin};
 
 const FIELDS: [&str; 5] = [
     "standard",
@@ -88,17 +85,7 @@ fn body(posted: &Posted) -> Value {
     Value::Object(body)
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    bytes: Bytes,
-) -> Result<Response, Response> {
-    if !same_origin(&headers, &uri, &state.web) {
-        return Err(cross_site(&ctx));
-    }
+pub async fn submit(ctx: Ctx, Path(raw): Path<String>, bytes: Bytes) -> Result<Response, Response> {
     ctx.signed_in()?;
     let id = household_id(&ctx, &raw)?;
     let posted = Posted::parse(&bytes);

@@ -1,16 +1,12 @@
 //! `/households/new`: register a household (the head, members as rows, where it lives).
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use minijinja::context;
 use serde_json::{Map, Value};
 
 use super::{officer, render, send, today, Errors, Posted, Sent, Shown};
-use crate::api::AppState;
 use crate::web::page::Ctx;
-use crate::web::{cross_site, same_origin};
 
 /// Member rows the form offers; blank rows are left out.
 pub const MEMBER_ROWS: usize = 6;
@@ -124,16 +120,7 @@ fn to_row(field: &str, rows: &[usize]) -> String {
     }
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    uri: Uri,
-    bytes: Bytes,
-) -> Result<Response, Response> {
-    if !same_origin(&headers, &uri, &state.web) {
-        return Err(cross_site(&ctx));
-    }
+pub async fn submit(ctx: Ctx, bytes: Bytes) -> Result<Response, Response> {
     ctx.signed_in()?;
     let posted = Posted::parse(&bytes);
     let (body, rows) = body(&posted);

@@ -2,8 +2,7 @@
 //! whole VND, date, fund and source, the decision it rests on).
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::Path;
 use axum::response::Response;
 use minijinja::context;
 use serde_json::{Map, Value};
@@ -12,9 +11,7 @@ use ansinh_events::household::Policy;
 
 use super::{again, household, household_id, label, officer, render, send, today};
 use super::{Posted, Sent, Shown};
-use crate::api::AppState;
 use crate::web::page::Ctx;
-use crate::web::{cross_site, same_origin};
 
 const TEXT_FIELDS: [&str; 8] = [
     "policy",
@@ -83,17 +80,7 @@ fn body(posted: &Posted) -> Value {
     Value::Object(body)
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    bytes: Bytes,
-) -> Result<Response, Response> {
-    if !same_origin(&headers, &uri, &state.web) {
-        return Err(cross_site(&ctx));
-    }
+pub async fn submit(ctx: Ctx, Path(raw): Path<String>, bytes: Bytes) -> Result<Response, Response> {
     ctx.signed_in()?;
     let id = household_id(&ctx, &raw)?;
     let posted = Posted::parse(&bytes);

@@ -4,7 +4,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use minijinja::context;
 use serde::Serialize;
@@ -14,7 +13,6 @@ use super::{again, household, household_id, label, officer, render, send, today}
 use super::{Posted, Sent, Shown};
 use crate::api::AppState;
 use crate::web::page::Ctx;
-use crate::web::{cross_site, same_origin};
 use ansinh_events::standards::Standards;
 
 const TEXT_FIELDS: [&str; 4] = ["period", "survey_date", "cause_of_poverty", "surveyor"];
@@ -141,13 +139,8 @@ pub async fn submit(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(raw): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
     bytes: Bytes,
 ) -> Result<Response, Response> {
-    if !same_origin(&headers, &uri, &state.web) {
-        return Err(cross_site(&ctx));
-    }
     ctx.signed_in()?;
     let id = household_id(&ctx, &raw)?;
     let posted = Posted::parse(&bytes);

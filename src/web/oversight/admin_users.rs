@@ -1,8 +1,8 @@
 //! `/admin/users`: the users of the admin's units; create one with a role and a unit, disable or
 //! enable one. Every change is the API's (`POST /api/v1/users`, `PATCH /api/v1/users/{id}`).
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::Path;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use minijinja::{context, Value};
@@ -10,11 +10,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::get_or_explain;
-use crate::api::AppState;
 use crate::users::Role;
 use crate::web::listing::{self, PAGE};
 use crate::web::page::Ctx;
-use crate::web::{cross_site, same_origin};
 
 const FILTERS: [&str; 2] = ["unit", "name"];
 
@@ -74,16 +72,10 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
 }
 
 pub async fn create(
-    State(state): State<AppState>,
     ctx: Ctx,
-    headers: HeaderMap,
-    uri: Uri,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, Response> {
     ctx.signed_in()?;
-    if !same_origin(&headers, &uri, &state.web) {
-        return Ok(cross_site(&ctx));
-    }
     let (name, role, unit) = (
         field(&form, "name"),
         field(&form, "role"),
@@ -113,17 +105,11 @@ pub async fn create(
 }
 
 pub async fn set_disabled(
-    State(state): State<AppState>,
     ctx: Ctx,
-    headers: HeaderMap,
-    uri: Uri,
     Path(id): Path<Uuid>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, Response> {
     ctx.signed_in()?;
-    if !same_origin(&headers, &uri, &state.web) {
-        return Ok(cross_site(&ctx));
-    }
     let disabled = field(&form, "disabled") == "true";
     let answer = ctx
         .call(
