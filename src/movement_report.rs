@@ -173,5 +173,5 @@ async fn unit_name(pool: &PgPool, request: &MovementRequest) -> Result<String, s
 
 /// Today in Vietnam (UTC+7), for the "made on" line of a form.
 pub fn today() -> NaiveDate {
-    (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive()
+    crate::verify::today()
 }

@@ -37,6 +37,7 @@ pub struct StatusRow {
     pub registered_on: NaiveDate,
     pub closed_on: Option<NaiveDate>,
     pub last_recorded_at: DateTime<Utc>,
+    pub placed_on: NaiveDate,
 }
 
 /// A `household_standard_status` row: the [`Standing`]'s fields are the columns (its
@@ -96,6 +97,7 @@ impl HouseholdRows {
                 merit_family: s.merit_family,
                 no_working_capacity: s.no_working_capacity,
                 registered_on: s.registered_on,
+                placed_on: s.placed_on,
                 closed_on: s.closed_on,
                 last_recorded_at: micros(at),
             }),

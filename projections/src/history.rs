@@ -144,6 +144,8 @@ pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Resul
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageInUnit<D> {
     pub unit_code: Option<String>,
+    /// The day it was placed in that unit (the day the code speaks of).
+    pub placed_on: Option<NaiveDate>,
     pub page: HistoryPage<D>,
 }
 
@@ -153,6 +155,7 @@ pub struct PageInUnit<D> {
 type PageRow<D> = (
     Option<i32>,
     Option<String>,
+    Option<NaiveDate>,
     Option<Vec<i32>>,
     Option<Vec<i32>>,
     Option<Vec<i32>>,
@@ -198,7 +201,7 @@ where
     // unknown one. The links are the household's all (a few at most; most have none), read by
     // one index probe rather than two per event, and matched to the page here.
     let mut rows: Vec<PageRow<D>> = sqlx::query_as(
-        "SELECT t.total, s.unit_code, k.corrections, k.corrected, k.originals, k.types, k.voids,
+        "SELECT t.total, s.unit_code, s.placed_on, k.corrections, k.corrected, k.originals, k.types, k.voids,
                 e.sequence_number, e.payload
            FROM (SELECT max(sequence_number) AS total FROM household_events
                   WHERE aggregate_id = $1) t
@@ -227,15 +230,16 @@ where
         return Ok(None);
     };
     let unit_code = first.1.take();
+    let placed_on = first.2;
     let mut links: Vec<Link> = first
-        .2
+        .3
         .take()
         .unwrap_or_default()
         .into_iter()
-        .zip(first.3.take().unwrap_or_default())
         .zip(first.4.take().unwrap_or_default())
         .zip(first.5.take().unwrap_or_default())
         .zip(first.6.take().unwrap_or_default())
+        .zip(first.7.take().unwrap_or_default())
         .map(
             |((((correction, corrects), original), type_name), voids)| Link {
                 correction: correction.into(),
@@ -263,7 +267,11 @@ where
         total: total.into(),
         next_after,
     };
-    Ok(Some(PageInUnit { unit_code, page }))
+    Ok(Some(PageInUnit {
+        unit_code,
+        placed_on,
+        page,
+    }))
 }
 
 fn entry<D>(sequence: i64, raw: RawEvent<D>, links: &[Link]) -> HistoryEntry<D> {

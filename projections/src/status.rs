@@ -49,6 +49,9 @@ pub struct HouseholdStatus {
     /// Recently exited poverty under some standard (see [`RECENTLY_EXITED_MONTHS`]).
     pub recently_exited: bool,
     pub registered_on: NaiveDate,
+    /// The day it was placed in `unit_code` (registered or moved there): the day the code
+    /// speaks of, since codes are reused across the 2025 reform of the units.
+    pub placed_on: NaiveDate,
     pub closed_on: Option<NaiveDate>,
     /// Standard id → standing.
     pub status: BTreeMap<String, Standing>,
@@ -183,6 +186,7 @@ pub fn from_state(id: Uuid, state: &HouseholdState, on: NaiveDate) -> Option<Hou
         no_working_capacity: log::no_working_capacity_on(state, NaiveDate::MAX),
         recently_exited: status.values().any(|s| s.recently_exited),
         registered_on,
+        placed_on: state.placed_on().unwrap_or(registered_on),
         closed_on: log::closed_on(state),
         status,
         as_of: None,
@@ -220,10 +224,11 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
         "INSERT INTO household_status AS s
              (household_id, version, head_name, head_name_folded, unit_code, hamlet, area,
               member_count, ethnic_minority, merit_family, no_working_capacity,
-              registered_on, closed_on, last_recorded_at)
+              registered_on, closed_on, last_recorded_at, placed_on)
          SELECT * FROM UNNEST($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[],
                               $6::text[], $7::text[], $8::int[], $9::bool[], $10::bool[],
-                              $11::bool[], $12::date[], $13::date[], $14::timestamptz[])
+                              $11::bool[], $12::date[], $13::date[], $14::timestamptz[],
+                              $15::date[])
          ON CONFLICT (household_id) DO UPDATE SET
              version = EXCLUDED.version, head_name = EXCLUDED.head_name,
              head_name_folded = EXCLUDED.head_name_folded, unit_code = EXCLUDED.unit_code,
@@ -232,7 +237,7 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
              merit_family = EXCLUDED.merit_family,
              no_working_capacity = EXCLUDED.no_working_capacity,
              registered_on = EXCLUDED.registered_on, closed_on = EXCLUDED.closed_on,
-             last_recorded_at = EXCLUDED.last_recorded_at
+             last_recorded_at = EXCLUDED.last_recorded_at, placed_on = EXCLUDED.placed_on
          WHERE s.version < EXCLUDED.version
          RETURNING household_id",
     )
@@ -250,6 +255,7 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
     .bind(&h.registered_on)
     .bind(&h.closed_on)
     .bind(&h.recorded_at)
+    .bind(&h.placed_on)
     .fetch_all(&mut *conn)
     .await?;
     if advanced.is_empty() {
@@ -305,6 +311,7 @@ struct HouseholdColumns {
     registered_on: Vec<NaiveDate>,
     closed_on: Vec<Option<NaiveDate>>,
     recorded_at: Vec<DateTime<Utc>>,
+    placed_on: Vec<NaiveDate>,
 }
 
 impl HouseholdColumns {
@@ -323,6 +330,7 @@ impl HouseholdColumns {
         self.registered_on.push(s.registered_on);
         self.closed_on.push(s.closed_on);
         self.recorded_at.push(recorded_at);
+        self.placed_on.push(s.placed_on);
     }
 }
 
@@ -386,6 +394,7 @@ type StatusRow = (
     bool,
     NaiveDate,
     Option<NaiveDate>,
+    NaiveDate,
 );
 type StandingRow = (
     String,
@@ -406,7 +415,8 @@ pub async fn status_on(
 ) -> Result<Option<HouseholdStatus>, StatusError> {
     let row: Option<StatusRow> = sqlx::query_as(
         "SELECT household_id, version, head_name, unit_code, hamlet, area, member_count,
-                ethnic_minority, merit_family, no_working_capacity, registered_on, closed_on
+                ethnic_minority, merit_family, no_working_capacity, registered_on, closed_on,
+                placed_on
            FROM household_status WHERE household_id = $1",
     )
     .bind(id)
@@ -444,8 +454,21 @@ pub async fn status_on(
             },
         );
     }
-    let (id, version, head_name, unit_code, hamlet, area, members, em, merit, nwc, reg, closed) =
-        row;
+    let (
+        id,
+        version,
+        head_name,
+        unit_code,
+        hamlet,
+        area,
+        members,
+        em,
+        merit,
+        nwc,
+        reg,
+        closed,
+        placed,
+    ) = row;
     let area = Area::parse(&area).ok_or(StatusError::Corrupt {
         field: "area",
         value: area,
@@ -463,6 +486,7 @@ pub async fn status_on(
         no_working_capacity: nwc,
         recently_exited: status.values().any(|s| s.recently_exited),
         registered_on: reg,
+        placed_on: placed,
         closed_on: closed,
         status,
         as_of: None,
@@ -568,7 +592,14 @@ fn push_filters(b: &mut QueryBuilder<'_, Postgres>, folded: &str, q: &SearchQuer
         b.push("))");
     }
     if let Some(unit) = &q.unit {
-        b.push(" AND unit_code IN (SELECT descendant FROM admin_unit_closure WHERE ancestor = ");
+        // Judged on the day the household was placed: a code reused by a new commune does not
+        // pull in households left in the old commune of that code.
+        b.push(
+            " AND EXISTS (SELECT 1 FROM admin_unit_closure c
+                 WHERE c.descendant = household_status.unit_code
+                   AND household_status.placed_on BETWEEN c.valid_from AND c.valid_to
+                   AND c.ancestor = ",
+        );
         b.push_bind(unit.clone());
         b.push(")");
     }

@@ -3,10 +3,12 @@
 //! [`hierarchy`] (levels, parents, validity) and [`scope`] (what an admin may change), shared
 //! by `ansinh units import` and `POST /api/v1/units`.
 
+pub mod closure;
 mod hierarchy;
 pub mod scope;
+pub mod succession;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -18,8 +20,12 @@ use sqlx::{PgConnection, PgPool};
 use ansinh_events::household::UnitValidity;
 use unicode_normalization::UnicodeNormalization;
 
-/// The units shipped with ansinh: old Tây Ninh (province 72) and the merged province 80.
+pub use succession::Succession;
+
+/// The units shipped with ansinh: old Tây Ninh (province 72) and the merged province 80 ...
 pub const SHIPPED_UNITS_CSV: &str = include_str!("../../data/units-tay-ninh.csv");
+/// ... and old Long An (province 80 until 2025-06-30), with the same columns.
+pub const SHIPPED_LONG_AN_CSV: &str = include_str!("../../data/units-long-an-old.csv");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
@@ -304,22 +310,70 @@ pub async fn upsert(conn: &mut PgConnection, units: &[Unit]) -> Result<u64, sqlx
     Ok(inserted)
 }
 
+/// Recomputes `admin_unit_closure` from the stored units and successions (see [`closure`]).
 async fn rebuild_closure(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    let units = all(&mut *conn).await?;
+    let successions = successions(&mut *conn).await?;
+    let edges = closure::edges(&units, &successions);
     sqlx::query("DELETE FROM admin_unit_closure")
         .execute(&mut *conn)
         .await?;
+    let column = |f: fn(&closure::Edge) -> String| edges.iter().map(f).collect::<Vec<_>>();
+    let days = |f: fn(&closure::Edge) -> NaiveDate| edges.iter().map(f).collect::<Vec<_>>();
     sqlx::query(
-        "INSERT INTO admin_unit_closure (ancestor, descendant)
-         WITH RECURSIVE tree(ancestor, descendant) AS (
-             SELECT DISTINCT code, code FROM admin_units
-             UNION
-             SELECT t.ancestor, u.code FROM tree t JOIN admin_units u ON u.parent_code = t.descendant
-         )
-         SELECT ancestor, descendant FROM tree",
+        "INSERT INTO admin_unit_closure (ancestor, descendant, valid_from, valid_to)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::date[])",
     )
+    .bind(column(|e| e.ancestor.clone()))
+    .bind(column(|e| e.descendant.clone()))
+    .bind(days(|e| e.valid_from))
+    .bind(days(|e| e.valid_to))
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The stored successions with the new communes' names, for refusals of ended communes.
+pub async fn successors(pool: &PgPool) -> Result<succession::Successors, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let units = all(&mut conn).await?;
+    let rows = successions(&mut conn).await?;
+    Ok(succession::Successors::new(&rows, &units))
+}
+
+/// Every stored succession (old commune → new commune).
+pub async fn successions(conn: &mut PgConnection) -> Result<Vec<Succession>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT old_code, new_code, whole, effective_on, legal_basis FROM unit_successions
+          ORDER BY old_code, new_code",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Stores successions (a mapping file) and recomputes coverage, under [`lock_for_writing`] in
+/// the caller's transaction. Returns how many pairs were new.
+pub async fn store_successions(
+    conn: &mut PgConnection,
+    rows: &[Succession],
+) -> Result<u64, sqlx::Error> {
+    let column = |f: fn(&Succession) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    let added = sqlx::query(
+        "INSERT INTO unit_successions (old_code, new_code, whole, effective_on, legal_basis)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bool[], $4::date[], $5::text[])
+         ON CONFLICT (old_code, new_code, effective_on) DO UPDATE
+            SET whole = EXCLUDED.whole, legal_basis = EXCLUDED.legal_basis",
+    )
+    .bind(column(|s| s.old_code.clone()))
+    .bind(column(|s| s.new_code.clone()))
+    .bind(rows.iter().map(|s| s.whole).collect::<Vec<_>>())
+    .bind(rows.iter().map(|s| s.effective_on).collect::<Vec<_>>())
+    .bind(column(|s| s.legal_basis.clone()))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    rebuild_closure(conn).await?;
+    Ok(added)
 }
 
 /// Loads the shipped units (idempotent: run by `migrate` and `serve`).
@@ -328,29 +382,46 @@ async fn rebuild_closure(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 pub async fn load_shipped(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let units = shipped()
         .map_err(|e| sqlx::Error::Protocol(format!("the shipped units file is invalid: {e}")))?;
+    let mapping = succession::shipped()
+        .map_err(|e| sqlx::Error::Protocol(format!("the shipped unit mapping is invalid: {e}")))?;
     let mut tx = pool.begin().await?;
     lock_for_writing(&mut tx).await?;
     let inserted = upsert(&mut tx, &units).await?;
+    store_successions(&mut tx, &mapping).await?;
     tx.commit().await?;
     Ok(inserted)
 }
 
 /// The shipped units, parsed and checked (no database).
 pub fn shipped() -> Result<Vec<Unit>, RowError> {
-    parse_csv(SHIPPED_UNITS_CSV, &[]).map_err(|mut errors| errors.swap_remove(0))
+    let tay_ninh = parse_csv(SHIPPED_UNITS_CSV, &[]).map_err(|mut errors| errors.swap_remove(0))?;
+    let long_an =
+        parse_csv(SHIPPED_LONG_AN_CSV, &tay_ninh).map_err(|mut errors| errors.swap_remove(0))?;
+    Ok(tay_ninh.into_iter().chain(long_an).collect())
 }
 
-/// Whether `ancestor` covers `unit` (itself or any unit below it, by code).
-pub async fn covers(pool: &PgPool, ancestor: &str, unit: &str) -> Result<bool, sqlx::Error> {
+/// Whether `ancestor` covers what lies in `unit` on `day` (itself or any unit below it; a new
+/// commune also covers its predecessors' days). `None`: on any day.
+pub async fn covers(
+    pool: &PgPool,
+    ancestor: &str,
+    unit: &str,
+    day: Option<NaiveDate>,
+) -> Result<bool, sqlx::Error> {
     let (yes,): (bool,) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM admin_unit_closure WHERE ancestor = $1 AND descendant = $2)",
+        "SELECT EXISTS (SELECT 1 FROM admin_unit_closure WHERE ancestor = $1 AND descendant = $2
+                          AND ($3::date IS NULL OR $3 BETWEEN valid_from AND valid_to))",
     )
     .bind(ancestor)
     .bind(unit)
+    .bind(day)
     .fetch_one(pool)
     .await?;
     Ok(yes)
 }
+
+/// Ancestor → unit → the days over which it covers that unit.
+type Below = HashMap<String, HashMap<String, Vec<(NaiveDate, NaiveDate)>>>;
 
 /// Which units each unit covers, held in memory: the scope check of every request without a
 /// query. Units are reference data that rarely change, so a snapshot of `admin_unit_closure` is
@@ -366,8 +437,7 @@ pub struct Coverage {
 }
 
 struct Snapshot {
-    /// Ancestor → every unit it covers (itself included).
-    below: Arc<HashMap<String, HashSet<String>>>,
+    below: Arc<Below>,
     loaded_at: Instant,
 }
 
@@ -383,27 +453,26 @@ impl Coverage {
         }
     }
 
-    /// Whether `ancestor` covers `unit` (itself or any unit below it, by code).
+    /// Whether `ancestor` covers what lies in `unit` on `day` (see [`covers`]).
     pub async fn covers(
         &self,
         pool: &PgPool,
         ancestor: &str,
         unit: &str,
+        day: Option<NaiveDate>,
     ) -> Result<bool, sqlx::Error> {
         let (below, fresh) = match self.fresh() {
             Some(below) => (below, false),
             None => (self.load(pool).await?, true),
         };
-        if below
-            .get(ancestor)
-            .is_some_and(|units| units.contains(unit))
-        {
+        let ranges = below.get(ancestor).and_then(|units| units.get(unit));
+        if ranges.is_some_and(|r| closure::holds(r, day)) {
             return Ok(true);
         }
         if fresh {
             return Ok(false);
         }
-        covers(pool, ancestor, unit).await
+        covers(pool, ancestor, unit, day).await
     }
 
     /// Drops the snapshot: the next check loads the closure again. Call it after units were
@@ -416,7 +485,7 @@ impl Coverage {
             .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    fn fresh(&self) -> Option<Arc<HashMap<String, HashSet<String>>>> {
+    fn fresh(&self) -> Option<Arc<Below>> {
         let snapshot = self.snapshot.read().unwrap_or_else(PoisonError::into_inner);
         snapshot
             .as_ref()
@@ -424,19 +493,22 @@ impl Coverage {
             .map(|s| Arc::clone(&s.below))
     }
 
-    async fn load(
-        &self,
-        pool: &PgPool,
-    ) -> Result<Arc<HashMap<String, HashSet<String>>>, sqlx::Error> {
+    async fn load(&self, pool: &PgPool) -> Result<Arc<Below>, sqlx::Error> {
         let generation = self.generation.load(Ordering::Acquire);
         let loaded_at = Instant::now();
-        let pairs: Vec<(String, String)> =
-            sqlx::query_as("SELECT ancestor, descendant FROM admin_unit_closure")
-                .fetch_all(pool)
-                .await?;
-        let mut below: HashMap<String, HashSet<String>> = HashMap::new();
-        for (ancestor, descendant) in pairs {
-            below.entry(ancestor).or_default().insert(descendant);
+        let rows: Vec<(String, String, NaiveDate, NaiveDate)> = sqlx::query_as(
+            "SELECT ancestor, descendant, valid_from, valid_to FROM admin_unit_closure",
+        )
+        .fetch_all(pool)
+        .await?;
+        let mut below: Below = HashMap::new();
+        for (ancestor, descendant, from, to) in rows {
+            below
+                .entry(ancestor)
+                .or_default()
+                .entry(descendant)
+                .or_default()
+                .push((from, to));
         }
         let below = Arc::new(below);
         let mut snapshot = self
@@ -490,9 +562,9 @@ mod tests {
     #[test]
     fn the_shipped_file_parses_with_both_structures() {
         let units = shipped().expect("valid");
-        // The copy of the shared file plus the earlier names of districts 703, 709 and 712,
-        // so that each commune's district is valid over the commune's whole validity.
-        assert_eq!(units.len(), 204);
+        // The copies of the shared files plus the earlier names of districts 703, 709, 712
+        // and 794, so that each commune's district is valid over the commune's whole validity.
+        assert_eq!(units.len(), 204 + 203);
         let day = |s: &str| s.parse::<NaiveDate>().expect("date");
         let long_hoa: Vec<_> = units.iter().filter(|u| u.code == "25630").collect();
         assert_eq!(long_hoa.len(), 2, "old and new units share the code");

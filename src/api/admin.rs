@@ -61,7 +61,7 @@ pub async fn create_user(
     let input: NewUser = body.parse()?;
     let unit = input.unit_code.trim();
     require_known_unit(&state, unit).await?;
-    auth.require_scope(&state, unit).await?;
+    auth.require_scope(&state, unit, None).await?;
     let (user, token) = users::create(&state.pool, &input.name, input.role, unit)
         .await
         .map_err(|e| match e {
@@ -139,11 +139,12 @@ pub async fn update_user(
     let changes: UserChanges = body.parse()?;
     let not_found = || ApiError::NotFound(format!("user {id} was not found"));
     let current = users::by_id(&state.pool, id).await?.ok_or_else(not_found)?;
-    auth.require_scope(&state, &current.user.unit_code).await?;
+    auth.require_scope(&state, &current.user.unit_code, None)
+        .await?;
     let unit_code = changes.unit_code.map(|u| u.trim().to_owned());
     if let Some(unit) = &unit_code {
         require_known_unit(&state, unit).await?;
-        auth.require_scope(&state, unit).await?;
+        auth.require_scope(&state, unit, None).await?;
     }
     let changes = users::Changes {
         role: changes.role,
@@ -223,8 +224,9 @@ pub async fn list_users(
     ApiQuery(q): ApiQuery<UserListQuery>,
 ) -> Result<Json<UserList>, ApiError> {
     const FILTER: &str = "FROM users u
-        JOIN admin_unit_closure c ON c.ancestor = $1 AND c.descendant = u.unit_code
-        WHERE ($2::text IS NULL OR strpos(lower(u.name), lower($2)) > 0)";
+        WHERE EXISTS (SELECT 1 FROM admin_unit_closure c
+                       WHERE c.ancestor = $1 AND c.descendant = u.unit_code)
+          AND ($2::text IS NULL OR strpos(lower(u.name), lower($2)) > 0)";
     let name = q.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
     let items: Vec<UserListItem> = sqlx::query_as(&format!(
         "SELECT u.id, u.name, u.role, u.unit_code, u.created_at,
@@ -291,6 +293,7 @@ pub async fn list_units(
 ) -> Result<Json<UnitList>, ApiError> {
     const FILTER: &str = "FROM admin_units a
         JOIN admin_unit_closure c ON c.ancestor = $1 AND c.descendant = a.code
+         AND a.valid_from BETWEEN c.valid_from AND c.valid_to
         WHERE ($2::text IS NULL OR a.code LIKE $2 || '%' OR strpos(lower(a.name), lower($2)) > 0)";
     let search = q.q.as_deref().map(str::trim).filter(|n| !n.is_empty());
     let items: Vec<UnitRow> = sqlx::query_as(&format!(
@@ -376,8 +379,9 @@ pub async fn access_log(
     let limit = q.limit.unwrap_or(100);
     let offset = q.offset.unwrap_or(0);
     const FILTER: &str = "FROM access_log a
-        JOIN admin_unit_closure c ON c.ancestor = $1 AND c.descendant = a.unit_code
-        WHERE ($2::uuid IS NULL OR a.household_id = $2)
+        WHERE EXISTS (SELECT 1 FROM admin_unit_closure c
+                       WHERE c.ancestor = $1 AND c.descendant = a.unit_code)
+          AND ($2::uuid IS NULL OR a.household_id = $2)
           AND ($3::uuid IS NULL OR a.user_id = $3)
           AND ($4::date IS NULL OR a.at >= ($4::date::timestamp AT TIME ZONE 'UTC') - interval '7 hours')
           AND ($5::date IS NULL OR a.at < (($5::date + 1)::timestamp AT TIME ZONE 'UTC') - interval '7 hours')";
@@ -473,13 +477,14 @@ pub async fn import_units(
     units::lock_for_writing(&mut tx).await?;
     let existing = units::all(&mut tx).await?;
     let admin = &auth.user().unit_code;
-    let below: HashSet<String> =
-        sqlx::query_scalar("SELECT descendant FROM admin_unit_closure WHERE ancestor = $1")
-            .bind(admin)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
+    let below: HashSet<String> = sqlx::query_scalar(
+        "SELECT DISTINCT descendant FROM admin_unit_closure WHERE ancestor = $1",
+    )
+    .bind(admin)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
     for (i, unit) in parsed.iter().enumerate() {
         if let Some(refusal) = units::scope::refusal(admin, &below, unit, &existing) {
             return Err(ApiError::Forbidden(format!("units[{i}]: {refusal}")));

@@ -23,8 +23,11 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
 use serde_json::Value;
 use uuid::Uuid;
+
+use ansinh_projections::units;
 
 use ansinh_events::household::HouseholdState;
 use ansinh_events::Actor;
@@ -134,22 +137,35 @@ impl AuthUser {
         state: &AppState,
         permission: Permission,
         unit: &str,
+        day: Option<NaiveDate>,
     ) -> Result<(), ApiError> {
         self.require(permission)?;
-        self.require_scope(state, unit).await
+        self.require_scope(state, unit, day).await
     }
 
-    /// Whether the user's unit covers `unit`.
-    pub async fn covers(&self, state: &AppState, unit: &str) -> Result<bool, ApiError> {
+    /// Whether the user's unit covers what lies in `unit` on `day` (codes are reused across
+    /// the 2025 reform, so a household's unit is judged on the day it was placed there);
+    /// `None`: on any day.
+    pub async fn covers(
+        &self,
+        state: &AppState,
+        unit: &str,
+        day: Option<NaiveDate>,
+    ) -> Result<bool, ApiError> {
         Ok(state
             .coverage
-            .covers(&state.pool, &self.0.unit_code, unit)
+            .covers(&state.pool, &self.0.unit_code, unit, day)
             .await?)
     }
 
-    /// The scope check alone: the user's unit must cover `unit`.
-    pub async fn require_scope(&self, state: &AppState, unit: &str) -> Result<(), ApiError> {
-        if self.covers(state, unit).await? {
+    /// The scope check alone: the user's unit must cover `unit` on `day` (see [`Self::covers`]).
+    pub async fn require_scope(
+        &self,
+        state: &AppState,
+        unit: &str,
+        day: Option<NaiveDate>,
+    ) -> Result<(), ApiError> {
+        if self.covers(state, unit, day).await? {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
@@ -161,15 +177,16 @@ impl AuthUser {
 }
 
 impl AuthUser {
-    /// The scope check for a household in `unit`: outside the user's units it answers as an
-    /// unknown household does (404, see [`ApiError::household_not_found`]).
+    /// The scope check for a household placed in `unit` on `placed_on`: outside the user's
+    /// units it answers as an unknown household does (404, see [`ApiError::household_not_found`]).
     pub async fn require_household_scope(
         &self,
         state: &AppState,
         id: Uuid,
         unit: &str,
+        placed_on: Option<NaiveDate>,
     ) -> Result<(), ApiError> {
-        match self.require_scope(state, unit).await {
+        match self.require_scope(state, unit, placed_on).await {
             Err(ApiError::Forbidden(_)) => Err(ApiError::household_not_found(id)),
             other => other,
         }
@@ -272,7 +289,8 @@ impl<N: Need> FromRequestParts<AppState> for HouseholdAccess<N> {
         let HouseholdId(id) = HouseholdId::from_request_parts(parts, state).await?;
         let for_write = N::PERMISSION == Permission::WriteHouseholds;
         let household = load(state, id, for_write).await?;
-        auth.require_household_scope(state, id, unit_of(&household.log.state))
+        let placed_on = household.log.state.placed_on();
+        auth.require_household_scope(state, id, unit_of(&household.log.state), placed_on)
             .await?;
         Ok(HouseholdAccess {
             id,
@@ -302,7 +320,14 @@ impl<N: Need> FromRequestParts<AppState> for UnitAccess<N> {
             .map(|(_, v)| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| auth.user().unit_code.clone());
-        auth.authorize(state, N::PERMISSION, &unit).await?;
+        // A unit that still exists is judged today (old Tây Ninh does not reach the new commune
+        // that took its code); an ended one on any of its days (its past reports).
+        let today = crate::verify::today();
+        let day = match units::valid_on(&state.pool, &unit, today).await? {
+            Some(_) => Some(today),
+            None => None,
+        };
+        auth.authorize(state, N::PERMISSION, &unit, day).await?;
         Ok(UnitAccess {
             unit,
             auth,

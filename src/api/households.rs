@@ -579,8 +579,14 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     let input: RegisterBody = body.parse()?;
     let (registration, effective_on) = input.registration();
-    let unit =
-        write::placement_target(&state, &auth, &registration.unit_code, effective_on).await?;
+    let unit = write::placement_target(
+        &state,
+        &auth,
+        &registration.unit_code,
+        effective_on,
+        "unit_code",
+    )
+    .await?;
     let appended = write::execute(
         &state,
         &auth,
@@ -822,6 +828,7 @@ pub async fn history(
     .await?;
     let Some(history::PageInUnit {
         unit_code: Some(unit),
+        placed_on,
         page,
     }) = found
     else {
@@ -829,7 +836,8 @@ pub async fn history(
     };
     // The unit comes with the page (one statement, not two); nothing is handed out before the
     // scope check.
-    auth.require_household_scope(&state, id, &unit).await?;
+    auth.require_household_scope(&state, id, &unit, placed_on)
+        .await?;
     Ok(PersonalDataRead::one(id, &unit).attach(Json(page)))
 }
 
@@ -923,7 +931,9 @@ pub async fn move_household(
 ) -> Result<Response, ApiError> {
     let moved: HouseholdMoved = body.parse::<MoveBody>()?.into();
     // The current unit was checked with the household; the new one must be in scope too.
-    let unit = write::placement_target(&state, &auth, &moved.unit_code, moved.moved_on).await?;
+    let unit =
+        write::placement_target(&state, &auth, &moved.unit_code, moved.moved_on, "unit_code")
+            .await?;
     let appended = write::execute(
         &state,
         &auth,

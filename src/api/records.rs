@@ -349,8 +349,14 @@ async fn replacement(
             }
             let body: RegisterBody = parse_part(&value, FIELD)?;
             let (registration, _) = body.registration();
-            let unit = write::placement_target(state, auth, &registration.unit_code, registered_on)
-                .await?;
+            let unit = write::placement_target(
+                state,
+                auth,
+                &registration.unit_code,
+                registered_on,
+                &format!("{FIELD}.unit_code"),
+            )
+            .await?;
             ReplacementInput::Registration { registration, unit }
         }
         "members_changed" => {
@@ -358,8 +364,14 @@ async fn replacement(
         }
         "household_moved" => {
             let moved: HouseholdMoved = parse_part::<MoveBody>(value, FIELD)?.into();
-            let unit =
-                write::placement_target(state, auth, &moved.unit_code, moved.moved_on).await?;
+            let unit = write::placement_target(
+                state,
+                auth,
+                &moved.unit_code,
+                moved.moved_on,
+                &format!("{FIELD}.unit_code"),
+            )
+            .await?;
             ReplacementInput::Move { moved, unit }
         }
         "household_closed" => {

@@ -142,17 +142,18 @@ pub async fn anchor(
         .ok_or_else(|| ApiError::internal("the verification computed no anchor"))?;
     // Household ids of broken chains are shown only within the user's units.
     let broken_ids: Vec<Uuid> = run.report.broken.iter().map(|b| b.household_id).collect();
-    let units: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT household_id, unit_code FROM household_status WHERE household_id = ANY($1)",
+    let units: Vec<(Uuid, String, NaiveDate)> = sqlx::query_as(
+        "SELECT household_id, unit_code, placed_on FROM household_status
+          WHERE household_id = ANY($1)",
     )
     .bind(&broken_ids)
     .fetch_all(&state.pool)
     .await?;
     let mut broken = Vec::new();
     for b in &run.report.broken {
-        let unit = units.iter().find(|(id, _)| *id == b.household_id);
-        if let Some((_, unit)) = unit {
-            if auth.covers(&state, unit).await? {
+        let unit = units.iter().find(|(id, ..)| *id == b.household_id);
+        if let Some((_, unit, placed_on)) = unit {
+            if auth.covers(&state, unit, Some(*placed_on)).await? {
                 broken.push(BrokenChainView {
                     household_id: b.household_id,
                     first_bad_sequence: b.first_bad_sequence,

@@ -160,6 +160,7 @@ const UNDECIDED: &str = "SELECT s.household_id, s.head_name, s.unit_code, s.haml
         NULL::text AS decision_no, NULL::text AS reason
     FROM household_status s
     JOIN admin_unit_closure c ON c.ancestor = $1 AND c.descendant = s.unit_code
+         AND s.placed_on BETWEEN c.valid_from AND c.valid_to
     JOIN LATERAL (
         SELECT (array_agg(h.payload->'data' ORDER BY h.sequence_number DESC)
                    FILTER (WHERE h.payload->>'type' = 'household_surveyed'))[1] AS last_survey,
@@ -176,6 +177,7 @@ const AWAITING_SUPPORT: &str = "SELECT s.household_id, s.head_name, s.unit_code,
         st.last_decision_no AS decision_no, NULL::text AS reason
     FROM household_status s
     JOIN admin_unit_closure c ON c.ancestor = $1 AND c.descendant = s.unit_code
+         AND s.placed_on BETWEEN c.valid_from AND c.valid_to
     JOIN household_standard_status st ON st.household_id = s.household_id
     WHERE s.closed_on IS NULL AND st.category IN ('poor', 'near_poor')
       AND NOT EXISTS (SELECT 1 FROM disbursements d
@@ -192,6 +194,7 @@ const DIFFERS: &str = "SELECT s.household_id, s.head_name, s.unit_code, s.hamlet
         h.payload->'data'->>'reason' AS reason
     FROM household_status s
     JOIN admin_unit_closure c ON c.ancestor = $1 AND c.descendant = s.unit_code
+         AND s.placed_on BETWEEN c.valid_from AND c.valid_to
     JOIN household_events h ON h.aggregate_id = s.household_id
     WHERE s.closed_on IS NULL AND h.payload->>'type' = 'household_classified'
       AND h.payload->'data'->>'category' <> h.payload->'data'->>'proposed'";

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use ansinh_events::household::{
-    placement, Command, HouseholdCommand, HouseholdState, UnitValidity,
+    placement, Command, HouseholdCommand, HouseholdError, HouseholdState, UnitValidity,
 };
 use ansinh_events::{CommandContext, Idempotency, Source};
 use ansinh_projections::units;
@@ -54,11 +54,19 @@ pub async fn placement_target(
     auth: &AuthUser,
     code: &str,
     on: NaiveDate,
+    field: &str,
 ) -> Result<Option<UnitValidity>, ApiError> {
     let code = code.trim();
     let unit = units::placement_record(&units::by_code(&state.pool, code).await?, on);
-    if placement(code, unit, on).is_ok() {
-        auth.require_scope(state, code).await?;
+    match placement(code, unit, on) {
+        Ok(()) => auth.require_scope(state, code, Some(on)).await?,
+        // A commune ended by a reform: say which one(s) replaced it.
+        Err(e @ HouseholdError::UnitNotValid { .. }) => {
+            if let Some(why) = units::successors(&state.pool).await?.explain(code, on) {
+                return Err(ApiError::invalid_as(e.code(), field, format!("{e}; {why}")));
+            }
+        }
+        Err(_) => {}
     }
     Ok(unit)
 }
@@ -84,13 +92,13 @@ pub async fn merge_target(
     let not_found = || ApiError::invalid(field, format!("household {target} was not found"));
     // The status row (written with every event) says whether the household exists and where:
     // one indexed row, not a fold of the target's whole history.
-    let unit: Option<String> =
-        sqlx::query_scalar("SELECT unit_code FROM household_status WHERE household_id = $1")
+    let unit: Option<(String, NaiveDate)> =
+        sqlx::query_as("SELECT unit_code, placed_on FROM household_status WHERE household_id = $1")
             .bind(target)
             .fetch_optional(&state.pool)
             .await?;
     match unit {
-        Some(unit) if auth.covers(state, &unit).await? => Ok(()),
+        Some((unit, placed_on)) if auth.covers(state, &unit, Some(placed_on)).await? => Ok(()),
         _ => Err(not_found()),
     }
 }
@@ -130,8 +138,14 @@ pub async fn execute(
             .household_at(household_id, headers.if_match)
             .await?;
         if current.log.state.registered_on.is_some() {
-            auth.require_household_scope(state, household_id, unit_of(&current.log.state))
-                .await?;
+            let placed_on = current.log.state.placed_on();
+            auth.require_household_scope(
+                state,
+                household_id,
+                unit_of(&current.log.state),
+                placed_on,
+            )
+            .await?;
         }
         match state
             .log

@@ -24,7 +24,8 @@ use std::time::Instant;
 
 use ansinh_events::chain;
 use ansinh_events::household::{
-    Command, Household, HouseholdCommand, HouseholdEvent, HouseholdState, UnitValidity,
+    Command, Household, HouseholdCommand, HouseholdError, HouseholdEvent, HouseholdState,
+    UnitValidity,
 };
 use ansinh_events::standards::Standards;
 use ansinh_events::{Actor, CommandContext, Idempotency, Recorded, Source};
@@ -186,8 +187,11 @@ fn materialize(store: &RowStore, refs: &[&RowRefs]) -> Result<Vec<Rows>, ReadErr
         .collect())
 }
 
-/// Units by code, for the validity facts commands carry.
-struct UnitIndex(HashMap<String, Vec<Unit>>);
+/// Units by code, for the validity facts commands carry, and what replaced ended ones.
+struct UnitIndex {
+    by_code: HashMap<String, Vec<Unit>>,
+    successors: units::succession::Successors,
+}
 
 impl UnitIndex {
     async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
@@ -196,16 +200,34 @@ impl UnitIndex {
         )
         .fetch_all(pool)
         .await?;
-        let mut map: HashMap<String, Vec<Unit>> = HashMap::new();
+        let successors = units::successors(pool).await?;
+        let mut by_code: HashMap<String, Vec<Unit>> = HashMap::new();
         for u in all {
-            map.entry(u.code.clone()).or_default().push(u);
+            by_code.entry(u.code.clone()).or_default().push(u);
         }
-        Ok(UnitIndex(map))
+        Ok(UnitIndex {
+            by_code,
+            successors,
+        })
     }
 
     /// The record the placement rule judges (see [`units::placement_record`]).
     fn validity(&self, code: &str, day: NaiveDate) -> Option<UnitValidity> {
-        units::placement_record(self.0.get(code)?, day)
+        units::placement_record(self.by_code.get(code)?, day)
+    }
+
+    /// The aggregate's refusal of a row; one of a commune a reform ended names its successors.
+    fn refusal(&self, sheet: &'static str, line: u64, error: &HouseholdError) -> RowError {
+        let mut refused = RowError::refused(sheet, line, error);
+        if let HouseholdError::UnitNotValid {
+            unit_code, date, ..
+        } = error
+        {
+            if let Some(why) = self.successors.explain(unit_code, *date) {
+                refused.problem = format!("{}; {why}", refused.problem);
+            }
+        }
+        refused
     }
 }
 
@@ -419,7 +441,7 @@ fn decide_household(
         // Decided unhashed, then linked onto the chain: what `handle_command` does, with the
         // JSON made for the hash kept for the row.
         let mut events = Household::check_command(&state, Command { ctx, action })
-            .map_err(|error| vec![RowError::refused(sheet, line, &error)])?;
+            .map_err(|error| vec![work.units.refusal(sheet, line, &error)])?;
         if pass == Pass::Write {
             let mut head = state.chain.clone();
             let stored = chain::link_into(&mut head, &mut events, json).map_err(|e| {

@@ -174,6 +174,20 @@ impl HouseholdState {
         Some(area)
     }
 
+    /// The day the household was placed in its current unit: the effective day of the last
+    /// registration or move in force (the same fact that set `current.unit_code`). The unit's
+    /// code speaks of that day: codes are reused across a reform of the units.
+    pub fn placed_on(&self) -> Option<NaiveDate> {
+        self.facts
+            .values()
+            .filter_map(|fact| match &fact.current {
+                Some(Replacement::HouseholdRegistered(_)) => Some(fact.effective_on),
+                Some(Replacement::HouseholdMoved(m)) => Some(m.moved_on),
+                _ => None,
+            })
+            .last()
+    }
+
     /// What the lifecycle derivation needs under `standard`.
     pub fn prior(&self, standard: &str) -> Prior {
         match self.statuses.get(standard) {
