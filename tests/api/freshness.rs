@@ -329,13 +329,15 @@ async fn the_unit_coverage_asks_the_database_before_refusing_and_reloads_when_fo
     let coverage = Coverage::new(Duration::from_secs(3600));
     let covers = |a: &'static str, u: &'static str| {
         let (coverage, pool) = (&coverage, app.pool.clone());
-        async move { coverage.covers(&pool, a, u).await.expect("query") }
+        let day = "2024-06-01".parse().ok();
+        async move { coverage.covers(&pool, a, u, day).await.expect("query") }
     };
     assert!(covers("703", "25459").await);
     assert!(covers("72", "25486").await);
     assert!(!covers("703", "25486").await);
     // Another process puts 25486 under 703 too (here: SQL on the closure).
-    sqlx::query("INSERT INTO admin_unit_closure (ancestor, descendant) VALUES ('703', '25486')")
+    sqlx::query("INSERT INTO admin_unit_closure (ancestor, descendant, valid_from, valid_to)
+         VALUES ('703', '25486', '2000-01-01', '2025-06-30')")
         .execute(&app.pool)
         .await
         .expect("insert");

@@ -106,6 +106,15 @@ pub enum HouseholdCommand {
         moved: HouseholdMoved,
         unit: Option<UnitValidity>,
     },
+    /// → `household_moved` by a reform of the administrative units (the 2025 merger of
+    /// communes): a move with the reform's legal basis on its envelope and, for a household of a
+    /// split commune that an officer assigned, the officer's reason.
+    Reassign {
+        moved: HouseholdMoved,
+        unit: Option<UnitValidity>,
+        legal_basis: String,
+        reason: Option<String>,
+    },
     /// → `household_closed`.
     Close(HouseholdClosed),
     /// → `household_surveyed`, with a proposal under each of `standards`, which must be every

@@ -45,6 +45,26 @@ pub fn decide(
             let on = moved.moved_on;
             Ok(one(HouseholdEvent::HouseholdMoved(moved), on))
         }
+        HouseholdCommand::Reassign {
+            moved,
+            unit,
+            legal_basis,
+            reason,
+        } => {
+            let registered_on = open(state)?;
+            let moved = validate::moved(&moved, unit, registered_on, ctx)?;
+            let facts = Facts {
+                effective_on: Some(moved.moved_on),
+                legal_basis: Some(validate::required(
+                    "legal_basis",
+                    &legal_basis,
+                    validate::limits::CODE,
+                )?),
+                reason: validate::optional("reason", &reason, validate::limits::TEXT)?,
+                decision_no: None,
+            };
+            Ok(vec![(HouseholdEvent::HouseholdMoved(moved), facts)])
+        }
         HouseholdCommand::Close(closure) => {
             let registered_on = open(state)?;
             let closure = validate::closed(&closure, registered_on, ctx)?;
