@@ -320,14 +320,9 @@ impl<N: Need> FromRequestParts<AppState> for UnitAccess<N> {
             .map(|(_, v)| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| auth.user().unit_code.clone());
-        // A unit that still exists is judged today (old Tây Ninh does not reach the new commune
-        // that took its code); an ended one on any of its days (its past reports).
-        let today = crate::verify::today();
-        let day = match units::valid_on(&state.pool, &unit, today).await? {
-            Some(_) => Some(today),
-            None => None,
-        };
-        auth.authorize(state, N::PERMISSION, &unit, day).await?;
+        // Reports and registers of a unit reach into its past (and a new commune's into its
+        // predecessors'), so the unit is judged on any day the user's unit covered it.
+        auth.authorize(state, N::PERMISSION, &unit, None).await?;
         Ok(UnitAccess {
             unit,
             auth,
