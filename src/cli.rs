@@ -188,6 +188,14 @@ pub enum ReportCommand {
 pub enum UnitsCommand {
     /// Load units from a CSV file: code,name,level,parent_code,valid_from,valid_to.
     Import { file: PathBuf },
+    /// Move every open household across a reform of the units (the 2025 merger of communes)
+    /// as events; prints a JSON summary.
+    #[command(
+        after_help = "Examples:\n  ansinh units reform --dry-run\n  ansinh units reform --hamlets ap-tach.csv"
+    )]
+    Reform(crate::reform::cli::ReformArgs),
+    /// List households of split communes awaiting assignment to a new commune.
+    Worklist(crate::reform::cli::WorklistArgs),
 }
 
 /// A failure to report as one sentence on stderr with an exit code.
@@ -246,6 +254,20 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Units {
             command: UnitsCommand::Import { file },
         } => import_units(&location, &file).await,
+        Command::Units {
+            command: UnitsCommand::Reform(args),
+        } => {
+            let db = open(&location, 4).await?;
+            load_units(&db).await?;
+            crate::reform::cli::reform(&db.pool, args).await
+        }
+        Command::Units {
+            command: UnitsCommand::Worklist(args),
+        } => {
+            let db = open(&location, 2).await?;
+            load_units(&db).await?;
+            crate::reform::cli::worklist(&db.pool, args).await
+        }
         Command::Verify {
             household,
             anchor,

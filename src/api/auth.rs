@@ -27,8 +27,6 @@ use chrono::NaiveDate;
 use serde_json::Value;
 use uuid::Uuid;
 
-use ansinh_projections::units;
-
 use ansinh_events::household::HouseholdState;
 use ansinh_events::Actor;
 
