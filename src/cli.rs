@@ -143,6 +143,9 @@ pub enum Command {
         /// Also write the table as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Only these groups of figures (repeat it; default: all).
+        #[arg(long, value_enum)]
+        only: Vec<crate::bench::Section>,
     },
 }
 
@@ -340,7 +343,8 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             ops,
             households,
             json,
-        } => bench(&location, ops, households, json).await,
+            only,
+        } => bench(&location, ops, households, json, &only).await,
         Command::Import {
             file,
             dry_run,
@@ -379,6 +383,7 @@ async fn bench(
     ops: usize,
     households: usize,
     json: Option<PathBuf>,
+    only: &[crate::bench::Section],
 ) -> Result<u8, Failure> {
     if ops == 0 || households == 0 {
         return Err(Failure::bad_input("--ops must be at least 1"));
@@ -404,7 +409,8 @@ async fn bench(
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         eprintln!("benchmarking on a scratch database ({ops} operations per figure)…");
-        let table = crate::bench::run(&pool, crate::bench::BenchOptions { ops, households }).await;
+        let table =
+            crate::bench::run(&pool, crate::bench::BenchOptions { ops, households }, only).await;
         pool.close().await;
         table
     }

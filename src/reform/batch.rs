@@ -1,21 +1,27 @@
-//! One page of the reform written at import speed: the histories read in one statement, each
-//! household's move decided by the domain (`HouseholdCommand::Reassign`) and linked onto its
-//! chain in memory, then the events sent by binary COPY and the inline read models written
-//! from the histories at hand, all in one transaction.
+//! One page of the reform written at import speed, at a cost that does not grow with the
+//! households' histories.
+//!
+//! A move's rules read three things of a household: its registration day, whether it is
+//! closed, and its chain head. The status read model is written in the very transaction of every
+//! append, so its row (registration day, version, open or not) and the event at that version
+//! (its hash) are the household as the log has it; the move is decided on that by the domain
+//! (`HouseholdCommand::Reassign`), linked onto the chain, sent by binary COPY, and the status
+//! row changed in place, all in one transaction. Nothing else a read model keeps depends on
+//! the unit a household lives in now (supports and relapses keep the unit of their day).
+//! Should another writer append meanwhile, the stream's unique key or the status version
+//! refuses the page, which is then decided again.
 
 use std::collections::HashMap;
 
-use chrono::Utc;
-use sqlx::types::Json;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use ansinh_events::chain;
+use ansinh_events::chain::{self, ChainHead};
 use ansinh_events::household::{
-    Command, Household, HouseholdCommand, HouseholdEvent, HouseholdMoved, HouseholdState,
+    Command, Household, HouseholdCommand, HouseholdMoved, HouseholdState,
 };
-use ansinh_events::{Actor, CommandContext, Recorded, Source};
-use ansinh_projections::log::{HouseholdLog, StoredEvent};
+use ansinh_events::{Actor, Area, CommandContext, Source};
 use ansinh_projections::units::{self, Unit};
 
 use super::{Planned, ReformError, ReformOptions};
@@ -30,6 +36,9 @@ pub struct Writer<'a> {
     options: &'a ReformOptions,
     ctx: CommandContext,
 }
+
+/// Why a page has to be decided again.
+struct Raced;
 
 impl<'a> Writer<'a> {
     pub fn new(pool: &'a PgPool, units: &'a [Unit], options: &'a ReformOptions) -> Self {
@@ -52,52 +61,58 @@ impl<'a> Writer<'a> {
     }
 
     /// Moves the planned households; returns those it moved (a household another writer moved
-    /// meanwhile is left out).
+    /// or closed meanwhile is left out).
     pub async fn write(&self, planned: &[Planned]) -> Result<Vec<Planned>, ReformError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.try_write(planned).await {
-                // Another writer appended to one of these households: decide the page again.
-                Err(ReformError::Database(sqlx::Error::Database(e)))
-                    if e.is_unique_violation() && attempt < ATTEMPTS => {}
-                other => return other,
+        let mut planned = planned.to_vec();
+        for attempt in 1..=ATTEMPTS {
+            match self.try_write(&planned).await? {
+                Ok(moved) => return Ok(moved),
+                Err(Raced) if attempt < ATTEMPTS => planned = self.reread(&planned).await?,
+                Err(Raced) => break,
             }
         }
+        Err(ReformError::Database(sqlx::Error::Protocol(
+            "other writers kept changing these households; run the reform again".into(),
+        )))
     }
 
-    async fn try_write(&self, planned: &[Planned]) -> Result<Vec<Planned>, ReformError> {
+    async fn try_write(
+        &self,
+        planned: &[Planned],
+    ) -> Result<Result<Vec<Planned>, Raced>, ReformError> {
         if planned.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Ok(Vec::new()));
         }
-        let ids: Vec<Uuid> = planned.iter().map(|p| p.household_id).collect();
-        let mut histories = histories(self.pool, &ids).await?;
+        let heads = heads(self.pool, planned).await?;
         let mut rows = BinaryRows::with_capacity(planned.len() * 1024);
         let mut json = Vec::with_capacity(1024);
-        let mut logs = Vec::with_capacity(planned.len());
         let mut moved = Vec::with_capacity(planned.len());
+        let mut status = StatusChanges::default();
         for p in planned {
-            let Some((events, state)) = histories.remove(&p.household_id) else {
-                continue;
+            let Some(hash) = heads.get(&p.household_id) else {
+                // Its status row and its log disagree only while another writer appends.
+                return Ok(Err(Raced));
             };
-            let Some(current) = state.current.as_ref() else {
-                continue;
+            let refused = |cause: String| ReformError::Household {
+                household_id: p.household_id,
+                cause,
             };
-            // Moved, closed or corrected since the page was read: nothing to carry.
-            let still_there = current.unit_code == p.old_code
-                && !state.closed
-                && state
-                    .placed_on()
-                    .is_some_and(|d| d < self.options.effective_on);
-            if !still_there {
-                continue;
-            }
+            let area = Area::parse(&p.area)
+                .ok_or_else(|| refused(format!("stored area {:?} is not valid", p.area)))?;
+            let state = HouseholdState {
+                chain: ChainHead {
+                    sequence: i64::from(p.version),
+                    hash: hash.clone(),
+                },
+                registered_on: Some(p.registered_on),
+                ..HouseholdState::default()
+            };
             let command = HouseholdCommand::Reassign {
                 moved: HouseholdMoved {
                     moved_on: self.options.effective_on,
                     unit_code: p.new_code.clone(),
-                    hamlet: current.hamlet.clone(),
-                    area: current.area,
+                    hamlet: p.hamlet.clone(),
+                    area,
                 },
                 unit: self.by_code.get(p.new_code.as_str()).and_then(|versions| {
                     units::placement_record(versions, self.options.effective_on)
@@ -112,10 +127,6 @@ impl<'a> Writer<'a> {
             };
             let mut ctx = self.ctx.clone();
             ctx.household_id = p.household_id;
-            let refused = |cause: String| ReformError::Household {
-                household_id: p.household_id,
-                cause,
-            };
             let mut new = Household::check_command(
                 &state,
                 Command {
@@ -131,49 +142,108 @@ impl<'a> Writer<'a> {
             for (event, span) in new.iter().zip(spans) {
                 push_event(&mut rows, event, &json[span])?;
             }
-            let first_new = new.first().map_or(0, |e| e.meta.sequence);
-            let state = new.iter().fold(state, |s, e| s.apply(e));
-            let mut events = events;
-            events.extend(new);
-            logs.push(HouseholdLog {
-                household_id: p.household_id,
-                events,
-                state,
-                first_new,
-            });
+            status.push(
+                p,
+                head.sequence,
+                self.ctx.recorded_at,
+                self.options.effective_on,
+            );
             moved.push(p.clone());
         }
-        if logs.is_empty() {
-            return Ok(moved);
-        }
         let mut tx = self.pool.begin().await?;
-        copy_events(&mut tx, rows).await?;
-        let stored: Vec<StoredEvent<'_>> = logs
-            .iter()
-            .flat_map(|l| l.new_events().map(StoredEvent::new))
-            .collect();
-        ansinh_projections::inline::apply_loaded(&mut tx, &stored, &logs).await?;
+        match copy_events(&mut tx, rows).await {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(Err(Raced)),
+            other => other?,
+        };
+        if status.write(&mut tx).await? != moved.len() as u64 {
+            return Ok(Err(Raced));
+        }
         tx.commit().await?;
-        Ok(moved)
+        Ok(Ok(moved))
+    }
+
+    /// The planned households as their status rows now say (moved or closed ones dropped).
+    async fn reread(&self, planned: &[Planned]) -> Result<Vec<Planned>, sqlx::Error> {
+        let ids: Vec<Uuid> = planned.iter().map(|p| p.household_id).collect();
+        let rows: Vec<(Uuid, String, String, String, i32, NaiveDate)> = sqlx::query_as(
+            "SELECT household_id, unit_code, hamlet, area, version, placed_on FROM household_status
+              WHERE household_id = ANY($1) AND closed_on IS NULL",
+        )
+        .bind(&ids)
+        .fetch_all(self.pool)
+        .await?;
+        let now: HashMap<Uuid, _> = rows.into_iter().map(|r| (r.0, r)).collect();
+        Ok(planned
+            .iter()
+            .filter_map(|p| {
+                let (_, unit, hamlet, area, version, placed_on) = now.get(&p.household_id)?;
+                (*unit == p.old_code && *placed_on < self.options.effective_on).then(|| Planned {
+                    hamlet: hamlet.clone(),
+                    area: area.clone(),
+                    version: *version,
+                    ..p.clone()
+                })
+            })
+            .collect())
     }
 }
 
-type History = (Vec<Recorded<HouseholdEvent>>, HouseholdState);
-
-/// The whole histories of these households, folded, in one statement.
-async fn histories(pool: &PgPool, ids: &[Uuid]) -> Result<HashMap<Uuid, History>, sqlx::Error> {
-    let stored: Vec<(Uuid, Json<Recorded<HouseholdEvent>>)> = sqlx::query_as(
-        "SELECT aggregate_id, payload FROM household_events WHERE aggregate_id = ANY($1)
-          ORDER BY aggregate_id, sequence_number",
+/// The hash of each household's event at the version its status row gave.
+async fn heads(pool: &PgPool, planned: &[Planned]) -> Result<HashMap<Uuid, String>, sqlx::Error> {
+    let ids: Vec<Uuid> = planned.iter().map(|p| p.household_id).collect();
+    let versions: Vec<i32> = planned.iter().map(|p| p.version).collect();
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT e.aggregate_id, e.payload->'meta'->>'hash'
+           FROM UNNEST($1::uuid[], $2::int[]) AS v(id, version)
+           JOIN household_events e ON e.aggregate_id = v.id AND e.sequence_number = v.version",
     )
-    .bind(ids)
+    .bind(&ids)
+    .bind(&versions)
     .fetch_all(pool)
     .await?;
-    let mut out: HashMap<Uuid, History> = HashMap::with_capacity(ids.len());
-    for (id, Json(event)) in stored {
-        let (events, state) = out.entry(id).or_default();
-        *state = std::mem::take(state).apply(&event);
-        events.push(event);
+    Ok(rows.into_iter().collect())
+}
+
+/// The status rows of moved households, changed in place where still at the version read.
+#[derive(Default)]
+struct StatusChanges {
+    ids: Vec<Uuid>,
+    old_versions: Vec<i32>,
+    versions: Vec<i32>,
+    units: Vec<String>,
+    recorded_at: Vec<DateTime<Utc>>,
+    placed_on: Vec<NaiveDate>,
+}
+
+impl StatusChanges {
+    fn push(&mut self, p: &Planned, version: i64, at: DateTime<Utc>, placed_on: NaiveDate) {
+        self.ids.push(p.household_id);
+        self.old_versions.push(p.version);
+        self.versions
+            .push(i32::try_from(version).unwrap_or(i32::MAX));
+        self.units.push(p.new_code.clone());
+        self.recorded_at.push(at);
+        self.placed_on.push(placed_on);
     }
-    Ok(out)
+
+    /// Returns how many rows changed.
+    async fn write(&self, conn: &mut sqlx::PgConnection) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(
+            "UPDATE household_status s
+                SET unit_code = v.unit, placed_on = v.placed_on, version = v.version,
+                    last_recorded_at = v.recorded_at
+               FROM UNNEST($1::uuid[], $2::int[], $3::int[], $4::text[], $5::timestamptz[],
+                           $6::date[]) AS v(id, old_version, version, unit, recorded_at, placed_on)
+              WHERE s.household_id = v.id AND s.version = v.old_version",
+        )
+        .bind(&self.ids)
+        .bind(&self.old_versions)
+        .bind(&self.versions)
+        .bind(&self.units)
+        .bind(&self.recorded_at)
+        .bind(&self.placed_on)
+        .execute(conn)
+        .await?
+        .rows_affected())
+    }
 }

@@ -72,11 +72,6 @@ pub async fn reform(pool: &PgPool, args: ReformArgs) -> Result<u8, Failure> {
         }
         Err(e) => return Err(Failure::other(e)),
     };
-    if !options.dry_run {
-        crate::projection_runner::catch_up(pool)
-            .await
-            .map_err(Failure::other)?;
-    }
     println!(
         "{}",
         serde_json::to_string_pretty(&summary).map_err(Failure::other)?

@@ -97,7 +97,7 @@ pub enum ReformError {
     Database(#[from] sqlx::Error),
 }
 
-/// A household to carry across, and where.
+/// A household to carry across, and where; with what its status row says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
     pub household_id: Uuid,
@@ -105,6 +105,22 @@ pub struct Planned {
     pub new_code: String,
     /// The hamlet rule that placed a household of a split commune.
     pub by_hamlet: Option<String>,
+    pub hamlet: String,
+    pub area: String,
+    pub registered_on: NaiveDate,
+    /// The household's version (its last event's sequence) when the page was read.
+    pub version: i32,
+}
+
+/// A candidate as its status row gives it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Candidate {
+    household_id: Uuid,
+    unit_code: String,
+    hamlet: String,
+    area: String,
+    registered_on: NaiveDate,
+    version: i32,
 }
 
 /// Runs the reform; `progress` counts households looked at.
@@ -176,8 +192,9 @@ pub async fn run(
     let writer = batch::Writer::new(pool, &all_units, options);
     let mut after = Uuid::nil();
     loop {
-        let page: Vec<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT household_id, unit_code, hamlet FROM household_status
+        let page: Vec<Candidate> = sqlx::query_as(
+            "SELECT household_id, unit_code, hamlet, area, registered_on, version
+               FROM household_status
               WHERE closed_on IS NULL AND placed_on < $1 AND unit_code = ANY($2)
                 AND household_id > $3
               ORDER BY household_id LIMIT $4",
@@ -188,25 +205,29 @@ pub async fn run(
         .bind(i64::try_from(options.batch.max(1)).unwrap_or(i64::MAX))
         .fetch_all(pool)
         .await?;
-        let Some((last, ..)) = page.last() else {
+        let Some(last) = page.last() else {
             break;
         };
-        after = *last;
+        after = last.household_id;
         let mut planned = Vec::new();
-        for (household_id, old_code, hamlet) in &page {
-            let takers = successors.of(old_code);
+        for c in &page {
+            let takers = successors.of(&c.unit_code);
             let target = match takers.as_slice() {
                 [only] if only.whole => Some((only.new_code.clone(), None)),
                 _ => rules
-                    .target(old_code, hamlet)
-                    .map(|code| (code.to_owned(), Some(hamlet.clone()))),
+                    .target(&c.unit_code, &c.hamlet)
+                    .map(|code| (code.to_owned(), Some(c.hamlet.clone()))),
             };
             match target {
                 Some((new_code, by_hamlet)) => planned.push(Planned {
-                    household_id: *household_id,
-                    old_code: old_code.clone(),
+                    household_id: c.household_id,
+                    old_code: c.unit_code.clone(),
                     new_code,
                     by_hamlet,
+                    hamlet: c.hamlet.clone(),
+                    area: c.area.clone(),
+                    registered_on: c.registered_on,
+                    version: c.version,
                 }),
                 None => {
                     summary.unassigned += 1;
