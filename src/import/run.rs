@@ -16,6 +16,8 @@
 //! Every command of the file has a stable import key (`import:<household_key>:survey:<period>`,
 //! …) stored in `idempotency_keys` with a digest of its row, so a second import of the same file
 //! adds nothing, and a row changed since it was imported is reported instead of written twice.
+//! So has the reform's move a row after a reform calls for (`import:<household_key>:reform:
+//! <day>:<unit>`, see [`super::placement`]), recorded before that row's survey.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -383,38 +385,8 @@ fn decide_household(
             }
         }
         // A row after a reform names the new commune: the reform's move goes first.
-        if let (HouseholdCommand::Survey { .. }, Some((_, row))) = (
-            &cmd.command,
-            rows.reviews.iter().find(|(l, _)| *l == cmd.line),
-        ) {
-            if let Some(reform) = work
-                .units
-                .row_place(&state, row, cmd.line)
-                .map_err(|e| vec![e])?
-            {
-                let (key, digest) = reform_key(rows, &reform);
-                if !known_keys.contains_key(&key) {
-                    let ctx = command_context(work, rows, &key, &digest);
-                    let step = Step {
-                        sheet: cmd.sheet,
-                        line: cmd.line,
-                        key,
-                        digest,
-                    };
-                    let action = HouseholdCommand::Move {
-                        moved: reform.moved,
-                        unit: reform.unit,
-                    };
-                    let mut events = Household::check_command(&state, Command { ctx, action })
-                        .map_err(|error| vec![work.units.refusal(step.sheet, step.line, &error)])?;
-                    // Set before the events are linked: the envelope is part of the hash.
-                    for event in &mut events {
-                        event.meta.legal_basis = Some(reform.legal_basis.clone());
-                        event.meta.actor = Actor::system("reform");
-                    }
-                    append(&mut plan, &mut state, events, step, rows.id, pass, json)?;
-                }
-            }
+        if let Some((events, step)) = reform_move(work, rows, &state, &cmd, known_keys)? {
+            append(&mut plan, &mut state, events, step, rows.id, pass, json)?;
         }
         let ctx = command_context(work, rows, &key, &digest);
         let RowCommand {
@@ -474,6 +446,54 @@ fn reform_key(rows: &Rows, reform: &ReformMove) -> (String, String) {
         format!("import:{}:reform:{}:{}", rows.key, m.moved_on, m.unit_code),
         hex::encode(h.finalize()),
     )
+}
+
+/// The reform's move a review row calls for (see [`UnitIndex::row_place`]), decided and
+/// enveloped as the reform's, with its import key; `None` when the household is already where
+/// the row says (or the move was imported before).
+fn reform_move(
+    work: &Work,
+    rows: &Rows,
+    state: &HouseholdState,
+    cmd: &RowCommand,
+    known_keys: &HashMap<String, String>,
+) -> Result<Option<(Vec<Recorded<HouseholdEvent>>, Step)>, Vec<RowError>> {
+    let HouseholdCommand::Survey { .. } = &cmd.command else {
+        return Ok(None);
+    };
+    let Some((_, row)) = rows.reviews.iter().find(|(l, _)| *l == cmd.line) else {
+        return Ok(None);
+    };
+    let Some(reform) = work
+        .units
+        .row_place(state, row, cmd.line)
+        .map_err(|e| vec![e])?
+    else {
+        return Ok(None);
+    };
+    let (key, digest) = reform_key(rows, &reform);
+    if known_keys.contains_key(&key) {
+        return Ok(None);
+    }
+    let ctx = command_context(work, rows, &key, &digest);
+    let action = HouseholdCommand::Move {
+        moved: reform.moved,
+        unit: reform.unit,
+    };
+    let mut events = Household::check_command(state, Command { ctx, action })
+        .map_err(|error| vec![work.units.refusal(cmd.sheet, cmd.line, &error)])?;
+    // Set before the events are linked: the envelope is part of the hash.
+    for event in &mut events {
+        event.meta.legal_basis = Some(reform.legal_basis.clone());
+        event.meta.actor = Actor::system("reform");
+    }
+    let step = Step {
+        sheet: cmd.sheet,
+        line: cmd.line,
+        key,
+        digest,
+    };
+    Ok(Some((events, step)))
 }
 
 /// Links a command's events onto the household's chain (when writing), keeps its import key
