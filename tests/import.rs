@@ -976,6 +976,15 @@ async fn a_row_after_the_reform_in_the_new_commune_records_the_reform_move_once(
     long_an.area = "rural".into();
     let mut long_an_2026 = survey_row("LA-1", "27721", "2023-05-02", "2026-10-02");
     long_an_2026.area = "rural".into();
+    // Xã Mỏ Công (25510) was split between Xã Trà Vong, which reuses its code, and Xã Tân Phú
+    // (25549): the row says which one the household's hamlet went to.
+    let split = |key: &str, new: &str| {
+        [("2022-10-04", "25510"), ("2026-10-07", new)].map(|(day, unit)| {
+            let mut r = survey_row(key, unit, "2022-03-01", day);
+            r.area = "rural".into();
+            r
+        })
+    };
     let rows = vec![
         // Registered in 2022 in Phường 1 (25456), which went whole into Phường Tân Ninh (25459).
         survey_row("TN-1", "25456", "2022-03-01", "2022-10-03"),
@@ -985,11 +994,15 @@ async fn a_row_after_the_reform_in_the_new_commune_records_the_reform_move_once(
         // Old Long An: Vĩnh Thạnh (27739) went into Tân Hưng (27721).
         long_an,
         long_an_2026,
-    ];
+    ]
+    .into_iter()
+    .chain(split("MC-1", "25510"))
+    .chain(split("MC-2", "25549"))
+    .collect::<Vec<_>>();
     let file = reviews_file(dir, "reform.csv", rows.clone());
     let db = common::migrated_db().await;
     let first = import_ok(&db.url, &file, &[]);
-    assert_eq!(first["households"], 3, "{first}");
+    assert_eq!(first["households"], 5, "{first}");
 
     let tn1 = history(&db.pool, "TN-1").await;
     let kinds: Vec<&str> = tn1.iter().map(|e| e.0.as_str()).collect();
@@ -1025,6 +1038,14 @@ async fn a_row_after_the_reform_in_the_new_commune_records_the_reform_move_once(
     assert_eq!(
         unit_of(&db.pool, "LA-1").await,
         ("27721".into(), day("2025-07-01"))
+    );
+    assert_eq!(
+        unit_of(&db.pool, "MC-1").await,
+        ("25510".into(), day("2025-07-01"))
+    );
+    assert_eq!(
+        unit_of(&db.pool, "MC-2").await,
+        ("25549".into(), day("2025-07-01"))
     );
     assert!(history(&db.pool, "TN-2")
         .await
