@@ -448,6 +448,9 @@ fn reform_key(rows: &Rows, reform: &ReformMove) -> (String, String) {
     )
 }
 
+/// The events one command decided.
+type Events = Vec<Recorded<HouseholdEvent>>;
+
 /// The reform's move a review row calls for (see [`UnitIndex::row_place`]), decided and
 /// enveloped as the reform's, with its import key; `None` when the household is already where
 /// the row says (or the move was imported before).
@@ -457,7 +460,7 @@ fn reform_move(
     state: &HouseholdState,
     cmd: &RowCommand,
     known_keys: &HashMap<String, String>,
-) -> Result<Option<(Vec<Recorded<HouseholdEvent>>, Step)>, Vec<RowError>> {
+) -> Result<Option<(Events, Step)>, Vec<RowError>> {
     let HouseholdCommand::Survey { .. } = &cmd.command else {
         return Ok(None);
     };
