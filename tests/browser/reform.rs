@@ -39,8 +39,11 @@ async fn an_officer_of_a_new_commune_assigns_a_household_of_a_split_commune() {
     b.click_and_wait(&format!("a[href='/households/{id}/reform-assignment/new']"))
         .await;
     for lang in ["en", "vi"] {
-        b.open(&in_lang(&format!("/households/{id}/reform-assignment/new"), lang))
-            .await;
+        b.open(&in_lang(
+            &format!("/households/{id}/reform-assignment/new"),
+            lang,
+        ))
+        .await;
         b.axe_check().await;
         b.screenshot("form-reform").await;
     }
@@ -51,7 +54,11 @@ async fn an_officer_of_a_new_commune_assigns_a_household_of_a_split_commune() {
     assert!(b.find("#err-reason").await.text().await.is_ok());
     b.js("document.querySelector('[name=unit_code]').value = '25549'; return true")
         .await;
-    b.fill("reason", "Ấp Thạnh Hiệp về xã Tân Phú theo biên bản họp dân").await;
+    b.fill(
+        "reason",
+        "Ấp Thạnh Hiệp về xã Tân Phú theo biên bản họp dân",
+    )
+    .await;
     b.click_and_wait("form.officer-form [type=submit]").await;
     let path = b.path().await;
     assert_eq!(path, format!("/households/{id}?saved=reform"));
