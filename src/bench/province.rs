@@ -144,10 +144,17 @@ pub async fn run(
     http(pool, options, table).await
 }
 
-/// COPY the log out in binary and time COPYing it back into a table of the same shape and
-/// indexes (without the append-only triggers, which do not fire on INSERT anyway).
+/// COPY the log out in binary and time COPYing it back into a table of the same shape.
 async fn copy_baseline(pool: &PgPool) -> Result<f64, sqlx::Error> {
+    copy_back(pool, "household_events").await
+}
+
+/// The rows `source` (a table, or a query in parentheses) gives, COPYed out in binary, and the
+/// time COPYing them back into a table of the log's shape and indexes takes (the append-only
+/// triggers are not copied; they do not fire on INSERT anyway).
+pub(super) async fn copy_back(pool: &PgPool, source: &str) -> Result<f64, sqlx::Error> {
     use futures::TryStreamExt;
+    const COLUMNS: &str = "id, aggregate_id, payload, occurred_on, sequence_number";
     let mut conn = pool.acquire().await?;
     sqlx::query("DROP TABLE IF EXISTS bench_copy")
         .execute(&mut *conn)
@@ -155,18 +162,23 @@ async fn copy_baseline(pool: &PgPool) -> Result<f64, sqlx::Error> {
     sqlx::query("CREATE TABLE bench_copy (LIKE household_events INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING INDEXES INCLUDING CONSTRAINTS)")
         .execute(&mut *conn)
         .await?;
+    let out_sql = if source.starts_with('(') {
+        format!("COPY {source} TO STDOUT (FORMAT binary)")
+    } else {
+        format!("COPY {source} ({COLUMNS}) TO STDOUT (FORMAT binary)")
+    };
     let mut data = Vec::new();
     {
-        let mut out = conn
-            .copy_out_raw("COPY household_events (id, aggregate_id, payload, occurred_on, sequence_number) TO STDOUT (FORMAT binary)")
-            .await?;
+        let mut out = conn.copy_out_raw(&out_sql).await?;
         while let Some(chunk) = out.try_next().await? {
             data.extend_from_slice(&chunk);
         }
     }
     let started = Instant::now();
     let mut copy = conn
-        .copy_in_raw("COPY bench_copy (id, aggregate_id, payload, occurred_on, sequence_number) FROM STDIN (FORMAT binary)")
+        .copy_in_raw(&format!(
+            "COPY bench_copy ({COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))
         .await?;
     copy.send(data).await?;
     copy.finish().await?;

@@ -182,34 +182,14 @@ fn peak_rss_while_running(pid: u32) -> std::thread::JoinHandle<u64> {
     })
 }
 
-/// The rows the reform wrote, COPYed out in binary and timed COPYing back into a table of the
-/// log's shape and indexes.
+/// The rows the reform wrote, COPYed back into a table of the log's shape.
 async fn copy_moves(pool: &PgPool) -> Result<f64, sqlx::Error> {
-    use futures::TryStreamExt;
-    let mut conn = pool.acquire().await?;
-    sqlx::query("CREATE TABLE bench_copy (LIKE household_events INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING INDEXES INCLUDING CONSTRAINTS)")
-        .execute(&mut *conn)
-        .await?;
-    let mut data = Vec::new();
-    {
-        let mut out = conn
-            .copy_out_raw(
-                "COPY (SELECT id, aggregate_id, payload, occurred_on, sequence_number
-                         FROM household_events
-                        WHERE payload->>'type' = 'household_moved'
-                          AND payload->'meta'->>'legal_basis' = '1682/NQ-UBTVQH15')
-                 TO STDOUT (FORMAT binary)",
-            )
-            .await?;
-        while let Some(chunk) = out.try_next().await? {
-            data.extend_from_slice(&chunk);
-        }
-    }
-    let started = Instant::now();
-    let mut copy = conn
-        .copy_in_raw("COPY bench_copy (id, aggregate_id, payload, occurred_on, sequence_number) FROM STDIN (FORMAT binary)")
-        .await?;
-    copy.send(data).await?;
-    copy.finish().await?;
-    Ok(started.elapsed().as_secs_f64())
+    super::province::copy_back(
+        pool,
+        "(SELECT id, aggregate_id, payload, occurred_on, sequence_number
+            FROM household_events
+           WHERE payload->>'type' = 'household_moved'
+             AND payload->'meta'->>'legal_basis' = '1682/NQ-UBTVQH15')",
+    )
+    .await
 }

@@ -58,6 +58,20 @@ async fn decide_poor(app: &TestApp, token: &str, id: Uuid) {
     assert_eq!(d.status, 201, "{}", d.text);
 }
 
+/// The household's `household_moved` event as its history shows it.
+async fn move_in_history(app: &TestApp, token: &str, id: Uuid) -> Value {
+    let history = app
+        .get(&format!("/api/v1/households/{id}/history"), token)
+        .await;
+    history.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["type"] == "household_moved")
+        .cloned()
+        .unwrap_or_else(|| panic!("no move in {}", history.text))
+}
+
 async fn report(app: &TestApp, token: &str, unit: &str, year: i32) -> Value {
     let reply = app
         .get(
@@ -119,16 +133,7 @@ async fn a_whole_commune_moves_with_the_resolution_and_the_past_reads_as_it_was(
         )
         .await;
     assert_eq!(then.body["unit_code"], "25456", "{}", then.text);
-    let history = app
-        .get(&format!("/api/v1/households/{phuong_1}/history"), &province)
-        .await;
-    let moved = history.body["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .find(|e| e["type"] == "household_moved")
-        .cloned()
-        .expect("the move is in the history");
+    let moved = move_in_history(&app, &province, phuong_1).await;
     assert_eq!(moved["legal_basis"], "1682/NQ-UBTVQH15", "{moved}");
     assert_eq!(moved["effective_on"], "2025-07-01");
     assert_eq!(moved["actor"]["role"], "system");
@@ -270,16 +275,7 @@ async fn a_split_commune_waits_for_an_officer_unless_a_hamlet_rule_places_it() {
         )
         .await;
     assert_eq!(done.status, 201, "{}", done.text);
-    let history = app
-        .get(&format!("/api/v1/households/{waiting}/history"), &officer)
-        .await;
-    let moved = history.body["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .find(|e| e["type"] == "household_moved")
-        .cloned()
-        .expect("the assignment is a move");
+    let moved = move_in_history(&app, &officer, waiting).await;
     assert_eq!(moved["legal_basis"], "1682/NQ-UBTVQH15", "{moved}");
     assert_eq!(
         moved["reason"],
