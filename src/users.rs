@@ -1,6 +1,9 @@
 //! Users of the HTTP API: a role, a unit scope and a bearer token stored only as its SHA-256.
 
+pub mod moves;
+
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +71,11 @@ pub struct User {
     pub role: Role,
     /// The administrative unit the user acts for; it covers itself and the units below it.
     pub unit_code: String,
+    /// Set when `unit_code` has ended (no version of it is valid today): what every response
+    /// and page tells the user. Filled in by [`UserCache`], so it is computed once per cached
+    /// user, not per request; users read otherwise have `None`.
+    #[serde(skip)]
+    pub unit_ended: Option<Arc<crate::ended_units::EndedUnit>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +92,15 @@ pub enum UserError {
     UnknownUser(String),
     #[error("{count} users are named {name:?}; a password can be set only for a name that one user has (sign-in is by name)")]
     AmbiguousName { name: String, count: usize },
+    #[error("{} users are named {name:?}; name the user by id instead: {}", ids.len(), ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", "))]
+    AmbiguousUser { name: String, ids: Vec<Uuid> },
+    /// A user may only be moved into a unit that exists today.
+    #[error("unit {unit} is not valid today ({today}): {why}")]
+    UnitNotValidToday {
+        unit: String,
+        today: chrono::NaiveDate,
+        why: String,
+    },
     #[error("another user named {0:?} already has a password; users who sign in need names of their own")]
     NameTaken(String),
     #[error(transparent)]
@@ -160,6 +177,7 @@ pub async fn create_with_password(
         name: name.to_owned(),
         role,
         unit_code: unit_code.to_owned(),
+        unit_ended: None,
     };
     sqlx::query(
         "INSERT INTO users (id, name, role, unit_code, token_sha256, password_hash)
@@ -251,6 +269,7 @@ async fn active_by_digest(pool: &PgPool, digest: &str) -> Result<Option<User>, s
             name,
             role,
             unit_code,
+            unit_ended: None,
         })
     }))
 }
@@ -278,6 +297,7 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<Account>, sqlx::Err
                 name,
                 role,
                 unit_code,
+                unit_ended: None,
             },
             disabled,
         })
@@ -362,19 +382,20 @@ impl UserCache {
         token: &str,
     ) -> Result<Option<User>, sqlx::Error> {
         let digest = token_digest(token);
-        self.cached(digest.clone(), active_by_digest(pool, &digest))
+        self.cached(pool, digest.clone(), active_by_digest(pool, &digest))
             .await
     }
 
     /// The active user with this id (a signed-in session's user), kept like a token's user so
     /// a page costs no query to say who is signed in.
     pub async fn by_id(&self, pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error> {
-        self.cached(format!("id:{id}"), active_by_id(pool, id))
+        self.cached(pool, format!("id:{id}"), active_by_id(pool, id))
             .await
     }
 
     async fn cached(
         &self,
+        pool: &PgPool,
         key: String,
         read: impl std::future::Future<Output = Result<Option<User>, sqlx::Error>>,
     ) -> Result<Option<User>, sqlx::Error> {
@@ -385,7 +406,13 @@ impl UserCache {
         }
         let generation = self.generation.load(Ordering::Acquire);
         let read_at = Instant::now();
-        let user = read.await?;
+        let mut user = read.await?;
+        if let Some(user) = &mut user {
+            user.unit_ended =
+                crate::ended_units::ended_by(pool, &user.unit_code, crate::verify::today())
+                    .await?
+                    .map(Arc::new);
+        }
         match &user {
             Some(user) => {
                 self.users.insert(key.clone(), (user.clone(), read_at));

@@ -336,11 +336,13 @@ async fn the_unit_coverage_asks_the_database_before_refusing_and_reloads_when_fo
     assert!(covers("72", "25486").await);
     assert!(!covers("703", "25486").await);
     // Another process puts 25486 under 703 too (here: SQL on the closure).
-    sqlx::query("INSERT INTO admin_unit_closure (ancestor, descendant, valid_from, valid_to)
-         VALUES ('703', '25486', '2000-01-01', '2025-06-30')")
-        .execute(&app.pool)
-        .await
-        .expect("insert");
+    sqlx::query(
+        "INSERT INTO admin_unit_closure (ancestor, descendant, valid_from, valid_to)
+         VALUES ('703', '25486', '2000-01-01', '2025-06-30')",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("insert");
     assert!(
         covers("703", "25486").await,
         "a pair not in memory is asked for"
