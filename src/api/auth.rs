@@ -323,10 +323,9 @@ impl<N: Need> FromRequestParts<AppState> for UnitAccess<N> {
         // A unit that still exists is judged today (old Tây Ninh does not reach the new commune
         // that took its code); an ended one on any of its days (its past reports).
         let today = crate::verify::today();
-        let day = match units::valid_on(&state.pool, &unit, today).await? {
-            Some(_) => Some(today),
-            None => None,
-        };
+        let day = units::valid_on(&state.pool, &unit, today)
+            .await?
+            .map(|_| today);
         auth.authorize(state, N::PERMISSION, &unit, day).await?;
         Ok(UnitAccess {
             unit,

@@ -185,7 +185,7 @@ impl HouseholdState {
                 Some(Replacement::HouseholdMoved(m)) => Some(m.moved_on),
                 _ => None,
             })
-            .last()
+            .next_back()
     }
 
     /// What the lifecycle derivation needs under `standard`.
