@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::ended_units::EndedUnit;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -75,7 +77,7 @@ pub struct User {
     /// and page tells the user. Filled in by [`UserCache`], so it is computed once per cached
     /// user, not per request; users read otherwise have `None`.
     #[serde(skip)]
-    pub unit_ended: Option<Arc<crate::ended_units::EndedUnit>>,
+    pub unit_ended: Option<Arc<EndedUnit>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -321,12 +323,7 @@ pub async fn update(
     changes: &Changes,
 ) -> Result<Option<Account>, UserError> {
     if let Some(unit) = &changes.unit_code {
-        if ansinh_projections::units::by_code(pool, unit)
-            .await?
-            .is_empty()
-        {
-            return Err(UserError::UnknownUnit(unit.clone()));
-        }
+        moves::require_valid(pool, unit, crate::verify::today()).await?;
     }
     let updated = sqlx::query(
         "UPDATE users SET
@@ -356,6 +353,9 @@ pub async fn update(
 /// by hand) within `ttl`.
 pub struct UserCache {
     users: quick_cache::sync::Cache<String, (User, Instant)>,
+    /// Whether each user's unit has ended, by unit code, kept for [`Self::UNITS_TTL`]: units are
+    /// reference data, so the users of one unit share one lookup.
+    units: quick_cache::sync::Cache<String, (Option<Arc<EndedUnit>>, Instant)>,
     /// Moves on at every `forget`, so a lookup that raced with it does not keep what it read.
     generation: AtomicU64,
     ttl: Duration,
@@ -366,10 +366,14 @@ impl UserCache {
     pub const TTL: Duration = Duration::from_secs(5);
     /// Users kept at most (least recently used go first).
     const CAPACITY: usize = 10_000;
+    /// How long whether a unit has ended is trusted (as the unit closure is, see
+    /// `ansinh_projections::units::Coverage::TTL`).
+    pub const UNITS_TTL: Duration = Duration::from_secs(60);
 
     pub fn new(ttl: Duration) -> Self {
         UserCache {
             users: quick_cache::sync::Cache::new(Self::CAPACITY),
+            units: quick_cache::sync::Cache::new(Self::CAPACITY),
             generation: AtomicU64::new(0),
             ttl,
         }
@@ -408,10 +412,7 @@ impl UserCache {
         let read_at = Instant::now();
         let mut user = read.await?;
         if let Some(user) = &mut user {
-            user.unit_ended =
-                crate::ended_units::ended_by(pool, &user.unit_code, crate::verify::today())
-                    .await?
-                    .map(Arc::new);
+            user.unit_ended = self.unit_ended(pool, &user.unit_code).await?;
         }
         match &user {
             Some(user) => {
@@ -427,6 +428,30 @@ impl UserCache {
             }
         }
         Ok(user)
+    }
+
+    /// Whether `code` has ended by today, and what replaced it: from memory while fresh.
+    async fn unit_ended(
+        &self,
+        pool: &PgPool,
+        code: &str,
+    ) -> Result<Option<Arc<EndedUnit>>, sqlx::Error> {
+        if let Some((ended, read_at)) = self.units.get(code) {
+            if read_at.elapsed() < Self::UNITS_TTL {
+                return Ok(ended);
+            }
+        }
+        let read_at = Instant::now();
+        let ended = crate::ended_units::ended_by(pool, code, crate::verify::today())
+            .await?
+            .map(Arc::new);
+        self.units.insert(code.to_owned(), (ended.clone(), read_at));
+        Ok(ended)
+    }
+
+    /// Forgets which units have ended: call it after units were imported (after the commit).
+    pub fn forget_units(&self) {
+        self.units.clear();
     }
 
     /// Forgets a user whose role, unit or status changed: its next request asks the database.

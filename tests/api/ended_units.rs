@@ -103,7 +103,10 @@ async fn a_user_of_an_ended_unit_is_told_on_every_response_and_page_and_keeps_wo
     assert!(notice.ends_with("ask an admin to move this user (ansinh users set-unit)"));
 
     // District 703 was abolished: its province's successor is named. Refusals carry it too.
-    let district = app.token(Role::DistrictOfficer, "703").await;
+    let (district_user, district) =
+        users::create(&app.pool, "Huyện Cũ", Role::DistrictOfficer, "703")
+            .await
+            .expect("user");
     let reply = app
         .get(&format!("/api/v1/households/{id}"), &district)
         .await;
@@ -120,6 +123,43 @@ async fn a_user_of_an_ended_unit_is_told_on_every_response_and_page_and_keeps_wo
     let province = app.token(Role::ProvinceOfficer, "80").await;
     let reply = app
         .get(&format!("/api/v1/households/{id}"), &province)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert!(!reply.headers.contains_key(NOTICE), "{:?}", reply.headers);
+
+    // An admin cannot move the user into an ended unit; moved into the new province, the user
+    // is told nothing from the next request on.
+    let admin = app.token(Role::Admin, "80").await;
+    let path = format!("/api/v1/users/{}", district_user.id);
+    let patch = |body: Value| {
+        let path = path.clone();
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            app.request(
+                reqwest::Method::PATCH,
+                &path,
+                Some(&admin),
+                Some(&body),
+                &[],
+            )
+            .await
+        }
+    };
+    let refused = patch(json!({"unit_code": "25456"})).await;
+    let problem = refused.problem(422);
+    assert_eq!(problem["field"], "unit_code");
+    assert_eq!(problem["code"], "unit_not_valid");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("25459 Phường Tân Ninh")),
+        "{problem}"
+    );
+    let moved = patch(json!({"unit_code": "80"})).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    let reply = app
+        .get(&format!("/api/v1/households/{id}"), &district)
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert!(!reply.headers.contains_key(NOTICE), "{:?}", reply.headers);
