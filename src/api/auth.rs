@@ -314,18 +314,28 @@ impl<N: Need> FromRequestParts<AppState> for UnitAccess<N> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let auth = AuthUser::from_request_parts(parts, state).await?;
-        let unit = query_pairs(parts)?
-            .into_iter()
+        let pairs = query_pairs(parts)?;
+        let unit = pairs
+            .iter()
             .find(|(k, _)| k == "unit")
             .map(|(_, v)| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| auth.user().unit_code.clone());
-        // A unit that still exists is judged today (old Tây Ninh does not reach the new commune
-        // that took its code); an ended one on any of its days (its past reports).
-        let today = crate::verify::today();
-        let day = units::valid_on(&state.pool, &unit, today)
-            .await?
-            .map(|_| today);
+        // A unit is judged on the day the read is about: today, or a report's last day (its
+        // counts stop there; 25459 in 2024 is old Phường 3 of district 703, since 2025-07-01
+        // the new Phường Tân Ninh). So old Tây Ninh does not reach the new commune that took
+        // its code. A unit not valid that day (ended: its past reports) on any of its days.
+        let mut day = crate::verify::today();
+        if N::PERMISSION == Permission::ReadReports {
+            if let Some(to) = pairs
+                .iter()
+                .find(|(k, _)| k == "to")
+                .and_then(|(_, v)| v.trim().parse::<NaiveDate>().ok())
+            {
+                day = to;
+            }
+        }
+        let day = units::valid_on(&state.pool, &unit, day).await?.map(|_| day);
         auth.authorize(state, N::PERMISSION, &unit, day).await?;
         Ok(UnitAccess {
             unit,

@@ -560,4 +560,25 @@ async fn scope_is_judged_on_the_day_a_household_was_placed() {
             .await;
         reply.problem(404);
     }
+
+    // A report judges the unit on its last day: 25459 in 2024 is old Phường 3 of district 703,
+    // in 2026 the new commune, which 703 and 72 do not reach.
+    let district = app.token(Role::DistrictOfficer, "703").await;
+    for token in [&district, &old_province] {
+        let old = app
+            .get(&movements("25459", "2024-01-01", "2024-12-31"), token)
+            .await;
+        assert_eq!(old.status, StatusCode::OK, "{}", old.text);
+        app.get(&movements("25459", "2026-01-01", "2026-06-30"), token)
+            .await
+            .problem(403);
+    }
+    let new = app
+        .get(
+            &movements("25459", "2026-01-01", "2026-06-30"),
+            &new_province,
+        )
+        .await;
+    assert_eq!(new.status, StatusCode::OK, "{}", new.text);
+    assert_eq!(new.body["poor"]["closing"], 0, "{}", new.text);
 }
