@@ -143,6 +143,9 @@ pub enum Command {
         /// Also write the table as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Only these groups of figures (repeat it; default: all).
+        #[arg(long, value_enum)]
+        only: Vec<crate::bench::Section>,
     },
 }
 
@@ -210,6 +213,14 @@ pub enum ReportCommand {
 pub enum UnitsCommand {
     /// Load units from a CSV file: code,name,level,parent_code,valid_from,valid_to.
     Import { file: PathBuf },
+    /// Move every open household across a reform of the units (the 2025 merger of communes)
+    /// as events; prints a JSON summary.
+    #[command(
+        after_help = "Examples:\n  ansinh units reform --dry-run\n  ansinh units reform --hamlets ap-tach.csv"
+    )]
+    Reform(crate::reform::cli::ReformArgs),
+    /// List households of split communes awaiting assignment to a new commune.
+    Worklist(crate::reform::cli::WorklistArgs),
 }
 
 /// A failure to report as one sentence on stderr with an exit code.
@@ -268,6 +279,20 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Units {
             command: UnitsCommand::Import { file },
         } => import_units(&location, &file).await,
+        Command::Units {
+            command: UnitsCommand::Reform(args),
+        } => {
+            let db = open(&location, 4).await?;
+            load_units(&db).await?;
+            crate::reform::cli::reform(&db.pool, args).await
+        }
+        Command::Units {
+            command: UnitsCommand::Worklist(args),
+        } => {
+            let db = open(&location, 2).await?;
+            load_units(&db).await?;
+            crate::reform::cli::worklist(&db.pool, args).await
+        }
         Command::Verify {
             household,
             anchor,
@@ -378,7 +403,8 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             ops,
             households,
             json,
-        } => bench(&location, ops, households, json).await,
+            only,
+        } => bench(&location, ops, households, json, &only).await,
         Command::Import {
             file,
             dry_run,
@@ -417,6 +443,7 @@ async fn bench(
     ops: usize,
     households: usize,
     json: Option<PathBuf>,
+    only: &[crate::bench::Section],
 ) -> Result<u8, Failure> {
     if ops == 0 || households == 0 {
         return Err(Failure::bad_input("--ops must be at least 1"));
@@ -442,7 +469,8 @@ async fn bench(
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         eprintln!("benchmarking on a scratch database ({ops} operations per figure)…");
-        let table = crate::bench::run(&pool, crate::bench::BenchOptions { ops, households }).await;
+        let table =
+            crate::bench::run(&pool, crate::bench::BenchOptions { ops, households }, only).await;
         pool.close().await;
         table
     }

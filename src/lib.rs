@@ -17,6 +17,7 @@ pub mod pg;
 pub mod progress;
 pub mod projection_runner;
 pub mod rebuild;
+pub mod reform;
 pub mod report_cli;
 pub mod server;
 pub mod store;

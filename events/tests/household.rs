@@ -524,6 +524,52 @@ fn household_moved_dates_are_checked() {
         });
 }
 
+fn reassign(reason: Option<&str>, legal_basis: &str) -> HouseholdCommand {
+    HouseholdCommand::Reassign {
+        moved: moved("2023-07-01", "25633", Area::Urban),
+        unit: unit(),
+        legal_basis: legal_basis.to_owned(),
+        reason: reason.map(str::to_owned),
+    }
+}
+
+#[test]
+fn a_reform_move_seals_its_legal_basis_and_reason_and_places_the_household_anew() {
+    let g = registered();
+    let command = Command {
+        ctx: ctx(),
+        action: reassign(Some("  Ấp 3 về xã mới "), "1682/NQ-UBTVQH15"),
+    };
+    let events = Household::check_command(&g.state, command).unwrap();
+    assert_eq!(events.len(), 1);
+    let meta = &events[0].meta;
+    assert_eq!(meta.legal_basis.as_deref(), Some("1682/NQ-UBTVQH15"));
+    assert_eq!(meta.reason.as_deref(), Some("Ấp 3 về xã mới"));
+    assert_eq!(meta.effective_on, d("2023-07-01"));
+    assert_eq!(g.state.placed_on(), Some(reg_on()));
+    let after = g.and(reassign(None, "1682/NQ-UBTVQH15"));
+    assert_eq!(after.state.placed_on(), Some(d("2023-07-01")));
+    assert_eq!(
+        after.state.current.as_ref().map(|c| c.unit_code.as_str()),
+        Some("25633")
+    );
+}
+
+#[test]
+fn a_reform_move_needs_a_legal_basis_and_a_valid_unit() {
+    registered()
+        .when(reassign(None, "  "))
+        .then_error(Some("legal_basis"), |e| matches!(e, E::Empty { .. }));
+    registered()
+        .when(HouseholdCommand::Reassign {
+            moved: moved("2023-07-01", "25633", Area::Urban),
+            unit: None,
+            legal_basis: "1682/NQ-UBTVQH15".into(),
+            reason: None,
+        })
+        .then_error(Some("unit_code"), |e| matches!(e, E::UnknownUnit { .. }));
+}
+
 // ------------------------------------------------------------------ household_closed
 
 #[test]

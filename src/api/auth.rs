@@ -27,8 +27,6 @@ use chrono::NaiveDate;
 use serde_json::Value;
 use uuid::Uuid;
 
-use ansinh_projections::units;
-
 use ansinh_events::household::HouseholdState;
 use ansinh_events::Actor;
 
@@ -321,21 +319,23 @@ impl<N: Need> FromRequestParts<AppState> for UnitAccess<N> {
             .map(|(_, v)| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| auth.user().unit_code.clone());
-        // A unit is judged on the day the read is about: today, or a report's last day (its
-        // counts stop there; 25459 in 2024 is old Phường 3 of district 703, since 2025-07-01
-        // the new Phường Tân Ninh). So old Tây Ninh does not reach the new commune that took
-        // its code. A unit not valid that day (ended: its past reports) on any of its days.
-        let mut day = crate::verify::today();
+        // Reports and registers of a unit reach into its past (and a new commune's into its
+        // predecessors'), so the unit is judged on any day the user's unit covered it; but a
+        // report's counts stop at its last day (`to`), and a code valid that day is judged
+        // that day: 25459 in 2024 is old Phường 3 of district 703, in 2026 the new Phường Tân
+        // Ninh, which old Tây Ninh does not reach.
+        let mut day = None;
         if N::PERMISSION == Permission::ReadReports {
             if let Some(to) = pairs
                 .iter()
                 .find(|(k, _)| k == "to")
                 .and_then(|(_, v)| v.trim().parse::<NaiveDate>().ok())
             {
-                day = to;
+                day = ansinh_projections::units::valid_on(&state.pool, &unit, to)
+                    .await?
+                    .map(|_| to);
             }
         }
-        let day = units::valid_on(&state.pool, &unit, day).await?.map(|_| day);
         auth.authorize(state, N::PERMISSION, &unit, day).await?;
         Ok(UnitAccess {
             unit,

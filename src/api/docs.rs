@@ -10,7 +10,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
-use super::{admin, households, records, registers, reports, verification, worklist, AppState};
+use super::{
+    admin, households, records, reform, registers, reports, verification, worklist, AppState,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +41,8 @@ use super::{admin, households, records, registers, reports, verification, workli
         registers::disbursements,
         registers::disbursement_summary,
         worklist::worklist,
+        reform::reform_worklist,
+        reform::assign,
         verification::anchor,
         reports::movements,
         admin::list_users,

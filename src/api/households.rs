@@ -287,6 +287,9 @@ pub struct HouseholdView {
     pub no_working_capacity: bool,
     pub recently_exited: bool,
     pub registered_on: NaiveDate,
+    /// Since when it lives in `unit_code` (registered or moved there): the day the code speaks
+    /// of, since the 2025 reform reused codes of old communes for new ones.
+    pub placed_on: NaiveDate,
     pub closed_on: Option<NaiveDate>,
     pub member_count: i64,
     pub members: Vec<MemberView>,
@@ -663,13 +666,20 @@ pub async fn show(
         )));
     };
     let mut view = household_view(status, &shown, version, query.as_of, query.known_on);
+    // The name on the day shown (a renamed commune shows its new name), unless a reform ended
+    // the commune the household was placed in: then that commune's, not the one that reuses its
+    // code.
     view.unit_name = sqlx::query_scalar(
-        "SELECT name FROM admin_units WHERE code = $1
-          ORDER BY (valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $2)) DESC,
+        "SELECT name FROM admin_units a WHERE code = $1
+          ORDER BY (valid_from <= $3 AND valid_to < $2 AND valid_to >= $3
+                    AND EXISTS (SELECT 1 FROM unit_successions s WHERE s.old_code = a.code
+                                   AND s.effective_on = a.valid_to + 1)) DESC,
+                   (valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $2)) DESC,
                    valid_from DESC LIMIT 1",
     )
     .bind(&view.unit_code)
     .bind(on)
+    .bind(view.placed_on)
     .fetch_optional(&state.pool)
     .await?;
     for (standard, (proposed, reason)) in decisions {
@@ -709,6 +719,7 @@ fn household_view(
         no_working_capacity: s.no_working_capacity,
         recently_exited: s.recently_exited,
         registered_on: s.registered_on,
+        placed_on: s.placed_on,
         closed_on: s.closed_on,
         member_count: s.member_count,
         members: members

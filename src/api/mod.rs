@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod households;
 pub mod records;
+pub mod reform;
 pub mod registers;
 pub mod reports;
 pub mod verification;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .merge(registers::router())
         .merge(reports::router())
         .merge(worklist::router())
+        .merge(reform::router())
         .merge(verification::router())
         .merge(admin::router())
         .route_layer(middleware::from_fn_with_state(

@@ -5,6 +5,7 @@ mod appends;
 mod measure;
 mod pages;
 mod province;
+mod reform;
 
 use sqlx::PgPool;
 
@@ -18,11 +19,34 @@ pub struct BenchOptions {
     pub households: usize,
 }
 
-/// Runs every benchmark on a fresh database and returns the table.
-pub async fn run(pool: &PgPool, options: BenchOptions) -> Result<Table, sqlx::Error> {
+/// A group of figures `ansinh bench --only` can pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// Single commands through the store, at 1 and 8 clients.
+    Appends,
+    /// Import, rebuild, verify, HTTP commands and reads, pages, on a generated province.
+    Province,
+    /// `ansinh units reform` on the province as it stood before 1 July 2025.
+    Reform,
+}
+
+/// Runs the chosen benchmarks (all when `sections` is empty) on a fresh database.
+pub async fn run(
+    pool: &PgPool,
+    options: BenchOptions,
+    sections: &[Section],
+) -> Result<Table, sqlx::Error> {
+    let wanted = |s: Section| sections.is_empty() || sections.contains(&s);
     let mut table = Table::default();
-    appends::run(pool, options, &mut table).await?;
     let work = tempfile::tempdir().map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-    province::run(pool, options, &mut table, work.path()).await?;
+    if wanted(Section::Appends) {
+        appends::run(pool, options, &mut table).await?;
+    }
+    if wanted(Section::Province) {
+        province::run(pool, options, &mut table, work.path()).await?;
+    }
+    if wanted(Section::Reform) {
+        reform::run(pool, options, &mut table, work.path()).await?;
+    }
     Ok(table)
 }

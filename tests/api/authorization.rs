@@ -1,8 +1,9 @@
 //! The authorization matrix: every role, in scope and out of scope, on every endpoint; and no
 //! token at all.
 //!
-//! The household lives in commune 25456 (Phường 1, district 703, old province 72), which no unit
-//! of the new province 80 covers. The expectations are written from the contract's role table,
+//! The household lives in commune 25456 (Phường 1, district 703, old province 72) since 2021; the
+//! new province 80 and the new commune 25459 that took it over in 2025 cover it too, so the units
+//! out of scope are old Tân Biên's (705, 25486). The expectations are written from the contract's role table,
 //! independently of the code's own matrix.
 
 use ansinh::users::Role;
@@ -110,12 +111,12 @@ fn success(endpoint: Endpoint) -> u16 {
 
 fn units(role: Role) -> (&'static str, &'static str) {
     match role {
-        Role::CommuneOfficer => (HOME, "25459"),
+        Role::CommuneOfficer => (HOME, "25486"),
         Role::DistrictOfficer => ("703", "705"),
-        Role::ProvinceOfficer => ("72", "80"),
-        Role::Auditor => ("72", "80"),
+        Role::ProvinceOfficer => ("72", "705"),
+        Role::Auditor => ("80", "705"),
         Role::Monitor => ("703", "705"),
-        Role::Admin => ("72", "80"),
+        Role::Admin => ("72", "705"),
     }
 }
 

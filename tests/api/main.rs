@@ -18,6 +18,7 @@ mod households_list;
 mod pages_registers;
 mod probe_edge;
 mod probe_units;
+mod reform;
 mod sign_in;
 mod story;
 mod users_cli;

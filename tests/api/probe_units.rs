@@ -182,7 +182,7 @@ async fn unit_rows_that_break_the_hierarchy_are_named_and_nothing_is_written() {
     assert_eq!(field(&r), "units[1].parent_code");
     assert_eq!(stored_unit(&app, "99001", "2021-01-01").await, None);
 
-    let district_under_district = row("799", "district", Some("703"), "2021-01-01", None);
+    let district_under_district = row("719", "district", Some("703"), "2021-01-01", None);
     let r = post_units(&app, &admin, &[district_under_district]).await;
     assert_eq!(field(&r), "units[0].parent_code");
     let province_with_parent = row("99003", "province", Some("72"), "2021-01-01", None);
@@ -192,8 +192,9 @@ async fn unit_rows_that_break_the_hierarchy_are_named_and_nothing_is_written() {
     let outlives = row("99004", "commune", Some("703"), "2021-01-01", None);
     let r = post_units(&app, &admin, &[outlives]).await;
     assert_eq!(field(&r), "units[0].valid_to");
-    // Province 80 begins on 2025-07-01; the commune would start before it.
-    let early = row("99005", "commune", Some("80"), "2024-01-01", None);
+    // Code 80 names old Long An from 2000-01-01 (then the new Tây Ninh); the commune would
+    // start before it.
+    let early = row("99005", "commune", Some("80"), "1999-01-01", None);
     let admin80 = app.token(Role::Admin, "80").await;
     let r = post_units(&app, &admin80, &[early]).await;
     assert_eq!(field(&r), "units[0].valid_from");

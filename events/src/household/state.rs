@@ -180,12 +180,12 @@ impl HouseholdState {
     pub fn placed_on(&self) -> Option<NaiveDate> {
         self.facts
             .values()
-            .filter_map(|fact| match &fact.current {
+            .rev()
+            .find_map(|fact| match &fact.current {
                 Some(Replacement::HouseholdRegistered(_)) => Some(fact.effective_on),
                 Some(Replacement::HouseholdMoved(m)) => Some(m.moved_on),
                 _ => None,
             })
-            .next_back()
     }
 
     /// What the lifecycle derivation needs under `standard`.

@@ -19,11 +19,13 @@ pub const UNITS: [&str; 5] = ["25456", "25459", "25462", "25486", "25489"];
 pub const REPORT_UNITS: [&str; 4] = ["72", "703", "705", "25459"];
 pub const STANDARDS: [&str; 2] = ["vn-2016-2020", "vn-2022-2025"];
 
-/// Whether `ancestor` covers `unit` in the units above.
+/// Whether `ancestor` covers `unit` in the units above, as a movement report counts it: the
+/// code 25459 also names the new commune that took over 25456, 25459 and 25462 on 2025-07-01,
+/// and a new commune's report counts its predecessors' households.
 pub fn covers(ancestor: &str, unit: &str) -> bool {
     match ancestor {
         "72" => UNITS.contains(&unit),
-        "703" => UNITS[..3].contains(&unit),
+        "703" | "25459" => UNITS[..3].contains(&unit),
         "705" => UNITS[3..].contains(&unit),
         code => code == unit,
     }

@@ -1,0 +1,342 @@
+//! `ansinh units reform` and the worklist: households carried across the 2025 merger of
+//! communes as events, read before and after it, and split communes left to officers.
+
+use std::process::Command;
+
+use ansinh::users::Role;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{decision, registration, spawn_app, survey, TestApp};
+
+/// Runs `ansinh units reform ARGS` on the app's database; its JSON summary.
+fn reform(app: &TestApp, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_ansinh"))
+        .args(["units", "reform"])
+        .args(args)
+        .env("DATABASE_URL", app.db_url())
+        .output()
+        .expect("run ansinh units reform");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON summary on stdout")
+}
+
+async fn register_in(app: &TestApp, token: &str, unit: &str, hamlet: &str) -> Uuid {
+    let mut body = registration(unit);
+    body["hamlet"] = json!(hamlet);
+    let reply = app.post("/api/v1/households", token, &body).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    reply.body["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid")
+}
+
+/// Poor under vn-2022-2025 from its 2022 review.
+async fn decide_poor(app: &TestApp, token: &str, id: Uuid) {
+    let h = format!("/api/v1/households/{id}");
+    let s = app
+        .post(
+            &format!("{h}/surveys"),
+            token,
+            &survey("2022-10-01", 900_000, 3),
+        )
+        .await;
+    assert_eq!(s.status, 201, "{}", s.text);
+    let d = app
+        .post(
+            &format!("{h}/decisions"),
+            token,
+            &decision("poor", "2022-11-15"),
+        )
+        .await;
+    assert_eq!(d.status, 201, "{}", d.text);
+}
+
+async fn report(app: &TestApp, token: &str, unit: &str, year: i32) -> Value {
+    let reply = app
+        .get(
+            &format!("/api/v1/reports/movements?unit={unit}&from={year}-01-01&to={year}-12-31"),
+            token,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{unit} {year}: {}", reply.text);
+    reply.body
+}
+
+#[tokio::test]
+async fn a_whole_commune_moves_with_the_resolution_and_the_past_reads_as_it_was() {
+    let app = spawn_app().await;
+    let old_tay_ninh = app.token(Role::ProvinceOfficer, "72").await;
+    let province = app.token(Role::ProvinceOfficer, "80").await;
+    let phuong_1 = register_in(&app, &old_tay_ninh, "25456", "Khu phố 1").await;
+    decide_poor(&app, &old_tay_ninh, phuong_1).await;
+    // Old Long An: the new province's officer covers its communes' past.
+    let vinh_thanh = register_in(&app, &province, "27739", "Ấp Cả Bát").await;
+    let before_commune = report(&app, &old_tay_ninh, "25456", 2024).await;
+    let before_district = report(&app, &old_tay_ninh, "703", 2024).await;
+    assert_eq!(before_commune["poor"]["closing"], 1, "{before_commune}");
+
+    let dry = reform(&app, &["--dry-run"]);
+    assert_eq!(
+        (dry["moved"].as_i64(), dry["dry_run"].as_bool()),
+        (Some(2), Some(true))
+    );
+    let unchanged = app
+        .get(&format!("/api/v1/households/{phuong_1}"), &province)
+        .await;
+    assert_eq!(
+        unchanged.body["unit_code"], "25456",
+        "a dry run writes nothing"
+    );
+
+    let summary = reform(&app, &[]);
+    assert_eq!(summary["moved"], 2, "{summary}");
+    assert_eq!(summary["already_moved"], 0, "{summary}");
+    assert_eq!(summary["unassigned"], 0, "{summary}");
+    assert_eq!(summary["by_new_commune"]["25459"]["moved"], 1, "{summary}");
+    assert_eq!(
+        summary["by_new_commune"]["25459"]["name"],
+        "Phường Tân Ninh"
+    );
+    assert_eq!(summary["by_new_commune"]["27721"]["moved"], 1, "{summary}");
+
+    let now = app
+        .get(&format!("/api/v1/households/{phuong_1}"), &province)
+        .await;
+    assert_eq!(now.status, 200, "{}", now.text);
+    assert_eq!(now.body["unit_code"], "25459");
+    assert_eq!(now.body["placed_on"], "2025-07-01");
+    let then = app
+        .get(
+            &format!("/api/v1/households/{phuong_1}?as_of=2025-06-30"),
+            &province,
+        )
+        .await;
+    assert_eq!(then.body["unit_code"], "25456", "{}", then.text);
+    let history = app
+        .get(&format!("/api/v1/households/{phuong_1}/history"), &province)
+        .await;
+    let moved = history.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["type"] == "household_moved")
+        .cloned()
+        .expect("the move is in the history");
+    assert_eq!(moved["legal_basis"], "1682/NQ-UBTVQH15", "{moved}");
+    assert_eq!(moved["effective_on"], "2025-07-01");
+    assert_eq!(moved["actor"]["role"], "system");
+    assert_eq!(moved["data"]["unit_code"], "25459");
+    let long_an = app
+        .get(&format!("/api/v1/households/{vinh_thanh}"), &province)
+        .await;
+    assert_eq!(long_an.body["unit_code"], "27721", "{}", long_an.text);
+
+    // Old Tây Ninh's officer no longer reaches a household placed in the new commune.
+    let gone = app
+        .get(&format!("/api/v1/households/{phuong_1}"), &old_tay_ninh)
+        .await;
+    assert_eq!(gone.status, 404, "{}", gone.text);
+
+    // The new commune's 2025 report counts its predecessor's household from the start.
+    let tan_ninh = report(&app, &province, "25459", 2025).await;
+    assert_eq!(tan_ninh["poor"]["opening"], 1, "{tan_ninh}");
+    assert_eq!(tan_ninh["poor"]["closing"], 1, "{tan_ninh}");
+    assert_eq!(
+        tan_ninh["poor"]["other_increase"], 0,
+        "the reform is no move in"
+    );
+    // The past reports of the old units are what they were.
+    assert_eq!(
+        report(&app, &old_tay_ninh, "25456", 2024).await,
+        before_commune
+    );
+    assert_eq!(
+        report(&app, &old_tay_ninh, "703", 2024).await,
+        before_district
+    );
+
+    let again = reform(&app, &[]);
+    assert_eq!(again["moved"], 0, "{again}");
+    assert_eq!(again["already_moved"], 2, "{again}");
+
+    // The reform changes the status rows in place; folding every history again gives the same.
+    let rows = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT string_agg(s::text, E'\n' ORDER BY household_id) FROM household_status s",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("status rows")
+    };
+    let in_place = rows().await;
+    let projections = ansinh_projections::rebuild::select(None).expect("projections");
+    ansinh_projections::rebuild::rebuild(&app.pool, &projections, 100, |_, _| {})
+        .await
+        .expect("rebuild");
+    assert_eq!(rows().await, in_place);
+}
+
+#[tokio::test]
+async fn a_split_commune_waits_for_an_officer_unless_a_hamlet_rule_places_it() {
+    let app = spawn_app().await;
+    let old_tay_ninh = app.token(Role::ProvinceOfficer, "72").await;
+    // 25510 Xã Mỏ Công went partly to 25510 Xã Trà Vong and partly to 25549 Xã Tân Phú.
+    let ruled = register_in(&app, &old_tay_ninh, "25510", "Ấp Hội Thanh").await;
+    let waiting = register_in(&app, &old_tay_ninh, "25510", "Ấp Tân Thuận").await;
+    let hamlets = std::env::temp_dir().join(format!("hamlets-{}.csv", Uuid::now_v7()));
+    std::fs::write(
+        &hamlets,
+        "old_code,hamlet,new_code\n25510,ap hoi thanh,25549\n",
+    )
+    .expect("write the hamlet file");
+    let hamlet_arg = hamlets.to_str().expect("path");
+    let summary = reform(&app, &["--hamlets", hamlet_arg]);
+    assert_eq!(
+        (summary["moved"].as_i64(), summary["unassigned"].as_i64()),
+        (Some(1), Some(1)),
+        "{summary}"
+    );
+    assert_eq!(summary["by_new_commune"]["25549"]["moved"], 1, "{summary}");
+    assert_eq!(
+        summary["by_new_commune"]["25549"]["unassigned"], 1,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["by_new_commune"]["25510"]["unassigned"], 1,
+        "{summary}"
+    );
+
+    let officer = app.token(Role::CommuneOfficer, "25549").await;
+    let placed = app
+        .get(&format!("/api/v1/households/{ruled}"), &officer)
+        .await;
+    assert_eq!(placed.body["unit_code"], "25549", "{}", placed.text);
+
+    let list = app
+        .get("/api/v1/reform/worklist?unit=25549", &officer)
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.body["total"], 1, "{}", list.text);
+    let item = &list.body["items"][0];
+    assert_eq!(item["household_id"], waiting.to_string());
+    assert_eq!(item["old_code"], "25510");
+    assert_eq!(item["candidates"], json!(["25510", "25549"]));
+    let elsewhere = app.token(Role::CommuneOfficer, "25486").await;
+    let none = app.get("/api/v1/reform/worklist", &elsewhere).await;
+    assert_eq!(none.body["total"], 0, "{}", none.text);
+
+    let assign = format!("/api/v1/households/{waiting}/reform-assignment");
+    let no_reason = app
+        .post(
+            &assign,
+            &officer,
+            &json!({"unit_code": "25549", "reason": " "}),
+        )
+        .await;
+    assert_eq!(
+        no_reason.problem(422)["field"],
+        "reason",
+        "{}",
+        no_reason.text
+    );
+    let wrong = app
+        .post(
+            &assign,
+            &officer,
+            &json!({"unit_code": "25486", "reason": "nhầm"}),
+        )
+        .await;
+    let problem = wrong.problem(422);
+    assert_eq!(problem["field"], "unit_code", "{}", wrong.text);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("25549")),
+        "{}",
+        wrong.text
+    );
+    let done = app
+        .post(
+            &assign,
+            &officer,
+            &json!({"unit_code": "25549", "reason": "Ấp Tân Thuận về xã Tân Phú theo biên bản họp"}),
+        )
+        .await;
+    assert_eq!(done.status, 201, "{}", done.text);
+    let history = app
+        .get(&format!("/api/v1/households/{waiting}/history"), &officer)
+        .await;
+    let moved = history.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["type"] == "household_moved")
+        .cloned()
+        .expect("the assignment is a move");
+    assert_eq!(moved["legal_basis"], "1682/NQ-UBTVQH15", "{moved}");
+    assert_eq!(
+        moved["reason"],
+        "Ấp Tân Thuận về xã Tân Phú theo biên bản họp"
+    );
+    let twice = app
+        .post(
+            &assign,
+            &officer,
+            &json!({"unit_code": "25549", "reason": "lần hai"}),
+        )
+        .await;
+    assert_eq!(
+        twice.problem(422)["code"],
+        "not_awaiting_assignment",
+        "{}",
+        twice.text
+    );
+
+    let again = reform(&app, &["--hamlets", hamlet_arg]);
+    assert_eq!(
+        (again["moved"].as_i64(), again["unassigned"].as_i64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    let _ = std::fs::remove_file(hamlets);
+}
+
+#[tokio::test]
+async fn an_ended_commune_is_refused_after_the_reform_naming_what_replaced_it() {
+    let app = spawn_app().await;
+    let province = app.token(Role::ProvinceOfficer, "80").await;
+    let mut body = registration("25456");
+    body["effective_on"] = json!("2026-03-01");
+    let reply = app.post("/api/v1/households", &province, &body).await;
+    let problem = reply.problem(422);
+    assert_eq!(problem["field"], "unit_code", "{}", reply.text);
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("25459 Phường Tân Ninh"), "{detail}");
+    assert!(detail.contains("2025-07-01"), "{detail}");
+    // 25507 was split between 25498 and 25549 (25510 was too, but its code lives on in a new
+    // commune).
+    let split = {
+        let mut b = registration("25507");
+        b["effective_on"] = json!("2026-03-01");
+        app.post("/api/v1/households", &province, &b).await
+    };
+    let detail = split.problem(422)["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        detail.contains("25498") && detail.contains("25549"),
+        "{detail}"
+    );
+    // The new commune takes the registration.
+    body["unit_code"] = json!("25459");
+    let ok = app.post("/api/v1/households", &province, &body).await;
+    assert_eq!(ok.status, 201, "{}", ok.text);
+}
