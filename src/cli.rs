@@ -83,11 +83,19 @@ pub enum Command {
         #[arg(long)]
         standard: Option<String>,
     },
-    /// Write a synthetic province (old Tây Ninh, histories 2021–2024) in the import format.
+    /// Write a synthetic province in the import format.
+    ///
+    /// `tay-ninh` (the default): new Tây Ninh, households of old Tây Ninh's and old Long An's
+    /// communes reviewed 2021–2024 there, then in 2025 and 2026 in the new communes of the
+    /// reform of 1 July 2025 (importing the file records each household's move). `tay-ninh-72`:
+    /// old Tây Ninh (province 72) alone, histories 2021–2024.
     Generate {
         /// Number of households.
         #[arg(long)]
         households: usize,
+        /// Which province: tay-ninh (merged, 2021–2026) or tay-ninh-72 (old, 2021–2024).
+        #[arg(long, value_enum, default_value_t = crate::generate::Province::TayNinh)]
+        province: crate::generate::Province,
         /// Seed: the same households and seed give the same files.
         #[arg(long, default_value_t = crate::generate::DEFAULT_SEED)]
         seed: u64,
@@ -323,9 +331,10 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Generate {
             households,
+            province,
             seed,
             out,
-        } => crate::generate::run(households, seed, &out),
+        } => crate::generate::run(province, households, seed, &out),
         Command::Backup { out } => {
             let db = open(&location, 2).await?;
             crate::backup::backup(&db, &out).await

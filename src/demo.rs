@@ -1,6 +1,8 @@
 //! `ansinh demo`: a living province in one command. On first start it generates a synthetic
-//! province and imports it into the data dir's database (later starts keep it), creates one
-//! user per role and prints their tokens, usernames and passwords, then serves.
+//! province — new Tây Ninh, its households moved across the reform of 1 July 2025 by the
+//! import — and imports it into the data dir's database (later starts keep it), creates one
+//! user per role in units that exist today and prints their tokens, usernames and passwords,
+//! then serves.
 
 use ansinh_events::standards::Standards;
 use sqlx::PgPool;
@@ -10,6 +12,14 @@ use crate::import::run::{import_sheets, ImportOptions};
 use crate::users::{self, Role};
 
 pub const DEFAULT_HOUSEHOLDS: usize = 3_000;
+
+/// The province the demo serves: Tây Ninh, code 80 since 1 July 2025 (old Long An's code
+/// until then: codes are reused).
+pub const PROVINCE: &str = "80";
+
+/// The commune officers get when no household sits in a commune that exists today: Phường
+/// Tân Ninh.
+const FALLBACK_COMMUNE: &str = "25459";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -62,7 +72,11 @@ pub async fn seed(
     let seeding = async {
         eprintln!("generating a province of {households} households (first start only)…");
         let generated = tokio::task::spawn_blocking(move || {
-            crate::generate::generate(households, crate::generate::DEFAULT_SEED)
+            crate::generate::generate_in(
+                crate::generate::Province::TayNinh,
+                households,
+                crate::generate::DEFAULT_SEED,
+            )
         })
         .await
         .map_err(|e| DemoError::Generate(e.to_string()))?
@@ -94,31 +108,35 @@ pub async fn seed(
     Ok(summary.households as i64)
 }
 
-/// One new user per role. Officers get a commune that has households, its district and the
-/// province; the others get the province (72, old Tây Ninh).
+/// One new user per role, in units that exist today. The commune officer gets the commune
+/// that holds the most households today (codes are reused: a household placed in an old unit
+/// of the same code does not count); the district officer the unit above it today — the
+/// province, since districts were abolished on 1 July 2025; the others the province.
 pub async fn users(pool: &PgPool) -> Result<Vec<DemoUser>, DemoError> {
-    let commune: Option<(String,)> = sqlx::query_as(
-        "SELECT unit_code FROM household_status GROUP BY unit_code ORDER BY count(*) DESC LIMIT 1",
+    let today = crate::verify::today();
+    let commune: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT s.unit_code, min(u.parent_code)
+           FROM household_status s
+           JOIN admin_units u
+             ON u.code = s.unit_code AND u.level = 'commune'
+            AND u.valid_from <= s.placed_on AND u.valid_from <= $1
+            AND (u.valid_to IS NULL OR u.valid_to >= $1)
+          GROUP BY s.unit_code
+          ORDER BY count(*) DESC, s.unit_code
+          LIMIT 1",
     )
+    .bind(today)
     .fetch_optional(pool)
     .await?;
-    let commune = commune.map_or_else(|| "25459".to_owned(), |(c,)| c);
-    let district: Option<(Option<String>,)> = sqlx::query_as(
-        "SELECT parent_code FROM admin_units WHERE code = $1 ORDER BY valid_from LIMIT 1",
-    )
-    .bind(&commune)
-    .fetch_optional(pool)
-    .await?;
-    let district = district
-        .and_then(|(d,)| d)
-        .unwrap_or_else(|| "72".to_owned());
+    let (commune, above) = commune.unwrap_or_else(|| (FALLBACK_COMMUNE.to_owned(), None));
+    let above = above.unwrap_or_else(|| PROVINCE.to_owned());
     let plan = [
         (Role::CommuneOfficer, commune.as_str()),
-        (Role::DistrictOfficer, district.as_str()),
-        (Role::ProvinceOfficer, "72"),
-        (Role::Auditor, "72"),
-        (Role::Monitor, "72"),
-        (Role::Admin, "72"),
+        (Role::DistrictOfficer, above.as_str()),
+        (Role::ProvinceOfficer, PROVINCE),
+        (Role::Auditor, PROVINCE),
+        (Role::Monitor, PROVINCE),
+        (Role::Admin, PROVINCE),
     ];
     let mut out = Vec::new();
     for (role, unit) in plan {

@@ -1,6 +1,7 @@
 //! `ansinh demo` on a fresh data dir with no DATABASE_URL: it runs its own PostgreSQL, seeds a
-//! province, prints one token per role, serves the province to those tokens, stops everything
-//! on Ctrl-C, and keeps the province for the next start.
+//! province (new Tây Ninh, its households moved across the 2025 reform), prints one token per
+//! role in units that exist today, serves the province to those tokens, stops everything on
+//! Ctrl-C, and keeps the province for the next start.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -56,6 +57,8 @@ struct Demo {
     child: Child,
     url: String,
     tokens: HashMap<String, String>,
+    /// The unit printed for each role.
+    units: HashMap<String, String>,
     /// Username and password by role.
     sign_ins: HashMap<String, (String, String)>,
     stderr: PathBuf,
@@ -76,16 +79,18 @@ fn start(data_dir: &Path, run: usize) -> Demo {
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let (mut url, mut tokens, mut seen) = (None, HashMap::new(), String::new());
     let mut sign_ins = HashMap::new();
+    let mut units = HashMap::new();
     let mut line = String::new();
     // Ends at the sixth token, or at end of file if the demo fails.
     while tokens.len() < 6 && out.read_line(&mut line).expect("read stdout") > 0 {
         seen.push_str(&line);
         if let Some(rest) = line.strip_prefix("ansinh demo: ") {
             url = rest.split_whitespace().next().map(str::to_owned);
-        } else if let [role, "unit", _unit, token, "user", name, "password", password] =
+        } else if let [role, "unit", unit, token, "user", name, "password", password] =
             line.split_whitespace().collect::<Vec<_>>()[..]
         {
             tokens.insert(role.to_owned(), token.to_owned());
+            units.insert(role.to_owned(), unit.to_owned());
             sign_ins.insert(role.to_owned(), (name.to_owned(), password.to_owned()));
         }
         line.clear();
@@ -104,6 +109,7 @@ fn start(data_dir: &Path, run: usize) -> Demo {
         child,
         url,
         tokens,
+        units,
         sign_ins,
         stderr,
         stdout,
@@ -178,8 +184,12 @@ fn verified_events(data_dir: &Path) -> u64 {
 #[tokio::test]
 async fn the_demo_serves_a_populated_province_to_its_tokens_and_keeps_it_for_the_next_start() {
     let (_tmp, data_dir) = data_dir();
-    let generated = ansinh::generate::generate(HOUSEHOLDS, ansinh::generate::DEFAULT_SEED)
-        .expect("the province the demo generates");
+    let generated = ansinh::generate::generate_in(
+        ansinh::generate::Province::TayNinh,
+        HOUSEHOLDS,
+        ansinh::generate::DEFAULT_SEED,
+    )
+    .expect("the province the demo generates");
     assert!(!generated.supports.is_empty());
 
     let demo = start(&data_dir, 1);
@@ -196,10 +206,35 @@ async fn the_demo_serves_a_populated_province_to_its_tokens_and_keeps_it_for_the
         assert!(demo.tokens.contains_key(role), "no token for {role}");
         assert_eq!(demo.sign_in(role).await, 303, "{role} signs in on the form");
     }
+    // Users act for units that exist today: Tây Ninh (80 since the reform), and a commune of
+    // the new province the households were moved to, not an ended one.
+    for role in [
+        "district_officer",
+        "province_officer",
+        "auditor",
+        "monitor",
+        "admin",
+    ] {
+        assert_eq!(demo.units[role], "80", "{role}");
+    }
+    let commune = &demo.units["commune_officer"];
+    let new_communes: Vec<&str> = generated
+        .reviews
+        .iter()
+        .filter(|r| r.period == "2026-annual")
+        .map(|r| r.unit_code.as_str())
+        .collect();
+    assert!(new_communes.contains(&commune.as_str()), "{commune}");
+    let (status, mine) = demo.get("commune_officer", "/api/v1/households").await;
+    assert_eq!(status, 200, "{mine}");
+    assert!(
+        !mine["items"].as_array().expect("items").is_empty(),
+        "the commune officer of {commune} sees its households: {mine}"
+    );
 
     // The province's support trail, to the province officer: every generated support.
     let (status, trail) = demo
-        .get("province_officer", "/api/v1/disbursements?unit=72")
+        .get("province_officer", "/api/v1/disbursements?unit=80")
         .await;
     assert_eq!(status, 200, "{trail}");
     assert_eq!(
@@ -208,10 +243,10 @@ async fn the_demo_serves_a_populated_province_to_its_tokens_and_keeps_it_for_the
         "{trail}"
     );
     // The monitor reads it too.
-    let (status, _) = demo.get("monitor", "/api/v1/disbursements?unit=72").await;
+    let (status, _) = demo.get("monitor", "/api/v1/disbursements?unit=80").await;
     assert_eq!(status, 200);
     // The re-poverty register, to the auditor.
-    let (status, register) = demo.get("auditor", "/api/v1/re-poverty?unit=72").await;
+    let (status, register) = demo.get("auditor", "/api/v1/re-poverty?unit=80").await;
     assert_eq!(status, 200, "{register}");
     assert!(register["total"].is_i64(), "{register}");
 
@@ -243,6 +278,14 @@ async fn the_demo_serves_a_populated_province_to_its_tokens_and_keeps_it_for_the
     assert_eq!(status, 200, "{history}");
     assert!(history["total"].as_i64() > Some(1), "{history}");
     assert_eq!(history["events"][0]["type"], "household_registered");
+    // The import moved it across the reform.
+    let types: Vec<&str> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(types.contains(&"household_moved"), "{history}");
 
     let events = verified_events(&data_dir);
     assert!(events > HOUSEHOLDS as u64, "{events}");
@@ -273,7 +316,7 @@ async fn the_demo_serves_a_populated_province_to_its_tokens_and_keeps_it_for_the
     );
     assert!(!stderr.contains("generating"), "{stderr}");
     assert_eq!(verified_events(&data_dir), events);
-    let (status, trail) = demo.get("auditor", "/api/v1/disbursements?unit=72").await;
+    let (status, trail) = demo.get("auditor", "/api/v1/disbursements?unit=80").await;
     assert_eq!(status, 200, "{trail}");
     assert_eq!(
         trail["totals"]["count"].as_u64(),

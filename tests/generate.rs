@@ -1,11 +1,15 @@
 //! `ansinh generate`: deterministic files in the import format whose histories the pure
-//! household aggregate accepts, command by command, with realistic shares.
+//! household aggregate accepts, command by command, with realistic shares; the merged province
+//! (new Tây Ninh) names old communes until 2024 and new ones after the reform, and imports
+//! without a rejected row.
 #![allow(clippy::unwrap_used)]
+
+mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::Command as Process;
 
-use ansinh::generate::{self, Generated};
+use ansinh::generate::{self, Generated, Province};
 use ansinh::import::commands::{row_commands, RowCommand, RowError};
 use ansinh::import::format::{ReviewRow, SupportRow};
 use ansinh_events::household::{Command, Household, HouseholdEvent};
@@ -247,8 +251,14 @@ fn streaming_writes_the_same_files_as_writing_from_memory() {
     let g = generate::generate(300, 8).unwrap();
     for ext in ["csv", "xlsx"] {
         let from_memory = generate::write(&dir.path().join(format!("m.{ext}")), &g).unwrap();
-        let summary =
-            generate::generate_to(&dir.path().join(format!("s.{ext}")), 300, 8, |_| {}).unwrap();
+        let summary = generate::generate_to(
+            generate::Province::TayNinh72,
+            &dir.path().join(format!("s.{ext}")),
+            300,
+            8,
+            |_| {},
+        )
+        .unwrap();
         assert_eq!(summary.reviews, g.reviews.len());
         assert_eq!(summary.supports, g.supports.len());
         for (a, b) in from_memory.iter().zip(&summary.files) {
@@ -307,4 +317,153 @@ fn the_command_line_writes_files_and_refuses_bad_input() {
             .unwrap();
         assert_eq!(bad.status.code(), Some(2), "{n} {file}");
     }
+}
+
+// ------------------------------------------------------------------------ the merged province
+
+/// The unit record `code` names on `day` (codes are reused: the day says which).
+fn unit_on(
+    units: &[ansinh_projections::units::Unit],
+    code: &str,
+    day: &str,
+) -> Option<(bool, String)> {
+    let day: chrono::NaiveDate = day.parse().unwrap();
+    let reform = chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
+    units
+        .iter()
+        .find(|u| u.code == code && u.valid_on(day))
+        .map(|u| {
+            (
+                u.valid_from >= reform,
+                u.parent_code.clone().unwrap_or_default(),
+            )
+        })
+}
+
+#[test]
+fn the_merged_province_names_old_communes_until_2024_and_new_ones_after_the_reform() {
+    let g = generate::generate_in(Province::TayNinh, 2_000, 21).unwrap();
+    assert_eq!(g.reviews.len(), 2_000 * 6);
+    let units = ansinh_projections::units::shipped().unwrap();
+    let old_tay_ninh = 703..=712u32;
+    let old_long_an = 794..=808u32;
+    let (mut registered_in, mut new_communes) = (HashMap::new(), HashMap::new());
+    for r in &g.reviews {
+        let (new, parent) = unit_on(&units, &r.unit_code, &r.survey_date)
+            .unwrap_or_else(|| panic!("{} is not valid on {}: {r:?}", r.unit_code, r.survey_date));
+        if r.survey_date.as_str() < "2025-07-01" {
+            assert!(!new, "{r:?}");
+            let district: u32 = parent.parse().unwrap();
+            let province = if old_tay_ninh.contains(&district) {
+                "72"
+            } else {
+                assert!(old_long_an.contains(&district), "{r:?}");
+                "80"
+            };
+            registered_in.insert(r.unit_code.clone(), province);
+            // ID numbers carry the old province of the household.
+            for id in r.members.split(';').filter_map(|m| m.split('/').nth(4)) {
+                if !id.is_empty() {
+                    assert!(id.starts_with(&format!("0{province}")), "{id} in {r:?}");
+                }
+            }
+        } else {
+            assert!(new && parent == "80", "{r:?}");
+            assert!(
+                r.period == "2025-annual" || r.period == "2026-annual",
+                "{r:?}"
+            );
+            let expected = if r.period == "2025-annual" {
+                "vn-2022-2025"
+            } else {
+                "vn-2026-2030"
+            };
+            assert_eq!(r.standard, expected, "{r:?}");
+            *new_communes.entry(r.unit_code.clone()).or_insert(0) += 1;
+        }
+    }
+    // Every old commune of both old provinces, and every new commune, has households.
+    let count = |p: &str| registered_in.values().filter(|v| **v == p).count();
+    assert_eq!((count("72"), count("80")), (94, 186));
+    assert_eq!(new_communes.len(), 96);
+    assert!(g
+        .supports
+        .iter()
+        .all(|s| s.disbursed_on.as_str() <= "2026-11-20"));
+    assert!(g
+        .supports
+        .iter()
+        .any(|s| s.disbursed_on.as_str() >= "2025-07-01"));
+}
+
+#[test]
+fn the_merged_province_is_the_same_for_the_same_seed_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = generate::generate_in(Province::TayNinh, 400, 99).unwrap();
+    assert_eq!(
+        a,
+        generate::generate_in(Province::TayNinh, 400, 99).unwrap()
+    );
+    assert_ne!(
+        a,
+        generate::generate_in(Province::TayNinh, 400, 100).unwrap()
+    );
+    let from_memory = generate::write(&dir.path().join("m.csv"), &a).unwrap();
+    let streamed = generate::generate_to(
+        Province::TayNinh,
+        &dir.path().join("s.csv"),
+        400,
+        99,
+        |_| {},
+    )
+    .unwrap();
+    for (m, s) in from_memory.iter().zip(&streamed.files) {
+        assert_eq!(std::fs::read(m).unwrap(), std::fs::read(s).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn the_merged_province_imports_without_a_rejected_row_into_the_new_communes() {
+    let dir = tempfile::tempdir().unwrap();
+    let households = 300;
+    let file = dir.path().join("tay-ninh.csv");
+    let g = generate::generate_in(Province::TayNinh, households, 5).unwrap();
+    generate::write(&file, &g).unwrap();
+    let db = common::migrated_db().await;
+    let out = common::ansinh(&db.url, &["import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["rejected_households"], 0, "{summary}");
+    assert_eq!(summary["households"], households, "{summary}");
+
+    // Every household sits in a new commune since the reform, moved once with its basis.
+    let placed: Vec<(String, chrono::NaiveDate)> =
+        sqlx::query_as("SELECT unit_code, placed_on FROM household_status")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(placed.len(), households);
+    let units = ansinh_projections::units::shipped().unwrap();
+    for (code, on) in &placed {
+        assert_eq!(on.to_string(), "2025-07-01");
+        let (new, parent) = unit_on(&units, code, "2026-01-01").unwrap();
+        assert!(new && parent == "80", "{code}");
+    }
+    let moves: Vec<(Option<String>, String)> = sqlx::query_as(
+        "SELECT payload->'meta'->>'legal_basis', payload->'meta'->'actor'->>'name'
+           FROM household_events WHERE payload->>'type' = 'household_moved'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(moves.len(), households);
+    assert!(moves
+        .iter()
+        .all(|(basis, actor)| basis.as_deref() == Some("1682/NQ-UBTVQH15") && actor == "reform"));
+
+    // A second import adds nothing.
+    let again = common::ansinh(&db.url, &["import", file.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", common::text(&again.stderr));
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["events_written"], 0, "{again}");
 }

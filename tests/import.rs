@@ -903,3 +903,224 @@ async fn vietnamese_headers_and_a_bom_are_accepted() {
         [("health_insurance".into(), 804_600, "Lê Thị Bé".into())]
     );
 }
+
+// ------------------------------------------------------------------------- across the reform
+
+/// A review row without a decision (a survey only), in `unit` on `survey_date`.
+fn survey_row(key: &str, unit: &str, registered_on: &str, survey_date: &str) -> ReviewRow {
+    let year = &survey_date[..4];
+    ReviewRow {
+        household_key: key.into(),
+        head_name: "Phạm Văn Hùng".into(),
+        unit_code: unit.into(),
+        hamlet: "Khu phố 2".into(),
+        area: "urban".into(),
+        ethnic_minority: "no".into(),
+        merit_family: "no".into(),
+        registered_on: registered_on.into(),
+        members: "Phạm Văn Hùng/1975/male/head/; Võ Thị Lan/1978/female/spouse/".into(),
+        period: format!("{year}-annual"),
+        survey_date: survey_date.into(),
+        income_per_capita_vnd: "4500000".into(),
+        deprivations: String::new(),
+        working_capacity: "yes".into(),
+        loan_demand: "no".into(),
+        cause_of_poverty: String::new(),
+        surveyor: "Trần Thị Cúc".into(),
+        standard: String::new(),
+        category: String::new(),
+        decision_no: String::new(),
+        decided_on: String::new(),
+        decision_reason: String::new(),
+    }
+}
+
+fn reviews_file(dir: &Path, name: &str, reviews: Vec<ReviewRow>) -> PathBuf {
+    let g = Generated {
+        households: 0,
+        reviews,
+        supports: Vec::new(),
+    };
+    write(dir, name, &g)
+}
+
+/// The household's events as (type, effective_on, legal_basis, actor name, unit_code).
+async fn history(
+    pool: &PgPool,
+    key: &str,
+) -> Vec<(String, String, Option<String>, String, Option<String>)> {
+    sqlx::query_as(
+        "SELECT payload->>'type', payload->'meta'->>'effective_on', payload->'meta'->>'legal_basis',
+                payload->'meta'->'actor'->>'name', payload->'data'->>'unit_code'
+           FROM household_events WHERE aggregate_id = $1 ORDER BY sequence_number",
+    )
+    .bind(household_id(key))
+    .fetch_all(pool)
+    .await
+    .expect("history")
+}
+
+async fn unit_of(pool: &PgPool, key: &str) -> (String, NaiveDate) {
+    sqlx::query_as("SELECT unit_code, placed_on FROM household_status WHERE household_id = $1")
+        .bind(household_id(key))
+        .fetch_one(pool)
+        .await
+        .expect("status")
+}
+
+#[tokio::test]
+async fn a_row_after_the_reform_in_the_new_commune_records_the_reform_move_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let mut long_an = survey_row("LA-1", "27739", "2023-05-02", "2023-10-02");
+    long_an.area = "rural".into();
+    let mut long_an_2026 = survey_row("LA-1", "27721", "2023-05-02", "2026-10-02");
+    long_an_2026.area = "rural".into();
+    // Xã Mỏ Công (25510) was split between Xã Trà Vong, which reuses its code, and Xã Tân Phú
+    // (25549): the row says which one the household's hamlet went to.
+    let split = |key: &str, new: &str| {
+        [("2022-10-04", "25510"), ("2026-10-07", new)].map(|(day, unit)| {
+            let mut r = survey_row(key, unit, "2022-03-01", day);
+            r.area = "rural".into();
+            r
+        })
+    };
+    let rows = vec![
+        // Registered in 2022 in Phường 1 (25456), which went whole into Phường Tân Ninh (25459).
+        survey_row("TN-1", "25456", "2022-03-01", "2022-10-03"),
+        survey_row("TN-1", "25459", "2022-03-01", "2026-10-05"),
+        // Registered after the reform, in the new commune.
+        survey_row("TN-2", "25459", "2026-03-01", "2026-10-06"),
+        // Old Long An: Vĩnh Thạnh (27739) went into Tân Hưng (27721).
+        long_an,
+        long_an_2026,
+    ]
+    .into_iter()
+    .chain(split("MC-1", "25510"))
+    .chain(split("MC-2", "25549"))
+    .collect::<Vec<_>>();
+    let file = reviews_file(dir, "reform.csv", rows.clone());
+    let db = common::migrated_db().await;
+    let first = import_ok(&db.url, &file, &[]);
+    assert_eq!(first["households"], 5, "{first}");
+
+    let tn1 = history(&db.pool, "TN-1").await;
+    let kinds: Vec<&str> = tn1.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "household_registered",
+            "household_surveyed",
+            "household_moved",
+            "household_surveyed"
+        ],
+        "{tn1:?}"
+    );
+    assert_eq!(
+        tn1[2],
+        (
+            "household_moved".to_owned(),
+            "2025-07-01".to_owned(),
+            Some("1682/NQ-UBTVQH15".to_owned()),
+            "reform".to_owned(),
+            Some("25459".to_owned())
+        )
+    );
+    let day = |s: &str| s.parse::<NaiveDate>().expect("date");
+    assert_eq!(
+        unit_of(&db.pool, "TN-1").await,
+        ("25459".into(), day("2025-07-01"))
+    );
+    assert_eq!(
+        unit_of(&db.pool, "TN-2").await,
+        ("25459".into(), day("2026-03-01"))
+    );
+    assert_eq!(
+        unit_of(&db.pool, "LA-1").await,
+        ("27721".into(), day("2025-07-01"))
+    );
+    assert_eq!(
+        unit_of(&db.pool, "MC-1").await,
+        ("25510".into(), day("2025-07-01"))
+    );
+    assert_eq!(
+        unit_of(&db.pool, "MC-2").await,
+        ("25549".into(), day("2025-07-01"))
+    );
+    assert!(history(&db.pool, "TN-2")
+        .await
+        .iter()
+        .all(|e| e.0 != "household_moved"));
+
+    // The same file again adds nothing, the move included.
+    let events = event_count(&db.pool).await;
+    let again = import_ok(&db.url, &file, &[]);
+    assert_eq!(again["events_written"], 0, "{again}");
+    assert_eq!(event_count(&db.pool).await, events);
+
+    // A later file with one more row in the new commune: its survey only, no second move.
+    let mut later = rows;
+    later.push({
+        let mut r = survey_row("TN-1", "25459", "2022-03-01", "2026-11-02");
+        r.period = "2026-recheck".into();
+        r
+    });
+    let later = reviews_file(dir, "later.csv", later);
+    let added = import_ok(&db.url, &later, &[]);
+    assert_eq!(added["events_written"], 1, "{added}");
+    let moves = history(&db.pool, "TN-1")
+        .await
+        .iter()
+        .filter(|e| e.0 == "household_moved")
+        .count();
+    assert_eq!(moves, 1);
+}
+
+#[tokio::test]
+async fn a_row_naming_an_ended_commune_or_another_one_is_refused_on_unit_code() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let db = common::migrated_db().await;
+    let refused = |file: &Path| {
+        let out = ansinh(&db.url, &["import", file.to_str().expect("utf-8 path")]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    // A 2026 survey in Phường 1, which ended on 2025-06-30: the message names its successor.
+    let ended = reviews_file(
+        dir,
+        "ended.csv",
+        vec![
+            survey_row("TN-1", "25456", "2022-03-01", "2022-10-03"),
+            survey_row("TN-1", "25456", "2022-03-01", "2026-10-05"),
+        ],
+    );
+    let stderr = refused(&ended);
+    assert!(stderr.contains("reviews line 3: unit_code: "), "{stderr}");
+    assert!(stderr.contains("25459 Phường Tân Ninh"), "{stderr}");
+    // A 2024 survey in another commune (Phường 3, 25459 before the reform): a move first.
+    let moved = reviews_file(
+        dir,
+        "moved.csv",
+        vec![
+            survey_row("TN-1", "25456", "2022-03-01", "2022-10-03"),
+            survey_row("TN-1", "25459", "2022-03-01", "2024-10-05"),
+        ],
+    );
+    let stderr = refused(&moved);
+    assert!(stderr.contains("reviews line 3: unit_code: "), "{stderr}");
+    assert!(stderr.contains("record a move first"), "{stderr}");
+    // After the reform, a new commune that did not take over the household's old one.
+    let elsewhere = reviews_file(
+        dir,
+        "elsewhere.csv",
+        vec![
+            survey_row("TN-1", "25456", "2022-03-01", "2022-10-03"),
+            survey_row("TN-1", "27721", "2022-03-01", "2026-10-05"),
+        ],
+    );
+    let stderr = refused(&elsewhere);
+    assert!(stderr.contains("reviews line 3: unit_code: "), "{stderr}");
+    assert!(stderr.contains("record a move first"), "{stderr}");
+    assert_eq!(event_count(&db.pool).await, 0);
+}

@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
 pub struct ReformWorklistQuery {
     /// A new commune, or a unit above new communes; default: the user's unit.
     pub unit: Option<String>,
+    /// Only this household (whether it awaits assignment, and where it may go).
+    pub household_id: Option<uuid::Uuid>,
     /// Page size (default 50).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
@@ -73,6 +75,7 @@ pub async fn reform_worklist(
     let (items, total) = worklist::page(
         &state.pool,
         Some(&unit),
+        q.household_id,
         q.limit.unwrap_or(50),
         q.offset.unwrap_or(0),
     )
@@ -123,7 +126,7 @@ pub async fn assign(
     let unit_code = b.unit_code.trim().to_owned();
     if b.reason.trim().is_empty() {
         return Err(ApiError::invalid_as(
-            "reason_required",
+            "empty",
             "reason",
             "say why the household goes to this commune (for example, which hamlet went there)",
         ));

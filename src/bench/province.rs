@@ -42,9 +42,11 @@ pub async fn run(
     table: &mut Table,
     work: &Path,
 ) -> Result<(), sqlx::Error> {
-    // The file a commune would send, made by the generator.
+    // The file a commune would send, made by the generator (old Tây Ninh's histories, so the
+    // figures compare with earlier runs).
     let file = work.join("province.csv");
     crate::generate::generate_to(
+        crate::generate::Province::TayNinh72,
         &file,
         options.households,
         crate::generate::DEFAULT_SEED,

@@ -88,6 +88,7 @@ async fn measure(
 ) -> Result<(), sqlx::Error> {
     let generated = work.join("reform-province.csv");
     crate::generate::generate_to(
+        crate::generate::province::Province::TayNinh,
         &generated,
         options.households,
         crate::generate::DEFAULT_SEED,

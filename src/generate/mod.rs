@@ -1,9 +1,10 @@
 //! `ansinh generate`: a synthetic province in the import format (see
-//! [`crate::import::format`]), on the shipped communes of old Tây Ninh (province 72), with
-//! histories 2021–2024.
+//! [`crate::import::format`]) on the shipped communes: new Tây Ninh ([`Province::TayNinh`]:
+//! old Tây Ninh's and old Long An's communes, histories 2021–2026 across the reform of 1 July
+//! 2025) or old Tây Ninh alone ([`Province::TayNinh72`], province 72, histories 2021–2024).
 //!
 //! How a household is made:
-//! 1. its commune (households spread over the 94 communes, roughly by a size weight), hamlet,
+//! 1. its commune (households spread over the old communes, roughly by a size weight), hamlet,
 //!    area (`urban` for phường and thị trấn, `rural` for xã), members with names, birth years and
 //!    ID numbers, ethnic minority (~2%) and merit family (~2%);
 //! 2. its *latent trajectory*: the category recognised each year — 2021 under `vn-2016-2020`,
@@ -12,14 +13,22 @@
 //! 3. each year's survey, drawn so that the real `Standard::classify` of the standard in force
 //!    on the survey date proposes the intended category, and the chair's decision; about 1% of
 //!    decisions differ from the proposal and carry a reason;
-//! 4. supports that fit each year's category ([`supports`]).
+//! 4. supports that fit each year's category ([`supports`]);
+//! 5. across the reform (new Tây Ninh only, [`later`]): the 2025 review (`vn-2022-2025`) and
+//!    the 2026 review (`vn-2026-2030`) in the new commune the reform put the household in
+//!    (whole: the mapping's; split: the household's hamlet picks one), so importing the file
+//!    moves the household across the reform; drawn after everything else, so the households'
+//!    first four years are drawn as old Tây Ninh's are.
 //!
 //! Registration in August 2021; each year a survey between 1 September and 14 November and
-//! the commune's decision between 15 November and 14 December. Everything is drawn from
-//! ChaCha8 generators seeded from the seed, so the same households and seed give the same
-//! files, byte for byte, on every platform.
+//! the commune's decision between 15 November and 14 December (2026: survey by 14 October,
+//! decision by 29 October, the history ends on [`supports::LAST_DAY_MERGED`]). Everything is
+//! drawn from ChaCha8 generators seeded from the seed, so the same province, households and
+//! seed give the same files, byte for byte, on every platform.
 
+pub mod later;
 pub mod names;
+pub mod province;
 pub mod supports;
 pub mod trajectory;
 pub mod write;
@@ -36,20 +45,20 @@ use ansinh_events::household::{Member, Sex, UnitValidity};
 use ansinh_events::policy_params::PolicyParameters;
 use ansinh_events::standards::{Category, Standard, Standards};
 use ansinh_events::Area;
-use ansinh_projections::units::{self, Level, Unit};
+use ansinh_projections::units::{self, Unit};
 
 use crate::cli::Failure;
 use crate::import::format::{ReviewRow, SupportRow};
 
+use later::Later;
 use names::{Ethnicity, IdNumbers};
+pub use province::Province;
+use province::OLD_PROVINCES;
 use supports::CommuneYear;
 use trajectory::{Profile, Trajectory, YEARS};
 
 /// The seed used when none is given.
 pub const DEFAULT_SEED: u64 = 2024;
-
-/// Old Tây Ninh's districts (their communes are the ones generated on).
-const DISTRICTS: std::ops::RangeInclusive<u32> = 703..=712;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
@@ -79,8 +88,8 @@ impl GenerateError {
     }
 }
 
-/// A generated province: review rows (four per household, grouped by household, in survey
-/// order) and support rows (grouped by household, in date order).
+/// A generated province: review rows (four per household, six across the reform; grouped by
+/// household, in survey order) and support rows (grouped by household, in date order).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Generated {
     pub households: usize,
@@ -88,7 +97,7 @@ pub struct Generated {
     pub supports: Vec<SupportRow>,
 }
 
-/// A commune of old Tây Ninh valid through 2021–2024.
+/// A commune households are generated in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commune {
     pub code: String,
@@ -96,6 +105,8 @@ pub struct Commune {
     pub area: Area,
     /// The unit that disburses supports: `UBND xã Thạnh Tân`, `UBND phường 3`.
     pub disbursed_by: String,
+    /// Index into [`OLD_PROVINCES`] of the old province it lay in (0 for a new commune).
+    pub old_province: usize,
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -109,39 +120,7 @@ fn shipped_units() -> Result<Vec<Unit>, GenerateError> {
 /// The commune-level units of old Tây Ninh (under districts 703–712) valid from August 2021 to
 /// the end of 2024, in code order.
 pub fn shipped_communes() -> Result<Vec<Commune>, GenerateError> {
-    let mut communes: Vec<Commune> = shipped_units()?
-        .into_iter()
-        .filter(|u| u.level == Level::Commune)
-        .filter(|u| {
-            u.parent_code
-                .as_deref()
-                .and_then(|p| p.parse::<u32>().ok())
-                .is_some_and(|p| DISTRICTS.contains(&p))
-        })
-        .filter(|u| u.valid_on(date(2021, 8, 1)) && u.valid_on(date(2024, 12, 31)))
-        .map(|u| {
-            let folded = ansinh_events::text::fold(&u.name);
-            let urban = folded.starts_with("phuong") || folded.starts_with("thi tran");
-            let mut chars = u.name.chars();
-            let lowered: String = chars
-                .next()
-                .map(|c| c.to_lowercase().chain(chars).collect())
-                .unwrap_or_default();
-            Commune {
-                disbursed_by: format!("UBND {lowered}"),
-                code: u.code,
-                name: u.name,
-                area: if urban { Area::Urban } else { Area::Rural },
-            }
-        })
-        .collect();
-    communes.sort_by(|a, b| a.code.cmp(&b.code));
-    if communes.is_empty() {
-        return Err(GenerateError::Units(
-            "no commune of old Tây Ninh is valid from 2021 to 2024".into(),
-        ));
-    }
-    Ok(communes)
+    province::communes_of(Province::TayNinh72)
 }
 
 /// A unit lookup on the shipped units, as the importer's is on the database: the record of
@@ -182,18 +161,7 @@ fn commune_setup(rng: &mut ChaCha8Rng, commune: Commune) -> CommuneSetup {
     let survey_from = YEARS.map(|y| date(y, 9, 1) + Duration::days(rng.gen_range(0..=45)));
     let years = YEARS.map(|y| {
         let decided_on = date(y, 11, 15) + Duration::days(rng.gen_range(0..=29));
-        let numbers = sample(rng, 380, 5);
-        let no = |i: usize| format!("{}/QĐ-UBND", 100 + numbers.index(i));
-        CommuneYear {
-            decided_on,
-            decision_no: no(0),
-            health_insurance_on: decided_on + Duration::days(rng.gen_range(3..=12)),
-            health_insurance_no: no(1),
-            electricity_on: decided_on + Duration::days(rng.gen_range(5..=17)),
-            electricity_no: no(2),
-            education_no: no(3),
-            emergency_no: no(4),
-        }
+        commune_year(rng, decided_on)
     });
     CommuneSetup {
         commune,
@@ -201,6 +169,23 @@ fn commune_setup(rng: &mut ChaCha8Rng, commune: Commune) -> CommuneSetup {
         surveyors,
         survey_from,
         years,
+    }
+}
+
+/// A commune's decision of one review year, decided on `decided_on`, and the supports that
+/// follow it.
+fn commune_year(rng: &mut ChaCha8Rng, decided_on: NaiveDate) -> CommuneYear {
+    let numbers = sample(rng, 380, 5);
+    let no = |i: usize| format!("{}/QĐ-UBND", 100 + numbers.index(i));
+    CommuneYear {
+        decided_on,
+        decision_no: no(0),
+        health_insurance_on: decided_on + Duration::days(rng.gen_range(3..=12)),
+        health_insurance_no: no(1),
+        electricity_on: decided_on + Duration::days(rng.gen_range(5..=17)),
+        electricity_no: no(2),
+        education_no: no(3),
+        emergency_no: no(4),
     }
 }
 
@@ -240,16 +225,25 @@ fn allocate(rng: &mut ChaCha8Rng, communes: &[Commune], households: usize) -> Ve
 fn year_standards(standards: &Standards) -> Result<[Standard; 4], GenerateError> {
     let mut out = Vec::with_capacity(YEARS.len());
     for y in YEARS {
-        let mut in_force = standards.in_force_on(date(y, 9, 1));
-        if in_force.len() != 1 || !in_force[0].in_force_on(date(y, 12, 31)) {
-            return Err(GenerateError::Inconsistent(format!(
-                "expected exactly one standard in force through the {y} review"
-            )));
-        }
-        out.push(in_force.remove(0));
+        out.push(standard_through(standards, date(y, 9, 1), date(y, 12, 31))?);
     }
     out.try_into()
         .map_err(|_| GenerateError::Inconsistent("four review years".into()))
+}
+
+/// The one standard in force on every day of a review from `from` to `to`.
+fn standard_through(
+    standards: &Standards,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Standard, GenerateError> {
+    let mut in_force = standards.in_force_on(from);
+    if in_force.len() != 1 || !in_force[0].in_force_on(to) {
+        return Err(GenerateError::Inconsistent(format!(
+            "expected exactly one standard in force from {from} to {to}"
+        )));
+    }
+    Ok(in_force.remove(0))
 }
 
 /// One generated household: its review rows (one per year, in survey order) and its supports
@@ -273,13 +267,20 @@ pub struct Generator {
     commune: usize,
     number: usize,
     done: usize,
-    ids: IdNumbers,
+    /// ID numbers of each old province (as [`OLD_PROVINCES`]).
+    ids: Vec<IdNumbers>,
     loan_counter: u64,
+    /// The reviews after the reform (new Tây Ninh only).
+    later: Option<Later>,
 }
 
 impl Generator {
-    /// A generator of `households` households (at least 1) from `seed`.
-    pub fn new(households: usize, seed: u64) -> Result<Generator, GenerateError> {
+    /// A generator of `households` households (at least 1) of `province` from `seed`.
+    pub fn new(
+        province: Province,
+        households: usize,
+        seed: u64,
+    ) -> Result<Generator, GenerateError> {
         if households == 0 {
             return Err(GenerateError::NoHouseholds);
         }
@@ -287,15 +288,28 @@ impl Generator {
         let by_year = year_standards(&standards)?;
         let all_standards: Vec<Standard> = standards.iter().cloned().collect();
         let parameters = PolicyParameters::builtin()?;
-        let communes = shipped_communes()?;
-        let mut province = ChaCha8Rng::seed_from_u64(seed);
-        province.set_stream(u64::MAX);
-        let counts = allocate(&mut province, &communes, households);
+        let communes = province::communes_of(province)?;
+        let reform = if province.crosses_the_reform() {
+            Some(province::Reform::shipped(&communes)?)
+        } else {
+            None
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(u64::MAX);
+        let counts = allocate(&mut rng, &communes, households);
         let setups: Vec<CommuneSetup> = communes
             .into_iter()
-            .map(|c| commune_setup(&mut province, c))
+            .map(|c| commune_setup(&mut rng, c))
             .collect();
-        let ids = IdNumbers::new(&mut province);
+        // Drawn in this order so old Tây Ninh alone is drawn as it always was.
+        let mut ids = vec![IdNumbers::new(&mut rng)];
+        for old in &province.old_provinces()[1..] {
+            ids.push(IdNumbers::of_province(&mut rng, old.id_prefix));
+        }
+        let later = match reform {
+            Some(reform) => Some(Later::new(&mut rng, reform, &standards)?),
+            None => None,
+        };
         Ok(Generator {
             households,
             seed,
@@ -309,6 +323,7 @@ impl Generator {
             done: 0,
             ids,
             loan_counter: 0,
+            later,
         })
     }
 
@@ -340,8 +355,10 @@ impl Iterator for Generator {
             by_year: &self.by_year,
             all_standards: &self.all_standards,
             parameters: &self.parameters,
+            later: self.later.as_ref(),
         };
-        let generated = household(&mut rng, &ctx, &mut self.ids, &mut self.loan_counter);
+        let ids = &mut self.ids[setup.commune.old_province.min(OLD_PROVINCES.len() - 1)];
+        let generated = household(&mut rng, &ctx, ids, &mut self.loan_counter);
         self.number += 1;
         self.done += 1;
         Some(generated)
@@ -353,15 +370,25 @@ impl Iterator for Generator {
     }
 }
 
-/// Generates `households` households from `seed`, all in memory (about 5 KB a household; for
-/// large provinces iterate a [`Generator`] instead).
+/// Generates `households` households of old Tây Ninh ([`Province::TayNinh72`]) from `seed`,
+/// all in memory; see [`generate_in`].
 pub fn generate(households: usize, seed: u64) -> Result<Generated, GenerateError> {
+    generate_in(Province::TayNinh72, households, seed)
+}
+
+/// Generates `households` households of `province` from `seed`, all in memory (about 5 KB a
+/// household; for large provinces iterate a [`Generator`] instead).
+pub fn generate_in(
+    province: Province,
+    households: usize,
+    seed: u64,
+) -> Result<Generated, GenerateError> {
     let mut out = Generated {
         households,
         reviews: Vec::with_capacity(households * YEARS.len()),
         supports: Vec::with_capacity(households / 10),
     };
-    for household in Generator::new(households, seed)? {
+    for household in Generator::new(province, households, seed)? {
         let household = household?;
         out.reviews.extend(household.reviews);
         out.supports.extend(household.supports);
@@ -375,6 +402,7 @@ struct HouseholdContext<'a> {
     by_year: &'a [Standard; 4],
     all_standards: &'a [Standard],
     parameters: &'a PolicyParameters,
+    later: Option<&'a Later>,
 }
 
 const RELATION_HEAD: &str = "head";
@@ -542,6 +570,7 @@ fn household(
             ethnic_minority,
             merit_family,
         },
+        &OLD_PROVINCES[commune.old_province.min(OLD_PROVINCES.len() - 1)].baseline,
     );
     let order = trajectory::deprivation_order(rng, ctx.all_standards);
     let cause = if trajectory.no_working_capacity {
@@ -563,7 +592,19 @@ fn household(
         })
         .collect::<Vec<_>>()
         .join("; ");
-    let head_name = members[0].name.clone();
+    let fixed = Fixed {
+        key: &key,
+        head_name: &members[0].name,
+        hamlet,
+        ethnic_minority,
+        merit_family,
+        registered_on,
+        members: &members_text,
+        surveyor,
+        cause,
+        no_working_capacity: trajectory.no_working_capacity,
+        order: &order,
+    };
 
     let mut out = GeneratedHousehold {
         reviews: Vec::with_capacity(YEARS.len()),
@@ -571,62 +612,18 @@ fn household(
     };
     let mut loan_demands = [false; 4];
     for (i, year) in YEARS.iter().enumerate() {
-        let standard = &ctx.by_year[i];
-        let commune_year = &setup.years[i];
-        let survey_date = (setup.survey_from[i] + Duration::days(rng.gen_range(0..=25)))
-            .min(date(*year, 11, 14))
-            .max(registered_on);
-        let decided = trajectory.decided[i];
-        let overridden = rng.gen_bool(OVERRIDE_SHARE);
-        let proposed = if overridden {
-            neighbour(rng, decided)
-        } else {
-            decided
+        let plan = Review {
+            year: *year,
+            unit: commune,
+            standard: &ctx.by_year[i],
+            survey_from: setup.survey_from[i],
+            last_survey_day: date(*year, 11, 14),
+            decided: trajectory.decided[i],
+            commune_year: &setup.years[i],
         };
-        let (income, deprivations) =
-            trajectory::survey_for(rng, standard, survey_date, commune.area, proposed, &order)?;
-        let reason = match decided.cmp(&proposed) {
-            std::cmp::Ordering::Less => {
-                "Họp dân xác nhận thu nhập thực tế thấp hơn kê khai (có người ốm đau dài ngày)"
-            }
-            std::cmp::Ordering::Greater => "Họp dân xác nhận hộ có nguồn thu nhập chưa kê khai",
-            std::cmp::Ordering::Equal => "",
-        };
-        let loan_demand = rng.gen_bool(match decided {
-            Category::Poor | Category::NearPoor => 0.45,
-            Category::MiddleIncome => 0.08,
-            Category::NotPoor => 0.02,
-        });
+        let (row, loan_demand) = review(rng, &fixed, &plan)?;
         loan_demands[i] = loan_demand;
-        let poor_or_near = matches!(decided, Category::Poor | Category::NearPoor);
-        out.reviews.push(ReviewRow {
-            household_key: key.clone(),
-            head_name: head_name.clone(),
-            unit_code: commune.code.clone(),
-            hamlet: hamlet.clone(),
-            area: commune.area.as_str().to_owned(),
-            ethnic_minority: yes_no(ethnic_minority).to_owned(),
-            merit_family: yes_no(merit_family).to_owned(),
-            registered_on: registered_on.to_string(),
-            members: members_text.clone(),
-            period: format!("{year}-annual"),
-            survey_date: survey_date.to_string(),
-            income_per_capita_vnd: income.get().to_string(),
-            deprivations: deprivations.join(", "),
-            working_capacity: yes_no(!trajectory.no_working_capacity).to_owned(),
-            loan_demand: yes_no(loan_demand).to_owned(),
-            cause_of_poverty: if poor_or_near {
-                cause.to_owned()
-            } else {
-                String::new()
-            },
-            surveyor: surveyor.clone(),
-            standard: standard.id().to_owned(),
-            category: decided.as_str().to_owned(),
-            decision_no: commune_year.decision_no.clone(),
-            decided_on: commune_year.decided_on.to_string(),
-            decision_reason: reason.to_owned(),
-        });
+        out.reviews.push(row);
     }
 
     let years: Vec<supports::Year<'_>> = (0..YEARS.len())
@@ -645,8 +642,135 @@ fn household(
         disbursed_by: &commune.disbursed_by,
         members: &members,
     };
-    out.supports = supports::supports(rng, &h, &years, ctx.parameters, loan_counter);
+    out.supports = supports::supports(
+        rng,
+        &h,
+        &years,
+        ctx.parameters,
+        loan_counter,
+        supports::last_day(),
+    );
+    if let Some(later) = ctx.later {
+        let extra = later.household(
+            rng,
+            &fixed,
+            commune,
+            hamlet_index,
+            &trajectory,
+            &members,
+            ctx.parameters,
+            loan_counter,
+        )?;
+        out.reviews.extend(extra.reviews);
+        out.supports.extend(extra.supports);
+    }
     Ok(out)
+}
+
+/// What every review row of a household repeats, and what shapes its surveys.
+struct Fixed<'a> {
+    key: &'a str,
+    head_name: &'a str,
+    hamlet: &'a str,
+    ethnic_minority: bool,
+    merit_family: bool,
+    registered_on: NaiveDate,
+    members: &'a str,
+    surveyor: &'a str,
+    cause: &'a str,
+    no_working_capacity: bool,
+    /// The household's deprivations, most likely first.
+    order: &'a [String],
+}
+
+/// One review of a household: where, under which standard, when, and the category decided.
+struct Review<'a> {
+    year: i32,
+    unit: &'a Commune,
+    standard: &'a Standard,
+    survey_from: NaiveDate,
+    last_survey_day: NaiveDate,
+    decided: Category,
+    commune_year: &'a CommuneYear,
+}
+
+/// `c`, or the category a standard without it uses instead (`vn-2026-2030` has no
+/// middle-income line: such a household is not poor).
+fn fit(standard: &Standard, c: Category) -> Category {
+    if c == Category::MiddleIncome && !standard.has_category(c) {
+        Category::NotPoor
+    } else {
+        c
+    }
+}
+
+/// Draws one review row (a survey that proposes the decided category, or a neighbour of it
+/// when the village meeting disagreed, and the decision); the row and its loan demand.
+fn review(
+    rng: &mut ChaCha8Rng,
+    fixed: &Fixed<'_>,
+    plan: &Review<'_>,
+) -> Result<(ReviewRow, bool), GenerateError> {
+    let survey_date = (plan.survey_from + Duration::days(rng.gen_range(0..=25)))
+        .min(plan.last_survey_day)
+        .max(fixed.registered_on);
+    let decided = fit(plan.standard, plan.decided);
+    let overridden = rng.gen_bool(OVERRIDE_SHARE);
+    let proposed = if overridden {
+        fit(plan.standard, neighbour(rng, decided))
+    } else {
+        decided
+    };
+    let (income, deprivations) = trajectory::survey_for(
+        rng,
+        plan.standard,
+        survey_date,
+        plan.unit.area,
+        proposed,
+        fixed.order,
+    )?;
+    let reason = match decided.cmp(&proposed) {
+        std::cmp::Ordering::Less => {
+            "Họp dân xác nhận thu nhập thực tế thấp hơn kê khai (có người ốm đau dài ngày)"
+        }
+        std::cmp::Ordering::Greater => "Họp dân xác nhận hộ có nguồn thu nhập chưa kê khai",
+        std::cmp::Ordering::Equal => "",
+    };
+    let loan_demand = rng.gen_bool(match decided {
+        Category::Poor | Category::NearPoor => 0.45,
+        Category::MiddleIncome => 0.08,
+        Category::NotPoor => 0.02,
+    });
+    let poor_or_near = matches!(decided, Category::Poor | Category::NearPoor);
+    let row = ReviewRow {
+        household_key: fixed.key.to_owned(),
+        head_name: fixed.head_name.to_owned(),
+        unit_code: plan.unit.code.clone(),
+        hamlet: fixed.hamlet.to_owned(),
+        area: plan.unit.area.as_str().to_owned(),
+        ethnic_minority: yes_no(fixed.ethnic_minority).to_owned(),
+        merit_family: yes_no(fixed.merit_family).to_owned(),
+        registered_on: fixed.registered_on.to_string(),
+        members: fixed.members.to_owned(),
+        period: format!("{}-annual", plan.year),
+        survey_date: survey_date.to_string(),
+        income_per_capita_vnd: income.get().to_string(),
+        deprivations: deprivations.join(", "),
+        working_capacity: yes_no(!fixed.no_working_capacity).to_owned(),
+        loan_demand: yes_no(loan_demand).to_owned(),
+        cause_of_poverty: if poor_or_near {
+            fixed.cause.to_owned()
+        } else {
+            String::new()
+        },
+        surveyor: fixed.surveyor.to_owned(),
+        standard: plan.standard.id().to_owned(),
+        category: decided.as_str().to_owned(),
+        decision_no: plan.commune_year.decision_no.clone(),
+        decided_on: plan.commune_year.decided_on.to_string(),
+        decision_reason: reason.to_owned(),
+    };
+    Ok((row, loan_demand))
 }
 
 /// The output format, by the extension of the file.
@@ -690,12 +814,13 @@ pub struct Summary {
 /// Generates and writes household by household (memory stays small for any size), calling
 /// `progress(done)` every 1,000 households.
 pub fn generate_to(
+    province: Province,
     path: &Path,
     households: usize,
     seed: u64,
     mut progress: impl FnMut(usize),
 ) -> Result<Summary, GenerateError> {
-    let generator = Generator::new(households, seed)?;
+    let generator = Generator::new(province, households, seed)?;
     let mut writer = write::Writer::create(path)?;
     let (mut reviews, mut supports) = (0, 0);
     for (i, household) in generator.enumerate() {
@@ -721,8 +846,8 @@ pub fn generate_to(
     })
 }
 
-/// `ansinh generate --households N [--seed S] --out FILE`.
-pub fn run(households: usize, seed: u64, out: &Path) -> Result<u8, Failure> {
+/// `ansinh generate --households N [--province P] [--seed S] --out FILE`.
+pub fn run(province: Province, households: usize, seed: u64, out: &Path) -> Result<u8, Failure> {
     let fail = |e: GenerateError| {
         if e.is_bad_input() {
             Failure::bad_input(e.to_string())
@@ -746,7 +871,9 @@ pub fn run(households: usize, seed: u64, out: &Path) -> Result<u8, Failure> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let summary = generate_to(out, households, seed, |done| bar.set_position(done as u64));
+    let summary = generate_to(province, out, households, seed, |done| {
+        bar.set_position(done as u64)
+    });
     bar.finish_and_clear();
     let summary = summary.map_err(fail)?;
     eprintln!(
@@ -783,6 +910,29 @@ mod tests {
         assert!(communes
             .iter()
             .any(|c| c.name.starts_with("Thị trấn") && c.area == Area::Urban));
+    }
+
+    #[test]
+    fn the_merged_province_has_the_280_old_communes_and_where_the_reform_put_each() {
+        let communes = province::communes_of(Province::TayNinh).unwrap();
+        let of = |p: usize| communes.iter().filter(|c| c.old_province == p).count();
+        assert_eq!((of(0), of(1)), (94, 186));
+        let reform = province::Reform::shipped(&communes).unwrap();
+        assert_eq!(reform.new_communes.len(), 96);
+        // Whole: Phường 1 went into Phường Tân Ninh, whatever the hamlet.
+        for hamlet in 0..4 {
+            let new = reform.new_commune("25456", hamlet).unwrap();
+            assert_eq!((new.code.as_str(), new.area), ("25459", Area::Urban));
+        }
+        // Split: the hamlet picks, the same on every call.
+        let picks: std::collections::BTreeSet<&str> = (0..6)
+            .map(|h| reform.new_commune("25510", h).unwrap().code.as_str())
+            .collect();
+        assert!(picks.len() >= 2, "{picks:?}");
+        assert_eq!(
+            reform.new_commune("25510", 3).unwrap(),
+            reform.new_commune("25510", 3).unwrap()
+        );
     }
 
     #[test]

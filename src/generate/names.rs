@@ -241,20 +241,29 @@ pub fn hamlets(rng: &mut impl Rng, urban: bool, count: usize) -> Vec<String> {
     out
 }
 
-/// Hands out 12-digit citizen ID numbers (CCCD): province code `072`, a digit for sex and
-/// century (0/1 male/female born 1900–1999, 2/3 born 2000–2099), the last two digits of the
+/// Hands out 12-digit citizen ID numbers (CCCD): province code (`072`, `080`), a digit for sex
+/// and century (0/1 male/female born 1900–1999, 2/3 born 2000–2099), the last two digits of the
 /// birth year, then 6 digits, unique within each sex-century-year group.
 #[derive(Debug)]
 pub struct IdNumbers {
     next: std::collections::HashMap<(u8, i32), u32>,
     offset: u32,
+    /// The province part of the number: 072 old Tây Ninh, 080 (old) Long An.
+    province: &'static str,
 }
 
 impl IdNumbers {
+    /// Numbers issued in old Tây Ninh (072).
     pub fn new(rng: &mut impl Rng) -> Self {
+        IdNumbers::of_province(rng, "072")
+    }
+
+    /// Numbers issued in the province whose three-digit code is `province`.
+    pub fn of_province(rng: &mut impl Rng, province: &'static str) -> Self {
         IdNumbers {
             next: Default::default(),
             offset: rng.gen_range(0..1_000_000),
+            province,
         }
     }
 
@@ -273,7 +282,11 @@ impl IdNumbers {
             + u64::try_from(birth_year).unwrap_or(0) * 7_727;
         let serial = (u64::from(*counter) * 7919 + start) % 1_000_000;
         *counter += 1;
-        format!("072{digit}{:02}{serial:06}", birth_year.rem_euclid(100))
+        format!(
+            "{}{digit}{:02}{serial:06}",
+            self.province,
+            birth_year.rem_euclid(100)
+        )
     }
 }
 

@@ -1,5 +1,6 @@
 //! Supports that fit each year's recognised category, disbursed after the decision that made
-//! the household eligible and before the next one (and never after the end of 2024).
+//! the household eligible and before the next one (and never after the history's last day:
+//! the end of 2024 for old Tây Ninh alone, [`LAST_DAY_MERGED`] across the reform).
 
 use chrono::{Datelike, Duration, NaiveDate};
 use rand::seq::SliceRandom;
@@ -11,12 +12,14 @@ use ansinh_events::standards::Category;
 
 use crate::import::format::SupportRow;
 
-use super::trajectory::YEARS;
-
-/// The last day a generated support may be dated.
+/// The last day a generated support of old Tây Ninh's histories (2021–2024) may be dated.
 pub fn last_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 12, 31).unwrap_or_default()
 }
+
+/// The last day of the merged province's histories (through the 2026 review): a file
+/// generated with them imports from the next day on (nothing may be dated in the future).
+pub const LAST_DAY_MERGED: (i32, u32, u32) = (2026, 11, 20);
 
 /// At most this many supports per household.
 const MAX_SUPPORTS: usize = 6;
@@ -114,6 +117,7 @@ pub fn supports(
     years: &[Year<'_>],
     parameters: &PolicyParameters,
     loan_counter: &mut u64,
+    last_day: NaiveDate,
 ) -> Vec<SupportRow> {
     let mut out: Vec<SupportRow> = Vec::new();
     let mut last_loan_year: Option<usize> = None;
@@ -122,8 +126,8 @@ pub fn supports(
         let end = y
             .next_decided_on
             .map(|d| d - Duration::days(1))
-            .unwrap_or_else(last_day)
-            .min(last_day());
+            .unwrap_or(last_day)
+            .min(last_day);
         if end <= decided_on {
             continue;
         }
@@ -258,7 +262,6 @@ pub fn supports(
         out.truncate(MAX_SUPPORTS);
     }
     out.sort_by(|a, b| a.disbursed_on.cmp(&b.disbursed_on));
-    debug_assert!(years.len() <= YEARS.len());
     out
 }
 

@@ -3,5 +3,6 @@
 pub mod commands;
 pub mod copy;
 pub mod format;
+mod placement;
 pub mod read;
 pub mod run;

@@ -16,6 +16,8 @@
 //! Every command of the file has a stable import key (`import:<household_key>:survey:<period>`,
 //! …) stored in `idempotency_keys` with a digest of its row, so a second import of the same file
 //! adds nothing, and a row changed since it was imported is reported instead of written twice.
+//! So has the reform's move a row after a reform calls for (`import:<household_key>:reform:
+//! <day>:<unit>`, see [`super::placement`]), recorded before that row's survey.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -24,15 +26,13 @@ use std::time::Instant;
 
 use ansinh_events::chain;
 use ansinh_events::household::{
-    Command, Household, HouseholdCommand, HouseholdError, HouseholdEvent, HouseholdState,
-    UnitValidity,
+    Command, Household, HouseholdCommand, HouseholdEvent, HouseholdState,
 };
 use ansinh_events::standards::Standards;
 use ansinh_events::{Actor, CommandContext, Idempotency, Recorded, Source};
 use ansinh_projections::log::HouseholdLog;
-use ansinh_projections::units::{self, Unit};
 use ansinh_projections::StoredEvent;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -43,6 +43,7 @@ use uuid::Uuid;
 use super::commands::{row_commands, RowCommand, RowError, REVIEWS};
 use super::copy::{copy_events, copy_keys, push_event, push_key, BinaryRows, KeyRow};
 use super::format::{ReviewRow, SupportRow};
+use super::placement::{ReformMove, UnitIndex};
 use super::read::{ReadError, RecordParser, RowStore, Sheets};
 
 /// Households per transaction. A batch in flight holds its households' whole histories, states
@@ -185,50 +186,6 @@ fn materialize(store: &RowStore, refs: &[&RowRefs]) -> Result<Vec<Rows>, ReadErr
             supports: supports.by_ref().take(r.supports.len()).collect(),
         })
         .collect())
-}
-
-/// Units by code, for the validity facts commands carry, and what replaced ended ones.
-struct UnitIndex {
-    by_code: HashMap<String, Vec<Unit>>,
-    successors: units::succession::Successors,
-}
-
-impl UnitIndex {
-    async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
-        let all: Vec<Unit> = sqlx::query_as(
-            "SELECT code, name, level, parent_code, valid_from, valid_to FROM admin_units ORDER BY valid_from",
-        )
-        .fetch_all(pool)
-        .await?;
-        let successors = units::successors(pool).await?;
-        let mut by_code: HashMap<String, Vec<Unit>> = HashMap::new();
-        for u in all {
-            by_code.entry(u.code.clone()).or_default().push(u);
-        }
-        Ok(UnitIndex {
-            by_code,
-            successors,
-        })
-    }
-
-    /// The record the placement rule judges (see [`units::placement_record`]).
-    fn validity(&self, code: &str, day: NaiveDate) -> Option<UnitValidity> {
-        units::placement_record(self.by_code.get(code)?, day)
-    }
-
-    /// The aggregate's refusal of a row; one of a commune a reform ended names its successors.
-    fn refusal(&self, sheet: &'static str, line: u64, error: &HouseholdError) -> RowError {
-        let mut refused = RowError::refused(sheet, line, error);
-        if let HouseholdError::UnitNotValid {
-            unit_code, date, ..
-        } = error
-        {
-            if let Some(why) = self.successors.explain(unit_code, *date) {
-                refused.problem = format!("{}; {why}", refused.problem);
-            }
-        }
-        refused
-    }
 }
 
 /// Stable key and row digest of one command.
@@ -427,12 +384,11 @@ fn decide_household(
                 seen.insert(key.clone(), (digest.clone(), cmd.line));
             }
         }
-        let mut ctx = work.ctx.clone();
-        ctx.household_id = rows.id;
-        ctx.idempotency = Some(Idempotency {
-            key: key.clone(),
-            request_digest: digest.clone(),
-        });
+        // A row after a reform names the new commune: the reform's move goes first.
+        if let Some((events, step)) = reform_move(work, rows, &state, &cmd, known_keys)? {
+            append(&mut plan, &mut state, events, step, rows.id, pass, json)?;
+        }
+        let ctx = command_context(work, rows, &key, &digest);
         let RowCommand {
             sheet,
             line,
@@ -440,36 +396,146 @@ fn decide_household(
         } = cmd;
         // Decided unhashed, then linked onto the chain: what `handle_command` does, with the
         // JSON made for the hash kept for the row.
-        let mut events = Household::check_command(&state, Command { ctx, action })
+        let events = Household::check_command(&state, Command { ctx, action })
             .map_err(|error| vec![work.units.refusal(sheet, line, &error)])?;
-        if pass == Pass::Write {
-            let mut head = state.chain.clone();
-            let stored = chain::link_into(&mut head, &mut events, json).map_err(|e| {
-                vec![RowError {
-                    sheet,
-                    line,
-                    field: "row",
-                    problem: e.to_string(),
-                }]
-            })?;
-            plan.stored.extend(stored);
-        }
-        if let (Some(first), Some(last)) = (events.first(), events.last()) {
-            plan.keys.push(KeyRow {
-                key,
-                digest,
-                household_id: rows.id,
-                first_sequence: first.meta.sequence,
-                last_sequence: last.meta.sequence,
-            });
-        }
-        for event in events {
-            state = state.apply(&event);
-            plan.events.push(event);
-        }
+        let step = Step {
+            sheet,
+            line,
+            key,
+            digest,
+        };
+        append(&mut plan, &mut state, events, step, rows.id, pass, json)?;
     }
     plan.state = state;
     Ok(plan)
+}
+
+/// The row a command came from and its import key.
+struct Step {
+    sheet: &'static str,
+    line: u64,
+    key: String,
+    digest: String,
+}
+
+/// The context of one command of `rows`, carrying its import key.
+fn command_context(work: &Work, rows: &Rows, key: &str, digest: &str) -> CommandContext {
+    let mut ctx = work.ctx.clone();
+    ctx.household_id = rows.id;
+    ctx.idempotency = Some(Idempotency {
+        key: key.to_owned(),
+        request_digest: digest.to_owned(),
+    });
+    ctx
+}
+
+/// Stable key and digest of the reform's move of a household, so a second import finds it.
+fn reform_key(rows: &Rows, reform: &ReformMove) -> (String, String) {
+    let m = &reform.moved;
+    let mut h = Sha256::new();
+    for cell in [
+        m.unit_code.as_str(),
+        m.hamlet.as_str(),
+        m.area.as_str(),
+        reform.legal_basis.as_str(),
+    ] {
+        h.update(cell.as_bytes());
+        h.update([0x1f]);
+    }
+    (
+        format!("import:{}:reform:{}:{}", rows.key, m.moved_on, m.unit_code),
+        hex::encode(h.finalize()),
+    )
+}
+
+/// The events one command decided.
+type Events = Vec<Recorded<HouseholdEvent>>;
+
+/// The reform's move a review row calls for (see [`UnitIndex::row_place`]), decided and
+/// enveloped as the reform's, with its import key; `None` when the household is already where
+/// the row says (or the move was imported before).
+fn reform_move(
+    work: &Work,
+    rows: &Rows,
+    state: &HouseholdState,
+    cmd: &RowCommand,
+    known_keys: &HashMap<String, String>,
+) -> Result<Option<(Events, Step)>, Vec<RowError>> {
+    let HouseholdCommand::Survey { .. } = &cmd.command else {
+        return Ok(None);
+    };
+    let Some((_, row)) = rows.reviews.iter().find(|(l, _)| *l == cmd.line) else {
+        return Ok(None);
+    };
+    let Some(reform) = work
+        .units
+        .row_place(state, row, cmd.line)
+        .map_err(|e| vec![e])?
+    else {
+        return Ok(None);
+    };
+    let (key, digest) = reform_key(rows, &reform);
+    if known_keys.contains_key(&key) {
+        return Ok(None);
+    }
+    let ctx = command_context(work, rows, &key, &digest);
+    let action = HouseholdCommand::Move {
+        moved: reform.moved,
+        unit: reform.unit,
+    };
+    let mut events = Household::check_command(state, Command { ctx, action })
+        .map_err(|error| vec![work.units.refusal(cmd.sheet, cmd.line, &error)])?;
+    // Set before the events are linked: the envelope is part of the hash.
+    for event in &mut events {
+        event.meta.legal_basis = Some(reform.legal_basis.clone());
+        event.meta.actor = Actor::system("reform");
+    }
+    let step = Step {
+        sheet: cmd.sheet,
+        line: cmd.line,
+        key,
+        digest,
+    };
+    Ok(Some((events, step)))
+}
+
+/// Links a command's events onto the household's chain (when writing), keeps its import key
+/// and folds them into the state.
+fn append(
+    plan: &mut HouseholdPlan,
+    state: &mut HouseholdState,
+    mut events: Vec<Recorded<HouseholdEvent>>,
+    step: Step,
+    household_id: Uuid,
+    pass: Pass,
+    json: &mut Vec<u8>,
+) -> Result<(), Vec<RowError>> {
+    if pass == Pass::Write {
+        let mut head = state.chain.clone();
+        let stored = chain::link_into(&mut head, &mut events, json).map_err(|e| {
+            vec![RowError {
+                sheet: step.sheet,
+                line: step.line,
+                field: "row",
+                problem: e.to_string(),
+            }]
+        })?;
+        plan.stored.extend(stored);
+    }
+    if let (Some(first), Some(last)) = (events.first(), events.last()) {
+        plan.keys.push(KeyRow {
+            key: step.key,
+            digest: step.digest,
+            household_id,
+            first_sequence: first.meta.sequence,
+            last_sequence: last.meta.sequence,
+        });
+    }
+    for event in events {
+        *state = std::mem::take(state).apply(&event);
+        plan.events.push(event);
+    }
+    Ok(())
 }
 
 /// Decides one batch of households (CPU only: runs on a blocking thread).

@@ -110,7 +110,7 @@ pub async fn worklist(pool: &PgPool, args: WorklistArgs) -> Result<u8, Failure> 
             )));
         }
     }
-    let (items, total) = worklist::page(pool, args.unit.as_deref(), i64::MAX, 0)
+    let (items, total) = worklist::page(pool, args.unit.as_deref(), None, i64::MAX, 0)
         .await
         .map_err(Failure::other)?;
     let stdout = std::io::stdout();

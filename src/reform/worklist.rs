@@ -51,26 +51,32 @@ const AWAITING: &str = "
               WHERE u2.old_code = s.unit_code AND NOT u2.whole AND c.ancestor = $1))
      GROUP BY s.household_id, s.head_name, s.unit_code, s.hamlet, s.placed_on";
 
-/// A page of the worklist and how many households await in all.
+/// A page of the worklist (of one household with `household`) and how many households await
+/// in all.
 pub async fn page(
     pool: &PgPool,
     unit: Option<&str>,
+    household: Option<Uuid>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Awaiting>, i64), sqlx::Error> {
     let items: Vec<Awaiting> = sqlx::query_as(&format!(
-        "{AWAITING} ORDER BY s.unit_code, s.hamlet, s.head_name, s.household_id
-          LIMIT $2 OFFSET $3"
+        "SELECT * FROM ({AWAITING}) w WHERE ($2::uuid IS NULL OR w.household_id = $2)
+          ORDER BY w.old_code, w.hamlet, w.head_name, w.household_id LIMIT $3 OFFSET $4"
     ))
     .bind(unit)
+    .bind(household)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM ({AWAITING}) w"))
-        .bind(unit)
-        .fetch_one(pool)
-        .await?;
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM ({AWAITING}) w WHERE ($2::uuid IS NULL OR w.household_id = $2)"
+    ))
+    .bind(unit)
+    .bind(household)
+    .fetch_one(pool)
+    .await?;
     Ok((items, total))
 }
 

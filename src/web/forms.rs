@@ -1,4 +1,5 @@
-//! The officers' forms: register a household, survey, decision, support, correction.
+//! The officers' forms: register a household, survey, decision, support, correction, and the
+//! assignment of a household of a split commune after the 2025 reform.
 //!
 //! A form's field names are the API's JSON fields. What was typed is turned into the API's
 //! JSON as it stands (a number that is not one is sent as text, a blank field is left out) and
@@ -11,6 +12,7 @@
 mod correction;
 mod decision;
 mod posted;
+mod reform;
 mod register;
 mod support;
 mod survey;
@@ -54,6 +56,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/households/{id}/corrections/new",
             get(correction::form).post(correction::submit),
+        )
+        .route("/reform", get(reform::list))
+        .route(
+            "/households/{id}/reform-assignment/new",
+            get(reform::form).post(reform::submit),
         )
 }
 

@@ -94,6 +94,7 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
         "/access-log",
         Some(Permission::ReadAccessLog),
     ),
+    ("nav_reform", "/reform", Some(Permission::WriteHouseholds)),
     ("nav_verify", "/verify", Some(Permission::VerifyChain)),
     ("nav_users", "/admin/users", Some(Permission::ManageUsers)),
     ("nav_units", "/admin/units", Some(Permission::ManageUnits)),

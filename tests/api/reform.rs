@@ -340,3 +340,116 @@ async fn an_ended_commune_is_refused_after_the_reform_naming_what_replaced_it() 
     let ok = app.post("/api/v1/households", &province, &body).await;
     assert_eq!(ok.status, 201, "{}", ok.text);
 }
+
+/// The value of the hidden input `name` in a form's HTML.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("the hidden input") + marker.len();
+    let end = html[start..].find('"').expect("its end") + start;
+    html[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn an_officer_assigns_a_household_of_a_split_commune_on_the_pages() {
+    let app = spawn_app().await;
+    let old_tay_ninh = app.token(Role::ProvinceOfficer, "72").await;
+    // 25507 Xã Tân Phong went partly to 25498 Xã Thạnh Bình and partly to 25549 Xã Tân Phú.
+    let id = register_in(&app, &old_tay_ninh, "25507", "Ấp Tân Đông").await;
+    let summary = reform(&app, &[]);
+    assert_eq!(summary["unassigned"], 1, "{summary}");
+    let (cookie, _) = crate::helpers::signed_in(
+        &app,
+        "can_bo_tan_phu",
+        Role::CommuneOfficer,
+        "25549",
+        "mat-khau-du-dai-123",
+    )
+    .await;
+    let client = crate::helpers::page_client();
+    let get = |path: String| {
+        let (client, cookie, base) = (&client, &cookie, &app.base);
+        async move {
+            let r = client
+                .get(format!("{base}{path}"))
+                .header(reqwest::header::COOKIE, cookie.as_str())
+                .send()
+                .await
+                .expect("get");
+            (r.status(), r.text().await.expect("html"))
+        }
+    };
+    let (status, html) = get("/reform".into()).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Nguyễn Thị Lan") && html.contains("25507 Xã Tân Phong"),
+        "{html}"
+    );
+    assert!(html.contains("25498 Xã Thạnh Bình"), "{html}");
+    let form_path = format!("/households/{id}/reform-assignment/new");
+    assert!(html.contains(&form_path), "{html}");
+
+    let (status, html) = get(form_path.clone()).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(r#"<option value="25549">25549 Xã Tân Phú</option>"#),
+        "{html}"
+    );
+    let post = |pairs: Vec<(&'static str, String)>| {
+        let (client, cookie, base, path) = (&client, &cookie, &app.base, &form_path);
+        async move {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
+            let r = client
+                .post(format!("{base}{path}"))
+                .header(reqwest::header::COOKIE, cookie.as_str())
+                .header(reqwest::header::ORIGIN, base.as_str())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("post");
+            let location = r
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            (r.status(), location, r.text().await.expect("html"))
+        }
+    };
+    let version = hidden(&html, "version");
+    let key = hidden(&html, "idempotency_key");
+    let (status, _, refused) = post(vec![
+        ("version", version.clone()),
+        ("idempotency_key", key.clone()),
+        ("unit_code", "25549".into()),
+        ("hamlet", "Ấp Tân Đông".into()),
+        ("reason", "".into()),
+    ])
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.contains(r#"id="err-reason""#), "{refused}");
+    let (status, location, html) = post(vec![
+        ("version", version),
+        ("idempotency_key", hidden(&refused, "idempotency_key")),
+        ("unit_code", "25549".into()),
+        ("hamlet", "Ấp Tân Đông".into()),
+        (
+            "reason",
+            "Ấp Tân Đông về xã Tân Phú theo biên bản họp dân".into(),
+        ),
+    ])
+    .await;
+    assert_eq!(status, 303, "{html}");
+    assert_eq!(location, Some(format!("/households/{id}?saved=reform")));
+    let (_, html) = get("/reform".into()).await;
+    assert!(html.contains("Không có hộ nào chờ xếp."), "{html}");
+    let now = app
+        .get(&format!("/api/v1/households/{id}"), &old_tay_ninh)
+        .await;
+    assert_eq!(
+        now.status, 404,
+        "moved out of old Tây Ninh's reach: {}",
+        now.text
+    );
+}

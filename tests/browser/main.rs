@@ -47,5 +47,6 @@ mod cross_site;
 mod forms;
 mod households;
 mod look;
+mod reform;
 mod registers;
 mod sign_in;

@@ -4,6 +4,34 @@
 use super::Message;
 
 pub const MESSAGES: &[Message] = &[
+    // ------------------------------------------------------------ the 2025 reform
+    ("nav_reform", "Sắp xếp đơn vị 2025", "2025 reform"),
+    ("reform_title", "Hộ chờ xếp vào xã, phường mới", "Households awaiting their new commune"),
+    (
+        "reform_intro",
+        "Từ 01/7/2025 (Nghị quyết 1682/NQ-UBTVQH15), các xã, phường cũ được sắp xếp lại. Hộ của xã cũ bị chia cho nhiều xã mới không được đoán: cán bộ của xã mới chọn xã mới cho từng hộ, kèm lý do.",
+        "From 1 July 2025 (Resolution 1682/NQ-UBTVQH15) the old communes were merged. Households of an old commune split between new communes are not guessed: an officer of a new commune chooses each one's new commune, with a reason.",
+    ),
+    ("reform_unit_hint", "Xã, phường mới (hoặc tỉnh 80); để trống là đơn vị của bạn.", "A new commune (or the province, 80); empty: your unit."),
+    ("reform_total", "Số hộ chờ xếp", "Households awaiting"),
+    ("reform_caption", "Hộ của xã cũ bị chia, chưa được xếp", "Households of split communes not yet assigned"),
+    ("reform_old_commune", "Xã, phường cũ", "Old commune"),
+    ("reform_hamlet", "Ấp, khu phố", "Hamlet"),
+    ("reform_since", "Ở đó từ", "There since"),
+    ("reform_candidates", "Có thể về", "May go to"),
+    ("reform_action", "Thao tác", "Action"),
+    ("reform_assign", "Xếp vào xã mới", "Assign"),
+    ("reform_none", "Không có hộ nào chờ xếp.", "No household awaits assignment."),
+    ("reform_form_title", "Xếp hộ vào xã, phường mới", "Assign the household to its new commune"),
+    ("reform_form_intro", "Hộ đang ở xã cũ", "The household is in the old commune"),
+    ("reform_effective", "có hiệu lực từ", "effective from"),
+    ("reform_where", "Xã, phường mới", "New commune"),
+    ("reform_new_commune", "Xã, phường mới của hộ", "The household's new commune"),
+    ("reform_hamlet_hint", "Ấp, khu phố của hộ ở xã mới.", "The household's hamlet in the new commune."),
+    ("reform_reason", "Lý do", "Reason"),
+    ("reform_reason_hint", "Ví dụ: ấp của hộ được sáp nhập vào xã này theo biên bản ngày …", "For example: the household's hamlet went to this commune by the minutes of …"),
+    ("reform_submit", "Ghi vào xã mới", "Assign"),
+    ("reform_not_waiting", "Hộ này không chờ xếp vào xã mới, hoặc bạn không phụ trách xã mới nào mà hộ có thể về.", "This household does not await assignment, or you cover none of the new communes it may go to."),
     // ------------------------------------------------------------ shared by the forms
     ("form_cancel", "Hủy, quay lại", "Cancel and go back"),
     ("form_not_saved", "Chưa lưu được.", "Nothing was saved."),
@@ -23,6 +51,7 @@ pub const MESSAGES: &[Message] = &[
     ("saved_decision", "Đã lưu quyết định.", "The decision was saved."),
     ("saved_support", "Đã lưu hỗ trợ.", "The support was saved."),
     ("saved_correction", "Đã lưu đính chính.", "The correction was saved."),
+    ("saved_reform", "Đã ghi hộ vào xã, phường mới.", "The household was assigned to its new commune."),
     ("saved_proposed", "Phân loại đề xuất theo khảo sát", "Category the survey proposes"),
     // ------------------------------------------------------------ a household changed
     ("stale_title", "Hộ này đã thay đổi — đây là tình trạng mới", "This household changed — here is the new state"),
@@ -220,6 +249,8 @@ pub const MESSAGES: &[Message] = &[
     // ------------------------------------------------------------ the API's error codes
     ("code_missing", "Hãy điền mục này.", "This field is required."),
     ("code_empty", "Hãy điền mục này.", "This field must not be empty."),
+    ("code_not_a_successor", "Hộ chỉ có thể về một trong các xã, phường mới đã nhận một phần xã cũ.", "The household can only go to one of the new communes that took over part of its old commune."),
+    ("code_not_awaiting_assignment", "Hộ này không còn chờ xếp vào xã, phường mới.", "This household no longer awaits assignment to a new commune."),
     ("code_invalid_value", "Giá trị không hợp lệ (ví dụ chữ ở chỗ cần số, hoặc ngày không đúng).", "This value is not valid (for example text where a number is needed, or a wrong date)."),
     ("code_too_long", "Nội dung quá dài.", "This is too long."),
     ("code_nul_character", "Nội dung có ký tự không lưu được.", "This holds a character that cannot be stored."),
