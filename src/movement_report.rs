@@ -8,6 +8,8 @@ use ansinh_projections::movements::{self, MovementReport, ReportError, Tables};
 use chrono::NaiveDate;
 use sqlx::PgPool;
 
+use crate::ended_units::{self, EndedUnit};
+
 /// The standard of a report that names none.
 pub const DEFAULT_STANDARD: &str = "vn-2022-2025";
 
@@ -25,6 +27,13 @@ pub enum MovementError {
     /// A bad request, naming the parameter (`unit`, `from`, `to`, `standard`).
     #[error("{detail}")]
     BadInput { field: &'static str, detail: String },
+    /// The period runs past the unit's end: its numbers after that day would be zeros, not the
+    /// households of the units that replaced it.
+    #[error("{}, before the period ends ({to}); ask for a period that ends by {}, or report on what replaced it", ended.sentence(), ended.ended_on)]
+    UnitEnded {
+        ended: Box<EndedUnit>,
+        to: NaiveDate,
+    },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -82,6 +91,12 @@ pub async fn report(
     request: &MovementRequest,
 ) -> Result<MovementReport, MovementError> {
     check(request, standards)?;
+    if let Some(ended) = ended_units::ended_by(pool, &request.unit, request.to).await? {
+        return Err(MovementError::UnitEnded {
+            ended: Box::new(ended),
+            to: request.to,
+        });
+    }
     crate::projection_runner::catch_up(pool).await?;
     unit_report(pool, request, &request.unit).await
 }
