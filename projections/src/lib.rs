@@ -30,6 +30,7 @@ pub mod changes;
 pub mod disbursements;
 pub mod history;
 pub mod inline;
+pub mod locking;
 pub mod log;
 pub mod movements;
 pub mod re_poverty;
