@@ -73,6 +73,7 @@ async fn move_in_history(app: &TestApp, token: &str, id: Uuid) -> Value {
 }
 
 async fn report(app: &TestApp, token: &str, unit: &str, year: i32) -> Value {
+    app.projected().await;
     let reply = app
         .get(
             &format!("/api/v1/reports/movements?unit={unit}&from={year}-01-01&to={year}-12-31"),
