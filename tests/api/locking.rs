@@ -187,3 +187,153 @@ async fn eight_concurrent_movement_reports_take_no_write_or_row_lock() {
     }
     hold.rollback().await.expect("release");
 }
+
+/// Each transaction's writes to the log's and read models' tables, in the order it made them
+/// (statement triggers note the table and the writing transaction).
+async fn note_writes(pool: &PgPool) {
+    sqlx::raw_sql(
+        "CREATE TABLE write_order (n bigserial PRIMARY KEY, txid text NOT NULL, tbl text NOT NULL);
+         CREATE FUNCTION note_write() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             INSERT INTO write_order (txid, tbl) VALUES (pg_current_xact_id()::text, TG_TABLE_NAME);
+             RETURN NULL;
+         END $$;",
+    )
+    .execute(pool)
+    .await
+    .expect("the write log");
+    for table in LOCK_ORDER {
+        sqlx::query(&format!(
+            "CREATE TRIGGER note_write AFTER INSERT OR UPDATE OR DELETE ON {table}
+             FOR EACH STATEMENT EXECUTE FUNCTION note_write()"
+        ))
+        .execute(pool)
+        .await
+        .expect("a trigger");
+    }
+}
+
+/// The tables each transaction wrote, in the order of its first write to each.
+async fn writes(pool: &PgPool) -> Vec<Vec<String>> {
+    let rows: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "SELECT txid, array_agg(tbl ORDER BY n) FROM write_order GROUP BY txid ORDER BY min(n)",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("the write log");
+    rows.into_iter()
+        .map(|(_, tables)| {
+            let mut first = Vec::new();
+            for t in tables {
+                if !first.contains(&t) {
+                    first.push(t);
+                }
+            }
+            first
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_append_the_import_and_the_runner_write_their_tables_in_lock_order() {
+    let app = Arc::new(spawn_app().await);
+    note_writes(&app.pool).await;
+    // Commands over HTTP: the append function, through every inline read model.
+    let token = app.token(Role::CommuneOfficer, UNIT).await;
+    let id = app.register(&token, UNIT).await;
+    writer(app.clone(), token, id, Arc::new(AtomicBool::new(true))).await;
+    // The bulk import: COPY of events and keys, then the batch writers.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("province.csv");
+    let generated = ansinh::generate::generate(150, 35).expect("generate");
+    ansinh::generate::write(&file, &generated).expect("write the file");
+    let standards = ansinh_events::standards::Standards::builtin().expect("standards");
+    ansinh::import::run::import(
+        &app.pool,
+        &file,
+        &standards,
+        &ansinh::import::run::ImportOptions::default(),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await
+    .expect("import");
+    // The runner beside the server: its checkpoint, then the movement tables.
+    app.projected().await;
+
+    let seen = writes(&app.pool).await;
+    for tables in &seen {
+        let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+        ansinh_projections::locking::check_order(&tables).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let wrote = |a: &str, b: &str| {
+        seen.iter()
+            .filter(|t| t.iter().any(|x| x == a) && t.iter().any(|x| x == b))
+            .count()
+    };
+    // Every pair a path writes together was seen together, so its order was checked.
+    for (a, b) in [
+        ("household_events", "idempotency_keys"),
+        ("household_status", "history_corrections"),
+        ("disbursement_households", "disbursements"),
+        ("re_poverty_households", "re_poverty"),
+        ("history_corrections", "disbursements"),
+        ("projection_checkpoints", "movement_counts"),
+        ("movement_households", "movement_counts"),
+    ] {
+        assert!(wrote(a, b) > 0, "no transaction wrote both {a} and {b}: {seen:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_post_rolled_back_for_a_deadlock_is_sent_again_and_answered_201() {
+    let app = Arc::new(spawn_app().await);
+    let token = app.token(Role::CommuneOfficer, UNIT).await;
+    let id = app.register(&token, UNIT).await;
+    let before = app.event_count().await;
+
+    // Another transaction holds `disbursements`, the last table a support writes.
+    let mut holder = sqlx::PgConnection::connect(app.db_url())
+        .await
+        .expect("connect");
+    // Whichever waits longer is chosen as the victim: never this one.
+    sqlx::query("SET deadlock_timeout = '10min'")
+        .execute(&mut holder)
+        .await
+        .expect("deadlock_timeout");
+    let mut hold = holder.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE disbursements IN EXCLUSIVE MODE")
+        .execute(&mut *hold)
+        .await
+        .expect("lock");
+    let post = {
+        let app = app.clone();
+        let path = format!("/api/v1/households/{id}/supports");
+        tokio::spawn(async move { app.post(&path, &token, &support(2_000_000, "2024-03-01")).await })
+    };
+    // Once the append waits for `disbursements` it holds the tables before it...
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                             WHERE c.relname = 'disbursements' AND NOT l.granted)",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("pg_locks");
+        if waiting {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 30, "the append never waited");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // ...so waiting for one of them closes the circle: PostgreSQL rolls the append back
+    // ("deadlock detected"), this lock is granted, and the append is sent again once we end.
+    sqlx::query("LOCK TABLE household_status IN EXCLUSIVE MODE")
+        .execute(&mut *hold)
+        .await
+        .expect("granted once the append was rolled back");
+    hold.rollback().await.expect("release");
+    let reply = post.await.expect("the POST");
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(app.event_count().await, before + 1, "written once");
+}
