@@ -542,7 +542,11 @@ async fn the_openapi_document_describes_the_download_formats() {
     let content = &op["responses"]["200"]["content"];
     assert!(content["application/json"]["schema"]["$ref"]
         .as_str()
-        .is_some_and(|r| r.ends_with("/MovementReport")));
+        .is_some_and(|r| r.ends_with("/ProjectedReport")));
+    assert!(
+        op["responses"]["200"]["headers"]["current-to-position"].is_object(),
+        "{op}"
+    );
     for media in [
         "text/csv",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
