@@ -200,7 +200,10 @@ async fn units_below(
 }
 
 /// The requested unit's name at the end of the period (else its latest name).
-async fn unit_name(conn: &mut PgConnection, request: &MovementRequest) -> Result<String, sqlx::Error> {
+async fn unit_name(
+    conn: &mut PgConnection,
+    request: &MovementRequest,
+) -> Result<String, sqlx::Error> {
     let name: Option<String> = sqlx::query_scalar(
         "SELECT name FROM admin_units WHERE code = $1
           ORDER BY (valid_from <= $2 AND (valid_to IS NULL OR $2 <= valid_to)) DESC,

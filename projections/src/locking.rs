@@ -53,7 +53,9 @@ pub fn check_order(tables: &[&str]) -> Result<(), String> {
         };
         if let Some((j, before)) = last {
             if i < j {
-                return Err(format!("{t} is taken after {before}; LOCK_ORDER has it before"));
+                return Err(format!(
+                    "{t} is taken after {before}; LOCK_ORDER has it before"
+                ));
             }
         }
         last = Some((i, t));

@@ -71,8 +71,7 @@ async fn tables(pool: &PgPool) -> BTreeMap<&'static str, Vec<Value>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn rebuilds_beside_eight_writers_neither_deadlock_nor_fail_and_leave_a_fresh_rebuilds_rows()
-{
+async fn rebuilds_beside_eight_writers_neither_deadlock_nor_fail_and_leave_a_fresh_rebuilds_rows() {
     let app = Arc::new(spawn_app().await);
     let token = app.token(Role::CommuneOfficer, UNIT).await;
     let mut ids = Vec::new();
@@ -280,7 +279,10 @@ async fn the_append_the_import_and_the_runner_write_their_tables_in_lock_order()
         ("projection_checkpoints", "movement_counts"),
         ("movement_households", "movement_counts"),
     ] {
-        assert!(wrote(a, b) > 0, "no transaction wrote both {a} and {b}: {seen:?}");
+        assert!(
+            wrote(a, b) > 0,
+            "no transaction wrote both {a} and {b}: {seen:?}"
+        );
     }
 }
 
@@ -308,7 +310,10 @@ async fn a_post_rolled_back_for_a_deadlock_is_sent_again_and_answered_201() {
     let post = {
         let app = app.clone();
         let path = format!("/api/v1/households/{id}/supports");
-        tokio::spawn(async move { app.post(&path, &token, &support(2_000_000, "2024-03-01")).await })
+        tokio::spawn(async move {
+            app.post(&path, &token, &support(2_000_000, "2024-03-01"))
+                .await
+        })
     };
     // Once the append waits for `disbursements` it holds the tables before it...
     let started = std::time::Instant::now();

@@ -14,6 +14,7 @@ mod freshness;
 mod helpers;
 mod household_pages;
 mod households_list;
+mod layers;
 mod locking;
 mod pages_registers;
 mod probe_edge;
