@@ -1,9 +1,9 @@
 //! Rebuilding read models from the log: empty them and apply every event again, in batches.
 //!
 //! Not esrs's `PgRebuilder` (which holds every event in memory and deletes per event): one
-//! REPEATABLE READ transaction locks the read models' tables (in [`LOCK_ORDER`], the order every
-//! writer takes them, so a concurrent append waits instead of deadlocking, then updates the
-//! rebuilt rows when the rebuild commits), empties them, and walks the log by `(aggregate_id,
+//! REPEATABLE READ transaction locks the read models' tables (in
+//! [`crate::locking::LOCK_ORDER`], the order every writer takes them, so a concurrent append
+//! waits instead of deadlocking, then updates the rebuilt rows when the rebuild commits), empties them, and walks the log by `(aggregate_id,
 //! sequence_number)` — the unique index's order — `batch` events at a time, handing each batch to
 //! the same `write` functions the inline handler and the bulk importer use. Memory holds one batch
 //! and the histories of its households. Readers keep seeing the old rows until the commit.
@@ -24,7 +24,7 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::locking::{self, LOCK_ORDER};
+use crate::locking;
 use crate::log::{self, StoredEvent};
 use crate::runner::{self, AsyncProjection, Cursor};
 
@@ -168,11 +168,7 @@ async fn once(
     for p in projections {
         tables.extend(p.tables());
     }
-    let tables: Vec<&str> = LOCK_ORDER
-        .iter()
-        .copied()
-        .filter(|t| tables.contains(t))
-        .collect();
+    let tables = locking::in_lock_order(&tables);
     sqlx::query(&format!(
         "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
         tables.join(", ")
