@@ -316,21 +316,7 @@ async fn a_post_rolled_back_for_a_deadlock_is_sent_again_and_answered_201() {
         })
     };
     // Once the append waits for `disbursements` it holds the tables before it...
-    let started = std::time::Instant::now();
-    loop {
-        let waiting: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                             WHERE c.relname = 'disbursements' AND NOT l.granted)",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .expect("pg_locks");
-        if waiting {
-            break;
-        }
-        assert!(started.elapsed().as_secs() < 30, "the append never waited");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    waits_for(&app.pool, "disbursements").await;
     // ...so waiting for one of them closes the circle: PostgreSQL rolls the append back
     // ("deadlock detected"), this lock is granted, and the append is sent again once we end.
     sqlx::query("LOCK TABLE household_status IN EXCLUSIVE MODE")
@@ -341,4 +327,63 @@ async fn a_post_rolled_back_for_a_deadlock_is_sent_again_and_answered_201() {
     let reply = post.await.expect("the POST");
     assert_eq!(reply.status, 201, "{}", reply.text);
     assert_eq!(app.event_count().await, before + 1, "written once");
+}
+
+/// Returns once some transaction waits for a lock on `table` (panics after 30 s).
+async fn waits_for(pool: &PgPool, table: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                             WHERE c.relname = $1 AND NOT l.granted)",
+        )
+        .bind(table)
+        .fetch_one(pool)
+        .await
+        .expect("pg_locks");
+        if waiting {
+            return;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "nobody waited for {table}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_rebuild_rolled_back_for_a_deadlock_runs_again() {
+    let app = spawn_app().await;
+    let token = app.token(Role::CommuneOfficer, UNIT).await;
+    app.register(&token, UNIT).await;
+
+    let mut holder = sqlx::PgConnection::connect(app.db_url())
+        .await
+        .expect("connect");
+    sqlx::query("SET deadlock_timeout = '10min'")
+        .execute(&mut holder)
+        .await
+        .expect("deadlock_timeout");
+    let mut hold = holder.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE disbursements IN EXCLUSIVE MODE")
+        .execute(&mut *hold)
+        .await
+        .expect("lock");
+    let pool = app.pool.clone();
+    let rebuilt =
+        tokio::spawn(async move { rebuild::rebuild(&pool, &Projection::ALL, 50, |_, _| {}).await });
+    // The rebuild holds the tables before `disbursements` in LOCK_ORDER and waits for it; a
+    // read of one of them closes the circle, and PostgreSQL rolls the rebuild back.
+    waits_for(&app.pool, "disbursements").await;
+    sqlx::query("SELECT count(*) FROM household_status")
+        .execute(&mut *hold)
+        .await
+        .expect("read once the rebuild was rolled back");
+    hold.rollback().await.expect("release");
+    let report = rebuilt
+        .await
+        .expect("the rebuild task")
+        .expect("the rebuild ran again and finished");
+    assert!(report.events > 0, "{report:?}");
 }
