@@ -183,6 +183,28 @@ pub enum UsersCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Move one user to another unit, valid today (e.g. from an ended district to the new
+    /// province); prints the move.
+    #[command(after_help = "Example:\n  ansinh users set-unit \"Lê Thị Hoa\" 80")]
+    SetUnit {
+        /// The user's id, or a name that only one user has.
+        user: String,
+        /// The unit the user acts for from now on; it must be valid today.
+        unit: String,
+    },
+    /// Move every user of one unit (disabled ones too) to another, valid today; prints each move.
+    #[command(after_help = "Example:\n  ansinh users move --from 703 --to 80 --dry-run")]
+    Move {
+        /// The unit the users act for now (typically one that ended in the 2025 reform).
+        #[arg(long)]
+        from: String,
+        /// The unit they act for from now on; it must be valid today.
+        #[arg(long)]
+        to: String,
+        /// Print whom it would move, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -334,6 +356,44 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Users {
             command: UsersCommand::SetPassword { name, .. },
         } => set_password(&location, &name).await,
+        Command::Users {
+            command: UsersCommand::SetUnit { user, unit },
+        } => {
+            let db = open(&location, 2).await?;
+            load_units(&db).await?;
+            let moved =
+                crate::users::moves::set_unit(&db.pool, &user, &unit, crate::verify::today())
+                    .await
+                    .map_err(user_failure)?;
+            println!("moved {moved}");
+            Ok(0)
+        }
+        Command::Users {
+            command: UsersCommand::Move { from, to, dry_run },
+        } => {
+            let db = open(&location, 2).await?;
+            load_units(&db).await?;
+            let today = crate::verify::today();
+            let moved = crate::users::moves::move_all(&db.pool, &from, &to, today, dry_run)
+                .await
+                .map_err(user_failure)?;
+            let verb = if dry_run { "would move" } else { "moved" };
+            for m in &moved {
+                println!("{verb} {m}");
+            }
+            eprintln!(
+                "{} user(s) of unit {} {verb} to {}{}",
+                moved.len(),
+                from.trim(),
+                to.trim(),
+                if dry_run {
+                    " (dry run: nothing changed)"
+                } else {
+                    ""
+                }
+            );
+            Ok(0)
+        }
         Command::Rebuild { projection } => {
             let projections = crate::rebuild::select(projection.as_deref())?;
             let db = open(&location, 2).await?;

@@ -7,6 +7,7 @@ pub mod classify_cli;
 pub mod cli;
 pub mod db;
 pub mod demo;
+pub mod ended_units;
 pub mod export;
 pub mod generate;
 pub mod import;

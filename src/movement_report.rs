@@ -16,6 +16,8 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use utoipa::ToSchema;
 
+use crate::ended_units::{self, EndedUnit};
+
 /// The standard of a report that names none.
 pub const DEFAULT_STANDARD: &str = "vn-2022-2025";
 
@@ -33,6 +35,13 @@ pub enum MovementError {
     /// A bad request, naming the parameter (`unit`, `from`, `to`, `standard`).
     #[error("{detail}")]
     BadInput { field: &'static str, detail: String },
+    /// The period runs past the unit's end: its numbers after that day would be zeros, not the
+    /// households of the units that replaced it.
+    #[error("{}, before the period ends ({to}); ask for a period that ends by {}, or report on what replaced it", ended.sentence(), ended.ended_on)]
+    UnitEnded {
+        ended: Box<EndedUnit>,
+        to: NaiveDate,
+    },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -106,6 +115,23 @@ async fn snapshot(pool: &PgPool) -> Result<(Transaction<'static, Postgres>, i64)
     Ok((tx, at.global_position))
 }
 
+/// [`check`], and that the unit had not ended before the period ends: its numbers after that
+/// day would be zeros, not the households of the units that replaced it.
+async fn checked(
+    pool: &PgPool,
+    standards: &Standards,
+    request: &MovementRequest,
+) -> Result<(), MovementError> {
+    check(request, standards)?;
+    if let Some(ended) = ended_units::ended_by(pool, &request.unit, request.to).await? {
+        return Err(MovementError::UnitEnded {
+            ended: Box::new(ended),
+            to: request.to,
+        });
+    }
+    Ok(())
+}
+
 /// The report of the requested unit (with the units below it), as far as the runner has
 /// projected the log.
 pub async fn report(
@@ -113,7 +139,7 @@ pub async fn report(
     standards: &Standards,
     request: &MovementRequest,
 ) -> Result<ProjectedReport, MovementError> {
-    check(request, standards)?;
+    checked(pool, standards, request).await?;
     let (mut tx, current_to_position) = snapshot(pool).await?;
     let report = unit_report(&mut tx, request, &request.unit).await?;
     tx.commit().await?;
@@ -151,7 +177,7 @@ pub async fn sheet(
     standards: &Standards,
     request: &MovementRequest,
 ) -> Result<MovementSheet, MovementError> {
-    check(request, standards)?;
+    checked(pool, standards, request).await?;
     let (mut tx, current_to_position) = snapshot(pool).await?;
     let report = unit_report(&mut tx, request, &request.unit).await?;
     let standard = standards.get(&request.standard);

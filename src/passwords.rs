@@ -183,6 +183,7 @@ pub async fn sign_in(
             name: name.to_owned(),
             role,
             unit_code,
+            unit_ended: None,
         }));
     }
     record(Some(id), "failure").execute(&mut *tx).await?;

@@ -123,6 +123,7 @@ fn failure(e: MovementError) -> Failure {
         MovementError::BadInput { field, detail } => {
             Failure::bad_input(format!("--{field}: {detail}"))
         }
+        ended @ MovementError::UnitEnded { .. } => Failure::bad_input(format!("--to: {ended}")),
         other => Failure::other(other),
     }
 }

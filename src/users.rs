@@ -1,10 +1,15 @@
 //! Users of the HTTP API: a role, a unit scope and a bearer token stored only as its SHA-256.
 
+pub mod moves;
+
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::ended_units::EndedUnit;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -68,6 +73,11 @@ pub struct User {
     pub role: Role,
     /// The administrative unit the user acts for; it covers itself and the units below it.
     pub unit_code: String,
+    /// Set when `unit_code` has ended (no version of it is valid today): what every response
+    /// and page tells the user. Filled in by [`UserCache`], so it is computed once per cached
+    /// user, not per request; users read otherwise have `None`.
+    #[serde(skip)]
+    pub unit_ended: Option<Arc<EndedUnit>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +94,15 @@ pub enum UserError {
     UnknownUser(String),
     #[error("{count} users are named {name:?}; a password can be set only for a name that one user has (sign-in is by name)")]
     AmbiguousName { name: String, count: usize },
+    #[error("{} users are named {name:?}; name the user by id instead: {}", ids.len(), ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", "))]
+    AmbiguousUser { name: String, ids: Vec<Uuid> },
+    /// A user may only be moved into a unit that exists today.
+    #[error("unit {unit} is not valid today ({today}): {why}")]
+    UnitNotValidToday {
+        unit: String,
+        today: chrono::NaiveDate,
+        why: String,
+    },
     #[error("another user named {0:?} already has a password; users who sign in need names of their own")]
     NameTaken(String),
     #[error(transparent)]
@@ -160,6 +179,7 @@ pub async fn create_with_password(
         name: name.to_owned(),
         role,
         unit_code: unit_code.to_owned(),
+        unit_ended: None,
     };
     sqlx::query(
         "INSERT INTO users (id, name, role, unit_code, token_sha256, password_hash)
@@ -251,6 +271,7 @@ async fn active_by_digest(pool: &PgPool, digest: &str) -> Result<Option<User>, s
             name,
             role,
             unit_code,
+            unit_ended: None,
         })
     }))
 }
@@ -278,6 +299,7 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<Account>, sqlx::Err
                 name,
                 role,
                 unit_code,
+                unit_ended: None,
             },
             disabled,
         })
@@ -301,12 +323,7 @@ pub async fn update(
     changes: &Changes,
 ) -> Result<Option<Account>, UserError> {
     if let Some(unit) = &changes.unit_code {
-        if ansinh_projections::units::by_code(pool, unit)
-            .await?
-            .is_empty()
-        {
-            return Err(UserError::UnknownUnit(unit.clone()));
-        }
+        moves::require_valid(pool, unit, crate::verify::today()).await?;
     }
     let updated = sqlx::query(
         "UPDATE users SET
@@ -336,6 +353,9 @@ pub async fn update(
 /// by hand) within `ttl`.
 pub struct UserCache {
     users: quick_cache::sync::Cache<String, (User, Instant)>,
+    /// Whether each user's unit has ended, by unit code, kept for [`Self::UNITS_TTL`]: units are
+    /// reference data, so the users of one unit share one lookup.
+    units: quick_cache::sync::Cache<String, (Option<Arc<EndedUnit>>, Instant)>,
     /// Moves on at every `forget`, so a lookup that raced with it does not keep what it read.
     generation: AtomicU64,
     ttl: Duration,
@@ -346,10 +366,14 @@ impl UserCache {
     pub const TTL: Duration = Duration::from_secs(5);
     /// Users kept at most (least recently used go first).
     const CAPACITY: usize = 10_000;
+    /// How long whether a unit has ended is trusted (as the unit closure is, see
+    /// `ansinh_projections::units::Coverage::TTL`).
+    pub const UNITS_TTL: Duration = Duration::from_secs(60);
 
     pub fn new(ttl: Duration) -> Self {
         UserCache {
             users: quick_cache::sync::Cache::new(Self::CAPACITY),
+            units: quick_cache::sync::Cache::new(Self::CAPACITY),
             generation: AtomicU64::new(0),
             ttl,
         }
@@ -362,19 +386,20 @@ impl UserCache {
         token: &str,
     ) -> Result<Option<User>, sqlx::Error> {
         let digest = token_digest(token);
-        self.cached(digest.clone(), active_by_digest(pool, &digest))
+        self.cached(pool, digest.clone(), active_by_digest(pool, &digest))
             .await
     }
 
     /// The active user with this id (a signed-in session's user), kept like a token's user so
     /// a page costs no query to say who is signed in.
     pub async fn by_id(&self, pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error> {
-        self.cached(format!("id:{id}"), active_by_id(pool, id))
+        self.cached(pool, format!("id:{id}"), active_by_id(pool, id))
             .await
     }
 
     async fn cached(
         &self,
+        pool: &PgPool,
         key: String,
         read: impl std::future::Future<Output = Result<Option<User>, sqlx::Error>>,
     ) -> Result<Option<User>, sqlx::Error> {
@@ -385,7 +410,10 @@ impl UserCache {
         }
         let generation = self.generation.load(Ordering::Acquire);
         let read_at = Instant::now();
-        let user = read.await?;
+        let mut user = read.await?;
+        if let Some(user) = &mut user {
+            user.unit_ended = self.unit_ended(pool, &user.unit_code).await?;
+        }
         match &user {
             Some(user) => {
                 self.users.insert(key.clone(), (user.clone(), read_at));
@@ -400,6 +428,30 @@ impl UserCache {
             }
         }
         Ok(user)
+    }
+
+    /// Whether `code` has ended by today, and what replaced it: from memory while fresh.
+    async fn unit_ended(
+        &self,
+        pool: &PgPool,
+        code: &str,
+    ) -> Result<Option<Arc<EndedUnit>>, sqlx::Error> {
+        if let Some((ended, read_at)) = self.units.get(code) {
+            if read_at.elapsed() < Self::UNITS_TTL {
+                return Ok(ended);
+            }
+        }
+        let read_at = Instant::now();
+        let ended = crate::ended_units::ended_by(pool, code, crate::verify::today())
+            .await?
+            .map(Arc::new);
+        self.units.insert(code.to_owned(), (ended.clone(), read_at));
+        Ok(ended)
+    }
+
+    /// Forgets which units have ended: call it after units were imported (after the commit).
+    pub fn forget_units(&self) {
+        self.units.clear();
     }
 
     /// Forgets a user whose role, unit or status changed: its next request asks the database.

@@ -30,6 +30,21 @@ pub fn fold(text: &str) -> String {
     out
 }
 
+/// `text` in ASCII for places that take nothing else (HTTP header values): diacritics dropped
+/// as [`fold`] drops them, `đ`/`Đ` as `d`/`D`, case kept, any other non-ASCII letter as `?`.
+pub fn ascii(text: &str) -> String {
+    text.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .map(|c| match c {
+            'đ' => 'd',
+            'Đ' => 'D',
+            c if c.is_ascii() && !c.is_ascii_control() => c,
+            c if c.is_whitespace() => ' ',
+            _ => '?',
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +57,16 @@ mod tests {
         assert_eq!(fold("Huỳnh"), fold("Huynh"));
         // Decomposed input folds the same as precomposed.
         assert_eq!(fold("Nguye\u{0302}\u{0303}n"), "nguyen");
+    }
+
+    #[test]
+    fn ascii_keeps_case_and_drops_only_diacritics() {
+        assert_eq!(ascii("80 Tỉnh Tây Ninh"), "80 Tinh Tay Ninh");
+        assert_eq!(
+            ascii("Phường Tân Ninh (1682/NQ-UBTVQH15)"),
+            "Phuong Tan Ninh (1682/NQ-UBTVQH15)"
+        );
+        assert_eq!(ascii("Đặng\tđào 漢"), "Dang dao ?");
     }
 
     #[test]

@@ -155,6 +155,9 @@ pub async fn update_user(
         .await
         .map_err(|e| match e {
             UserError::UnknownUnit(_) => ApiError::invalid("unit_code", e.to_string()),
+            UserError::UnitNotValidToday { .. } => {
+                ApiError::invalid_as("unit_not_valid", "unit_code", e.to_string())
+            }
             other => ApiError::unexpected(other),
         })?;
     // Committed: the user's next request is authenticated afresh.
@@ -494,6 +497,7 @@ pub async fn import_units(
     let added = units::upsert(&mut tx, &parsed).await?;
     tx.commit().await?;
     state.coverage.forget();
+    state.users.forget_units();
     let total = parsed.len() as u64;
     Ok(Json(UnitsImported {
         units: total,

@@ -3,8 +3,8 @@
 //! * [`authenticate`] (middleware on every `/api/v1` route but the OpenAPI document) turns the
 //!   bearer token, or else the signed-in session of the web pages, into an [`AuthUser`] (no or
 //!   bad token → 401; a session's unsafe request from another site → 403), and on the way out writes the
-//!   access log of personal-data reads and strips ID numbers and birth years from every
-//!   response to a monitor.
+//!   access log of personal-data reads, strips ID numbers and birth years from every
+//!   response to a monitor, and tells a user whose unit has ended so (`Ansinh-Unit-Notice`).
 //! * [`allows`] is the whole role matrix; [`AuthUser::authorize`] checks the role and then the
 //!   unit scope (a unit covers itself and the units below it, whatever their validity dates)
 //!   → 403; a household outside the scope is 404, as an unknown one is.
@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -312,15 +312,31 @@ impl<N: Need> FromRequestParts<AppState> for UnitAccess<N> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let auth = AuthUser::from_request_parts(parts, state).await?;
-        let unit = query_pairs(parts)?
-            .into_iter()
+        let pairs = query_pairs(parts)?;
+        let unit = pairs
+            .iter()
             .find(|(k, _)| k == "unit")
             .map(|(_, v)| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| auth.user().unit_code.clone());
         // Reports and registers of a unit reach into its past (and a new commune's into its
-        // predecessors'), so the unit is judged on any day the user's unit covered it.
-        auth.authorize(state, N::PERMISSION, &unit, None).await?;
+        // predecessors'), so the unit is judged on any day the user's unit covered it; but a
+        // report's counts stop at its last day (`to`), and a code valid that day is judged
+        // that day: 25459 in 2024 is old Phường 3 of district 703, in 2026 the new Phường Tân
+        // Ninh, which old Tây Ninh does not reach.
+        let mut day = None;
+        if N::PERMISSION == Permission::ReadReports {
+            if let Some(to) = pairs
+                .iter()
+                .find(|(k, _)| k == "to")
+                .and_then(|(_, v)| v.trim().parse::<NaiveDate>().ok())
+            {
+                day = ansinh_projections::units::valid_on(&state.pool, &unit, to)
+                    .await?
+                    .map(|_| to);
+            }
+        }
+        auth.authorize(state, N::PERMISSION, &unit, day).await?;
         Ok(UnitAccess {
             unit,
             auth,
@@ -440,8 +456,18 @@ pub async fn authenticate(
     if user.role == Role::Monitor {
         response = redact_response(response).await;
     }
+    if let Some(ended) = &user.unit_ended {
+        // ASCII by construction; a value that still fails is left out, never a failed response.
+        if let Ok(value) = HeaderValue::from_str(&ended.header_value()) {
+            response.headers_mut().insert(UNIT_NOTICE, value);
+        }
+    }
     response
 }
+
+/// Tells a user whose unit has ended, on every response, what replaced it and what to do
+/// (see [`crate::ended_units::EndedUnit::header_value`]); they keep working meanwhile.
+pub const UNIT_NOTICE: HeaderName = HeaderName::from_static("ansinh-unit-notice");
 
 /// The user of the request's signed-in session (the session cookie of the web pages), when it
 /// has no bearer token: 401 without one. An unsafe method (POST, PUT, PATCH, DELETE) must come

@@ -20,7 +20,9 @@ use super::{
         title = "ansinh",
         description = "Household poverty case tracking on an append-only event log. \
             Authenticate with `Authorization: Bearer TOKEN` (`ansinh users add`). Every error is \
-            an RFC 9457 problem document (`application/problem+json`)."
+            an RFC 9457 problem document (`application/problem+json`). A user whose unit has \
+            ended (the 2025 reform) gets an `Ansinh-Unit-Notice` header on every response \
+            saying when it ended, what replaced it and that an admin should move the user."
     ),
     paths(
         households::register,

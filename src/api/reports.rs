@@ -114,6 +114,9 @@ impl Bounded for MovementQuery {}
         )),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The unit ended before the period ends (`code` \
+            `unit_ended`, `field` `to`); `detail` says when and what replaced it", body = Problem,
+            content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn movements(
@@ -158,6 +161,9 @@ fn api_error(e: MovementError) -> ApiError {
     match e {
         MovementError::BadInput { field, detail } => {
             ApiError::bad_parameter(field, format!("query parameter {field}: {detail}"))
+        }
+        ended @ MovementError::UnitEnded { .. } => {
+            ApiError::invalid_as("unit_ended", "to", ended.to_string())
         }
         MovementError::Database(e) => ApiError::unexpected(e),
         MovementError::Report(e) => ApiError::unexpected(e),

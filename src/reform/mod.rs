@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -190,6 +191,9 @@ pub async fn run(
     .await?;
     progress.set_length(u64::try_from(total).unwrap_or_default());
     let writer = batch::Writer::new(pool, &all_units, options);
+    // Pages are written two at a time: one is decided and hashed here while PostgreSQL takes
+    // the other (pages hold different households, so they never wait on each other).
+    let mut writing = FuturesUnordered::new();
     let mut after = Uuid::nil();
     loop {
         let page: Vec<Candidate> = sqlx::query_as(
@@ -237,21 +241,44 @@ pub async fn run(
                 }
             }
         }
-        let moved = if options.dry_run {
-            planned.clone()
-        } else {
-            writer.write(&planned).await?
-        };
-        for p in &moved {
-            summary.moved += 1;
-            count(&mut summary, &names, &p.new_code).moved += 1;
-        }
-        // Households another writer moved in between are counted as already moved.
-        summary.already_moved += (planned.len() - moved.len()) as u64;
         progress.inc(page.len() as u64);
+        if options.dry_run {
+            tally(&mut summary, &names, &planned, &planned);
+            continue;
+        }
+        let writer = &writer;
+        writing.push(async move {
+            let moved = writer.write(&planned).await;
+            (planned, moved)
+        });
+        if writing.len() >= WRITERS {
+            if let Some((planned, moved)) = writing.next().await {
+                tally(&mut summary, &names, &planned, &moved?);
+            }
+        }
+    }
+    while let Some((planned, moved)) = writing.next().await {
+        tally(&mut summary, &names, &planned, &moved?);
     }
     progress.finish_and_clear();
     Ok(summary)
+}
+
+/// Pages in flight at once.
+const WRITERS: usize = 2;
+
+/// Counts a written page; households another writer moved in between count as already moved.
+fn tally(
+    summary: &mut Summary,
+    names: &HashMap<&str, &str>,
+    planned: &[Planned],
+    moved: &[Planned],
+) {
+    for p in moved {
+        summary.moved += 1;
+        count(summary, names, &p.new_code).moved += 1;
+    }
+    summary.already_moved += (planned.len() - moved.len()) as u64;
 }
 
 fn count<'a>(

@@ -332,6 +332,7 @@ impl Ctx {
                 role => self.lang.role(u.role),
                 role_code => u.role.as_str(),
                 unit => u.unit_code,
+                unit_notice => u.unit_ended.as_deref().map(|e| unit_notice(self.lang, e)),
             }
         });
         let mut switch = self.query.clone();
@@ -353,6 +354,36 @@ impl Ctx {
             }
         }
         response
+    }
+}
+
+/// The banner of every page for a user whose unit has ended: when, what replaced it, what to do.
+fn unit_notice(lang: Lang, ended: &crate::ended_units::EndedUnit) -> String {
+    match lang {
+        Lang::Vi => format!(
+            "Đơn vị {} ({}) của tài khoản này đã kết thúc ngày {}{}. Hãy đề nghị quản trị viên \
+             chuyển tài khoản sang đơn vị mới (ansinh users set-unit).",
+            ended.code,
+            ended.name,
+            ended.ended_on.format("%d/%m/%Y"),
+            ended
+                .replaced_by_vi
+                .as_deref()
+                .map(|r| format!("; {r}"))
+                .unwrap_or_default()
+        ),
+        Lang::En => format!(
+            "This account's unit {} ({}) ended on {}{}. Ask an admin to move the account to the \
+             new unit (ansinh users set-unit).",
+            ended.code,
+            ended.name,
+            ended.ended_on,
+            ended
+                .replaced_by
+                .as_deref()
+                .map(|r| format!("; {r}"))
+                .unwrap_or_default()
+        ),
     }
 }
 

@@ -8,6 +8,7 @@ mod amounts;
 mod authorization;
 mod bad_inputs;
 mod docs;
+mod ended_units;
 mod exports;
 mod forms;
 mod freshness;

@@ -455,3 +455,41 @@ async fn an_officer_assigns_a_household_of_a_split_commune_on_the_pages() {
         now.text
     );
 }
+
+#[tokio::test]
+async fn a_run_that_stopped_part_way_is_finished_by_the_next_and_moves_each_household_once() {
+    let app = spawn_app().await;
+    let old_tay_ninh = app.token(Role::ProvinceOfficer, "72").await;
+    let first = register_in(&app, &old_tay_ninh, "25456", "Khu phố 1").await;
+    let second = register_in(&app, &old_tay_ninh, "25486", "Khu phố 2").await;
+    // What a crash after the first page leaves: one household moved, the other not.
+    let part = std::env::temp_dir().join(format!("mapping-{}.csv", Uuid::now_v7()));
+    std::fs::write(
+        &part,
+        "old_code,old_name,new_code,new_name,whole\n25456,Phường 1,25459,Phường Tân Ninh,yes\n",
+    )
+    .expect("write the partial mapping");
+    let stopped = reform(&app, &["--mapping", part.to_str().expect("path")]);
+    assert_eq!(stopped["moved"], 1, "{stopped}");
+    let finished = reform(&app, &[]);
+    assert_eq!(finished["moved"], 1, "{finished}");
+    assert_eq!(finished["already_moved"], 1, "{finished}");
+    let province = app.token(Role::ProvinceOfficer, "80").await;
+    for (id, unit) in [(first, "25459"), (second, "25486")] {
+        let h = app
+            .get(&format!("/api/v1/households/{id}"), &province)
+            .await;
+        assert_eq!(h.body["unit_code"], unit, "{}", h.text);
+        let history = app
+            .get(&format!("/api/v1/households/{id}/history"), &province)
+            .await;
+        let moves = history.body["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["type"] == "household_moved")
+            .count();
+        assert_eq!(moves, 1, "{}", history.text);
+    }
+    let _ = std::fs::remove_file(part);
+}

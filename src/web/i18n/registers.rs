@@ -90,6 +90,11 @@ pub const MESSAGES: &[Message] = &[
     ("db_reason", "Lý do", "Reason"),
     ("db_original_amount", "Số tiền ghi lần đầu", "Amount first recorded"),
     // Movements.
+    (
+        "mv_unit_ended",
+        "Không lập báo cáo cho kỳ này: đơn vị đã kết thúc trước ngày cuối kỳ. Hãy chọn kỳ kết thúc trước ngày đơn vị kết thúc, hoặc báo cáo cho đơn vị đã thay thế nó (chi tiết bằng tiếng Anh bên dưới).",
+        "No report for this period: the unit ended before the period does. Choose a period that ends by the unit's last day, or report on the unit that replaced it.",
+    ),
     ("mv_title", "Báo cáo biến động hộ nghèo, hộ cận nghèo", "Poverty movement report"),
     ("mv_and_below", "và các đơn vị trực thuộc", "and the units below it"),
     ("mv_period", "Kỳ báo cáo", "Period"),

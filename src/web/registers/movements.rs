@@ -1,6 +1,7 @@
 //! `/reports/movements`: the poor and near-poor movement tables of a unit (and the units below
 //! it) for a period under one standard, with their breakdowns and a chart; printable.
 
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use chrono::Datelike;
 use minijinja::context;
@@ -45,16 +46,20 @@ pub const NEAR_POOR_ROWS: [(&str, char); 11] = [
 const BREAKDOWNS: [&str; 3] = ["ethnic_minority", "no_working_capacity", "merit_family"];
 
 pub async fn page(ctx: Ctx) -> Result<Response, Response> {
-    ctx.signed_in()?;
-    let today = today();
+    let user = ctx.signed_in()?;
+    // A user whose own unit has ended sees its last year by default, not a period it never had.
+    let last_day = match (ctx.param("unit"), &user.unit_ended) {
+        (None, Some(ended)) => ended.ended_on.min(today()),
+        _ => today(),
+    };
     let from = ctx
         .param("from")
         .map(str::to_owned)
-        .unwrap_or_else(|| format!("{}-01-01", today.year()));
+        .unwrap_or_else(|| format!("{}-01-01", last_day.year()));
     let to = ctx
         .param("to")
         .map(str::to_owned)
-        .unwrap_or_else(|| today.to_string());
+        .unwrap_or_else(|| last_day.to_string());
     let standard = ctx.param("standard").unwrap_or(DEFAULT_STANDARD).to_owned();
     let mut pairs = vec![
         ("from".to_owned(), from.clone()),
@@ -65,9 +70,37 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         pairs.insert(0, ("unit".to_owned(), unit.to_owned()));
     }
     let q = encode(&pairs);
-    let report = ctx
-        .get_json(&format!("/api/v1/reports/movements?{q}"))
-        .await?;
+    let f = context! {
+        unit => ctx.param("unit").unwrap_or(""),
+        from => from,
+        to => to,
+        standard => standard,
+    };
+    let answer = ctx
+        .call(
+            Method::GET,
+            &format!("/api/v1/reports/movements?{q}"),
+            None,
+            &[],
+        )
+        .await;
+    // The unit ended before the period does: the API's reason, with the form to choose again.
+    if answer.status == StatusCode::UNPROCESSABLE_ENTITY && answer.body["code"] == "unit_ended" {
+        return Ok(ctx.render_status(
+            answer.status,
+            "movements.html",
+            context! {
+                report => Value::Null,
+                unit_ended => answer.detail(),
+                standards => STANDARDS,
+                f => f,
+            },
+        ));
+    }
+    if !answer.status.is_success() {
+        return Err(ctx.refusal(&answer));
+    }
+    let report = answer.body;
     Ok(ctx.render(
         "movements.html",
         context! {
@@ -81,12 +114,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
                 csv => format!("/api/v1/reports/movements?{q}&format=csv&lang={}", ctx.lang.code()),
                 xlsx => format!("/api/v1/reports/movements?{q}&format=xlsx&lang={}", ctx.lang.code()),
             },
-            f => context! {
-                unit => ctx.param("unit").unwrap_or(""),
-                from => from,
-                to => to,
-                standard => standard,
-            },
+            f => f,
         },
     ))
 }
