@@ -233,8 +233,13 @@ async fn writes(pool: &PgPool) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// An officer of old commune 25456, which the 2025 reform merges into 25459.
+async fn token_of_old_commune(app: &TestApp) -> String {
+    app.token(Role::ProvinceOfficer, "72").await
+}
+
 #[tokio::test]
-async fn the_append_the_import_and_the_runner_write_their_tables_in_lock_order() {
+async fn the_append_the_import_the_reform_and_the_runner_write_their_tables_in_lock_order() {
     let app = Arc::new(spawn_app().await);
     note_writes(&app.pool).await;
     // Commands over HTTP: the append function, through every inline read model.
@@ -256,6 +261,21 @@ async fn the_append_the_import_and_the_runner_write_their_tables_in_lock_order()
     )
     .await
     .expect("import");
+    // The reform's batch: COPY of the reassignments' events, then the households' status.
+    app.register(&token_of_old_commune(&app).await, "25456")
+        .await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ansinh"))
+        .args(["units", "reform"])
+        .env("DATABASE_URL", app.db_url())
+        .output()
+        .expect("run ansinh units reform");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("the reform's summary");
+    assert!(summary["moved"].as_i64() > Some(0), "{summary}");
     // The runner beside the server: its checkpoint, then the movement tables.
     app.projected().await;
 
