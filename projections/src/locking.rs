@@ -16,7 +16,7 @@
 //! must know which households advanced before they rewrite their rows. Reads of one table
 //! followed by another in one transaction must follow the order too: the rebuild's
 //! `ACCESS EXCLUSIVE` lock conflicts with reads (the movement report reads the checkpoint, then
-//! the counts). tests/read_models.rs checks the order each writer really takes.
+//! the counts). tests/api/locking.rs checks the order each writer really takes.
 
 /// Every table written by more than one path, in the order they are taken.
 pub const LOCK_ORDER: &[&str] = &[
