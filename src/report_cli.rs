@@ -140,6 +140,10 @@ pub async fn run(
         OutputLang::En => Lang::En,
     };
     let format = args.format();
+    // A one-shot process has no runner beside it: the counts are brought up to the log first.
+    crate::projection_runner::catch_up(pool)
+        .await
+        .map_err(Failure::other)?;
     let bytes = match format {
         OutputFormat::Json => {
             let report = movement_report::report(pool, standards, &request)

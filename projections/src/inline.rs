@@ -2,7 +2,7 @@
 //!
 //! [`apply`] is the batch entry point (the bulk importer calls it with thousands of events); a
 //! single command writes only the rows it changes ([`crate::changes`], in the same statement as
-//! its events). The order of the writes is the order `rebuild` locks the tables in.
+//! its events). The writes follow [`crate::locking::LOCK_ORDER`], as every writer's.
 
 use sqlx::PgConnection;
 

@@ -17,7 +17,8 @@
 //! writes only the rows it changes ([`changes`]), computed by the same row functions, so the
 //! rows cannot depend on the path (tests/read_models.rs compares them). Batch writers are
 //! idempotent: keyed rows with `ON CONFLICT DO NOTHING`, or a household's rows rewritten from
-//! its history behind a version guard.
+//! its history behind a version guard. Every writer takes the tables in one order,
+//! [`locking::LOCK_ORDER`], so writers and rebuilds wait for each other instead of deadlocking.
 //!
 //! **Why the migrations are not here.** Each read model's tables are created by its own file in
 //! the workspace's `migrations/` folder (`0003_status.sql` … `0008_projection_checkpoints.sql`),
@@ -30,6 +31,7 @@ pub mod changes;
 pub mod disbursements;
 pub mod history;
 pub mod inline;
+pub mod locking;
 pub mod log;
 pub mod movements;
 pub mod re_poverty;

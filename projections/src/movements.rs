@@ -648,13 +648,26 @@ pub async fn report(
     to: NaiveDate,
     standard: &str,
 ) -> Result<MovementReport, ReportError> {
+    let mut conn = pool.acquire().await?;
+    report_on(&mut conn, unit, from, to, standard).await
+}
+
+/// [`report`] on the caller's connection: in a read-only transaction, several reports and the
+/// runner's checkpoint (read first, see `crate::locking`) come from one snapshot.
+pub async fn report_on(
+    conn: &mut PgConnection,
+    unit: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    standard: &str,
+) -> Result<MovementReport, ReportError> {
     if to < from {
         return Err(ReportError::BadPeriod { from, to });
     }
     let known: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM admin_unit_closure WHERE ancestor = $1)")
             .bind(unit)
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await?;
     if !known {
         return Err(ReportError::UnknownUnit(unit.to_owned()));
@@ -675,7 +688,7 @@ pub async fn report(
     .bind(standard)
     .bind(from)
     .bind(to)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut flows = Vec::with_capacity(rows.len());
     for (before, label, group_a, group_b, flags_a, flags_b, a_in, b_in, n) in rows {

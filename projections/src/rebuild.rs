@@ -1,16 +1,20 @@
 //! Rebuilding read models from the log: empty them and apply every event again, in batches.
 //!
 //! Not esrs's `PgRebuilder` (which holds every event in memory and deletes per event): one
-//! REPEATABLE READ transaction locks the read models' tables (in the order the inline handler
-//! writes them, so a concurrent append waits instead of deadlocking, then updates the rebuilt
-//! rows when the rebuild commits), empties them, and walks the log by `(aggregate_id,
+//! REPEATABLE READ transaction locks the read models' tables (in
+//! [`crate::locking::LOCK_ORDER`], the order every writer takes them, so a concurrent append
+//! waits instead of deadlocking, then updates the rebuilt rows when the rebuild commits), empties them, and walks the log by `(aggregate_id,
 //! sequence_number)` — the unique index's order — `batch` events at a time, handing each batch to
 //! the same `write` functions the inline handler and the bulk importer use. Memory holds one batch
 //! and the histories of its households. Readers keep seeing the old rows until the commit.
 //!
-//! The asynchronous movements model is rebuilt the same way, then its checkpoint is set just
-//! below the oldest transaction that was still running when the rebuild's snapshot was taken:
-//! the runner re-reads from there, and its version guard skips what the rebuild already applied.
+//! The asynchronous movements model is rebuilt the same way, then its checkpoint is set to the
+//! last event (in commit order) of the transactions older than every one still running when the
+//! rebuild's snapshot was taken: the runner re-reads from there, and its version guard skips
+//! what the rebuild already applied.
+//!
+//! A rebuild that PostgreSQL rolls back for a deadlock or a serialization failure is run again,
+//! up to [`locking::MAX_ATTEMPTS`] times.
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +24,7 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::locking;
 use crate::log::{self, StoredEvent};
 use crate::runner::{self, AsyncProjection, Cursor};
 
@@ -106,6 +111,7 @@ pub fn select(name: Option<&str>) -> Result<Vec<Projection>, RebuildError> {
 }
 
 /// Rebuilds `projections` from the log; `progress(done, total)` is called after each batch.
+/// A deadlock or serialization failure starts it again (the failed attempt left nothing).
 pub async fn rebuild(
     pool: &PgPool,
     projections: &[Projection],
@@ -117,19 +123,52 @@ pub async fn rebuild(
     projections.sort();
     projections.dedup();
     let batch = batch.max(1);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match once(pool, &projections, batch, &mut progress).await {
+            Err(RebuildError::Database(e))
+                if locking::is_retryable(&e) && attempt < locking::MAX_ATTEMPTS =>
+            {
+                tracing::warn!(error = %e, attempt, "rebuild rolled back; trying again");
+                tokio::time::sleep(locking::backoff(attempt)).await;
+            }
+            Err(e) => return Err(e),
+            Ok((events, households, batches)) => {
+                return Ok(RebuildReport {
+                    projections,
+                    events,
+                    households,
+                    batches,
+                    elapsed: started.elapsed(),
+                })
+            }
+        }
+    }
+}
+
+/// One attempt: events, households and batches done.
+async fn once(
+    pool: &PgPool,
+    projections: &[Projection],
+    batch: i64,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<(u64, u64, u64), RebuildError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         .execute(&mut *tx)
         .await?;
     // Locks first: the snapshot is taken by the first query after them, so every append that
-    // touched these tables before has committed and is in it.
+    // touched these tables before has committed and is in it. LOCK TABLE takes them one by one
+    // in the order named: LOCK_ORDER's, as every writer.
     let mut tables: Vec<&str> = Vec::new();
     if projections.contains(&Projection::Movements) {
         tables.push("projection_checkpoints");
     }
-    for p in &projections {
+    for p in projections {
         tables.extend(p.tables());
     }
+    let tables = locking::in_lock_order(&tables);
     sqlx::query(&format!(
         "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
         tables.join(", ")
@@ -188,7 +227,7 @@ pub async fn rebuild(
         } else {
             Vec::new()
         };
-        for p in &projections {
+        for p in projections {
             match p {
                 Projection::Status => crate::status::write(&mut tx, &logs).await?,
                 Projection::History => crate::history::apply(&mut tx, &stored).await?,
@@ -202,19 +241,25 @@ pub async fn rebuild(
         progress(done, total.max(done));
     }
     if projections.contains(&Projection::Movements) {
-        // Everything below the oldest transaction running at the snapshot is in the rebuild.
-        let below = Cursor {
-            transaction_id: xmin - 1,
-            global_position: i64::MAX,
-        };
+        // Everything below the oldest transaction running at the snapshot is in the rebuild:
+        // the checkpoint is the last of those events, a real position a report can name.
+        let last: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT transaction_id::text::bigint, global_position FROM household_events
+              WHERE transaction_id < $1::text::xid8
+              ORDER BY transaction_id DESC, global_position DESC
+              LIMIT 1",
+        )
+        .bind(xmin.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let below = last.map_or(Cursor::default(), |(transaction_id, global_position)| {
+            Cursor {
+                transaction_id,
+                global_position,
+            }
+        });
         runner::set_checkpoint(&mut tx, AsyncProjection::Movements, below).await?;
     }
     tx.commit().await?;
-    Ok(RebuildReport {
-        projections,
-        events: done,
-        households,
-        batches,
-        elapsed: started.elapsed(),
-    })
+    Ok((done, households, batches))
 }

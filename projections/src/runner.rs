@@ -74,11 +74,20 @@ impl AsyncProjection {
 
 /// Where a projection's checkpoint stands (the zero cursor before its first step).
 pub async fn checkpoint(pool: &PgPool, projection: AsyncProjection) -> Result<Cursor, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    checkpoint_on(&mut conn, projection).await
+}
+
+/// [`checkpoint`] on the caller's connection (a report reads it in its own snapshot).
+pub async fn checkpoint_on(
+    conn: &mut sqlx::PgConnection,
+    projection: AsyncProjection,
+) -> Result<Cursor, sqlx::Error> {
     let row: Option<(i64, i64)> = sqlx::query_as(
         "SELECT transaction_id, global_position FROM projection_checkpoints WHERE projection = $1",
     )
     .bind(projection.name())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map_or(Cursor::default(), |(t, g)| Cursor {
         transaction_id: t,

@@ -1,7 +1,13 @@
 //! `/api/v1/reports/movements`: the poor and near-poor movement tables of a unit and period,
 //! as JSON or as a CSV / XLSX download (the same numbers; see `crate::export::movements`).
+//!
+//! A report only reads what the runner has projected (it runs beside `serve`): it never catches
+//! up inside the request, which would write, take row locks and wait for older transactions.
+//! The JSON's `current_to_position` and the `Current-To-Position` header name the log position
+//! the counts are current to.
 
 use axum::extract::State;
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -9,15 +15,19 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use ansinh_projections::movements;
-
 use super::auth::{need, UnitAccess};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiQuery, Bounded};
 use super::AppState;
 use crate::export;
-use crate::movement_report::{self, MovementError, MovementRequest, DEFAULT_STANDARD};
+use crate::movement_report::{
+    self, MovementError, MovementRequest, ProjectedReport, DEFAULT_STANDARD,
+};
 use crate::web::i18n::Lang;
+
+/// The header that names the log position a report is current to (as its JSON's
+/// `current_to_position`).
+pub const CURRENT_TO_POSITION: &str = "current-to-position";
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/reports/movements", get(movements))
@@ -95,8 +105,10 @@ impl Bounded for MovementQuery {}
 #[utoipa::path(get, path = "/api/v1/reports/movements", tag = "reports",
     params(MovementQuery),
     responses(
-        (status = 200, description = "The report as JSON, CSV or XLSX (see `format`)", content(
-            (movements::MovementReport = "application/json"),
+        (status = 200, description = "The report as JSON, CSV or XLSX (see `format`), as far as the log is projected",
+            headers(("current-to-position" = i64, description = "Global position of the last event the counts include, in commit order (as `current_to_position`)")),
+            content(
+            (ProjectedReport = "application/json"),
             (inline(Download) = "text/csv"),
             (inline(Download) = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         )),
@@ -124,7 +136,8 @@ pub async fn movements(
             let report = movement_report::report(&state.pool, &state.standards, &request)
                 .await
                 .map_err(api_error)?;
-            return Ok(Json(report).into_response());
+            let position = report.current_to_position;
+            return Ok(with_position(Json(report).into_response(), position));
         }
         ReportFormat::Csv => export::Format::Csv,
         ReportFormat::Xlsx => export::Format::Xlsx,
@@ -132,7 +145,16 @@ pub async fn movements(
     let sheet = movement_report::sheet(&state.pool, &state.standards, &request)
         .await
         .map_err(api_error)?;
-    Ok(export::movements::respond(sheet, format, lang, movement_report::today()).await)
+    let position = sheet.current_to_position;
+    let response = export::movements::respond(sheet, format, lang, movement_report::today()).await;
+    Ok(with_position(response, position))
+}
+
+fn with_position(mut response: Response, position: i64) -> Response {
+    response
+        .headers_mut()
+        .insert(CURRENT_TO_POSITION, HeaderValue::from(position));
+    response
 }
 
 fn api_error(e: MovementError) -> ApiError {

@@ -2,10 +2,15 @@
 //! the events in esrs's row layout, the idempotency record and the changed inline read-model
 //! rows in the statement's own transaction — one round trip and one commit, where esrs's
 //! `persist` takes a BEGIN, an INSERT per event, a statement or more per handler and a COMMIT.
+//!
+//! The statement writes its tables in `LOCK_ORDER` (ansinh_projections::locking); should it
+//! still be rolled back for a deadlock or a serialization failure (a rebuild or batch beside
+//! it), nothing of it was kept and it is sent again, a bounded number of times.
 
 use ansinh_events::household::HouseholdEvent;
 use ansinh_events::{Idempotency, Recorded};
 use ansinh_projections::changes::RowChanges;
+use ansinh_projections::locking;
 use chrono::Utc;
 use sqlx::types::Json;
 use sqlx::PgPool;
@@ -30,15 +35,26 @@ pub(super) async fn append(
     let idempotency = idempotency.map(|(user_id, i)| {
         Json(serde_json::json!({ "user_id": user_id, "key": i.key, "request_digest": i.request_digest }))
     });
-    sqlx::query("SELECT ansinh_append($1, $2, $3, $4, $5, $6, $7)")
-        .bind(household_id)
-        .bind(&ids)
-        .bind(&sequences)
-        .bind(&payloads)
-        .bind(Utc::now())
-        .bind(idempotency)
-        .bind(Json(changes))
-        .execute(pool)
-        .await?;
-    Ok(())
+    let occurred_on = Utc::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let sent = sqlx::query("SELECT ansinh_append($1, $2, $3, $4, $5, $6, $7)")
+            .bind(household_id)
+            .bind(&ids)
+            .bind(&sequences)
+            .bind(&payloads)
+            .bind(occurred_on)
+            .bind(&idempotency)
+            .bind(Json(changes))
+            .execute(pool)
+            .await;
+        match sent {
+            Err(e) if locking::is_retryable(&e) && attempt < locking::MAX_ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, %household_id, "append rolled back; sending it again");
+                tokio::time::sleep(locking::backoff(attempt)).await;
+            }
+            other => return other.map(drop),
+        }
+    }
 }

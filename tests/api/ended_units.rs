@@ -416,6 +416,7 @@ async fn a_new_communes_report_counts_its_predecessors_and_the_reform_move_is_in
             "breakdowns": reply.body["breakdowns"],
         })
     };
+    app.projected().await;
     let old_commune = numbers(
         app.get(&movements("25456", "2024-01-01", "2024-12-31"), &auditor)
             .await,
@@ -458,6 +459,7 @@ async fn a_new_communes_report_counts_its_predecessors_and_the_reform_move_is_in
         appended.events[0].meta.legal_basis.as_deref(),
         Some("1682/NQ-UBTVQH15")
     );
+    app.projected().await;
 
     // 2024 is as it was.
     assert_eq!(

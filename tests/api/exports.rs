@@ -94,30 +94,18 @@ async fn story(app: &TestApp) -> String {
     app.token(Role::DistrictOfficer, "703").await
 }
 
-/// The JSON report of `unit`, once the asynchronous counts hold the whole story (the tests
-/// beside this one share the cluster's transaction ids, so the catch-up may take rounds).
+/// The JSON report of `unit`, once the runner has projected the whole story.
 async fn json_report(app: &TestApp, token: &str, unit: &str) -> Value {
-    for _ in 0..100 {
-        let r = app
-            .get(
-                &format!("/api/v1/reports/movements?unit={unit}&{PERIOD}"),
-                token,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(r.content_type(), "application/json");
-        let total = app
-            .get(
-                &format!("/api/v1/reports/movements?unit=703&{PERIOD}"),
-                token,
-            )
-            .await;
-        if total.body["poor"]["closing"] == 2 && total.body["near_poor"]["closing"] == 2 {
-            return r.body;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the movement counts never caught up");
+    app.projected().await;
+    let r = app
+        .get(
+            &format!("/api/v1/reports/movements?unit={unit}&{PERIOD}"),
+            token,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.content_type(), "application/json");
+    r.body
 }
 
 /// The numbers of a JSON report (or one of its breakdowns) in the exports' column order.
@@ -320,6 +308,11 @@ async fn the_movement_report_downloads_as_csv_and_xlsx_with_the_json_numbers() {
     let xlsx = download(&app, &district, &format!("unit=703&{PERIOD}&format=xlsx")).await;
     assert_eq!(xlsx.status(), 200);
     let headers = xlsx.headers().clone();
+    // A download names the log position its numbers are current to, as the JSON does.
+    assert_eq!(
+        headers["current-to-position"].to_str().ok(),
+        Some(units[0].1["current_to_position"].to_string().as_str())
+    );
     assert_eq!(
         headers["content-type"],
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -549,7 +542,11 @@ async fn the_openapi_document_describes_the_download_formats() {
     let content = &op["responses"]["200"]["content"];
     assert!(content["application/json"]["schema"]["$ref"]
         .as_str()
-        .is_some_and(|r| r.ends_with("/MovementReport")));
+        .is_some_and(|r| r.ends_with("/ProjectedReport")));
+    assert!(
+        op["responses"]["200"]["headers"]["current-to-position"].is_object(),
+        "{op}"
+    );
     for media in [
         "text/csv",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

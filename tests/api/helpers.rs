@@ -120,6 +120,40 @@ pub async fn spawn_app() -> TestApp {
     }
 }
 
+/// The ceiling of [`TestApp::projected`]: the runner looks every 2 s, so this is only reached
+/// when it is stuck.
+const PROJECTED_CEILING: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`TestApp::projected`] on any pool of the app's database.
+pub async fn wait_projected(pool: &PgPool) {
+    use ansinh_projections::runner::{self, AsyncProjection, Cursor};
+    let started = std::time::Instant::now();
+    loop {
+        let head: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT transaction_id::text::bigint, global_position FROM household_events
+              ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await
+        .expect("the log's head");
+        let head = head.map_or(Cursor::default(), |(t, g)| Cursor {
+            transaction_id: t,
+            global_position: g,
+        });
+        let at = runner::checkpoint(pool, AsyncProjection::Movements)
+            .await
+            .expect("the checkpoint");
+        if at >= head {
+            return;
+        }
+        assert!(
+            started.elapsed() < PROJECTED_CEILING,
+            "the runner never reached the log's head {head:?}: its checkpoint is {at:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 impl TestApp {
     /// The database URL, for an `ansinh` child process on the same database.
     pub fn db_url(&self) -> &str {
@@ -153,6 +187,13 @@ impl TestApp {
             request = request.header(*name, *value);
         }
         reply(request.send().await.expect("send")).await
+    }
+
+    /// Waits until the runner beside the app (as in `serve`) has projected the whole log: its
+    /// movements checkpoint at or past the log's last event in commit order. Reports answer
+    /// from what is projected and never catch up themselves. Panics after 30 s, naming both.
+    pub async fn projected(&self) {
+        wait_projected(&self.pool).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {

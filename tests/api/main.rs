@@ -15,6 +15,8 @@ mod freshness;
 mod helpers;
 mod household_pages;
 mod households_list;
+mod layers;
+mod locking;
 mod pages_registers;
 mod probe_edge;
 mod probe_units;

@@ -233,6 +233,7 @@ async fn a_monitors_pages_show_no_id_number_and_write_the_access_log() {
     let app = spawn_app().await;
     let officer = app.token(Role::CommuneOfficer, "25459").await;
     relapsed_household(&app, &officer).await;
+    app.projected().await;
     let (cookie, _) = signed_in(&app, "mat.tran.xa", Role::Monitor, "703").await;
     for path in [
         "/",
@@ -260,6 +261,7 @@ async fn the_movement_report_page_shows_the_apis_tables_and_prints() {
     let app = spawn_app().await;
     let officer = app.token(Role::CommuneOfficer, "25459").await;
     relapsed_household(&app, &officer).await;
+    app.projected().await;
     let (cookie, token) = signed_in(&app, "tinh", Role::ProvinceOfficer, "72").await;
     let query = "unit=703&from=2024-01-01&to=2024-12-31&standard=vn-2022-2025";
     let api = app
@@ -623,6 +625,7 @@ async fn every_register_exports_exactly_what_is_filtered_as_csv_and_xlsx() {
     let app = spawn_app().await;
     let officer = app.token(Role::CommuneOfficer, "25459").await;
     let id = relapsed_household(&app, &officer).await;
+    app.projected().await;
 
     // Re-poverty as CSV, for a supervisor: the case, with the API's numbers.
     let (district, token) = signed_in(&app, "huyen.xuat", Role::DistrictOfficer, "703").await;

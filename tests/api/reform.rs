@@ -73,6 +73,7 @@ async fn move_in_history(app: &TestApp, token: &str, id: Uuid) -> Value {
 }
 
 async fn report(app: &TestApp, token: &str, unit: &str, year: i32) -> Value {
+    app.projected().await;
     let reply = app
         .get(
             &format!("/api/v1/reports/movements?unit={unit}&from={year}-01-01&to={year}-12-31"),
@@ -80,7 +81,12 @@ async fn report(app: &TestApp, token: &str, unit: &str, year: i32) -> Value {
         )
         .await;
     assert_eq!(reply.status, 200, "{unit} {year}: {}", reply.text);
-    reply.body
+    // The counts only: the position they are current to moves on with every event.
+    let mut body = reply.body;
+    body.as_object_mut()
+        .and_then(|o| o.remove("current_to_position"))
+        .expect("current_to_position");
+    body
 }
 
 #[tokio::test]

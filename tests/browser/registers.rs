@@ -149,6 +149,7 @@ async fn the_movement_report_is_accessible_and_printable_in_both_languages() {
     let b = Browser::start().await;
     let officer = b.user(Role::CommuneOfficer).await;
     relapsed_household(&b.app, &officer.token).await;
+    b.app.projected().await;
     b.sign_in(Role::ProvinceOfficer).await;
     for lang in ["vi", "en"] {
         b.open(&in_lang(

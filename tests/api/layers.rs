@@ -1,0 +1,46 @@
+//! The HTTP layer reaches no command-line code: a request never goes through `cli::Failure`,
+//! `ansinh rebuild` or `ansinh report`'s one-shot catch-up (issue 13).
+
+use std::path::Path;
+
+/// The command-line modules, as a `use` or a path names them.
+const CLI: [&str; 4] = [
+    "crate::cli",
+    "crate::rebuild",
+    "crate::report_cli",
+    "reform::cli",
+];
+
+fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read the folder").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_module_of_the_api_or_the_pages_or_the_report_uses_the_command_line() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for dir in ["api", "web", "export"] {
+        sources(&root.join(dir), &mut files);
+    }
+    for file in [
+        "movement_report.rs",
+        "projection_runner.rs",
+        "reform/worklist.rs",
+    ] {
+        files.push(root.join(file));
+    }
+    assert!(files.len() > 20, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read");
+        for name in CLI {
+            assert!(!text.contains(name), "{} uses {name}", file.display());
+        }
+    }
+}
