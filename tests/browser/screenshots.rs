@@ -35,20 +35,30 @@ impl Browser {
 
     /// Makes the window `width` wide and as tall as the page's content, so a screenshot holds
     /// all of it and no more. The window's height includes some the page does not get, and the
-    /// content may reflow once no scrollbar is needed: a few rounds settle it.
+    /// content may reflow once no scrollbar is needed: a few rounds settle it. A page whose
+    /// height swings between two rounds (a scrollbar that comes and goes changes the width
+    /// text wraps at) is taken at the taller window, which holds all of it.
     async fn fit_window_to_page(&self, width: u32) {
         let mut height = 800;
-        for _ in 0..4 {
+        for round in 0..8 {
             self.client
                 .set_window_size(width, height)
                 .await
                 .expect("window size");
             let [inner_width, inner, content] = self.window_inside_and_content().await;
             assert_eq!(inner_width, width, "the page is not {width} px wide");
-            if inner >= content && inner <= content.max(200) + 1 {
+            let holds_all = inner >= content;
+            if holds_all && (inner <= content.max(200) + 1 || round >= 4) {
                 return;
             }
-            height = (height + content.max(200)).saturating_sub(inner).min(8000);
+            let wanted = (height + content.max(200)).saturating_sub(inner);
+            // Past the first rounds, only grow: the window then ends up holding the page.
+            height = if round >= 3 {
+                wanted.max(height)
+            } else {
+                wanted
+            }
+            .min(8000);
         }
         panic!("the window would not fit the page at {width} px");
     }
