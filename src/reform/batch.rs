@@ -152,13 +152,19 @@ impl<'a> Writer<'a> {
         }
         let mut tx = self.pool.begin().await?;
         match copy_events(&mut tx, rows).await {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(Err(Raced)),
+            Err(e) if raced(&e) => return Ok(Err(Raced)),
             other => other?,
         };
-        if status.write(&mut tx).await? != moved.len() as u64 {
-            return Ok(Err(Raced));
+        match status.write(&mut tx).await {
+            Ok(changed) if changed == moved.len() as u64 => {}
+            Ok(_) => return Ok(Err(Raced)),
+            Err(e) if raced(&e) => return Ok(Err(Raced)),
+            Err(e) => return Err(e.into()),
         }
-        tx.commit().await?;
+        match tx.commit().await {
+            Err(e) if raced(&e) => return Ok(Err(Raced)),
+            other => other?,
+        };
         Ok(Ok(moved))
     }
 
@@ -185,6 +191,17 @@ impl<'a> Writer<'a> {
                 })
             })
             .collect())
+    }
+}
+
+/// Another writer got there first (the stream's unique key), or PostgreSQL chose this page to
+/// undo (a deadlock, a serialization failure: SQLSTATE 40P01, 40001): decide it again.
+fn raced(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(e) => {
+            e.is_unique_violation() || matches!(e.code().as_deref(), Some("40P01" | "40001"))
+        }
+        _ => false,
     }
 }
 
