@@ -286,28 +286,37 @@ pub async fn import_csv(
 /// Inserts or updates units (keyed by code and valid_from) and recomputes coverage, in the
 /// caller's transaction. Returns how many rows were new.
 pub async fn upsert(conn: &mut PgConnection, units: &[Unit]) -> Result<u64, sqlx::Error> {
-    let mut inserted = 0;
-    for u in units {
-        let (new,): (bool,) = sqlx::query_as(
-            "INSERT INTO admin_units (code, name, level, parent_code, valid_from, valid_to)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (code, valid_from) DO UPDATE
-               SET name = EXCLUDED.name, level = EXCLUDED.level,
-                   parent_code = EXCLUDED.parent_code, valid_to = EXCLUDED.valid_to
-             RETURNING (xmax = 0)",
-        )
-        .bind(&u.code)
-        .bind(&u.name)
-        .bind(u.level)
-        .bind(&u.parent_code)
-        .bind(u.valid_from)
-        .bind(u.valid_to)
-        .fetch_one(&mut *conn)
-        .await?;
-        inserted += u64::from(new);
-    }
+    let inserted = write_units(conn, units).await?;
     rebuild_closure(conn).await?;
     Ok(inserted)
+}
+
+/// The rows of [`upsert`], in one statement, without recomputing coverage.
+async fn write_units(conn: &mut PgConnection, units: &[Unit]) -> Result<u64, sqlx::Error> {
+    let text = |f: fn(&Unit) -> String| units.iter().map(f).collect::<Vec<_>>();
+    let new: Vec<bool> = sqlx::query_scalar(
+        "INSERT INTO admin_units (code, name, level, parent_code, valid_from, valid_to)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::date[],
+                              $6::date[])
+         ON CONFLICT (code, valid_from) DO UPDATE
+           SET name = EXCLUDED.name, level = EXCLUDED.level,
+               parent_code = EXCLUDED.parent_code, valid_to = EXCLUDED.valid_to
+         RETURNING (xmax = 0)",
+    )
+    .bind(text(|u| u.code.clone()))
+    .bind(text(|u| u.name.clone()))
+    .bind(units.iter().map(|u| u.level).collect::<Vec<_>>())
+    .bind(
+        units
+            .iter()
+            .map(|u| u.parent_code.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(units.iter().map(|u| u.valid_from).collect::<Vec<_>>())
+    .bind(units.iter().map(|u| u.valid_to).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(new.into_iter().filter(|n| *n).count() as u64)
 }
 
 /// Recomputes `admin_unit_closure` from the stored units and successions (see [`closure`]).
@@ -357,8 +366,18 @@ pub async fn store_successions(
     conn: &mut PgConnection,
     rows: &[Succession],
 ) -> Result<u64, sqlx::Error> {
+    let added = write_successions(conn, rows).await?;
+    rebuild_closure(conn).await?;
+    Ok(added)
+}
+
+/// The rows of [`store_successions`], without recomputing coverage.
+async fn write_successions(
+    conn: &mut PgConnection,
+    rows: &[Succession],
+) -> Result<u64, sqlx::Error> {
     let column = |f: fn(&Succession) -> String| rows.iter().map(f).collect::<Vec<_>>();
-    let added = sqlx::query(
+    Ok(sqlx::query(
         "INSERT INTO unit_successions (old_code, new_code, whole, effective_on, legal_basis)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::bool[], $4::date[], $5::text[])
          ON CONFLICT (old_code, new_code, effective_on) DO UPDATE
@@ -371,9 +390,7 @@ pub async fn store_successions(
     .bind(column(|s| s.legal_basis.clone()))
     .execute(&mut *conn)
     .await?
-    .rows_affected();
-    rebuild_closure(conn).await?;
-    Ok(added)
+    .rows_affected())
 }
 
 /// Loads the shipped units (idempotent: run by `migrate` and `serve`).
@@ -386,8 +403,10 @@ pub async fn load_shipped(pool: &PgPool) -> Result<u64, sqlx::Error> {
         .map_err(|e| sqlx::Error::Protocol(format!("the shipped unit mapping is invalid: {e}")))?;
     let mut tx = pool.begin().await?;
     lock_for_writing(&mut tx).await?;
-    let inserted = upsert(&mut tx, &units).await?;
-    store_successions(&mut tx, &mapping).await?;
+    // Both written, then coverage computed once.
+    let inserted = write_units(&mut tx, &units).await?;
+    write_successions(&mut tx, &mapping).await?;
+    rebuild_closure(&mut tx).await?;
     tx.commit().await?;
     Ok(inserted)
 }

@@ -25,7 +25,7 @@ fn figure(name: &str, ops: usize, secs: f64, baseline: Option<&str>) -> Figure {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> sqlx::Error {
+pub(super) fn err(e: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Protocol(e.to_string())
 }
 

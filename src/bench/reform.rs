@@ -9,11 +9,8 @@ use std::time::{Duration, Instant};
 use sqlx::{ConnectOptions, PgPool};
 
 use super::measure::Figure;
+use super::province::err;
 use super::{BenchOptions, Table};
-
-fn err(e: impl std::fmt::Display) -> sqlx::Error {
-    sqlx::Error::Protocol(e.to_string())
-}
 
 /// Reviews of 2025 and later (and supports from the reform on) are left out: the province is
 /// imported as it stood before the reform, in its old communes.
