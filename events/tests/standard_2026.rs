@@ -95,6 +95,16 @@ fn a_2026_survey_uses_decree_07s_lines_and_a_2027_one_the_new_lines() {
         category("2027-10-05", Area::Rural, 2_000_000, &THREE[..2]),
         Category::NearPoor
     );
+    // The example: 2,100,000 rural with 3 deprivations, surveyed 2027-10-01 and
+    // 2026-10-01.
+    assert_eq!(
+        category("2027-10-01", Area::Rural, 2_100_000, &THREE),
+        Category::Poor
+    );
+    assert_eq!(
+        category("2026-10-01", Area::Rural, 2_100_000, &THREE),
+        Category::NotPoor
+    );
     // Far above the line there is no middle-income band.
     assert_eq!(
         category("2027-10-05", Area::Urban, 10_000_000, &[]),
