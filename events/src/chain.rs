@@ -24,7 +24,7 @@ pub enum ChainError {
 }
 
 /// Where a household's chain stands: the last sequence written and its hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainHead {
     pub sequence: i64,
     pub hash: String,

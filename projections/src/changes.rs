@@ -9,19 +9,20 @@
 
 use std::collections::BTreeMap;
 
-use ansinh_events::household::HouseholdEvent;
+use ansinh_events::household::{HouseholdEvent, HouseholdState};
 use ansinh_events::text::fold;
+use ansinh_events::Recorded;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::disbursements::{self, Disbursement};
+use crate::disbursements::{self, Disbursement, DisbursementRows};
 use crate::log::HouseholdLog;
-use crate::re_poverty::{self, Relapse};
+use crate::re_poverty::{self, Relapse, RelapseRows};
 use crate::status::{self, Standing};
 
 /// A `household_status` row (column names as keys).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusRow {
     pub household_id: Uuid,
     pub version: i64,
@@ -29,7 +30,7 @@ pub struct StatusRow {
     pub head_name_folded: String,
     pub unit_code: String,
     pub hamlet: String,
-    pub area: &'static str,
+    pub area: String,
     pub member_count: i64,
     pub ethnic_minority: bool,
     pub merit_family: bool,
@@ -62,58 +63,159 @@ pub struct LinkRow {
 }
 
 /// Every inline read-model row a household's history gives (the links aside: they only ever
-/// grow, one per correction, so they are taken from the new events).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// grow, one per correction, so they are taken from the new events), with what later events
+/// need to keep them up to date — so the rows move on with each command's events alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HouseholdRows {
     pub status: Option<StatusRow>,
     /// By standard.
     pub standings: BTreeMap<String, Standing>,
-    /// By sequence.
-    pub disbursements: BTreeMap<i64, Disbursement>,
-    pub relapses: BTreeMap<i64, Relapse>,
+    pub disbursements: DisbursementRows,
+    pub relapses: RelapseRows,
 }
 
 impl HouseholdRows {
     /// The rows of `log`'s whole history, as the batch writers would write them.
     pub fn of(log: &HouseholdLog) -> Self {
-        let id = log.household_id;
-        let status = status::from_state(id, &log.state, NaiveDate::MAX);
-        let last_recorded_at = log.events.last().map(|e| e.meta.recorded_at);
-        HouseholdRows {
-            standings: status
-                .as_ref()
-                .map(|s| s.status.clone())
-                .unwrap_or_default(),
-            status: status.zip(last_recorded_at).map(|(s, at)| StatusRow {
-                household_id: id,
-                version: s.version,
-                head_name_folded: fold(&s.head_name),
-                head_name: s.head_name,
-                unit_code: s.unit_code,
-                hamlet: s.hamlet,
-                area: s.area.as_str(),
-                member_count: s.member_count,
-                ethnic_minority: s.ethnic_minority,
-                merit_family: s.merit_family,
-                no_working_capacity: s.no_working_capacity,
-                registered_on: s.registered_on,
-                placed_on: s.placed_on,
-                closed_on: s.closed_on,
-                last_recorded_at: micros(at),
-            }),
-            disbursements: disbursements::rows(log)
-                .into_iter()
-                .map(|d| {
-                    let recorded_at = micros(d.recorded_at);
-                    (d.sequence, Disbursement { recorded_at, ..d })
-                })
-                .collect(),
-            relapses: re_poverty::rows(log)
-                .into_iter()
-                .map(|r| (r.sequence, r))
-                .collect(),
+        let mut rows = HouseholdRows::default();
+        rows.take_in(log.household_id, &log.state, &log.events, false);
+        rows
+    }
+
+    /// Moves the rows on past events that `state` is already folded past (a household read as
+    /// its snapshot and the events after it).
+    pub fn extend(
+        &mut self,
+        household_id: Uuid,
+        state: &HouseholdState,
+        events: &[Recorded<HouseholdEvent>],
+    ) {
+        if !events.is_empty() {
+            self.take_in(household_id, state, events, false);
         }
     }
+
+    /// Moves the rows on past `new` events (in sequence order) that `state` is already folded
+    /// past, and says what to write: the cost follows the events and the rows they touch, not
+    /// the household's history.
+    pub fn advance(
+        &mut self,
+        household_id: Uuid,
+        state: &HouseholdState,
+        new: &[Recorded<HouseholdEvent>],
+    ) -> RowChanges {
+        self.take_in(household_id, state, new, true)
+            .unwrap_or_default()
+    }
+
+    /// Takes in events; with `track`, returns what changed.
+    fn take_in(
+        &mut self,
+        household_id: Uuid,
+        state: &HouseholdState,
+        new: &[Recorded<HouseholdEvent>],
+        track: bool,
+    ) -> Option<RowChanges> {
+        let mut changes = RowChanges::default();
+        // Rows before the events, for the keys the events may change (every row when the
+        // head or the units are taken again: rare, and a relapse row is refreshed each time).
+        let before_disbursements = track.then(|| self.disbursements.before(new));
+        let before_relapses = track.then(|| self.relapses.rows.clone());
+
+        let touched = self.disbursements.take_in(household_id, new);
+        self.disbursements.finish(state, &touched);
+        let relapses_touched = self.relapses.take_in(new);
+        if relapses_touched {
+            self.relapses.finish(household_id, state);
+        }
+
+        let status = status::from_state(household_id, state, NaiveDate::MAX);
+        let last_recorded_at = new
+            .last()
+            .map(|e| micros(e.meta.recorded_at))
+            .or(self.status.as_ref().map(|s| s.last_recorded_at));
+        let standings = status
+            .as_ref()
+            .map(|s| s.status.clone())
+            .unwrap_or_default();
+        let status_row = status.zip(last_recorded_at).map(|(s, at)| StatusRow {
+            household_id,
+            version: s.version,
+            head_name_folded: fold(&s.head_name),
+            head_name: s.head_name,
+            unit_code: s.unit_code,
+            hamlet: s.hamlet,
+            area: s.area.as_str().to_owned(),
+            member_count: s.member_count,
+            ethnic_minority: s.ethnic_minority,
+            merit_family: s.merit_family,
+            no_working_capacity: s.no_working_capacity,
+            registered_on: s.registered_on,
+            placed_on: s.placed_on,
+            closed_on: s.closed_on,
+            last_recorded_at: at,
+        });
+        if track {
+            changes.status = status_row
+                .clone()
+                .filter(|s| self.status.as_ref() != Some(s));
+            let (changed, gone) = diff(&self.standings, &standings);
+            changes.standings = changed
+                .into_iter()
+                .map(|(standard, standing)| StandingRow {
+                    household_id,
+                    standard,
+                    standing,
+                })
+                .collect();
+            changes.standings_gone = gone;
+        }
+        self.status = status_row;
+        self.standings = standings;
+        let (Some(before_d), Some(before_r)) = (before_disbursements, before_relapses) else {
+            return None;
+        };
+        let (changed, gone) = diff(&before_d, &self.disbursements.touched(&touched));
+        changes.disbursements = changed.into_iter().map(|(_, d)| d).collect();
+        changes.disbursements_gone = gone;
+        changes.disbursements_guard = touches(new, &disbursements::RELEVANT);
+        if relapses_touched {
+            let (changed, gone) = diff(&before_r, &self.relapses.rows);
+            changes.relapses = changed.into_iter().map(|(_, r)| r).collect();
+            changes.relapses_gone = gone;
+        }
+        changes.relapses_guard =
+            touches(new, &re_poverty::RELEVANT) && !self.relapses.rows.is_empty();
+        changes.links = links(household_id, new);
+        Some(changes)
+    }
+}
+
+/// Whether `events` hold one of these types (a correction counts as the type it corrects too),
+/// as `HouseholdLog::touches` judges a batch.
+fn touches(events: &[Recorded<HouseholdEvent>], types: &[&str]) -> bool {
+    events.iter().any(|e| {
+        types.contains(&e.event.type_name())
+            || matches!(&e.event, HouseholdEvent::EventCorrected(c) if types.contains(&c.corrects_type.as_str()))
+    })
+}
+
+/// The correction links of `events`.
+fn links(household_id: Uuid, events: &[Recorded<HouseholdEvent>]) -> Vec<LinkRow> {
+    events
+        .iter()
+        .filter_map(|e| match &e.event {
+            HouseholdEvent::EventCorrected(c) => Some(LinkRow {
+                household_id,
+                correction_sequence: e.meta.sequence,
+                corrects_sequence: c.corrects_sequence,
+                original_sequence: c.original_sequence,
+                corrects_type: c.corrects_type.clone(),
+                voids: c.replacement.is_none(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The rows to write for one append: changed or new rows in full, gone rows by key.
@@ -131,52 +233,6 @@ pub struct RowChanges {
     pub relapses_gone: Vec<i64>,
     pub relapses_guard: bool,
     pub links: Vec<LinkRow>,
-}
-
-impl RowChanges {
-    /// What turns `before`'s rows into `after`'s (the rows of `log`, whose new events are the
-    /// ones appended), plus the correction links of the new events.
-    pub fn between(before: &HouseholdRows, after: &HouseholdRows, log: &HouseholdLog) -> Self {
-        let household_id = log.household_id;
-        let (standings, standings_gone) = diff(&before.standings, &after.standings);
-        let (disbursements, disbursements_gone) = diff(&before.disbursements, &after.disbursements);
-        let (relapses, relapses_gone) = diff(&before.relapses, &after.relapses);
-        RowChanges {
-            status: after
-                .status
-                .clone()
-                .filter(|s| before.status.as_ref() != Some(s)),
-            standings: standings
-                .into_iter()
-                .map(|(standard, standing)| StandingRow {
-                    household_id,
-                    standard,
-                    standing,
-                })
-                .collect(),
-            standings_gone,
-            disbursements: disbursements.into_iter().map(|(_, d)| d).collect(),
-            disbursements_gone,
-            disbursements_guard: disbursements::rewrites(log),
-            relapses: relapses.into_iter().map(|(_, r)| r).collect(),
-            relapses_gone,
-            relapses_guard: re_poverty::rewrites(log),
-            links: log
-                .new_events()
-                .filter_map(|e| match &e.event {
-                    HouseholdEvent::EventCorrected(c) => Some(LinkRow {
-                        household_id,
-                        correction_sequence: e.meta.sequence,
-                        corrects_sequence: c.corrects_sequence,
-                        original_sequence: c.original_sequence,
-                        corrects_type: c.corrects_type.clone(),
-                        voids: c.replacement.is_none(),
-                    }),
-                    _ => None,
-                })
-                .collect(),
-        }
-    }
 }
 
 /// PostgreSQL keeps microseconds: truncated as sqlx truncates a bound timestamp (parsing the

@@ -10,10 +10,15 @@
 //! of its supports, a correction, a move, a registration or a change of head, guarded by
 //! `disbursement_households.version`.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use imbl::OrdMap;
+
 use ansinh_events::household::{
-    FundingSource, HouseholdEvent, Policy, Replacement, SupportReceived,
+    FundingSource, HouseholdEvent, HouseholdState, Policy, Replacement, SupportReceived,
 };
-use chrono::{DateTime, NaiveDate, Utc};
+use ansinh_events::Recorded;
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -22,7 +27,7 @@ use crate::log::{self, enum_name, parse_enum, HouseholdLog, StoredEvent};
 use crate::status::to_i32;
 
 /// The events that can change a household's rows.
-const RELEVANT: [&str; 5] = [
+pub(crate) const RELEVANT: [&str; 5] = [
     "household_registered",
     "members_changed",
     "household_moved",
@@ -94,63 +99,187 @@ pub struct DisbursementList {
 
 /// The rows a household's history gives, in sequence order.
 pub fn rows(l: &HouseholdLog) -> Vec<Disbursement> {
-    let state = &l.state;
-    let head_name = state
-        .current
-        .as_ref()
-        .map(|c| c.head_name.clone())
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for (sequence, fact) in &state.facts {
-        if fact.type_name != "support_received" {
-            continue;
+    let mut rows = DisbursementRows::default();
+    let touched = rows.take_in(l.household_id, &l.events);
+    rows.finish(&l.state, &touched);
+    rows.rows.values().cloned().collect()
+}
+
+/// The events after which every row takes the head's name and its unit from the state again:
+/// a new head, or a move (recorded late, it changes the unit of supports after its day).
+const RESHAPING: [&str; 3] = ["household_registered", "members_changed", "household_moved"];
+
+/// A household's support rows, kept up to date event by event, so a command computes the rows
+/// its events change without the history before them (snapshots keep this too).
+///
+/// Each row's content comes from the events (the support, or the latest correction of it);
+/// the head's name and the unit on the disbursement day come from the folded state afterwards
+/// ([`DisbursementRows::finish`]), for the rows the events touched — or every row after a
+/// registration, a change of head or a move.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DisbursementRows {
+    /// By the sequence of the original `support_received`; persistent, like the state's maps,
+    /// so a command's copy shares every row it does not touch.
+    pub rows: OrdMap<i64, Disbursement>,
+    /// A corrected support's row as first recorded: a void shows that content again.
+    originals: OrdMap<i64, Disbursement>,
+}
+
+/// Which rows a batch of events touched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub all: bool,
+    pub keys: BTreeSet<i64>,
+}
+
+impl DisbursementRows {
+    /// Takes in events in sequence order; says which rows they touched.
+    pub fn take_in<'a>(
+        &mut self,
+        household_id: Uuid,
+        events: impl IntoIterator<Item = &'a Recorded<HouseholdEvent>>,
+    ) -> Touched {
+        let mut touched = Touched::default();
+        for e in events {
+            let sequence = e.meta.sequence;
+            match &e.event {
+                HouseholdEvent::SupportReceived(s) => {
+                    let row = content(household_id, sequence, s, e.meta.recorded_at);
+                    self.rows.insert(sequence, row);
+                    touched.keys.insert(sequence);
+                }
+                HouseholdEvent::EventCorrected(c) if c.corrects_type == "support_received" => {
+                    let o = c.original_sequence;
+                    let Some(current) = self.rows.get(&o) else {
+                        continue;
+                    };
+                    // Without what the state fills in, which is taken afresh for every row.
+                    let original = self.originals.entry(o).or_insert_with(|| Disbursement {
+                        head_name: String::new(),
+                        unit_code: String::new(),
+                        ..current.clone()
+                    });
+                    let mut row = match &c.replacement {
+                        Some(Replacement::SupportReceived(s)) => {
+                            let mut row = content(household_id, o, s, original.recorded_at);
+                            row.original_amount_vnd =
+                                Some(original.amount_vnd).filter(|a| *a != row.amount_vnd);
+                            row
+                        }
+                        _ => Disbursement {
+                            voided: true,
+                            ..original.clone()
+                        },
+                    };
+                    row.corrected_by = Some(sequence);
+                    row.correction_reason = Some(c.reason.clone());
+                    self.rows.insert(o, row);
+                    touched.keys.insert(o);
+                }
+                _ if reshapes(e) => touched.all = true,
+                _ => {}
+            }
         }
-        let Some(original) = l.event(*sequence) else {
-            continue;
-        };
-        let HouseholdEvent::SupportReceived(first) = &original.event else {
-            continue;
-        };
-        let latest_correction = state
-            .corrections
-            .iter()
-            .filter(|(_, o)| **o == *sequence)
-            .map(|(c, _)| *c)
-            .max();
-        let correction_reason =
-            latest_correction
-                .and_then(|c| l.event(c))
-                .and_then(|e| match &e.event {
-                    HouseholdEvent::EventCorrected(c) => Some(c.reason.clone()),
-                    _ => None,
-                });
-        let (support, voided): (&SupportReceived, bool) = match &fact.current {
-            Some(Replacement::SupportReceived(s)) => (s, false),
-            _ => (first, true),
-        };
-        let amount = support.amount_vnd.get();
-        out.push(Disbursement {
-            household_id: l.household_id,
-            sequence: *sequence,
-            head_name: head_name.clone(),
-            unit_code: log::unit_on(state, support.disbursed_on).unwrap_or_default(),
-            policy: support.policy,
-            amount_vnd: amount,
-            in_kind: support.in_kind.clone(),
-            funding_source: support.funding_source,
-            fund_id: support.fund_id.clone(),
-            disbursed_on: support.disbursed_on,
-            disbursed_by: support.disbursed_by.clone(),
-            decision_no: support.decision_no.clone(),
-            recipient_member: support.recipient_member.clone(),
-            recorded_at: original.meta.recorded_at,
-            original_amount_vnd: Some(first.amount_vnd.get()).filter(|a| *a != amount),
-            corrected_by: latest_correction,
-            correction_reason,
-            voided,
-        });
+        touched
     }
-    out
+
+    /// The rows `events` may change, as they stand before them: the supports they correct, or
+    /// every row when one of them takes the head or the units again.
+    pub fn before(&self, events: &[Recorded<HouseholdEvent>]) -> BTreeMap<i64, Disbursement> {
+        if events.iter().any(reshapes) {
+            return self.rows.iter().map(|(k, row)| (*k, row.clone())).collect();
+        }
+        events
+            .iter()
+            .filter_map(|e| match &e.event {
+                HouseholdEvent::EventCorrected(c) => self
+                    .rows
+                    .get_key_value(&c.original_sequence)
+                    .map(|(k, row)| (*k, row.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The rows `touched` names, as they stand now.
+    pub fn touched(&self, touched: &Touched) -> BTreeMap<i64, Disbursement> {
+        if touched.all {
+            return self.rows.iter().map(|(k, row)| (*k, row.clone())).collect();
+        }
+        touched
+            .keys
+            .iter()
+            .filter_map(|k| self.rows.get_key_value(k))
+            .map(|(k, row)| (*k, row.clone()))
+            .collect()
+    }
+
+    /// Gives the touched rows the head's name and the unit on their day from `state`, folded
+    /// past every event taken in.
+    pub fn finish(&mut self, state: &HouseholdState, touched: &Touched) {
+        let head_name = state
+            .current
+            .as_ref()
+            .map(|c| c.head_name.as_str())
+            .unwrap_or_default();
+        let refresh = |row: &mut Disbursement| {
+            head_name.clone_into(&mut row.head_name);
+            row.unit_code = log::unit_on(state, row.disbursed_on).unwrap_or_default();
+        };
+        if touched.all {
+            let keys: Vec<i64> = self.rows.keys().copied().collect();
+            for key in keys {
+                if let Some(row) = self.rows.get_mut(&key) {
+                    refresh(row);
+                }
+            }
+        } else {
+            for key in &touched.keys {
+                if let Some(row) = self.rows.get_mut(key) {
+                    refresh(row);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `e` changes the head's name or the units of a household's rows.
+fn reshapes(e: &Recorded<HouseholdEvent>) -> bool {
+    match &e.event {
+        HouseholdEvent::EventCorrected(c) => RESHAPING.contains(&c.corrects_type.as_str()),
+        other => RESHAPING.contains(&other.type_name()),
+    }
+}
+
+/// A support's row as its content says, before the state's head and unit are filled in.
+fn content(
+    household_id: Uuid,
+    sequence: i64,
+    support: &SupportReceived,
+    recorded_at: DateTime<Utc>,
+) -> Disbursement {
+    Disbursement {
+        household_id,
+        sequence,
+        head_name: String::new(),
+        unit_code: String::new(),
+        policy: support.policy,
+        amount_vnd: support.amount_vnd.get(),
+        in_kind: support.in_kind.clone(),
+        funding_source: support.funding_source,
+        fund_id: support.fund_id.clone(),
+        disbursed_on: support.disbursed_on,
+        disbursed_by: support.disbursed_by.clone(),
+        decision_no: support.decision_no.clone(),
+        recipient_member: support.recipient_member.clone(),
+        // PostgreSQL keeps microseconds: truncated as sqlx truncates a bound timestamp, so
+        // every write path stores the same instant.
+        recorded_at: recorded_at.trunc_subsecs(6),
+        original_amount_vnd: None,
+        corrected_by: None,
+        correction_reason: None,
+        voided: false,
+    }
 }
 
 // ------------------------------------------------------------------------------ writing

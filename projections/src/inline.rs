@@ -29,5 +29,6 @@ pub async fn apply_loaded(
     crate::history::apply(conn, events).await?;
     crate::disbursements::write(conn, logs).await?;
     crate::re_poverty::write(conn, logs).await?;
+    crate::snapshots::write_logs(conn, logs).await?;
     Ok(())
 }

@@ -38,6 +38,7 @@ pub mod re_poverty;
 pub mod rebuild;
 pub mod register_as_of;
 pub mod runner;
+pub mod snapshots;
 pub mod status;
 pub mod time_travel;
 pub mod units;

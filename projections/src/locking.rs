@@ -32,6 +32,7 @@ pub const LOCK_ORDER: &[&str] = &[
     "projection_checkpoints",
     "movement_households",
     "movement_counts",
+    "household_snapshots",
 ];
 
 /// `tables` sorted into [`LOCK_ORDER`] (tables it does not name go last, in their order).

@@ -9,8 +9,11 @@
 //! rewritten from its folded state (guarded by `re_poverty_households.version`) whenever a batch
 //! brings it something that can change them: a relapse, a support, a correction, a move.
 
+use std::collections::BTreeMap;
+
 use ansinh_events::household::{HouseholdEvent, HouseholdState};
 use ansinh_events::standards::Category;
+use ansinh_events::Recorded;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -19,7 +22,7 @@ use uuid::Uuid;
 use crate::log::{self, HouseholdLog, StoredEvent};
 use crate::status::to_i32;
 
-const RELEVANT: [&str; 7] = [
+pub(crate) const RELEVANT: [&str; 7] = [
     "household_registered",
     "members_changed",
     "household_moved",
@@ -77,71 +80,117 @@ pub struct RePovertyList {
 
 /// The relapses a household's history gives, in sequence order.
 pub fn rows(l: &HouseholdLog) -> Vec<Relapse> {
-    let state: &HouseholdState = &l.state;
-    let head_name = state
-        .current
-        .as_ref()
-        .map(|c| c.head_name.clone())
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for (index, e) in l.events.iter().enumerate() {
-        let (fell, category) = match &e.event {
-            HouseholdEvent::FellBackIntoPoverty(f) => (f, Category::Poor),
-            HouseholdEvent::FellBackIntoNearPoverty(f) => (f, Category::NearPoor),
-            _ => continue,
-        };
-        let before = &l.events[..index];
-        let exit = before
-            .iter()
-            .rev()
-            .find_map(|p| match (&p.event, category) {
-                (HouseholdEvent::ExitedPoverty(x), Category::Poor)
-                    if x.standard == fell.standard =>
-                {
-                    Some((x.decision_no.clone(), x.to))
+    let mut rows = RelapseRows::default();
+    rows.take_in(&l.events);
+    rows.finish(l.household_id, &l.state);
+    rows.rows.into_values().collect()
+}
+
+/// A household's relapse rows, kept up to date event by event, so a command computes them
+/// without the history before its events (snapshots keep this too).
+///
+/// What a relapse takes from the events before it (the exit it follows, the classification
+/// whose survey gives the cause) is noted as the events come; the unit, the head's name, the
+/// supports in between and the cause are taken from the folded state afterwards
+/// ([`RelapseRows::finish`]). Households have few relapses, so all of them are refreshed
+/// whenever an event can change one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RelapseRows {
+    /// By the sequence of the `fell_back_into_*` event.
+    pub rows: BTreeMap<i64, Relapse>,
+    /// Standard → the latest exit from poverty (decision, where to).
+    exits_poor: BTreeMap<String, (String, Category)>,
+    /// Standard → the latest exit from near-poverty.
+    exits_near_poor: BTreeMap<String, (String, Category)>,
+    /// Standard → the survey behind its latest classification.
+    classified_from: BTreeMap<String, i64>,
+    /// Relapse → the survey whose cause of poverty it shows.
+    cause_surveys: BTreeMap<i64, i64>,
+}
+
+impl RelapseRows {
+    /// Takes in events in sequence order; says whether they can change a row.
+    pub fn take_in<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a Recorded<HouseholdEvent>>,
+    ) -> bool {
+        let mut touched = false;
+        for e in events {
+            touched |= RELEVANT.contains(&e.event.type_name());
+            let (fell, category, exit) = match &e.event {
+                HouseholdEvent::ExitedPoverty(x) => {
+                    let exit = (x.decision_no.clone(), x.to);
+                    self.exits_poor.insert(x.standard.clone(), exit);
+                    continue;
                 }
-                (HouseholdEvent::ExitedNearPoverty(x), Category::NearPoor)
-                    if x.standard == fell.standard =>
-                {
-                    Some((x.decision_no.clone(), x.to))
+                HouseholdEvent::ExitedNearPoverty(x) => {
+                    let exit = (x.decision_no.clone(), x.to);
+                    self.exits_near_poor.insert(x.standard.clone(), exit);
+                    continue;
                 }
-                _ => None,
-            });
-        let cause = before
-            .iter()
-            .rev()
-            .find_map(|p| match &p.event {
-                HouseholdEvent::HouseholdClassified(c) if c.standard == fell.standard => {
-                    Some(c.survey_sequence)
+                HouseholdEvent::HouseholdClassified(c) => {
+                    self.classified_from
+                        .insert(c.standard.clone(), c.survey_sequence);
+                    continue;
                 }
-                _ => None,
-            })
-            .and_then(|survey| state.surveys.get(&survey))
-            .and_then(|s| s.cause_of_poverty.clone());
-        let between = state
-            .supports
-            .values()
-            .filter(|s| s.disbursed_on >= fell.exited_on && s.disbursed_on < fell.decided_on);
-        let (count, amount) = between.fold((0, 0), |(n, vnd), s| (n + 1, vnd + s.amount_vnd.get()));
-        out.push(Relapse {
-            household_id: l.household_id,
-            sequence: e.meta.sequence,
-            standard: fell.standard.clone(),
-            category,
-            unit_code: log::unit_on(state, fell.decided_on).unwrap_or_default(),
-            head_name: head_name.clone(),
-            exited_on: fell.exited_on,
-            exit_decision_no: exit.as_ref().map(|x| x.0.clone()),
-            exited_to: exit.map(|x| x.1),
-            fell_back_on: fell.decided_on,
-            fell_back_decision_no: fell.decision_no.clone(),
-            fell_back_from: fell.from,
-            supports_between: count,
-            supports_between_vnd: amount,
-            cause,
-        });
+                HouseholdEvent::FellBackIntoPoverty(f) => {
+                    (f, Category::Poor, self.exits_poor.get(&f.standard))
+                }
+                HouseholdEvent::FellBackIntoNearPoverty(f) => {
+                    (f, Category::NearPoor, self.exits_near_poor.get(&f.standard))
+                }
+                _ => continue,
+            };
+            let sequence = e.meta.sequence;
+            if let Some(survey) = self.classified_from.get(&fell.standard) {
+                self.cause_surveys.insert(sequence, *survey);
+            }
+            let row = Relapse {
+                household_id: e.meta.household_id,
+                sequence,
+                standard: fell.standard.clone(),
+                category,
+                unit_code: String::new(),
+                head_name: String::new(),
+                exited_on: fell.exited_on,
+                exit_decision_no: exit.map(|x| x.0.clone()),
+                exited_to: exit.map(|x| x.1),
+                fell_back_on: fell.decided_on,
+                fell_back_decision_no: fell.decision_no.clone(),
+                fell_back_from: fell.from,
+                supports_between: 0,
+                supports_between_vnd: 0,
+                cause: None,
+            };
+            self.rows.insert(sequence, row);
+        }
+        touched
     }
-    out
+
+    /// Fills in every row what it takes from `state`, folded past every event taken in.
+    pub fn finish(&mut self, household_id: Uuid, state: &HouseholdState) {
+        let head_name = state
+            .current
+            .as_ref()
+            .map(|c| c.head_name.as_str())
+            .unwrap_or_default();
+        for row in self.rows.values_mut() {
+            row.household_id = household_id;
+            head_name.clone_into(&mut row.head_name);
+            row.unit_code = log::unit_on(state, row.fell_back_on).unwrap_or_default();
+            let between = state
+                .supports
+                .values()
+                .filter(|s| s.disbursed_on >= row.exited_on && s.disbursed_on < row.fell_back_on);
+            (row.supports_between, row.supports_between_vnd) =
+                between.fold((0, 0), |(n, vnd), s| (n + 1, vnd + s.amount_vnd.get()));
+            row.cause = self
+                .cause_surveys
+                .get(&row.sequence)
+                .and_then(|survey| state.surveys.get(survey))
+                .and_then(|s| s.cause_of_poverty.clone());
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------ writing

@@ -39,16 +39,19 @@ pub enum Projection {
     Disbursements,
     RePoverty,
     Movements,
+    /// Not a read model but the households' snapshots (a cache of state and rows).
+    Snapshots,
 }
 
 impl Projection {
     /// In the order their tables are locked and written.
-    pub const ALL: [Projection; 5] = [
+    pub const ALL: [Projection; 6] = [
         Projection::Status,
         Projection::History,
         Projection::Disbursements,
         Projection::RePoverty,
         Projection::Movements,
+        Projection::Snapshots,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +61,7 @@ impl Projection {
             Projection::Disbursements => "disbursements",
             Projection::RePoverty => "re_poverty",
             Projection::Movements => "movements",
+            Projection::Snapshots => "snapshots",
         }
     }
 
@@ -75,6 +79,7 @@ impl Projection {
             Projection::Disbursements => &["disbursement_households", "disbursements"],
             Projection::RePoverty => &["re_poverty_households", "re_poverty"],
             Projection::Movements => &["movement_households", "movement_counts"],
+            Projection::Snapshots => &["household_snapshots"],
         }
     }
 }
@@ -85,7 +90,7 @@ pub enum RebuildError {
     #[error("database error during rebuild: {0}")]
     Database(#[from] sqlx::Error),
     #[error(
-        "unknown read model {0:?}; known: status, history, disbursements, re_poverty, movements"
+        "unknown read model {0:?}; known: status, history, disbursements, re_poverty, movements, snapshots"
     )]
     UnknownProjection(String),
 }
@@ -234,6 +239,7 @@ async fn once(
                 Projection::Disbursements => crate::disbursements::write(&mut tx, &logs).await?,
                 Projection::RePoverty => crate::re_poverty::write(&mut tx, &logs).await?,
                 Projection::Movements => crate::movements::write(&mut tx, &logs).await?,
+                Projection::Snapshots => crate::snapshots::write_logs(&mut tx, &logs).await?,
             }
         }
         done += rows.len() as u64;

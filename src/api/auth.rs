@@ -269,7 +269,7 @@ pub struct HouseholdAccess<N> {
 impl<N> HouseholdAccess<N> {
     /// The household's folded state.
     pub fn state(&self) -> &HouseholdState {
-        &self.household.log.state
+        &self.household.state
     }
 
     /// The household's unit now (after moves and corrections).
@@ -287,8 +287,8 @@ impl<N: Need> FromRequestParts<AppState> for HouseholdAccess<N> {
         let HouseholdId(id) = HouseholdId::from_request_parts(parts, state).await?;
         let for_write = N::PERMISSION == Permission::WriteHouseholds;
         let household = load(state, id, for_write).await?;
-        let placed_on = household.log.state.placed_on();
-        auth.require_household_scope(state, id, unit_of(&household.log.state), placed_on)
+        let placed_on = household.state.placed_on();
+        auth.require_household_scope(state, id, unit_of(&household.state), placed_on)
             .await?;
         Ok(HouseholdAccess {
             id,

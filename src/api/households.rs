@@ -642,12 +642,16 @@ pub async fn show(
     if query.known_on.is_some() {
         auth.require(Permission::ReadAsKnown)?;
     }
-    let log = &current.log;
-    let current = &log.state;
+    let current = &current.state;
     let unit = unit_of(current).to_owned();
     let version = current.version();
     let (shown, decisions) = if query.as_of.is_none() && query.known_on.is_none() {
-        (current.clone(), latest_decisions(&log.events, None, None))
+        let decisions = current
+            .statuses
+            .iter()
+            .map(|(standard, s)| (standard.clone(), (s.last_proposed, s.last_reason.clone())))
+            .collect();
+        (current.clone(), decisions)
     } else {
         let events = state.log.events(id).await?;
         let decisions = latest_decisions(&events, query.as_of, query.known_on);
@@ -880,7 +884,7 @@ pub async fn verify(
     Ok(Json(Verification {
         intact: report.intact(),
         events: report.events,
-        head_hash: household.log.state.chain.hash.clone(),
+        head_hash: household.state.chain.hash.clone(),
         broken: report
             .broken
             .into_iter()

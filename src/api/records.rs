@@ -308,7 +308,7 @@ pub async fn correct(
             replacement(
                 &state,
                 &auth,
-                (id, &household.log.state),
+                (id, &household.state),
                 input.corrects_sequence,
                 value,
             )

@@ -30,7 +30,7 @@ pub async fn load(state: &AppState, id: Uuid, for_write: bool) -> Result<Arc<Cac
     } else {
         state.log.household_from_log(id).await?
     };
-    if loaded.log.state.registered_on.is_none() {
+    if loaded.state.registered_on.is_none() {
         return Err(ApiError::household_not_found(id));
     }
     Ok(loaded)
@@ -137,15 +137,10 @@ pub async fn execute(
             .log
             .household_at(household_id, headers.if_match)
             .await?;
-        if current.log.state.registered_on.is_some() {
-            let placed_on = current.log.state.placed_on();
-            auth.require_household_scope(
-                state,
-                household_id,
-                unit_of(&current.log.state),
-                placed_on,
-            )
-            .await?;
+        if current.state.registered_on.is_some() {
+            let placed_on = current.state.placed_on();
+            auth.require_household_scope(state, household_id, unit_of(&current.state), placed_on)
+                .await?;
         }
         match state
             .log

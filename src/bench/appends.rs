@@ -20,7 +20,7 @@ use crate::store::{EventLog, StoreError};
 /// Events each benchmark household holds before the timed appends start.
 const HISTORY: usize = 10;
 
-fn command(household_id: Uuid, action: HouseholdCommand) -> Command {
+pub(super) fn command(household_id: Uuid, action: HouseholdCommand) -> Command {
     Command {
         ctx: CommandContext::new(
             household_id,
@@ -32,7 +32,7 @@ fn command(household_id: Uuid, action: HouseholdCommand) -> Command {
     }
 }
 
-fn registration() -> HouseholdCommand {
+pub(super) fn registration() -> HouseholdCommand {
     HouseholdCommand::Register {
         registration: HouseholdRegistered {
             head_name: "Nguyễn Văn An".into(),
@@ -58,7 +58,7 @@ fn registration() -> HouseholdCommand {
     }
 }
 
-fn support() -> HouseholdCommand {
+pub(super) fn support() -> HouseholdCommand {
     HouseholdCommand::RecordSupport(SupportReceived {
         policy: Policy::ElectricitySubsidy,
         amount_vnd: Vnd::new(46_000).unwrap_or_default(),
@@ -89,7 +89,7 @@ pub async fn plain_insert(
     .map(|_| ())
 }
 
-fn to_sqlx(e: StoreError) -> sqlx::Error {
+pub(super) fn to_sqlx(e: StoreError) -> sqlx::Error {
     match e {
         StoreError::Database(e) => e,
         other => sqlx::Error::Protocol(other.to_string()),

@@ -2,6 +2,7 @@
 //! same run on the same server (the machine is shared and noisy, so only ratios mean much).
 
 mod appends;
+mod history;
 mod measure;
 mod pages;
 mod province;
@@ -24,6 +25,8 @@ pub struct BenchOptions {
 pub enum Section {
     /// Single commands through the store, at 1 and 8 clients.
     Appends,
+    /// Appends to and cold loads of households of 1,000 events against ones of 10.
+    History,
     /// Import, rebuild, verify, HTTP commands and reads, pages, on a generated province.
     Province,
     /// `ansinh units reform` on the province as it stood before 1 July 2025.
@@ -41,6 +44,9 @@ pub async fn run(
     let work = tempfile::tempdir().map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
     if wanted(Section::Appends) {
         appends::run(pool, options, &mut table).await?;
+    }
+    if wanted(Section::History) {
+        history::run(pool, options, &mut table).await?;
     }
     if wanted(Section::Province) {
         province::run(pool, options, &mut table, work.path()).await?;

@@ -1,36 +1,36 @@
 //! Households this process has recently loaded or written, so a command is decided without
-//! reading the household's history again.
+//! reading the household again.
 //!
-//! The cache is only ever a guess at the newest version: an append decided on a stale entry
-//! (another process wrote meanwhile) fails on the stream's unique index like any lost race,
-//! and the entry is dropped and reloaded. Bounded by the number of events held.
+//! An entry is the household's folded state and its inline read-model rows, never its event
+//! list: a command moves both on with its own events alone. The cache is only ever a guess at
+//! the newest version: an append decided on a stale entry (another process wrote meanwhile)
+//! fails on the stream's unique index like any lost race, and the entry is dropped and
+//! reloaded. Bounded by the number of events the held states stand for.
 
 use std::sync::Arc;
 
+use ansinh_events::household::HouseholdState;
 use ansinh_projections::changes::HouseholdRows;
-use ansinh_projections::HouseholdLog;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 use uuid::Uuid;
 
-/// Events held across all cached households (about 1–2 KB each in memory).
+/// Events the cached states stand for, across all households.
 pub const DEFAULT_CAPACITY_EVENTS: u64 = 100_000;
 
-/// A household's history as stored, its folded state and its inline read-model rows.
-#[derive(Debug)]
+/// A household's folded state and its inline read-model rows.
+#[derive(Debug, Clone)]
 pub struct Cached {
-    pub log: HouseholdLog,
+    pub household_id: Uuid,
+    pub state: HouseholdState,
     pub rows: HouseholdRows,
+    /// The sequence of the newest snapshot of the household this process knows of (0: none).
+    pub snapshot_at: i64,
 }
 
 impl Cached {
-    pub fn new(log: HouseholdLog) -> Self {
-        let rows = HouseholdRows::of(&log);
-        Cached { log, rows }
-    }
-
     pub fn version(&self) -> i64 {
-        self.log.version()
+        self.state.version()
     }
 }
 
@@ -39,7 +39,7 @@ struct ByEvents;
 
 impl Weighter<Uuid, Arc<Cached>> for ByEvents {
     fn weight(&self, _: &Uuid, value: &Arc<Cached>) -> u64 {
-        value.log.events.len() as u64 + 1
+        value.state.types.len() as u64 + 1
     }
 }
 
@@ -62,7 +62,7 @@ impl HouseholdCache {
 
     /// Keeps `value` unless a newer version is already held (appends can finish out of order).
     pub fn offer(&self, value: Arc<Cached>) {
-        let id = value.log.household_id;
+        let id = value.household_id;
         if self
             .0
             .peek(&id)

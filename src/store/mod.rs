@@ -1,10 +1,12 @@
 //! The household event log on esrs's `PgStore`, with the project's own schema (see
 //! `migrations/`), typed conflicts, idempotent commands and a gap-safe position reader.
 //!
-//! Commands are decided by the esrs aggregate (`Household::handle_command`) on a household
-//! loaded through esrs or held in this process's [`cache`], and appended in one statement
-//! ([`append`]) with their inline read-model rows. The stream's unique index keeps every
-//! append honest: one decided on a stale state fails like any lost race.
+//! Commands are decided by the esrs aggregate (`Household::handle_command`) on a household's
+//! folded state — held in this process's [`cache`], or read as its [`snapshot`] plus the events
+//! after it — and appended in one statement ([`append`]) with the inline read-model rows their
+//! events change, computed from those events alone: a command's cost does not grow with the
+//! household's history. The stream's unique index keeps every append honest: one decided on
+//! a stale state fails like any lost race.
 
 mod append;
 pub mod cache;
@@ -13,12 +15,15 @@ pub mod position;
 
 use std::sync::Arc;
 
-use ansinh_events::household::{Command, Household, HouseholdError, HouseholdEvent};
+use ansinh_events::household::{
+    Command, Household, HouseholdError, HouseholdEvent, HouseholdState,
+};
 use ansinh_events::Recorded;
-use ansinh_projections::changes::{HouseholdRows, RowChanges};
-use ansinh_projections::{log, HouseholdLog};
+use ansinh_projections::changes::HouseholdRows;
+use ansinh_projections::snapshots as snapshot;
 use esrs::store::postgres::{PgStore, PgStoreBuilder, PgStoreError, UuidFormat};
 use esrs::store::EventStore;
+use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -99,18 +104,75 @@ impl EventLog {
         self.household_from_log(household_id).await
     }
 
-    /// The household read from the log, never from the cache (which it refreshes): for reads
-    /// shown to people, where a state another process has moved on must not be served.
+    /// The household read from the database, never from the cache (which it refreshes): for
+    /// reads shown to people, where a state another process has moved on must not be served.
+    /// Its snapshot (when sound) and the events after it; a long tail gets a new snapshot.
     pub async fn household_from_log(&self, household_id: Uuid) -> Result<Arc<Cached>, StoreError> {
-        let events = self.read_events(household_id).await?;
-        let loaded = Arc::new(Cached::new(HouseholdLog {
+        let (mut state, mut rows) = match snapshot::load(&self.pool, household_id).await? {
+            Some(s) => (s.state, s.rows),
+            None => Default::default(),
+        };
+        let from = state.version();
+        let tail = self.read_events_after(household_id, from).await?;
+        for e in &tail {
+            state = state.apply(e);
+        }
+        rows.extend(household_id, &state, &tail);
+        let mut snapshot_at = from;
+        if tail.len() as i64 >= snapshot::EVERY {
+            snapshot_at = self.snapshot_later(household_id, &state, &rows);
+        }
+        let loaded = Arc::new(Cached {
             household_id,
-            state: log::fold(&events),
-            events,
-            first_new: 1,
-        }));
+            state,
+            rows,
+            snapshot_at,
+        });
         self.cache.offer(Arc::clone(&loaded));
         Ok(loaded)
+    }
+
+    /// Writes a snapshot of the household in the background; returns the sequence it stands at
+    /// (the old one if it could not be encoded).
+    fn snapshot_later(
+        &self,
+        household_id: Uuid,
+        state: &HouseholdState,
+        rows: &HouseholdRows,
+    ) -> i64 {
+        match snapshot::encode(household_id, state, rows) {
+            Ok(encoded) => {
+                let at = encoded.sequence;
+                tokio::spawn(snapshot::write_one(self.pool.clone(), encoded));
+                at
+            }
+            Err(e) => {
+                tracing::warn!(%household_id, error = %e, "snapshot not encoded");
+                0
+            }
+        }
+    }
+
+    /// The household's events after `sequence`, in order.
+    async fn read_events_after(
+        &self,
+        household_id: Uuid,
+        sequence: i64,
+    ) -> Result<Vec<Recorded<HouseholdEvent>>, StoreError> {
+        let rows: Vec<(Json<Recorded<HouseholdEvent>>,)> = sqlx::query_as(
+            "SELECT payload FROM household_events
+              WHERE aggregate_id = $1 AND sequence_number > $2
+              ORDER BY sequence_number",
+        )
+        .bind(household_id)
+        .bind(i32::try_from(sequence).unwrap_or(i32::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::ColumnDecode { source, .. } => StoreError::Corrupt(source.to_string()),
+            e => StoreError::Database(e),
+        })?;
+        Ok(rows.into_iter().map(|(Json(e),)| e).collect())
     }
 
     /// Like [`EventLog::household`], but a cached state at another version than the caller's
@@ -196,7 +258,7 @@ impl EventLog {
         command: Command,
         expected_version: Option<i64>,
     ) -> Result<Appended, StoreError> {
-        let household_id = current.log.household_id;
+        let household_id = current.household_id;
         let version = current.version();
         if let Some(expected) = expected_version {
             if expected != version {
@@ -210,7 +272,7 @@ impl EventLog {
         let idempotency = command.ctx.idempotency.clone();
         // A key belongs to the user who sent it.
         let owner = command.ctx.actor.user_id;
-        let events = <Household as esrs::Aggregate>::handle_command(&current.log.state, command)?;
+        let events = <Household as esrs::Aggregate>::handle_command(&current.state, command)?;
         if events.is_empty() {
             return Ok(Appended {
                 household_id,
@@ -219,26 +281,26 @@ impl EventLog {
                 replayed: false,
             });
         }
-        let mut next = current.log.clone();
-        next.first_new = version + 1;
+        let mut next = current.clone();
         for e in &events {
             next.state = std::mem::take(&mut next.state).apply(e);
         }
-        next.events.extend(events.iter().cloned());
-        let rows = HouseholdRows::of(&next);
-        let changes = RowChanges::between(&current.rows, &rows, &next);
-        match append::append(
+        let changes = next.rows.advance(household_id, &next.state, &events);
+        let sent = append::append(
             &self.pool,
             household_id,
             &events,
             idempotency.as_ref().map(|i| (owner, i)),
             &changes,
         )
-        .await
-        {
+        .await;
+        match sent {
             Ok(()) => {
                 let version = next.version();
-                self.cache.offer(Arc::new(Cached { log: next, rows }));
+                if version - next.snapshot_at >= snapshot::EVERY {
+                    next.snapshot_at = self.snapshot_later(household_id, &next.state, &next.rows);
+                }
+                self.cache.offer(Arc::new(next));
                 Ok(Appended {
                     household_id,
                     version,

@@ -53,10 +53,14 @@ async fn writer(app: Arc<TestApp>, token: String, id: Uuid, stop: Arc<AtomicBool
     posts
 }
 
-/// Every read model's rows, ordered, as JSON.
+/// Every read model's rows, ordered, as JSON (snapshots aside: a cache, stamped when written,
+/// and only for long households; tests/snapshots.rs checks them against the log).
 async fn tables(pool: &PgPool) -> BTreeMap<&'static str, Vec<Value>> {
     let mut out = BTreeMap::new();
-    for p in Projection::ALL {
+    for p in Projection::ALL
+        .into_iter()
+        .filter(|p| *p != Projection::Snapshots)
+    {
         for table in p.tables() {
             let rows: Vec<Value> = sqlx::query_scalar(&format!(
                 "SELECT to_jsonb(t) FROM {table} t ORDER BY to_jsonb(t)::text"
@@ -84,7 +88,8 @@ async fn rebuilds_beside_eight_writers_neither_deadlock_nor_fail_and_leave_a_fre
         .map(|id| tokio::spawn(writer(app.clone(), token.clone(), *id, stop.clone())))
         .collect();
 
-    // All of them, then each alone, four times over: 24 rebuilds, as in the issue.
+    // All of them, then each alone, four times over: 28 rebuilds (24 in the issue, before
+    // snapshots were one).
     let mut rebuilds = 0;
     for _ in 0..4 {
         let mut runs = vec![Projection::ALL.to_vec()];
@@ -102,7 +107,7 @@ async fn rebuilds_beside_eight_writers_neither_deadlock_nor_fail_and_leave_a_fre
         // A writer's failed POST panics its task: no 500, no deadlock answered.
         posts += w.await.expect("every POST answered 201");
     }
-    assert_eq!(rebuilds, 24);
+    assert_eq!(rebuilds, 4 * (Projection::ALL.len() + 1));
     assert!(posts >= WRITERS * 15, "{posts} POSTs");
 
     app.projected().await;

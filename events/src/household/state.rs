@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use imbl::OrdMap;
+use serde::{Deserialize, Serialize};
 
 use crate::area::Area;
 use crate::chain::ChainHead;
@@ -23,7 +25,7 @@ use super::lifecycle::Prior;
 
 /// A correctable fact: its original type and date, and its content after corrections
 /// (`None` once voided).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fact {
     pub type_name: &'static str,
     pub effective_on: NaiveDate,
@@ -31,7 +33,7 @@ pub struct Fact {
 }
 
 /// A household's standing under one standard.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StandardStatus {
     pub category: Category,
     /// When the current category was first decided (re-confirmations keep it).
@@ -42,9 +44,14 @@ pub struct StandardStatus {
     pub last_decision_no: String,
     pub exited_poverty_on: Option<NaiveDate>,
     pub exited_near_poverty_on: Option<NaiveDate>,
+    /// What the survey behind the latest decision proposed, and the chair's reason when the
+    /// decision departs from it.
+    pub last_proposed: Category,
+    pub last_reason: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Serialisable as a snapshot's state (see the store's `snapshot` module).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HouseholdState {
     /// Where this household's hash chain stands; new events link onto it.
     pub chain: ChainHead,
@@ -57,17 +64,20 @@ pub struct HouseholdState {
     pub former_members: Vec<Member>,
     pub closed: bool,
     /// Current surveys by sequence.
-    pub surveys: BTreeMap<i64, HouseholdSurveyed>,
-    /// Current supports by sequence.
-    pub supports: BTreeMap<i64, SupportReceived>,
+    pub surveys: OrdMap<i64, HouseholdSurveyed>,
+    /// Current supports by sequence. The maps that grow with the history are persistent
+    /// (`imbl`): a command clones the state to fold its events onto, and that clone shares
+    /// everything it does not change, so its cost does not grow with the history.
+    pub supports: OrdMap<i64, SupportReceived>,
     /// Standard id → standing.
     pub statuses: BTreeMap<String, StandardStatus>,
     /// Correctable facts by original sequence.
-    pub facts: BTreeMap<i64, Fact>,
+    pub facts: OrdMap<i64, Fact>,
     /// Correction sequence → original sequence it corrects.
-    pub corrections: BTreeMap<i64, i64>,
+    pub corrections: OrdMap<i64, i64>,
     /// The type of every event, by sequence.
-    pub types: BTreeMap<i64, &'static str>,
+    #[serde(with = "type_names")]
+    pub types: OrdMap<i64, &'static str>,
 }
 
 impl HouseholdState {
@@ -110,6 +120,8 @@ impl HouseholdState {
                         last_decision_no: c.decision_no.clone(),
                         exited_poverty_on,
                         exited_near_poverty_on,
+                        last_proposed: c.proposed,
+                        last_reason: c.reason.clone(),
                     },
                 );
             }
@@ -273,5 +285,68 @@ impl HouseholdState {
         for (sequence, content) in &facts {
             self.apply_fact(*sequence, content);
         }
+    }
+}
+
+/// A fact as a snapshot stores it (serde cannot borrow a `&'static str` from a snapshot).
+#[derive(Deserialize)]
+struct StoredFact {
+    type_name: String,
+    effective_on: NaiveDate,
+    current: Option<Replacement>,
+}
+
+impl<'de> Deserialize<'de> for Fact {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = StoredFact::deserialize(d)?;
+        Ok(Fact {
+            type_name: type_name::known(&f.type_name).ok_or_else(|| {
+                serde::de::Error::custom(format!("unknown event type {:?}", f.type_name))
+            })?,
+            effective_on: f.effective_on,
+            current: f.current,
+        })
+    }
+}
+
+/// A stored state (a snapshot) names event types by their contract names; reading one back
+/// gives the catalogue's own `&'static str`, and an unknown name is an error (the snapshot is
+/// then dropped and the household folded from its events).
+mod type_name {
+    use crate::household::HouseholdEvent;
+
+    pub fn known(name: &str) -> Option<&'static str> {
+        HouseholdEvent::TYPE_NAMES
+            .iter()
+            .copied()
+            .find(|known| *known == name)
+    }
+}
+
+mod type_names {
+    use std::collections::BTreeMap;
+
+    use imbl::OrdMap;
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        names: &OrdMap<i64, &'static str>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(names.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<OrdMap<i64, &'static str>, D::Error> {
+        let names = BTreeMap::<i64, String>::deserialize(d)?;
+        names
+            .into_iter()
+            .map(|(sequence, name)| {
+                super::type_name::known(&name)
+                    .map(|known| (sequence, known))
+                    .ok_or_else(|| de::Error::custom(format!("unknown event type {name:?}")))
+            })
+            .collect()
     }
 }

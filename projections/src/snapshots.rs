@@ -1,0 +1,205 @@
+//! Snapshots of households (table `household_snapshots`, migrations/0027): the folded state
+//! and inline rows at one event, so loading a household costs a snapshot and the events after
+//! it, not its whole history.
+//!
+//! Never trusted blindly: a snapshot is used only when its schema version is [`SCHEMA_VERSION`],
+//! its body matches its digest and parses, and both the row and the state inside it name the
+//! hash of the household's event at its sequence. Anything else is deleted (with a warning) and
+//! the household is folded from its events; the chain and `verify` never look at snapshots.
+
+use crate::changes::HouseholdRows;
+use crate::log::HouseholdLog;
+use ansinh_events::household::HouseholdState;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Bumped whenever `HouseholdState` or `HouseholdRows` change shape or meaning: older
+/// snapshots are then dropped and written again.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// A household gets a new snapshot once this many events came after its last one.
+pub const EVERY: i64 = 64;
+
+#[derive(Serialize)]
+struct BodyRef<'a> {
+    state: &'a HouseholdState,
+    rows: &'a HouseholdRows,
+}
+
+#[derive(Deserialize)]
+struct Body {
+    state: HouseholdState,
+    rows: HouseholdRows,
+}
+
+/// A snapshot ready to be written.
+pub struct Encoded {
+    pub household_id: Uuid,
+    pub sequence: i64,
+    pub hash: String,
+    pub body: String,
+    pub body_crc32: i64,
+}
+
+/// Encodes a household's state and rows (the state names its chain head).
+pub fn encode(
+    household_id: Uuid,
+    state: &HouseholdState,
+    rows: &HouseholdRows,
+) -> Result<Encoded, serde_json::Error> {
+    let body = serde_json::to_string(&BodyRef { state, rows })?;
+    Ok(Encoded {
+        household_id,
+        sequence: state.chain.sequence,
+        hash: state.chain.hash.clone(),
+        body_crc32: i64::from(crc32fast::hash(body.as_bytes())),
+        body,
+    })
+}
+
+/// Snapshots of the households of a batch (import, rebuild) whose history is long enough for
+/// one to pay ([`EVERY`] events or more).
+pub async fn write_logs(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(), sqlx::Error> {
+    let mut encoded = Vec::new();
+    for l in logs.iter().filter(|l| l.version() >= EVERY) {
+        let rows = HouseholdRows::of(l);
+        encoded.push(
+            encode(l.household_id, &l.state, &rows)
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+        );
+    }
+    write(conn, &encoded).await
+}
+
+/// Writes snapshots, keeping a newer one already stored (writers may finish out of order).
+pub async fn write(conn: &mut PgConnection, snapshots: &[Encoded]) -> Result<(), sqlx::Error> {
+    if snapshots.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = snapshots.iter().map(|s| s.household_id).collect();
+    let sequences: Vec<i32> = snapshots
+        .iter()
+        .map(|s| i32::try_from(s.sequence).unwrap_or(i32::MAX))
+        .collect();
+    let hashes: Vec<&str> = snapshots.iter().map(|s| s.hash.as_str()).collect();
+    let bodies: Vec<&str> = snapshots.iter().map(|s| s.body.as_str()).collect();
+    let digests: Vec<i64> = snapshots.iter().map(|s| s.body_crc32).collect();
+    sqlx::query(
+        "INSERT INTO household_snapshots
+             (household_id, sequence, hash, schema_version, body, body_crc32)
+         SELECT id, seq, hash, $6, body, digest
+           FROM UNNEST($1::uuid[], $2::int[], $3::text[], $4::text[], $5::bigint[])
+                AS s(id, seq, hash, body, digest)
+         ON CONFLICT (household_id) DO UPDATE
+            SET sequence = EXCLUDED.sequence, hash = EXCLUDED.hash,
+                schema_version = EXCLUDED.schema_version, body = EXCLUDED.body,
+                body_crc32 = EXCLUDED.body_crc32, written_at = now()
+          WHERE household_snapshots.sequence < EXCLUDED.sequence
+             OR household_snapshots.schema_version <> EXCLUDED.schema_version",
+    )
+    .bind(&ids)
+    .bind(&sequences)
+    .bind(&hashes)
+    .bind(&bodies)
+    .bind(&digests)
+    .bind(SCHEMA_VERSION)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One snapshot, written on its own connection (after an append: a failure only costs a
+/// longer load later, so it is logged, never returned to the command).
+pub async fn write_one(pool: PgPool, snapshot: Encoded) {
+    let written = async {
+        let mut conn = pool.acquire().await?;
+        write(&mut conn, std::slice::from_ref(&snapshot)).await
+    }
+    .await;
+    if let Err(e) = written {
+        tracing::warn!(household_id = %snapshot.household_id, error = %e, "snapshot not written");
+    }
+}
+
+/// A snapshot that passed every check.
+pub struct Loaded {
+    pub state: HouseholdState,
+    pub rows: HouseholdRows,
+}
+
+/// Why a stored snapshot was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejected {
+    OldSchema(i32),
+    /// The household has no event with the snapshot's hash at its sequence.
+    HashMismatch,
+    BodyDigest,
+    Body(String),
+}
+
+/// The household's snapshot, if it has one that passes every check; one that fails is
+/// deleted, so the next write puts a sound one in its place.
+pub async fn load(pool: &PgPool, household_id: Uuid) -> Result<Option<Loaded>, sqlx::Error> {
+    let row: Option<(i32, String, i32, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT s.sequence, s.hash, s.schema_version, s.body, s.body_crc32,
+                e.payload->'meta'->>'hash'
+           FROM household_snapshots s
+           LEFT JOIN household_events e
+             ON e.aggregate_id = s.household_id AND e.sequence_number = s.sequence
+          WHERE s.household_id = $1",
+    )
+    .bind(household_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((sequence, hash, schema_version, body, digest, event_hash)) = row else {
+        return Ok(None);
+    };
+    match check(
+        sequence,
+        &hash,
+        schema_version,
+        &body,
+        digest,
+        event_hash.as_deref(),
+    ) {
+        Ok(loaded) => Ok(Some(loaded)),
+        Err(why) => {
+            tracing::warn!(%household_id, sequence, ?why, "snapshot dropped; folding the household from its events");
+            sqlx::query(
+                "DELETE FROM household_snapshots WHERE household_id = $1 AND sequence = $2",
+            )
+            .bind(household_id)
+            .bind(sequence)
+            .execute(pool)
+            .await?;
+            Ok(None)
+        }
+    }
+}
+
+/// The checks a stored snapshot must pass to be used.
+pub fn check(
+    sequence: i32,
+    hash: &str,
+    schema_version: i32,
+    body: &str,
+    body_crc32: i64,
+    event_hash: Option<&str>,
+) -> Result<Loaded, Rejected> {
+    if schema_version != SCHEMA_VERSION {
+        return Err(Rejected::OldSchema(schema_version));
+    }
+    if event_hash != Some(hash) {
+        return Err(Rejected::HashMismatch);
+    }
+    if i64::from(crc32fast::hash(body.as_bytes())) != body_crc32 {
+        return Err(Rejected::BodyDigest);
+    }
+    let Body { state, rows } =
+        serde_json::from_str(body).map_err(|e| Rejected::Body(e.to_string()))?;
+    if state.chain.hash != hash || state.chain.sequence != i64::from(sequence) {
+        return Err(Rejected::HashMismatch);
+    }
+    Ok(Loaded { state, rows })
+}
