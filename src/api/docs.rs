@@ -11,7 +11,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
 use super::{
-    admin, households, records, reform, registers, reports, verification, worklist, AppState,
+    admin, households, records, reform, registers, reports, review, verification, worklist,
+    AppState,
 };
 
 #[derive(OpenApi)]
@@ -37,6 +38,10 @@ use super::{
         records::decide,
         records::support,
         records::correct,
+        review::meeting,
+        review::complaint,
+        review::resolve,
+        review::review,
         registers::re_poverty,
         registers::disbursements,
         registers::disbursement_summary,
@@ -56,6 +61,7 @@ use super::{
     tags(
         (name = "households", description = "Registration, status, history and chain checks"),
         (name = "records", description = "Surveys, decisions, supports and corrections"),
+        (name = "review", description = "The review in public: village meetings, complaints and their resolution"),
         (name = "registers", description = "Registers for supervision"),
         (name = "reports", description = "Movement reports"),
         (name = "administration", description = "Users, administrative units and the read-access log"),

@@ -291,7 +291,14 @@ impl From<HouseholdError> for ApiError {
                 current_version: None,
                 code: e.code(),
             },
-            HouseholdError::NotRegistered => ApiError::NotFound(e.to_string()),
+            HouseholdError::NotRegistered | HouseholdError::NoSuchComplaint { .. } => {
+                ApiError::NotFound(e.to_string())
+            }
+            HouseholdError::ComplaintAlreadyResolved { .. } => ApiError::Conflict {
+                detail: e.to_string(),
+                current_version: None,
+                code: e.code(),
+            },
             HouseholdError::Chain(_) => ApiError::internal(e),
             HouseholdError::InvalidReplacement(_) => ApiError::Invalid {
                 field: e.path(),

@@ -12,6 +12,7 @@ pub mod records;
 pub mod reform;
 pub mod registers;
 pub mod reports;
+pub mod review;
 pub mod verification;
 pub mod worklist;
 pub mod write;
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(households::router())
         .merge(records::router())
+        .merge(review::router())
         .merge(registers::router())
         .merge(reports::router())
         .merge(worklist::router())

@@ -21,6 +21,7 @@ mod pages_registers;
 mod probe_edge;
 mod probe_units;
 mod reform;
+mod review;
 mod sign_in;
 mod story;
 mod users_cli;
