@@ -11,8 +11,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
 use super::{
-    admin, households, records, reform, registers, reports, review, verification, worklist,
-    AppState,
+    admin, households, postings, records, reform, registers, reports, review, verification,
+    worklist, AppState,
 };
 
 #[derive(OpenApi)]
@@ -42,6 +42,8 @@ use super::{
         review::complaint,
         review::resolve,
         review::review,
+        postings::create,
+        postings::public_posting,
         registers::re_poverty,
         registers::disbursements,
         registers::disbursement_summary,
@@ -249,7 +251,12 @@ mod tests {
         }
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for (method, op) in item.as_object().expect("operations") {
-                assert!(op["security"].is_array(), "{method} {path} has no security");
+                // The public postings are read without sign-in, on purpose.
+                let public = path.starts_with("/api/v1/public/");
+                assert!(
+                    op["security"].is_array() != public,
+                    "{method} {path}: security must be declared on every operation but the public ones"
+                );
             }
         }
     }

@@ -18,6 +18,7 @@ mod households_list;
 mod layers;
 mod locking;
 mod pages_registers;
+mod postings;
 mod probe_edge;
 mod probe_units;
 mod reform;
