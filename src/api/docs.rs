@@ -11,8 +11,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
 use super::{
-    admin, households, postings, records, reform, registers, reports, review, verification,
-    worklist, AppState,
+    admin, households, postings, records, reform, registers, reports, review, review_report,
+    verification, worklist, AppState,
 };
 
 #[derive(OpenApi)]
@@ -44,6 +44,7 @@ use super::{
         review::review,
         postings::create,
         postings::public_posting,
+        review_report::review_report,
         registers::re_poverty,
         registers::disbursements,
         registers::disbursement_summary,

@@ -15,6 +15,7 @@ pub mod reform;
 pub mod registers;
 pub mod reports;
 pub mod review;
+pub mod review_report;
 pub mod verification;
 pub mod worklist;
 pub mod write;
@@ -96,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .merge(records::router())
         .merge(review::router())
         .merge(postings::router())
+        .merge(review_report::router())
         .merge(registers::router())
         .merge(reports::router())
         .merge(worklist::router())

@@ -23,6 +23,7 @@ mod probe_edge;
 mod probe_units;
 mod reform;
 mod review;
+mod review_story;
 mod sign_in;
 mod story;
 mod users_cli;
