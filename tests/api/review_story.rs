@@ -267,6 +267,27 @@ async fn the_scripted_review_of_one_commune_runs_end_to_end() {
         .expect("verify");
     assert!(verified.intact(), "{:?}", verified.broken);
 
+    // Rebuilding the read models from the log, new event types and all, gives them back.
+    let status = |pool: sqlx::PgPool| async move {
+        let rows: Vec<(uuid::Uuid, String, i64)> = sqlx::query_as(
+            "SELECT household_id, unit_code, version::bigint FROM household_status ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("status");
+        rows
+    };
+    let before = status(app.pool.clone()).await;
+    ansinh_projections::rebuild::rebuild(
+        &app.pool,
+        &ansinh_projections::rebuild::Projection::ALL,
+        1_000,
+        |_, _| {},
+    )
+    .await
+    .expect("rebuild");
+    assert_eq!(status(app.pool.clone()).await, before);
+
     // The supervisors' page.
     let (cookie, _) = helpers::signed_in(
         &app,
