@@ -701,8 +701,13 @@ async fn run_verify(
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     for b in &report.broken {
+        let kind = match b.log {
+            "household_events" => "household",
+            "posting_events" => "posting",
+            other => other,
+        };
         println!(
-            "BROKEN household {} at event {}: {}",
+            "BROKEN {kind} {} at event {}: {}",
             b.household_id, b.first_bad_sequence, b.problem
         );
     }

@@ -51,9 +51,10 @@ pub struct Anchor {
 pub struct VerifyReport {
     pub households: u64,
     pub events: u64,
-    /// Streams of the other chained tables checked (postings, …); their events are counted
-    /// in `events`.
+    /// Streams of the other chained tables checked (postings, …), and their events (not in
+    /// `households` and `events`, which the anchor and backups speak of).
     pub other_chains: u64,
+    pub other_events: u64,
     pub broken: Vec<BrokenChain>,
     pub anchor: Option<Anchor>,
 }
@@ -128,6 +129,7 @@ async fn verify_from(
         households: 0,
         events: 0,
         other_chains: 0,
+        other_events: 0,
         broken: Vec::new(),
         anchor: None,
     };
@@ -193,7 +195,11 @@ async fn verify_from(
                     }
                 }
                 current.chain.push_owned(sequence, payload);
-                report.events += 1;
+                if anchored {
+                    report.events += 1;
+                } else {
+                    report.other_events += 1;
+                }
                 progress.inc(1);
             }
         }
