@@ -105,23 +105,33 @@ fn today() -> NaiveDate {
     (Utc::now() + chrono::Duration::hours(7)).date_naive()
 }
 
-/// Every event of `types` of the households now in `unit` or below, with the household's unit.
+/// The events the report reads, of the households now in `unit` or below, with the
+/// household's unit: surveys and complaints of `period` (any period for `None`), every
+/// resolution, and the decisions that are flagged or on a household of `posted`. Filtered in
+/// the statement, so a province's report does not read every decision of every household.
 async fn unit_events(
     state: &AppState,
     unit: &str,
-    types: &[&str],
+    period: Option<&str>,
+    posted: &[Uuid],
 ) -> Result<Vec<(Uuid, String, i32, Value)>, ApiError> {
-    let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
     let rows: Vec<(Uuid, String, i32, sqlx::types::Json<Value>)> = sqlx::query_as(
         "SELECT e.aggregate_id, s.unit_code, e.sequence_number, e.payload->'data'
            FROM household_status s
            JOIN household_events e ON e.aggregate_id = s.household_id
           WHERE s.unit_code IN (SELECT descendant FROM admin_unit_closure WHERE ancestor = $1)
-            AND e.payload->>'type' = ANY($2)
+            AND (   (e.payload->>'type' IN ('complaint_received', 'household_surveyed')
+                     AND ($2::text IS NULL OR e.payload->'data'->>'period' = $2))
+                 OR e.payload->>'type' = 'complaint_resolved'
+                 OR (e.payload->>'type' = 'household_classified'
+                     AND (e.payload->'data' ? 'open_complaints'
+                          OR e.payload->'data' ? 'sent_back_on'
+                          OR e.aggregate_id = ANY($3))))
           ORDER BY e.aggregate_id, e.sequence_number",
     )
     .bind(unit)
-    .bind(&types)
+    .bind(period)
+    .bind(posted)
     .fetch_all(&state.pool)
     .await?;
     Ok(rows
@@ -156,17 +166,18 @@ pub async fn review_report(
         .map(|p| p.trim().to_owned())
         .filter(|p| !p.is_empty());
     let today = today();
-    let events = unit_events(
-        &state,
-        &unit,
-        &[
-            "complaint_received",
-            "complaint_resolved",
-            "household_classified",
-            "household_surveyed",
-        ],
-    )
-    .await?;
+    // Postings of the unit and below first: the decisions on their households are read.
+    let units: Vec<String> =
+        sqlx::query_scalar("SELECT descendant FROM admin_unit_closure WHERE ancestor = $1")
+            .bind(&unit)
+            .fetch_all(&state.pool)
+            .await?;
+    let postings = posting_log::opened(&state.pool, &units, period.as_deref(), None).await?;
+    let posted: Vec<Uuid> = postings
+        .iter()
+        .flat_map(|(_, p)| p.items.iter().map(|i| i.household_id))
+        .collect();
+    let events = unit_events(&state, &unit, period.as_deref(), &posted).await?;
     let in_period = |data: &Value| period.as_deref().is_none_or(|p| data["period"] == p);
 
     // Complaints of the period and their resolutions.
@@ -256,34 +267,33 @@ pub async fn review_report(
         })
         .collect();
 
-    // Postings of the unit and below, and decisions on their households before they closed.
-    let units: Vec<String> =
-        sqlx::query_scalar("SELECT descendant FROM admin_unit_closure WHERE ancestor = $1")
-            .bind(&unit)
-            .fetch_all(&state.pool)
-            .await?;
-    let postings = posting_log::opened(&state.pool, &units, period.as_deref(), None).await?;
+    // Decisions on posted households taken before their posting closed.
+    let mut by_household: BTreeMap<Uuid, Vec<&Value>> = BTreeMap::new();
+    let mut unit_of: BTreeMap<Uuid, &str> = BTreeMap::new();
+    for (id, unit_code, _, data) in &events {
+        by_household.entry(*id).or_default().push(data);
+        unit_of.insert(*id, unit_code);
+    }
     let mut households_posted = 0u32;
     let mut early = Vec::new();
     for (_, posting) in &postings {
         households_posted += u32::try_from(posting.items.len()).unwrap_or(u32::MAX);
         for item in &posting.items {
-            let survey_of_period = events.iter().filter(|(id, _, _, d)| {
-                *id == item.household_id
-                    && d.get("survey_date").is_some()
-                    && d["period"] == posting.period.as_str()
-            });
-            let Some(first_survey) = survey_of_period
-                .filter_map(|(_, _, _, d)| date(&d["survey_date"]))
-                .min()
-            else {
+            let Some(own) = by_household.get(&item.household_id) else {
                 continue;
             };
-            for (id, unit_code, _, d) in &events {
-                if *id != item.household_id
-                    || d.get("survey_sequence").is_none()
-                    || d.get("category").is_none()
-                {
+            let first_survey = own
+                .iter()
+                .filter(|d| {
+                    d.get("survey_date").is_some() && d["period"] == posting.period.as_str()
+                })
+                .filter_map(|d| date(&d["survey_date"]))
+                .min();
+            let Some(first_survey) = first_survey else {
+                continue;
+            };
+            for d in own {
+                if d.get("survey_sequence").is_none() || d.get("category").is_none() {
                     continue;
                 }
                 let Some(decided_on) = date(&d["decided_on"]) else {
@@ -291,8 +301,11 @@ pub async fn review_report(
                 };
                 if decided_on >= first_survey && decided_on <= posting.posted_to {
                     early.push(EarlyDecision {
-                        household_id: *id,
-                        unit_code: unit_code.clone(),
+                        household_id: item.household_id,
+                        unit_code: unit_of
+                            .get(&item.household_id)
+                            .map(|u| (*u).to_owned())
+                            .unwrap_or_default(),
                         decision_no: text(&d["decision_no"]),
                         decided_on,
                         posted_to: posting.posted_to,
