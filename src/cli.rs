@@ -44,6 +44,11 @@ pub enum Command {
         /// come from it, and with https the session cookie is Secure.
         #[arg(long, env = "ANSINH_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Requests a minute one client address may make to the public posting pages and
+        /// API (no sign-in); past it they answer 429 with Retry-After.
+        #[arg(long, env = "ANSINH_PUBLIC_RATE_LIMIT", default_value_t = crate::api::rate_limit::DEFAULT_PER_MINUTE,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        public_rate_limit: u32,
     },
     /// Apply the database schema and load the shipped administrative units.
     Migrate,
@@ -267,8 +272,13 @@ impl Cli {
 pub async fn run(cli: Cli) -> Result<u8, Failure> {
     let location = cli.location();
     match cli.command {
-        Command::Serve { bind, public_url } => {
-            let web = web_config(public_url.as_deref())?;
+        Command::Serve {
+            bind,
+            public_url,
+            public_rate_limit,
+        } => {
+            let mut web = web_config(public_url.as_deref())?;
+            web.public_rate_per_minute = Some(public_rate_limit);
             serve(
                 &location,
                 bind,
@@ -691,8 +701,13 @@ async fn run_verify(
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     for b in &report.broken {
+        let kind = match b.log {
+            "household_events" => "household",
+            "posting_events" => "posting",
+            other => other,
+        };
         println!(
-            "BROKEN household {} at event {}: {}",
+            "BROKEN {kind} {} at event {}: {}",
             b.household_id, b.first_bad_sequence, b.problem
         );
     }

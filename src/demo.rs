@@ -82,13 +82,17 @@ pub async fn seed(
         .map_err(|e| DemoError::Generate(e.to_string()))?
         .map_err(|e| DemoError::Generate(e.to_string()))?;
         // Line numbers as a file would have them (header = line 1).
+        let today = crate::verify::today();
+        let complaints = crate::generate::complaints::plan(&generated.reviews, today);
         let sheets = Sheets {
             reviews: (2..).zip(generated.reviews).collect(),
             supports: (2..).zip(generated.supports).collect(),
         };
-        import_sheets(pool, sheets, standards, &options, &bar)
+        let summary = import_sheets(pool, sheets, standards, &options, &bar)
             .await
-            .map_err(|e| DemoError::Import(e.to_string()))
+            .map_err(|e| DemoError::Import(e.to_string()))?;
+        record_complaints(pool, complaints).await?;
+        Ok::<_, DemoError>(summary)
     };
     // Ctrl-C while seeding must stop the embedded PostgreSQL too (the caller drops it on an
     // error), not kill the process and leave the server running: the signal is listened to
@@ -106,6 +110,49 @@ pub async fn seed(
         summary.households, summary.events_written, summary.seconds
     );
     Ok(summary.households as i64)
+}
+
+/// Records the generator's complaints (see [`crate::generate::complaints`]) through the
+/// event log, as an officer would; one the rules refuse is skipped with a warning.
+async fn record_complaints(
+    pool: &PgPool,
+    planned: Vec<crate::generate::complaints::PlannedComplaint>,
+) -> Result<(), DemoError> {
+    use ansinh_events::household::{Command, HouseholdCommand};
+    use ansinh_events::review_deadlines::{ReviewDeadlines, COMPLAINT_RESOLUTION};
+    use ansinh_events::{Actor, CommandContext, Source};
+    let log = crate::store::EventLog::new(pool.clone())
+        .await
+        .map_err(|e| DemoError::Import(e.to_string()))?;
+    let actor = Actor::system("ansinh demo");
+    for p in planned {
+        let ctx = || {
+            CommandContext::new(
+                p.household_id,
+                actor.clone(),
+                Source::Cli,
+                chrono::Utc::now(),
+            )
+        };
+        let received = HouseholdCommand::ReceiveComplaint {
+            complaint_id: p.complaint_id,
+            deadline: ReviewDeadlines::shipped()
+                .on(COMPLAINT_RESOLUTION, p.complaint.received_on)
+                .cloned(),
+            complaint: p.complaint.clone(),
+            received_by: "Cán bộ văn hóa – xã hội xã".to_owned(),
+        };
+        let mut commands = vec![received];
+        commands.extend(p.resolution.clone().map(HouseholdCommand::ResolveComplaint));
+        for action in commands {
+            let command = Command { ctx: ctx(), action };
+            if let Err(e) = log.execute_retrying(command).await {
+                tracing::warn!(household = %p.household_id, error = %e, "demo complaint skipped");
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One new user per role, in units that exist today. The commune officer gets the commune

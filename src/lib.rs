@@ -14,6 +14,7 @@ pub mod import;
 pub mod movement_report;
 pub mod passwords;
 pub mod pg;
+pub mod posting_log;
 pub mod progress;
 pub mod projection_runner;
 pub mod rebuild;

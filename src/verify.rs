@@ -25,8 +25,15 @@ pub enum VerifyError {
     UnknownHousehold(Uuid),
 }
 
+/// Every table holding hash-chained streams (esrs layout: `aggregate_id`, `sequence_number`,
+/// `payload`). The first is the household log, the only one the daily anchor covers.
+pub const CHAINED_TABLES: &[&str] = &["household_events", "posting_events"];
+
 #[derive(Debug, Clone, Serialize)]
 pub struct BrokenChain {
+    /// The table the chain is in (see [`CHAINED_TABLES`]).
+    pub log: &'static str,
+    /// The stream's id (a household's, or another aggregate's such as a posting's).
     pub household_id: Uuid,
     pub first_bad_sequence: i64,
     pub problem: String,
@@ -44,6 +51,10 @@ pub struct Anchor {
 pub struct VerifyReport {
     pub households: u64,
     pub events: u64,
+    /// Streams of the other chained tables checked (postings, …), and their events (not in
+    /// `households` and `events`, which the anchor and backups speak of).
+    pub other_chains: u64,
+    pub other_events: u64,
     pub broken: Vec<BrokenChain>,
     pub anchor: Option<Anchor>,
 }
@@ -117,17 +128,21 @@ async fn verify_from(
     let mut report = VerifyReport {
         households: 0,
         events: 0,
+        other_chains: 0,
+        other_events: 0,
         broken: Vec::new(),
         anchor: None,
     };
     let mut anchor_lines = Sha256::new();
     let mut anchor_counts = (0u64, 0u64);
-    let mut walk: Option<Walk> = None;
-
-    let mut finish = |walk: Walk, report: &mut VerifyReport| {
-        report.households += 1;
+    let mut finish = |walk: Walk, report: &mut VerifyReport, log: &'static str| {
+        if log == CHAINED_TABLES[0] {
+            report.households += 1;
+        } else {
+            report.other_chains += 1;
+        }
         if let Err(b) = walk.chain.finish() {
-            report.broken.push(broken(walk.household_id, &b));
+            report.broken.push(broken(log, walk.household_id, &b));
         }
         if let Some(head) = walk.anchor_head {
             anchor_lines.update(format!(
@@ -139,48 +154,61 @@ async fn verify_from(
         }
     };
 
-    // Reading and hashing overlap: a task streams rows in chunks while this one hashes.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<Row>, sqlx::Error>>(8);
-    let reader = tokio::spawn(stream_rows(source, household, tx));
-    while let Some(chunk) = rx.recv().await {
-        for (household_id, sequence, payload) in chunk? {
-            let sequence = i64::from(sequence);
-            if walk.as_ref().map(|w| w.household_id) != Some(household_id) {
-                if let Some(done) = walk.take() {
-                    finish(done, &mut report);
-                }
-                walk = Some(Walk {
-                    household_id,
-                    chain: ChainVerifier::new(household_id),
-                    anchor_head: None,
-                });
-            }
-            let Some(current) = walk.as_mut() else {
-                continue;
-            };
-            let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
-            // The anchor head is read before the payload is handed to the verifier.
-            if let Some(cutoff) = cutoff {
-                if recorded_at(&payload).is_some_and(|at| at < cutoff) {
-                    current.anchor_head = Some(ChainHead {
-                        sequence,
-                        hash: payload["meta"]["hash"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned(),
+    let mut source = source;
+    for &log in CHAINED_TABLES {
+        // One household is looked for in the household log only.
+        if household.is_some() && log != CHAINED_TABLES[0] {
+            continue;
+        }
+        let anchored = log == CHAINED_TABLES[0];
+        // Reading and hashing overlap: a task streams rows in chunks while this one hashes.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<Row>, sqlx::Error>>(8);
+        let reader = tokio::spawn(stream_rows(source, log, household, tx));
+        let mut walk: Option<Walk> = None;
+        while let Some(chunk) = rx.recv().await {
+            for (household_id, sequence, payload) in chunk? {
+                let sequence = i64::from(sequence);
+                if walk.as_ref().map(|w| w.household_id) != Some(household_id) {
+                    if let Some(done) = walk.take() {
+                        finish(done, &mut report, log);
+                    }
+                    walk = Some(Walk {
+                        household_id,
+                        chain: ChainVerifier::new(household_id),
+                        anchor_head: None,
                     });
                 }
+                let Some(current) = walk.as_mut() else {
+                    continue;
+                };
+                let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+                // The anchor head is read before the payload is handed to the verifier.
+                if let (Some(cutoff), true) = (cutoff, anchored) {
+                    if recorded_at(&payload).is_some_and(|at| at < cutoff) {
+                        current.anchor_head = Some(ChainHead {
+                            sequence,
+                            hash: payload["meta"]["hash"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        });
+                    }
+                }
+                current.chain.push_owned(sequence, payload);
+                if anchored {
+                    report.events += 1;
+                } else {
+                    report.other_events += 1;
+                }
+                progress.inc(1);
             }
-            current.chain.push_owned(sequence, payload);
-            report.events += 1;
-            progress.inc(1);
         }
-    }
-    let source = reader
-        .await
-        .map_err(|e| VerifyError::Database(sqlx::Error::Protocol(e.to_string())))?;
-    if let Some(done) = walk.take() {
-        finish(done, &mut report);
+        source = reader
+            .await
+            .map_err(|e| VerifyError::Database(sqlx::Error::Protocol(e.to_string())))?;
+        if let Some(done) = walk.take() {
+            finish(done, &mut report, log);
+        }
     }
     if let Some(id) = household {
         if report.events == 0 {
@@ -203,34 +231,40 @@ type Row = (Uuid, i32, String);
 type RowSender = tokio::sync::mpsc::Sender<Result<Vec<Row>, sqlx::Error>>;
 
 /// Sends the log's rows in (household, sequence) order, in chunks; hands the source back.
-async fn stream_rows(mut source: Source, household: Option<Uuid>, tx: RowSender) -> Source {
+async fn stream_rows(
+    mut source: Source,
+    log: &'static str,
+    household: Option<Uuid>,
+    tx: RowSender,
+) -> Source {
     match &mut source {
-        Source::Pool(pool) => send_rows(&*pool, household, tx).await,
-        Source::Connection(conn) => send_rows(&mut **conn, household, tx).await,
+        Source::Pool(pool) => send_rows(&*pool, log, household, tx).await,
+        Source::Connection(conn) => send_rows(&mut **conn, log, household, tx).await,
     }
     source
 }
 
 async fn send_rows<'e>(
     executor: impl sqlx::Executor<'e, Database = Postgres> + 'e,
+    log: &'static str,
     household: Option<Uuid>,
     tx: RowSender,
 ) {
+    // `log` is one of CHAINED_TABLES, never input.
+    let one = format!(
+        "SELECT aggregate_id, sequence_number, payload::text FROM {log}
+          WHERE aggregate_id = $1 ORDER BY sequence_number"
+    );
+    let all = format!(
+        "SELECT aggregate_id, sequence_number, payload::text FROM {log}
+          ORDER BY aggregate_id, sequence_number"
+    );
     const CHUNK: usize = 1_000;
     // Two statements, not `$1 IS NULL OR aggregate_id = $1`, which a generic plan answers
     // with a full scan even for one household.
     let mut rows = match household {
-        Some(id) => sqlx::query_as::<_, Row>(
-            "SELECT aggregate_id, sequence_number, payload::text FROM household_events
-              WHERE aggregate_id = $1 ORDER BY sequence_number",
-        )
-        .bind(id)
-        .fetch(executor),
-        None => sqlx::query_as::<_, Row>(
-            "SELECT aggregate_id, sequence_number, payload::text FROM household_events
-              ORDER BY aggregate_id, sequence_number",
-        )
-        .fetch(executor),
+        Some(id) => sqlx::query_as::<_, Row>(&one).bind(id).fetch(executor),
+        None => sqlx::query_as::<_, Row>(&all).fetch(executor),
     };
     let mut chunk = Vec::with_capacity(CHUNK);
     loop {
@@ -257,8 +291,9 @@ fn recorded_at(payload: &Value) -> Option<DateTime<Utc>> {
     payload["meta"]["recorded_at"].as_str()?.parse().ok()
 }
 
-fn broken(household_id: Uuid, b: &ChainBreak) -> BrokenChain {
+fn broken(log: &'static str, household_id: Uuid, b: &ChainBreak) -> BrokenChain {
     BrokenChain {
+        log,
         household_id,
         first_bad_sequence: b.sequence(),
         problem: b.to_string(),
@@ -269,8 +304,10 @@ fn broken(household_id: Uuid, b: &ChainBreak) -> BrokenChain {
 pub async fn count_events<'e>(
     executor: impl sqlx::Executor<'e, Database = Postgres>,
 ) -> Result<u64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM household_events")
-        .fetch_one(executor)
-        .await?;
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM household_events) + (SELECT count(*) FROM posting_events)",
+    )
+    .fetch_one(executor)
+    .await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }

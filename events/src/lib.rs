@@ -10,6 +10,8 @@ pub mod envelope;
 pub mod household;
 pub mod money;
 pub mod policy_params;
+pub mod posting;
+pub mod review_deadlines;
 pub mod standards;
 pub mod text;
 

@@ -837,6 +837,8 @@ fn a_decision_records_the_category_and_the_movement() {
                 proposed: Category::Poor,
                 survey_sequence: 2,
                 previous: None,
+                open_complaints: vec![],
+                sent_back_on: None,
             }),
             HouseholdEvent::BecamePoor(BecamePoor {
                 standard: "vn-2022-2025".to_owned(),

@@ -11,7 +11,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
 use super::{
-    admin, households, records, reform, registers, reports, verification, worklist, AppState,
+    admin, households, postings, records, reform, registers, reports, review, review_report,
+    verification, worklist, AppState,
 };
 
 #[derive(OpenApi)]
@@ -37,6 +38,13 @@ use super::{
         records::decide,
         records::support,
         records::correct,
+        review::meeting,
+        review::complaint,
+        review::resolve,
+        review::review,
+        postings::create,
+        postings::public_posting,
+        review_report::review_report,
         registers::re_poverty,
         registers::disbursements,
         registers::disbursement_summary,
@@ -56,6 +64,7 @@ use super::{
     tags(
         (name = "households", description = "Registration, status, history and chain checks"),
         (name = "records", description = "Surveys, decisions, supports and corrections"),
+        (name = "review", description = "The review in public: village meetings, complaints and their resolution"),
         (name = "registers", description = "Registers for supervision"),
         (name = "reports", description = "Movement reports"),
         (name = "administration", description = "Users, administrative units and the read-access log"),
@@ -243,7 +252,12 @@ mod tests {
         }
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for (method, op) in item.as_object().expect("operations") {
-                assert!(op["security"].is_array(), "{method} {path} has no security");
+                // The public postings are read without sign-in, on purpose.
+                let public = path.starts_with("/api/v1/public/");
+                assert!(
+                    op["security"].is_array() != public,
+                    "{method} {path}: security must be declared on every operation but the public ones"
+                );
             }
         }
     }

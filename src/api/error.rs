@@ -79,6 +79,9 @@ pub enum ApiError {
     TooLarge,
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Past a public route's per-address limit (429, with `Retry-After`).
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The database cannot be reached (down, restarting, or no connection free in time):
     /// 503, so clients retry, and never confused with a fault of the request or of ansinh.
     /// The reason is logged, not shown.
@@ -154,6 +157,7 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -169,6 +173,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "conflict",
             ApiError::TooLarge => "too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::TooManyRequests(_) => "too-many-requests",
             ApiError::DatabaseUnavailable(_) => "database-unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -291,7 +296,14 @@ impl From<HouseholdError> for ApiError {
                 current_version: None,
                 code: e.code(),
             },
-            HouseholdError::NotRegistered => ApiError::NotFound(e.to_string()),
+            HouseholdError::NotRegistered | HouseholdError::NoSuchComplaint { .. } => {
+                ApiError::NotFound(e.to_string())
+            }
+            HouseholdError::ComplaintAlreadyResolved { .. } => ApiError::Conflict {
+                detail: e.to_string(),
+                current_version: None,
+                code: e.code(),
+            },
             HouseholdError::Chain(_) => ApiError::internal(e),
             HouseholdError::InvalidReplacement(_) => ApiError::Invalid {
                 field: e.path(),

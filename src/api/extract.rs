@@ -224,12 +224,27 @@ pub async fn uuid_path<S: Send + Sync>(
     state: &S,
     what: &str,
 ) -> Result<Uuid, ApiError> {
-    let Path(raw) = Path::<String>::from_request_parts(parts, state)
-        .await
-        .map_err(|e| ApiError::bad_parameter("id", e.body_text()))?;
-    check_text("id", &raw)?;
-    Uuid::parse_str(&raw)
-        .map_err(|_| ApiError::bad_parameter("id", format!("{raw:?} is not a {what} id (a UUID)")))
+    named_uuid_path(parts, state, "id", what).await
+}
+
+/// The path parameter `name` as a UUID (routes may carry more than one, such as a complaint's
+/// `/households/{id}/complaints/{complaint_id}`); 400 naming it otherwise.
+pub async fn named_uuid_path<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+    what: &str,
+) -> Result<Uuid, ApiError> {
+    let Path(params) =
+        Path::<std::collections::BTreeMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_parameter(name, e.body_text()))?;
+    let raw = params
+        .get(name)
+        .ok_or_else(|| ApiError::bad_parameter(name, format!("the path has no {name}")))?;
+    check_text(name, raw)?;
+    Uuid::parse_str(raw)
+        .map_err(|_| ApiError::bad_parameter(name, format!("{raw:?} is not a {what} id (a UUID)")))
 }
 
 /// The `{id}` of a household route.

@@ -834,13 +834,26 @@ pub async fn history(
     HouseholdId(id): HouseholdId,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
-    let found = history::page_in_unit::<history::RawData>(
-        &state.pool,
-        id,
-        q.after.unwrap_or(0),
-        q.limit.unwrap_or(1000),
-    )
-    .await?;
+    let (after, limit) = (q.after.unwrap_or(0), q.limit.unwrap_or(1000));
+    if super::review::sees_contact(auth.user().role) {
+        let found =
+            history::page_in_unit::<history::RawData>(&state.pool, id, after, limit).await?;
+        let Some(history::PageInUnit {
+            unit_code: Some(unit),
+            placed_on,
+            page,
+        }) = found
+        else {
+            return Err(ApiError::household_not_found(id));
+        };
+        // The unit comes with the page (one statement, not two); nothing is handed out before
+        // the scope check.
+        auth.require_household_scope(&state, id, &unit, placed_on)
+            .await?;
+        return Ok(PersonalDataRead::one(id, &unit).attach(Json(page)));
+    }
+    // Other readers get the page without complainants' contact details.
+    let found = history::page_in_unit::<serde_json::Value>(&state.pool, id, after, limit).await?;
     let Some(history::PageInUnit {
         unit_code: Some(unit),
         placed_on,
@@ -849,10 +862,10 @@ pub async fn history(
     else {
         return Err(ApiError::household_not_found(id));
     };
-    // The unit comes with the page (one statement, not two); nothing is handed out before the
-    // scope check.
     auth.require_household_scope(&state, id, &unit, placed_on)
         .await?;
+    let mut page = serde_json::to_value(page).map_err(ApiError::internal)?;
+    super::review::hide_contacts(&mut page);
     Ok(PersonalDataRead::one(id, &unit).attach(Json(page)))
 }
 

@@ -8,10 +8,14 @@ pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod households;
+pub mod postings;
+pub mod rate_limit;
 pub mod records;
 pub mod reform;
 pub mod registers;
 pub mod reports;
+pub mod review;
+pub mod review_report;
 pub mod verification;
 pub mod worklist;
 pub mod write;
@@ -58,6 +62,8 @@ pub struct AppState {
     pub web: Arc<WebConfig>,
     /// The last verification of every chain, reused while the log has not grown.
     pub anchors: verification::AnchorCache,
+    /// Requests per client address on the public routes.
+    pub public_limit: rate_limit::RateLimiter,
 }
 
 impl AppState {
@@ -66,6 +72,10 @@ impl AppState {
     pub fn new(pool: PgPool, log: EventLog, standards: Standards, web: WebConfig) -> AppState {
         AppState {
             access_log: AccessLog::start(&pool),
+            public_limit: rate_limit::RateLimiter::new(
+                web.public_rate_per_minute
+                    .unwrap_or(rate_limit::DEFAULT_PER_MINUTE),
+            ),
             sessions: PostgresStore::new(pool.clone()),
             web: Arc::new(web),
             anchors: Default::default(),
@@ -85,6 +95,9 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(households::router())
         .merge(records::router())
+        .merge(review::router())
+        .merge(postings::router())
+        .merge(review_report::router())
         .merge(registers::router())
         .merge(reports::router())
         .merge(worklist::router())
@@ -101,8 +114,23 @@ pub fn router(state: AppState) -> Router {
             .nest("/api/v1", protected.clone())
             .with_state(state.clone()),
     );
+    // Reachable without sign-in: the posted lists only, limited per client address.
+    let public = Router::new()
+        .route(
+            "/api/v1/public/postings/{unit_code}/{period}",
+            get(postings::public_posting),
+        )
+        .route(
+            "/public/{unit_code}/{period}",
+            get(crate::web::public::page),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_public,
+        ));
     Router::new()
         .route("/health", get(health))
+        .merge(public)
         .nest("/api/v1", protected)
         .merge(docs::router())
         .merge(crate::web::router(internal, state.clone()))

@@ -151,6 +151,16 @@ pub async fn anchor(
     .await?;
     let mut broken = Vec::new();
     for b in &run.report.broken {
+        // A broken chain of another log (a posting's) is named to every auditor: it holds
+        // no personal data and its unit is in its own payload, which may be what was changed.
+        if b.log != crate::verify::CHAINED_TABLES[0] {
+            broken.push(BrokenChainView {
+                household_id: b.household_id,
+                first_bad_sequence: b.first_bad_sequence,
+                problem: format!("{}: {}", b.log, b.problem),
+            });
+            continue;
+        }
         let unit = units.iter().find(|(id, ..)| *id == b.household_id);
         if let Some((_, unit, placed_on)) = unit {
             if auth.covers(&state, unit, Some(*placed_on)).await? {

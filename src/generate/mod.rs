@@ -26,6 +26,7 @@
 //! drawn from ChaCha8 generators seeded from the seed, so the same province, households and
 //! seed give the same files, byte for byte, on every platform.
 
+pub mod complaints;
 pub mod later;
 pub mod names;
 pub mod province;
@@ -769,8 +770,72 @@ fn review(
         decision_no: plan.commune_year.decision_no.clone(),
         decided_on: plan.commune_year.decided_on.to_string(),
         decision_reason: reason.to_owned(),
+        ..ReviewRow::default()
     };
-    Ok((row, loan_demand))
+    Ok((
+        public_review(fixed.key, plan, survey_date, row),
+        loan_demand,
+    ))
+}
+
+/// Share of village meetings where fewer than half agree (the household is reviewed again and
+/// the chair decides with a reason).
+const REVIEW_AGAIN_SHARE: f64 = 0.01;
+
+/// The public part of a review row: the village meeting's vote and the commune's posting of
+/// the results (three working days ending the working day before the decision). Drawn from a
+/// generator of the household's own, so the rest of the province is drawn as before.
+fn public_review(
+    key: &str,
+    plan: &Review<'_>,
+    survey_date: NaiveDate,
+    mut row: ReviewRow,
+) -> ReviewRow {
+    use ansinh_events::review_deadlines::is_working_day;
+    let decided_on = plan.commune_year.decided_on;
+    let mut posted_to = decided_on - Duration::days(1);
+    while !is_working_day(posted_to) {
+        posted_to -= Duration::days(1);
+    }
+    let mut posted_from = posted_to;
+    for _ in 0..2 {
+        posted_from -= Duration::days(1);
+        while !is_working_day(posted_from) {
+            posted_from -= Duration::days(1);
+        }
+    }
+    let held_on = (posted_from - Duration::days(1)).max(survey_date);
+    if held_on > decided_on {
+        return row;
+    }
+    // FNV-1a of the key and year: a stable seed without another dependency.
+    let seed = format!("{key}/{}", plan.year)
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let attendees: u32 = rng.gen_range(25..=60);
+    let again = rng.gen_bool(REVIEW_AGAIN_SHARE);
+    let votes_for = if again {
+        rng.gen_range(attendees / 4..attendees.div_ceil(2))
+    } else {
+        rng.gen_range(attendees.div_ceil(2)..=attendees)
+    };
+    let votes_against = rng.gen_range(0..=attendees - votes_for);
+    if again && row.decision_reason.is_empty() {
+        row.decision_reason =
+            "Họp dân chưa đủ một nửa đồng ý; Ban chỉ đạo xã đã xác minh lại và giữ kết quả rà soát"
+                .to_owned();
+    }
+    row.meeting_held_on = held_on.to_string();
+    row.meeting_attendees = attendees.to_string();
+    row.meeting_votes_for = votes_for.to_string();
+    row.meeting_votes_against = votes_against.to_string();
+    row.meeting_minutes_no = format!("{}/BB-HD", (seed % 90) + 10);
+    row.posted_from = posted_from.to_string();
+    row.posted_to = posted_to.to_string();
+    row
 }
 
 /// The output format, by the extension of the file.

@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 
 use ansinh_events::household::{
     placement, DecisionInput, FundingSource, HouseholdCommand, HouseholdError, HouseholdRegistered,
-    Member, Policy, Sex, SupportReceived, SurveyInput, UnitValidity,
+    MeetingInput, Member, Policy, Sex, SupportReceived, SurveyInput, UnitValidity,
 };
 use ansinh_events::standards::{Category, Standards};
 use ansinh_events::text::fold;
@@ -74,6 +74,11 @@ impl RowError {
         let field = match error.field() {
             Some("effective_on") => "registered_on",
             Some("reason") if sheet == REVIEWS => "decision_reason",
+            Some("held_on") => "meeting_held_on",
+            Some("attendees") => "meeting_attendees",
+            Some("votes_for") => "meeting_votes_for",
+            Some("votes_against") => "meeting_votes_against",
+            Some("minutes_no") => "meeting_minutes_no",
             Some("added" | "removed" | "new_head_name") => "members",
             Some("measures") => "deprivations",
             Some(field) => canonical_field(sheet, field),
@@ -652,7 +657,11 @@ fn review_commands(
         cause_of_poverty: Some(row.cause_of_poverty.trim().to_owned()).filter(|c| !c.is_empty()),
         surveyor: surveyor?,
     };
+    let meeting = meeting_command(row, cells);
+    let posted = posting_dates(row, cells);
     let decision = decision?;
+    let meeting = meeting?;
+    posted?;
     if in_force.as_ref().is_some_and(Vec::is_empty) {
         return None;
     }
@@ -661,8 +670,66 @@ fn review_commands(
     // cloned into the command, and they are not small).
     let standards = in_force.unwrap_or_else(|| standards.in_force_on(date));
     let mut commands = vec![HouseholdCommand::Survey { survey, standards }];
+    commands.extend(meeting);
     commands.extend(decision);
     Some((date, commands))
+}
+
+/// `Some(Some(meeting))` when the row carries a village meeting, `Some(None)` when it carries
+/// none, `None` when a cell is bad. The meeting's hamlet is the row's.
+fn meeting_command(row: &ReviewRow, cells: &mut Cells<'_>) -> Option<Option<HouseholdCommand>> {
+    let given = [
+        &row.meeting_held_on,
+        &row.meeting_attendees,
+        &row.meeting_votes_for,
+        &row.meeting_votes_against,
+        &row.meeting_minutes_no,
+    ]
+    .iter()
+    .any(|c| !c.trim().is_empty());
+    if !given {
+        return Some(None);
+    }
+    let held_on = cells.date("meeting_held_on", &row.meeting_held_on);
+    let mut count = |field: &'static str, value: &str| match value.trim().parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(_) => cells.bad(field, format!("{value:?} is not a whole number")),
+    };
+    let attendees = count("meeting_attendees", &row.meeting_attendees);
+    let votes_for = count("meeting_votes_for", &row.meeting_votes_for);
+    let votes_against = count("meeting_votes_against", &row.meeting_votes_against);
+    let minutes_no = cells.required("meeting_minutes_no", &row.meeting_minutes_no);
+    Some(Some(HouseholdCommand::HoldMeeting(MeetingInput {
+        period: row.period.trim().to_owned(),
+        held_on: held_on?,
+        hamlet: row.hamlet.trim().to_owned(),
+        attendees: attendees?,
+        votes_for: votes_for?,
+        votes_against: votes_against?,
+        minutes_no: minutes_no?,
+    })))
+}
+
+/// The row's posting dates, both or neither, `posted_to` not before `posted_from`: checked
+/// here; the postings themselves are written after the households (see `run`).
+fn posting_dates(row: &ReviewRow, cells: &mut Cells<'_>) -> Option<Option<(NaiveDate, NaiveDate)>> {
+    match (
+        row.posted_from.trim().is_empty(),
+        row.posted_to.trim().is_empty(),
+    ) {
+        (true, true) => Some(None),
+        (false, true) => cells.bad("posted_to", "must be given with posted_from"),
+        (true, false) => cells.bad("posted_from", "must be given with posted_to"),
+        (false, false) => {
+            let from = cells.date("posted_from", &row.posted_from);
+            let to = cells.date("posted_to", &row.posted_to);
+            let (from, to) = (from?, to?);
+            if to < from {
+                return cells.bad("posted_to", format!("{to} is before posted_from {from}"));
+            }
+            Some(Some((from, to)))
+        }
+    }
 }
 
 /// `Some(Some(decide))`, or `None` when a cell is bad.
@@ -830,6 +897,7 @@ mod tests {
             decision_no: "215/QĐ-UBND".into(),
             decided_on: decided.into(),
             decision_reason: "".into(),
+            ..ReviewRow::default()
         }
     }
 
@@ -954,6 +1022,42 @@ mod tests {
             row_commands(&[(4, row)], &[] as &[(u64, SupportRow)], &standards, units).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["deprivations", "unit_code"], "{errors:?}");
+    }
+
+    #[test]
+    fn a_row_with_a_meeting_holds_it_between_survey_and_decision_and_bad_cells_are_named() {
+        let standards = Standards::builtin().unwrap();
+        let mut row = review("2022-annual", "2022-10-01", "poor", "2022-12-01");
+        row.meeting_held_on = "20/10/2022".into();
+        row.meeting_attendees = "40".into();
+        row.meeting_votes_for = "30".into();
+        row.meeting_votes_against = "5".into();
+        row.meeting_minutes_no = "07/BB".into();
+        row.posted_from = "2022-11-01".into();
+        row.posted_to = "2022-11-04".into();
+        let commands = commands_for(
+            &[(2, row.clone())],
+            &[] as &[(u64, SupportRow)],
+            &standards,
+            units,
+        )
+        .unwrap();
+        let HouseholdCommand::HoldMeeting(m) = &commands[2] else {
+            panic!("{:?}", kinds(&commands));
+        };
+        assert_eq!(
+            (m.held_on, m.attendees, m.votes_for),
+            (d("2022-10-20"), 40, 30)
+        );
+        assert_eq!(m.hamlet, "Khu phố 3");
+        assert!(matches!(commands[3], HouseholdCommand::Decide { .. }));
+
+        row.meeting_attendees = "bốn mươi".into();
+        row.posted_to = "2022-10-30".into();
+        let errors =
+            row_commands(&[(2, row)], &[] as &[(u64, SupportRow)], &standards, units).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["meeting_attendees", "posted_to"], "{errors:?}");
     }
 
     #[test]

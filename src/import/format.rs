@@ -42,6 +42,16 @@ pub struct ReviewRow {
     pub decided_on: String,
     /// Needed when the category differs from the survey's proposal.
     pub decision_reason: String,
+    /// The village meeting's vote on the survey's proposal (optional; all five or none).
+    pub meeting_held_on: String,
+    pub meeting_attendees: String,
+    pub meeting_votes_for: String,
+    pub meeting_votes_against: String,
+    pub meeting_minutes_no: String,
+    /// When the commune posted the period's results (optional; the same on every row of a
+    /// commune and period).
+    pub posted_from: String,
+    pub posted_to: String,
 }
 
 /// A support row as text.
@@ -90,6 +100,19 @@ pub const REVIEW_COLUMNS: &[(&str, &[&str])] = &[
     ("decision_no", &["so_quyet_dinh"]),
     ("decided_on", &["ngay_quyet_dinh"]),
     ("decision_reason", &["ly_do"]),
+    ("meeting_held_on", &["ngay_hop_dan", "ngay_hop"]),
+    (
+        "meeting_attendees",
+        &["so_nguoi_du_hop", "so_nguoi_tham_du"],
+    ),
+    ("meeting_votes_for", &["so_phieu_dong_y", "dong_y"]),
+    (
+        "meeting_votes_against",
+        &["so_phieu_khong_dong_y", "khong_dong_y"],
+    ),
+    ("meeting_minutes_no", &["so_bien_ban", "bien_ban_hop"]),
+    ("posted_from", &["niem_yet_tu_ngay", "ngay_niem_yet"]),
+    ("posted_to", &["niem_yet_den_ngay", "het_niem_yet"]),
 ];
 
 /// Canonical support columns and their Vietnamese headers.
@@ -118,7 +141,7 @@ pub fn canonical_header(header: &str, columns: &[(&'static str, &[&str])]) -> Op
 
 impl ReviewRow {
     /// Cells in canonical column order, for writers.
-    pub fn cells(&self) -> [&str; 22] {
+    pub fn cells(&self) -> [&str; 29] {
         [
             &self.household_key,
             &self.head_name,
@@ -142,6 +165,13 @@ impl ReviewRow {
             &self.decision_no,
             &self.decided_on,
             &self.decision_reason,
+            &self.meeting_held_on,
+            &self.meeting_attendees,
+            &self.meeting_votes_for,
+            &self.meeting_votes_against,
+            &self.meeting_minutes_no,
+            &self.posted_from,
+            &self.posted_to,
         ]
     }
 }

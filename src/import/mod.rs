@@ -4,5 +4,6 @@ pub mod commands;
 pub mod copy;
 pub mod format;
 mod placement;
+pub mod postings;
 pub mod read;
 pub mod run;

@@ -656,6 +656,13 @@ fn review_row_with(take: &Cell<'_>) -> ReviewRow {
         decision_no: take("decision_no"),
         decided_on: take("decided_on"),
         decision_reason: take("decision_reason"),
+        meeting_held_on: take("meeting_held_on"),
+        meeting_attendees: take("meeting_attendees"),
+        meeting_votes_for: take("meeting_votes_for"),
+        meeting_votes_against: take("meeting_votes_against"),
+        meeting_minutes_no: take("meeting_minutes_no"),
+        posted_from: take("posted_from"),
+        posted_to: take("posted_to"),
     }
 }
 

@@ -91,6 +91,8 @@ pub struct Summary {
     pub support_rows: usize,
     pub events_written: u64,
     pub rows_already_imported: u64,
+    /// Postings (one per commune and period) written from `posted_from` / `posted_to`.
+    pub postings_written: u64,
     pub rejected_households: usize,
     pub rejects_file: Option<String>,
     pub seconds: f64,
@@ -229,7 +231,11 @@ fn import_key(rows: &Rows, cmd: &RowCommand) -> (String, String) {
         ),
         (HouseholdCommand::Decide { standard, .. }, Some(r), _) => (
             format!("import:{hk}:decision:{}:{}", r.period, standard.id()),
-            digest(&r.cells()[17..]),
+            digest(&r.cells()[17..22]),
+        ),
+        (HouseholdCommand::HoldMeeting(_), Some(r), _) => (
+            format!("import:{hk}:meeting:{}", r.period),
+            digest(&r.cells()[22..27]),
         ),
         (_, _, Some(s)) => {
             let d = digest(&s.cells());
@@ -305,6 +311,8 @@ struct Decided {
     problems: Vec<(Uuid, RowError)>,
     /// The rows of households with problems, for the rejects file.
     rejected_rows: Vec<Rows>,
+    /// The postings the batch's rows name.
+    postings: super::postings::Gathered,
 }
 
 /// What one household's rows become.
@@ -566,6 +574,7 @@ fn decide(
         already_imported: 0,
         problems: Vec::new(),
         rejected_rows: Vec::new(),
+        postings: Default::default(),
     };
     // The stored JSON of a household's events, reused from household to household.
     let mut json = Vec::with_capacity(64 * 1024);
@@ -591,6 +600,9 @@ fn decide(
                 continue;
             }
         };
+        if pass == Pass::Write {
+            decided.postings.add(rows.id, &rows.reviews, &plan.state);
+        }
         if pass == Pass::Check || plan.events.is_empty() {
             continue;
         }
@@ -769,6 +781,7 @@ async fn import_store(
         support_rows,
         events_written: 0,
         rows_already_imported: 0,
+        postings_written: 0,
         rejected_households: rejected.len(),
         rejects_file,
         seconds: 0.0,
@@ -788,10 +801,17 @@ async fn import_store(
     let mut written = std::pin::pin!(batches
         .map_ok(|decided| write_batch(pool, decided, progress))
         .try_buffer_unordered(WRITERS));
+    let mut postings = super::postings::Gathered::default();
     while let Some(batch) = written.try_next().await? {
         summary.events_written += batch.events_written;
         summary.rows_already_imported += batch.already_imported;
+        postings.merge(batch.postings);
     }
+    // The postings once every household they list is written.
+    summary.postings_written = postings.write(pool, &work.ctx).await.map_err(|e| match e {
+        crate::posting_log::PostingLogError::Database(e) => ImportError::Database(e),
+        other => ImportError::Database(sqlx::Error::Protocol(other.to_string())),
+    })?;
     progress.finish_and_clear();
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.events_written as f64 / summary.seconds.max(1e-9);
@@ -802,6 +822,7 @@ async fn import_store(
 struct Written {
     events_written: u64,
     already_imported: u64,
+    postings: super::postings::Gathered,
 }
 
 /// Events, import keys and inline read models of one batch, all or nothing.
@@ -819,6 +840,7 @@ async fn write_batch(
     let mut written = Written {
         events_written: 0,
         already_imported: decided.already_imported,
+        postings: decided.postings,
     };
     if decided.events.rows() > 0 {
         let mut tx = pool.begin().await?;

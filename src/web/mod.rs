@@ -15,6 +15,7 @@ pub mod i18n;
 mod listing;
 mod oversight;
 pub mod page;
+pub mod public;
 mod registers;
 
 use std::net::SocketAddr;
@@ -52,6 +53,9 @@ pub struct WebConfig {
     /// `scheme://host[:port]` of `--public-url`, lowercase; forms must come from it. Without
     /// it, a form must come from the `Host` the request was sent to.
     public_origin: Option<String>,
+    /// Requests a minute one client address may make to the public pages and API
+    /// (`--public-rate-limit`); `None`: [`crate::api::rate_limit::DEFAULT_PER_MINUTE`].
+    pub public_rate_per_minute: Option<u32>,
 }
 
 impl WebConfig {
@@ -78,6 +82,7 @@ impl WebConfig {
                 "{scheme}://{}",
                 authority.as_str().to_ascii_lowercase()
             )),
+            public_rate_per_minute: None,
         })
     }
 

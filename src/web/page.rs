@@ -90,6 +90,11 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
         Some(Permission::ReadReports),
     ),
     (
+        "nav_review_report",
+        "/reports/review",
+        Some(Permission::ReadReports),
+    ),
+    (
         "nav_access_log",
         "/access-log",
         Some(Permission::ReadAccessLog),

@@ -49,4 +49,5 @@ mod households;
 mod look;
 mod reform;
 mod registers;
+mod review;
 mod sign_in;

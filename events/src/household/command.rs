@@ -5,11 +5,15 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
+use uuid::Uuid;
+
 use crate::money::Vnd;
+use crate::review_deadlines::DatedLimit;
 use crate::standards::{Category, Standard, Standards};
 
 use super::event::{
-    HouseholdClosed, HouseholdMoved, HouseholdRegistered, MembersChanged, SupportReceived,
+    ComplaintOutcome, HouseholdClosed, HouseholdMoved, HouseholdRegistered, MembersChanged,
+    SupportReceived,
 };
 
 /// The validity of an administrative unit record, as the application's unit table gives it
@@ -66,6 +70,41 @@ pub struct DecisionInput {
     pub decision_no: String,
     pub decided_on: NaiveDate,
     /// Required when the category differs from the latest survey's proposal.
+    pub reason: Option<String>,
+}
+
+/// A village meeting's result as entered. Counts are wide integers so that a negative or huge
+/// number is refused by a rule naming the field rather than by the parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingInput {
+    pub period: String,
+    pub held_on: NaiveDate,
+    pub hamlet: String,
+    pub attendees: i64,
+    pub votes_for: i64,
+    pub votes_against: i64,
+    pub minutes_no: String,
+}
+
+/// A complaint as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintInput {
+    pub period: String,
+    pub received_on: NaiveDate,
+    /// `None` or blank for an anonymous complaint.
+    pub from_name: Option<String>,
+    pub contact: Option<String>,
+    pub content: String,
+}
+
+/// How a complaint was resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolutionInput {
+    pub complaint_id: Uuid,
+    pub outcome: ComplaintOutcome,
+    pub decided_on: NaiveDate,
+    pub decision_no: String,
+    /// Required for a rejection.
     pub reason: Option<String>,
 }
 
@@ -136,4 +175,17 @@ pub enum HouseholdCommand {
         reason: String,
         replacement: Option<ReplacementInput>,
     },
+    /// → `review_meeting_held`.
+    HoldMeeting(MeetingInput),
+    /// → `complaint_received`. The application names the new complaint and looks up the
+    /// resolution limit in force on the day it was received (`None`: no limit is known then).
+    ReceiveComplaint {
+        complaint_id: Uuid,
+        complaint: ComplaintInput,
+        /// The officer receiving it.
+        received_by: String,
+        deadline: Option<DatedLimit>,
+    },
+    /// → `complaint_resolved`.
+    ResolveComplaint(ResolutionInput),
 }

@@ -9,6 +9,7 @@ use super::command::{DecisionInput, HouseholdCommand, ReplacementInput};
 use super::error::HouseholdError;
 use super::event::*;
 use super::lifecycle::{derive, Movement};
+use super::review;
 use super::state::HouseholdState;
 use super::validate::{self, limits};
 
@@ -96,6 +97,31 @@ pub fn decide(
             reason,
             replacement,
         } => correct(state, corrects_sequence, &reason, replacement, ctx),
+        HouseholdCommand::HoldMeeting(meeting) => {
+            let registered_on = open(state)?;
+            review::meeting(state, registered_on, meeting, ctx)
+        }
+        HouseholdCommand::ReceiveComplaint {
+            complaint_id,
+            complaint,
+            received_by,
+            deadline,
+        } => {
+            let registered_on = open(state)?;
+            review::complaint(
+                state,
+                registered_on,
+                complaint_id,
+                complaint,
+                &received_by,
+                deadline,
+                ctx,
+            )
+        }
+        HouseholdCommand::ResolveComplaint(resolution) => {
+            let registered_on = open(state)?;
+            review::resolution(state, registered_on, resolution, ctx)
+        }
     }
 }
 
@@ -176,6 +202,7 @@ fn decide_category(
             decided: category,
         });
     }
+    let (open_complaints, sent_back_on) = review::decision_gate(state, reason.as_deref())?;
     let prior = state.prior(standard.id());
     let facts = Facts {
         effective_on: Some(decided_on),
@@ -193,6 +220,8 @@ fn decide_category(
             proposed,
             survey_sequence,
             previous: prior.category,
+            open_complaints,
+            sent_back_on,
         }),
         facts.clone(),
     )];

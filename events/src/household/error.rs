@@ -135,6 +135,53 @@ pub enum HouseholdError {
     },
     #[error("a registration cannot be voided; correct it with a replacement instead")]
     RegistrationCannotBeVoided,
+    #[error("{field} is {value}; it must be between {min} and {max}")]
+    OutOfRange {
+        field: &'static str,
+        value: i64,
+        min: i64,
+        max: i64,
+    },
+    #[error("votes_for {votes_for} and votes_against {votes_against} add up to more than the {attendees} attendees")]
+    MoreVotesThanAttendees {
+        attendees: i64,
+        votes_for: i64,
+        votes_against: i64,
+    },
+    #[error("there is no survey of period {period} for the meeting to vote on")]
+    NoSurveyForPeriod { period: String },
+    #[error("held_on {held_on} is before the survey of {survey_date} the meeting votes on")]
+    MeetingBeforeSurvey {
+        held_on: NaiveDate,
+        survey_date: NaiveDate,
+    },
+    #[error("no time limit for resolving a complaint is known on {date} (review-deadlines data)")]
+    NoDeadline { date: NaiveDate },
+    #[error("complaint {complaint_id} is already recorded")]
+    DuplicateComplaint { complaint_id: uuid::Uuid },
+    #[error("complaint {complaint_id} is not a complaint about this household")]
+    NoSuchComplaint { complaint_id: uuid::Uuid },
+    #[error("complaint {complaint_id} was already resolved on {decided_on}")]
+    ComplaintAlreadyResolved {
+        complaint_id: uuid::Uuid,
+        decided_on: NaiveDate,
+    },
+    #[error("decided_on {decided_on} is before the complaint was received on {received_on}")]
+    ResolvedBeforeReceived {
+        decided_on: NaiveDate,
+        received_on: NaiveDate,
+    },
+    #[error("a rejected complaint needs a reason")]
+    RejectionNeedsReason,
+    #[error("complaint {complaint_id}, received on {received_on}, is not resolved yet; a decision now needs a reason, which supervisors will see flagged")]
+    OpenComplaint {
+        complaint_id: uuid::Uuid,
+        received_on: NaiveDate,
+    },
+    #[error("the village meeting of {held_on} sent the household back to review (fewer than half voted for the proposal); record a new survey first, or give the decision a reason, which supervisors will see flagged")]
+    SentBackByMeeting { held_on: NaiveDate },
+    #[error("a complaint about the household was upheld on {decided_on}; record a new survey first, or give the decision a reason, which supervisors will see flagged")]
+    SentBackByComplaint { decided_on: NaiveDate },
     #[error("the replacement is not valid: {0}")]
     InvalidReplacement(Box<HouseholdError>),
     #[error(transparent)]
@@ -171,6 +218,18 @@ impl HouseholdError {
             NoSuchEvent { .. } | NotCorrectable { .. } => Some("corrects_sequence"),
             ReplacementMismatch { .. } | RegistrationCannotBeVoided | InvalidReplacement(_) => {
                 Some("replacement")
+            }
+            OutOfRange { field, .. } => Some(field),
+            MoreVotesThanAttendees { .. } => Some("votes_for"),
+            NoSurveyForPeriod { .. } => Some("period"),
+            MeetingBeforeSurvey { .. } => Some("held_on"),
+            NoDeadline { .. } => Some("received_on"),
+            DuplicateComplaint { .. } | NoSuchComplaint { .. } => Some("complaint_id"),
+            ComplaintAlreadyResolved { .. } => Some("complaint_id"),
+            ResolvedBeforeReceived { .. } => Some("decided_on"),
+            RejectionNeedsReason => Some("reason"),
+            OpenComplaint { .. } | SentBackByMeeting { .. } | SentBackByComplaint { .. } => {
+                Some("reason")
             }
             AlreadyRegistered | NotRegistered | Closed | Chain(_) => None,
         }
@@ -214,6 +273,19 @@ impl HouseholdError {
             NotCorrectable { .. } => "not_correctable",
             ReplacementMismatch { .. } => "replacement_mismatch",
             RegistrationCannotBeVoided => "registration_cannot_be_voided",
+            OutOfRange { .. } => "out_of_range",
+            MoreVotesThanAttendees { .. } => "more_votes_than_attendees",
+            NoSurveyForPeriod { .. } => "no_survey_for_period",
+            MeetingBeforeSurvey { .. } => "meeting_before_survey",
+            NoDeadline { .. } => "no_deadline",
+            DuplicateComplaint { .. } => "duplicate_complaint",
+            NoSuchComplaint { .. } => "no_such_complaint",
+            ComplaintAlreadyResolved { .. } => "complaint_already_resolved",
+            ResolvedBeforeReceived { .. } => "resolved_before_received",
+            RejectionNeedsReason => "rejection_needs_reason",
+            OpenComplaint { .. } => "open_complaint",
+            SentBackByMeeting { .. } => "sent_back_by_meeting",
+            SentBackByComplaint { .. } => "sent_back_by_complaint",
             InvalidReplacement(inner) => inner.code(),
             Chain(_) => "chain",
         }

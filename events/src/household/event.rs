@@ -29,11 +29,14 @@ pub enum HouseholdEvent {
     FellBackIntoNearPoverty(FellBack),
     SupportReceived(SupportReceived),
     EventCorrected(EventCorrected),
+    ReviewMeetingHeld(ReviewMeetingHeld),
+    ComplaintReceived(ComplaintReceived),
+    ComplaintResolved(ComplaintResolved),
 }
 
 impl HouseholdEvent {
     /// Every contract name, in catalogue order.
-    pub const TYPE_NAMES: [&'static str; 14] = [
+    pub const TYPE_NAMES: [&'static str; 17] = [
         "household_registered",
         "members_changed",
         "household_moved",
@@ -48,6 +51,9 @@ impl HouseholdEvent {
         "fell_back_into_near_poverty",
         "support_received",
         "event_corrected",
+        "review_meeting_held",
+        "complaint_received",
+        "complaint_resolved",
     ];
 
     /// The contract name of this event (`household_registered`, …).
@@ -67,6 +73,9 @@ impl HouseholdEvent {
             HouseholdEvent::FellBackIntoNearPoverty(_) => "fell_back_into_near_poverty",
             HouseholdEvent::SupportReceived(_) => "support_received",
             HouseholdEvent::EventCorrected(_) => "event_corrected",
+            HouseholdEvent::ReviewMeetingHeld(_) => "review_meeting_held",
+            HouseholdEvent::ComplaintReceived(_) => "complaint_received",
+            HouseholdEvent::ComplaintResolved(_) => "complaint_resolved",
         }
     }
 
@@ -276,6 +285,21 @@ pub struct HouseholdClassified {
     pub survey_sequence: i64,
     /// The category under this standard before the decision (`None` for the first decision).
     pub previous: Option<Category>,
+    /// Complaints still unresolved when the chair decided (the decision then carries a reason
+    /// and supervisors see it flagged). Absent from older events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_complaints: Vec<Uuid>,
+    /// The village meeting that sent the household back to review, when the chair decided
+    /// without a new survey (the decision then carries a reason and is flagged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_back_on: Option<NaiveDate>,
+}
+
+impl HouseholdClassified {
+    /// Decided over an open complaint or a meeting's "review again": supervisors look at it.
+    pub fn flagged(&self) -> bool {
+        !self.open_complaints.is_empty() || self.sent_back_on.is_some()
+    }
 }
 
 /// Where a household that became poor came from.
@@ -346,6 +370,103 @@ pub struct FellBack {
     pub exited_on: NaiveDate,
     pub decided_on: NaiveDate,
     pub decision_no: String,
+}
+
+// ---------------------------------------------------------------- the review in public
+
+/// What the village meeting concluded about the proposed category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeetingOutcome {
+    /// At least half of those present voted for the proposal.
+    Agreed,
+    /// Fewer than half: the household is reviewed again.
+    ReviewAgain,
+}
+
+impl MeetingOutcome {
+    /// The rule of the review procedure: agreed iff `votes_for` is at least half of
+    /// `attendees`.
+    pub fn of(attendees: u32, votes_for: u32) -> MeetingOutcome {
+        if u64::from(votes_for) * 2 >= u64::from(attendees) {
+            MeetingOutcome::Agreed
+        } else {
+            MeetingOutcome::ReviewAgain
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeetingOutcome::Agreed => "agreed",
+            MeetingOutcome::ReviewAgain => "review_again",
+        }
+    }
+}
+
+/// The village meeting's vote on the household's proposed category (họp dân ở thôn, ấp).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewMeetingHeld {
+    pub period: String,
+    pub held_on: NaiveDate,
+    pub hamlet: String,
+    pub attendees: u32,
+    pub votes_for: u32,
+    pub votes_against: u32,
+    pub minutes_no: String,
+    /// Decided by the domain from the votes (see [`MeetingOutcome::of`]).
+    pub outcome: MeetingOutcome,
+    /// The survey whose proposal was voted on.
+    pub survey_sequence: i64,
+    /// Its proposals, standard id → category, as put to the meeting.
+    pub proposed: BTreeMap<String, Category>,
+}
+
+/// A complaint (khiếu nại) about the household's classification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplaintReceived {
+    pub complaint_id: Uuid,
+    pub period: String,
+    pub received_on: NaiveDate,
+    /// The officer who received it.
+    pub received_by: String,
+    /// `None` for an anonymous complaint. Personal data: never shown without sign-in.
+    pub from_name: Option<String>,
+    /// How to reach the complainant; shown only to officers of the unit and auditors.
+    pub contact: Option<String>,
+    pub content: String,
+    /// The day by which it must be resolved, from the dated limit in force on `received_on`.
+    pub resolve_by: NaiveDate,
+    /// Whether that limit is confirmed against the published text.
+    pub deadline_confirmed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintOutcome {
+    /// The household is re-surveyed or its proposal changes.
+    Upheld,
+    Rejected,
+}
+
+impl ComplaintOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplaintOutcome::Upheld => "upheld",
+            ComplaintOutcome::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplaintResolved {
+    pub complaint_id: Uuid,
+    pub outcome: ComplaintOutcome,
+    pub decided_on: NaiveDate,
+    pub decision_no: String,
+    /// Required for a rejection.
+    pub reason: Option<String>,
+    /// Resolved after the complaint's `resolve_by`.
+    pub late: bool,
 }
 
 // ---------------------------------------------------------------- supports

@@ -11,14 +11,18 @@ mod decide;
 mod error;
 mod event;
 pub mod lifecycle;
+mod review;
 mod state;
 mod validate;
 
-pub use command::{DecisionInput, HouseholdCommand, ReplacementInput, SurveyInput, UnitValidity};
+pub use command::{
+    ComplaintInput, DecisionInput, HouseholdCommand, MeetingInput, ReplacementInput,
+    ResolutionInput, SurveyInput, UnitValidity,
+};
 pub use decide::decide;
 pub use error::HouseholdError;
 pub use event::*;
-pub use state::{Fact, HouseholdState, StandardStatus};
+pub use state::{Complaint, Fact, HouseholdState, SentBack, StandardStatus};
 pub use validate::limits;
 pub use validate::placement;
 

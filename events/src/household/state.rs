@@ -17,8 +17,11 @@ use crate::chain::ChainHead;
 use crate::envelope::Recorded;
 use crate::standards::Category;
 
+use uuid::Uuid;
+
 use super::event::{
-    HouseholdEvent, HouseholdRegistered, HouseholdSurveyed, Member, MembersChanged, Replacement,
+    ComplaintOutcome, ComplaintReceived, ComplaintResolved, HouseholdEvent, HouseholdRegistered,
+    HouseholdSurveyed, MeetingOutcome, Member, MembersChanged, Replacement, ReviewMeetingHeld,
     SupportReceived,
 };
 use super::lifecycle::Prior;
@@ -50,7 +53,47 @@ pub struct StandardStatus {
     pub last_reason: Option<String>,
 }
 
-/// Serialisable as a snapshot's state (see the store's `snapshot` module).
+/// A complaint and, once resolved, how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Complaint {
+    pub sequence: i64,
+    pub received: ComplaintReceived,
+    pub resolved: Option<ComplaintResolved>,
+    pub resolved_sequence: Option<i64>,
+}
+
+/// Why the household is back in review: the latest village meeting voted fewer than half for
+/// the proposal, or a complaint about it was upheld, and no survey was recorded since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SentBack {
+    Meeting {
+        held_on: NaiveDate,
+        sequence: i64,
+    },
+    UpheldComplaint {
+        decided_on: NaiveDate,
+        sequence: i64,
+    },
+}
+
+impl SentBack {
+    pub fn since(self) -> NaiveDate {
+        match self {
+            SentBack::Meeting { held_on, .. } => held_on,
+            SentBack::UpheldComplaint { decided_on, .. } => decided_on,
+        }
+    }
+
+    fn sequence(self) -> i64 {
+        match self {
+            SentBack::Meeting { sequence, .. } | SentBack::UpheldComplaint { sequence, .. } => {
+                sequence
+            }
+        }
+    }
+}
+
+/// Serialisable as a snapshot's state (see `ansinh_projections::snapshots`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HouseholdState {
     /// Where this household's hash chain stands; new events link onto it.
@@ -78,6 +121,10 @@ pub struct HouseholdState {
     /// The type of every event, by sequence.
     #[serde(with = "type_names")]
     pub types: OrdMap<i64, &'static str>,
+    /// Village meetings by sequence.
+    pub meetings: BTreeMap<i64, ReviewMeetingHeld>,
+    /// Complaints by id.
+    pub complaints: BTreeMap<Uuid, Complaint>,
 }
 
 impl HouseholdState {
@@ -135,6 +182,26 @@ impl HouseholdState {
                     s.exited_near_poverty_on = Some(e.decided_on);
                 }
             }
+            HouseholdEvent::ReviewMeetingHeld(m) => {
+                self.meetings.insert(sequence, m.clone());
+            }
+            HouseholdEvent::ComplaintReceived(c) => {
+                self.complaints.insert(
+                    c.complaint_id,
+                    Complaint {
+                        sequence,
+                        received: c.clone(),
+                        resolved: None,
+                        resolved_sequence: None,
+                    },
+                );
+            }
+            HouseholdEvent::ComplaintResolved(r) => {
+                if let Some(c) = self.complaints.get_mut(&r.complaint_id) {
+                    c.resolved = Some(r.clone());
+                    c.resolved_sequence = Some(sequence);
+                }
+            }
             HouseholdEvent::EventCorrected(c) => {
                 self.corrections.insert(sequence, c.original_sequence);
                 if let Some(fact) = self.facts.get_mut(&c.original_sequence) {
@@ -170,6 +237,55 @@ impl HouseholdState {
             .filter(|(_, s)| s.proposed.contains_key(standard))
             .max_by_key(|(seq, s)| (s.survey_date, **seq))
             .map(|(seq, s)| (*seq, s))
+    }
+
+    /// Complaints not yet resolved, in the order received.
+    pub fn open_complaints(&self) -> Vec<&Complaint> {
+        let mut open: Vec<&Complaint> = self
+            .complaints
+            .values()
+            .filter(|c| c.resolved.is_none())
+            .collect();
+        open.sort_by_key(|c| c.sequence);
+        open
+    }
+
+    /// Whether the household is back in review (see [`SentBack`]): the latest meeting voted
+    /// "review again" or the latest resolution upheld a complaint, and no survey was recorded
+    /// after it.
+    pub fn sent_back(&self) -> Option<SentBack> {
+        let meeting = self
+            .meetings
+            .iter()
+            .next_back()
+            .filter(|(_, m)| m.outcome == MeetingOutcome::ReviewAgain)
+            .map(|(seq, m)| SentBack::Meeting {
+                held_on: m.held_on,
+                sequence: *seq,
+            });
+        let upheld = self
+            .resolutions()
+            .filter(|(_, r)| r.outcome == ComplaintOutcome::Upheld)
+            .max_by_key(|(seq, _)| *seq)
+            .map(|(seq, r)| SentBack::UpheldComplaint {
+                decided_on: r.decided_on,
+                sequence: seq,
+            });
+        // An agreed meeting after an upheld complaint does not clear it, nor the reverse:
+        // only a new survey does.
+        let latest = [meeting, upheld]
+            .into_iter()
+            .flatten()
+            .max_by_key(|s| s.sequence())?;
+        let surveyed_since = self.surveys.keys().any(|seq| *seq > latest.sequence());
+        (!surveyed_since).then_some(latest)
+    }
+
+    /// Every resolution with the sequence of its event.
+    fn resolutions(&self) -> impl Iterator<Item = (i64, &ComplaintResolved)> {
+        self.complaints
+            .values()
+            .filter_map(|c| Some((c.resolved_sequence?, c.resolved.as_ref()?)))
     }
 
     /// The household's area on `date`: the registered area changed by every move on or before

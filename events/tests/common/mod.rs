@@ -197,6 +197,9 @@ pub fn effective_of(event: &HouseholdEvent) -> NaiveDate {
         FellBackIntoPoverty(e) | FellBackIntoNearPoverty(e) => e.decided_on,
         SupportReceived(e) => e.disbursed_on,
         EventCorrected(_) => today(),
+        ReviewMeetingHeld(e) => e.held_on,
+        ComplaintReceived(e) => e.received_on,
+        ComplaintResolved(e) => e.decided_on,
     }
 }
 

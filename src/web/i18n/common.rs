@@ -14,6 +14,7 @@ pub const MESSAGES: &[Message] = &[
     ("nav_re_poverty", "Tái nghèo", "Re-poverty"),
     ("nav_disbursements", "Chi trả hỗ trợ", "Disbursements"),
     ("nav_movements", "Báo cáo biến động", "Movement report"),
+    ("nav_review_report", "Niêm yết, khiếu nại", "Postings and complaints"),
     ("nav_access_log", "Nhật ký truy cập", "Access log"),
     ("nav_verify", "Kiểm tra chuỗi", "Verification"),
     ("nav_users", "Người dùng", "Users"),

@@ -5,6 +5,7 @@ mod access_log;
 mod admin_units;
 mod admin_users;
 mod home;
+mod review;
 mod verify;
 
 use axum::http::StatusCode;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home::page))
         .route("/access-log", get(access_log::page))
         .route("/verify", get(verify::page))
+        .route("/reports/review", get(review::page))
         .route(
             "/admin/users",
             get(admin_users::page).post(admin_users::create),
