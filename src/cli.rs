@@ -691,8 +691,9 @@ async fn run_verify(
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     for b in &report.broken {
+        let what = b.table.trim_end_matches("_events");
         println!(
-            "BROKEN household {} at event {}: {}",
+            "BROKEN {what} {} at event {}: {}",
             b.household_id, b.first_bad_sequence, b.problem
         );
     }
@@ -707,6 +708,9 @@ async fn run_verify(
                 computed.date, expected, computed.root
             );
         }
+    }
+    if report.other_chains > 0 {
+        eprintln!("{} fund chains checked too", report.other_chains);
     }
     eprintln!(
         "{} households, {} events checked in {:.2}s ({:.0} events/s): {}",

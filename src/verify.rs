@@ -3,8 +3,10 @@
 //! Anchor of day D: take every household with at least one event recorded before the end of D
 //! (midnight at the start of D+1, Vietnam time, UTC+7), its last such event's sequence and
 //! hash; write one line `household_id:sequence:hash\n` per household (lowercase hyphenated
-//! UUID, decimal sequence, hex hash), sorted by household id; the root is the lowercase hex
-//! SHA-256 of all lines concatenated. Anyone can recompute it with `sha256sum`.
+//! UUID, decimal sequence, hex hash), sorted by household id; then the same lines for the
+//! chains of the other tables of [`CHAINED`] (funds), table after table, each sorted by id;
+//! the root is the lowercase hex SHA-256 of all lines concatenated. Anyone can recompute it
+//! with `sha256sum`.
 
 use ansinh_events::chain::{ChainBreak, ChainVerifier};
 use ansinh_events::ChainHead;
@@ -17,6 +19,10 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 use uuid::Uuid;
 
+/// Every event table holding hash chains, households first (their own count and anchor lines
+/// come first). A new aggregate's table is one more entry.
+pub const CHAINED: &[&str] = &["household_events", "fund_events"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error("database error: {0}")]
@@ -27,6 +33,9 @@ pub enum VerifyError {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BrokenChain {
+    /// The event table of the chain (`household_events`, `fund_events`).
+    pub table: &'static str,
+    /// The chain's aggregate id (a household's, or a fund's in `fund_events`).
     pub household_id: Uuid,
     pub first_bad_sequence: i64,
     pub problem: String,
@@ -43,6 +52,8 @@ pub struct Anchor {
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     pub households: u64,
+    /// Chains of the other tables of [`CHAINED`] (funds).
+    pub other_chains: u64,
     pub events: u64,
     pub broken: Vec<BrokenChain>,
     pub anchor: Option<Anchor>,
@@ -67,6 +78,7 @@ pub fn end_of_day(date: NaiveDate) -> DateTime<Utc> {
 
 /// One household being checked; the anchor head is its last event recorded before the cutoff.
 struct Walk {
+    table: usize,
     household_id: Uuid,
     chain: ChainVerifier,
     anchor_head: Option<ChainHead>,
@@ -116,6 +128,7 @@ async fn verify_from(
     let cutoff = anchor_date.map(end_of_day);
     let mut report = VerifyReport {
         households: 0,
+        other_chains: 0,
         events: 0,
         broken: Vec::new(),
         anchor: None,
@@ -125,9 +138,15 @@ async fn verify_from(
     let mut walk: Option<Walk> = None;
 
     let mut finish = |walk: Walk, report: &mut VerifyReport| {
-        report.households += 1;
+        if walk.table == 0 {
+            report.households += 1;
+        } else {
+            report.other_chains += 1;
+        }
         if let Err(b) = walk.chain.finish() {
-            report.broken.push(broken(walk.household_id, &b));
+            report
+                .broken
+                .push(broken(CHAINED[walk.table], walk.household_id, &b));
         }
         if let Some(head) = walk.anchor_head {
             anchor_lines.update(format!(
@@ -140,16 +159,18 @@ async fn verify_from(
     };
 
     // Reading and hashing overlap: a task streams rows in chunks while this one hashes.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<Row>, sqlx::Error>>(8);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(usize, Vec<Row>), sqlx::Error>>(8);
     let reader = tokio::spawn(stream_rows(source, household, tx));
     while let Some(chunk) = rx.recv().await {
-        for (household_id, sequence, payload) in chunk? {
+        let (table, rows) = chunk?;
+        for (household_id, sequence, payload) in rows {
             let sequence = i64::from(sequence);
-            if walk.as_ref().map(|w| w.household_id) != Some(household_id) {
+            if walk.as_ref().map(|w| (w.table, w.household_id)) != Some((table, household_id)) {
                 if let Some(done) = walk.take() {
                     finish(done, &mut report);
                 }
                 walk = Some(Walk {
+                    table,
                     household_id,
                     chain: ChainVerifier::new(household_id),
                     anchor_head: None,
@@ -200,65 +221,83 @@ async fn verify_from(
 
 type Row = (Uuid, i32, String);
 
-type RowSender = tokio::sync::mpsc::Sender<Result<Vec<Row>, sqlx::Error>>;
+type RowSender = tokio::sync::mpsc::Sender<Result<(usize, Vec<Row>), sqlx::Error>>;
 
-/// Sends the log's rows in (household, sequence) order, in chunks; hands the source back.
+/// Sends each chained table's rows in (aggregate, sequence) order, in chunks tagged with the
+/// table's place in [`CHAINED`]; one household's: only the household table. Hands the source
+/// back.
 async fn stream_rows(mut source: Source, household: Option<Uuid>, tx: RowSender) -> Source {
-    match &mut source {
-        Source::Pool(pool) => send_rows(&*pool, household, tx).await,
-        Source::Connection(conn) => send_rows(&mut **conn, household, tx).await,
+    let tables = if household.is_some() {
+        1
+    } else {
+        CHAINED.len()
+    };
+    for table in 0..tables {
+        let sent = match &mut source {
+            Source::Pool(pool) => send_rows(&*pool, table, household, tx.clone()).await,
+            Source::Connection(conn) => send_rows(&mut **conn, table, household, tx.clone()).await,
+        };
+        if !sent {
+            break;
+        }
     }
     source
 }
 
+/// Whether every row was sent (false: the receiver left, or an error was sent).
 async fn send_rows<'e>(
     executor: impl sqlx::Executor<'e, Database = Postgres> + 'e,
+    table: usize,
     household: Option<Uuid>,
     tx: RowSender,
-) {
+) -> bool {
+    let name = CHAINED[table];
+    let one = format!(
+        "SELECT aggregate_id, sequence_number, payload::text FROM {name}
+          WHERE aggregate_id = $1 ORDER BY sequence_number"
+    );
+    let all = format!(
+        "SELECT aggregate_id, sequence_number, payload::text FROM {name}
+          ORDER BY aggregate_id, sequence_number"
+    );
     const CHUNK: usize = 1_000;
     // Two statements, not `$1 IS NULL OR aggregate_id = $1`, which a generic plan answers
     // with a full scan even for one household.
     let mut rows = match household {
-        Some(id) => sqlx::query_as::<_, Row>(
-            "SELECT aggregate_id, sequence_number, payload::text FROM household_events
-              WHERE aggregate_id = $1 ORDER BY sequence_number",
-        )
-        .bind(id)
-        .fetch(executor),
-        None => sqlx::query_as::<_, Row>(
-            "SELECT aggregate_id, sequence_number, payload::text FROM household_events
-              ORDER BY aggregate_id, sequence_number",
-        )
-        .fetch(executor),
+        Some(id) => sqlx::query_as::<_, Row>(&one).bind(id).fetch(executor),
+        None => sqlx::query_as::<_, Row>(&all).fetch(executor),
     };
     let mut chunk = Vec::with_capacity(CHUNK);
     loop {
         match rows.try_next().await {
             Ok(Some(row)) => {
                 chunk.push(row);
-                if chunk.len() == CHUNK && tx.send(Ok(std::mem::take(&mut chunk))).await.is_err() {
-                    return;
+                if chunk.len() == CHUNK
+                    && tx
+                        .send(Ok((table, std::mem::take(&mut chunk))))
+                        .await
+                        .is_err()
+                {
+                    return false;
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 let _ = tx.send(Err(e)).await;
-                return;
+                return false;
             }
         }
     }
-    if !chunk.is_empty() {
-        let _ = tx.send(Ok(chunk)).await;
-    }
+    chunk.is_empty() || tx.send(Ok((table, chunk))).await.is_ok()
 }
 
 fn recorded_at(payload: &Value) -> Option<DateTime<Utc>> {
     payload["meta"]["recorded_at"].as_str()?.parse().ok()
 }
 
-fn broken(household_id: Uuid, b: &ChainBreak) -> BrokenChain {
+fn broken(table: &'static str, household_id: Uuid, b: &ChainBreak) -> BrokenChain {
     BrokenChain {
+        table,
         household_id,
         first_bad_sequence: b.sequence(),
         problem: b.to_string(),
@@ -269,7 +308,12 @@ fn broken(household_id: Uuid, b: &ChainBreak) -> BrokenChain {
 pub async fn count_events<'e>(
     executor: impl sqlx::Executor<'e, Database = Postgres>,
 ) -> Result<u64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM household_events")
+    let sum = CHAINED
+        .iter()
+        .map(|t| format!("(SELECT count(*) FROM {t})"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let (n,): (i64,) = sqlx::query_as(&format!("SELECT ({sum})::bigint"))
         .fetch_one(executor)
         .await?;
     Ok(u64::try_from(n).unwrap_or(0))

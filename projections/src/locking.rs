@@ -27,6 +27,7 @@ pub const LOCK_ORDER: &[&str] = &[
     "history_corrections",
     "disbursement_households",
     "disbursements",
+    "fund_allocations",
     "re_poverty_households",
     "re_poverty",
     "projection_checkpoints",

@@ -11,7 +11,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
 use super::{
-    admin, households, records, reform, registers, reports, verification, worklist, AppState,
+    admin, funds, households, records, reform, registers, reports, verification, worklist, AppState,
 };
 
 #[derive(OpenApi)]
@@ -51,6 +51,14 @@ use super::{
         admin::list_units,
         admin::import_units,
         admin::access_log,
+        funds::open,
+        funds::receive,
+        funds::allocate,
+        funds::transfer,
+        funds::close,
+        funds::list,
+        funds::show,
+        funds::reconciliation,
     ),
     modifiers(&BearerAuth, &CommonResponses),
     tags(
@@ -58,6 +66,7 @@ use super::{
         (name = "records", description = "Surveys, decisions, supports and corrections"),
         (name = "registers", description = "Registers for supervision"),
         (name = "reports", description = "Movement reports"),
+        (name = "funds", description = "Funds, their allocations and reconciliation"),
         (name = "administration", description = "Users, administrative units and the read-access log"),
     )
 )]

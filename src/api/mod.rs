@@ -7,6 +7,7 @@ pub mod auth;
 pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod funds;
 pub mod households;
 pub mod records;
 pub mod reform;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reform::router())
         .merge(verification::router())
         .merge(admin::router())
+        .merge(funds::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

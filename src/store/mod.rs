@@ -48,6 +48,16 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored event could not be read: {0}")]
     Corrupt(String),
+    /// A support would take a fund's allocation below zero without an override reason.
+    #[error("the allocation of fund {fund_id} to unit {unit_code} is short by {shortfall_vnd} VND for this support; give override_reason to record it anyway (it is then flagged)")]
+    Overdrawn {
+        fund_id: String,
+        unit_code: String,
+        shortfall_vnd: i64,
+    },
+    /// A support names a fund with no allocation covering the household's unit.
+    #[error("fund {fund_id} has no allocation covering unit {unit_code}")]
+    NoAllocation { fund_id: String, unit_code: String },
 }
 
 /// What a command appended (or, for a retried idempotent command, had appended the first time).
@@ -288,8 +298,14 @@ impl EventLog {
     }
 }
 
-/// Turns a database error into ours: unique violations become typed conflicts.
+/// Turns a database error into ours: unique violations become typed conflicts, a refused
+/// draw on a fund allocation (migrations/0030_funds.sql) a typed refusal.
 fn sqlx_error(error: sqlx::Error, household_id: Uuid, current: i64) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        if let Some(refused) = fund_refusal(db.as_ref()) {
+            return refused;
+        }
+    }
     match error {
         sqlx::Error::Database(db) if db.is_unique_violation() => match db.constraint() {
             Some(STREAM_CONSTRAINT) => StoreError::Conflict {
@@ -310,5 +326,25 @@ fn pg_error(error: PgStoreError, household_id: Uuid, current: i64) -> StoreError
         PgStoreError::Sqlx(e) => sqlx_error(e, household_id, current),
         PgStoreError::Json(e) => StoreError::Corrupt(e.to_string()),
         PgStoreError::Custom(e) => StoreError::Corrupt(e.to_string()),
+    }
+}
+
+/// The refusal `ansinh_append` raises for a draw, from its constraint name and JSON detail.
+fn fund_refusal(db: &dyn sqlx::error::DatabaseError) -> Option<StoreError> {
+    let constraint = db.constraint()?;
+    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+    let detail: serde_json::Value = serde_json::from_str(pg.detail()?).ok()?;
+    let text = |k: &str| detail[k].as_str().unwrap_or_default().to_owned();
+    match constraint {
+        "fund_allocation_overdrawn" => Some(StoreError::Overdrawn {
+            fund_id: text("fund_id"),
+            unit_code: text("unit_code"),
+            shortfall_vnd: detail["shortfall_vnd"].as_i64().unwrap_or(0),
+        }),
+        "fund_allocation_missing" => Some(StoreError::NoAllocation {
+            fund_id: text("fund_id"),
+            unit_code: text("unit_code"),
+        }),
+        _ => None,
     }
 }

@@ -12,6 +12,7 @@ mod ended_units;
 mod exports;
 mod forms;
 mod freshness;
+mod funds;
 mod helpers;
 mod household_pages;
 mod households_list;

@@ -431,6 +431,10 @@ pub struct SupportReceived {
     /// The decision or voucher the support rests on (also copied to `meta.decision_no`).
     pub decision_no: String,
     pub recipient_member: Option<String>,
+    /// Why this support may take its fund's allocation below zero; recorded and flagged
+    /// (`overdrawn`). Left out of the stored JSON when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
 }
 
 // ---------------------------------------------------------------- corrections

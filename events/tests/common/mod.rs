@@ -136,6 +136,7 @@ pub fn support(on: &str, amount: i64) -> SupportReceived {
         disbursed_by: "NHCSXH Tân Biên".to_owned(),
         decision_no: "15/QĐ-UBND".to_owned(),
         recipient_member: None,
+        override_reason: None,
     }
 }
 
