@@ -25,9 +25,12 @@ use super::auth::{need, Allowed, AuthUser};
 use super::docs::enums;
 use super::error::{ApiError, Problem};
 use super::extract::{uuid_path, ApiQuery, Bounded, JsonBody};
+use super::reports::{Download, ExportLang, ReportFormat};
 use super::AppState;
+use crate::export;
 use crate::funds::reconcile::{self, Period, Reconciliation};
 use crate::funds::store::{AllocationRow, FundRow, FundStore, FundStoreError};
+use crate::web::i18n::Lang;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -504,6 +507,13 @@ pub struct ReconciliationQuery {
     pub from: Option<NaiveDate>,
     /// Up to this day.
     pub to: Option<NaiveDate>,
+    /// `json` (default), `csv` or `xlsx`: the total row (the JSON's figures), then one row per
+    /// allocated unit.
+    #[param(inline)]
+    pub format: Option<ReportFormat>,
+    /// Language of the CSV / XLSX headers: `vi` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<ExportLang>,
 }
 
 impl Bounded for ReconciliationQuery {}
@@ -513,7 +523,13 @@ impl Bounded for ReconciliationQuery {}
 /// `to`.
 #[utoipa::path(get, path = "/api/v1/funds/{id}/reconciliation", tag = "funds",
     params(("id" = uuid::Uuid, Path), ReconciliationQuery),
-    responses((status = 200, body = Reconciliation),
+    responses(
+        (status = 200, description = "The reconciliation as JSON, CSV or XLSX (see `format`)",
+            content(
+            (Reconciliation = "application/json"),
+            (inline(Download) = "text/csv"),
+            (inline(Download) = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -522,9 +538,14 @@ pub async fn reconciliation(
     Allowed { auth, .. }: Allowed<need::ReadFunds>,
     FundId(id): FundId,
     ApiQuery(q): ApiQuery<ReconciliationQuery>,
-) -> Result<Json<Reconciliation>, ApiError> {
+) -> Result<Response, ApiError> {
     let r = reconciliation_of(&state, &auth, id, &q).await?;
-    Ok(Json(r))
+    let lang = Lang::from(q.lang.unwrap_or_default());
+    Ok(match q.format.unwrap_or_default() {
+        ReportFormat::Json => Json(r).into_response(),
+        ReportFormat::Csv => export::reconciliation::respond(&r, export::Format::Csv, lang).await,
+        ReportFormat::Xlsx => export::reconciliation::respond(&r, export::Format::Xlsx, lang).await,
+    })
 }
 
 /// The reconciliation a user may see (shared with the export and the pages).

@@ -27,7 +27,7 @@ impl Period {
 }
 
 /// One support of the fund as the trail holds it, with the allocation it draws on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Line {
     pub unit_code: String,
     /// The allocated unit that pays for it (the most specific covering one), if any.

@@ -429,3 +429,199 @@ async fn verify_covers_fund_chains_and_finds_a_tampered_fund_event() {
         .await;
     assert!(refused.is_err());
 }
+
+/// The reconciliation downloads as XLSX and CSV with the JSON's figures, cell by cell.
+#[tokio::test]
+async fn the_reconciliation_downloads_as_xlsx_and_csv_with_the_json_figures() {
+    use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
+    let app = spawn_app().await;
+    let province = app.token(Role::ProvinceOfficer, "72").await;
+    let officer = app.token(Role::CommuneOfficer, COMMUNE).await;
+    let fund = open_fund(&app, &province, 100_000_000, 60_000_000).await;
+    let h = app.register(&officer, COMMUNE).await;
+    for (amount, on) in [(12_345_678, "2026-02-01"), (7_000_000, "2026-03-05")] {
+        let r = app
+            .post(
+                &format!("/api/v1/households/{h}/supports"),
+                &officer,
+                &drawn(&fund, amount, on),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let json = reconciliation(&app, &province, &fund, "").await;
+    let get = |format: &'static str| {
+        let url = format!(
+            "{}/api/v1/funds/{fund}/reconciliation?format={format}",
+            app.base
+        );
+        let client = app.client.clone();
+        let token = province.clone();
+        async move {
+            let r = client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(r.status(), 200);
+            assert!(r
+                .headers()
+                .get("content-disposition")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("attachment")));
+            r.bytes().await.expect("body").to_vec()
+        }
+    };
+    let xlsx = get("xlsx").await;
+    let mut book: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx)).expect("an XLSX");
+    let range = book
+        .worksheet_range_at(0)
+        .expect("a sheet")
+        .expect("readable");
+    let number = |row: u32, col: u32| match range.get_value((row, col)) {
+        Some(Data::Float(f)) => *f as i64,
+        Some(Data::Int(n)) => *n,
+        other => panic!("({row}, {col}) is not a number: {other:?}"),
+    };
+    assert_eq!(
+        range.get_value((0, 4)),
+        Some(&Data::String("Đã chi (đ)".into()))
+    );
+    let fields = [
+        "received_vnd",
+        "allocated_vnd",
+        "disbursed_vnd",
+        "corrected_vnd",
+        "voided_vnd",
+        "balance_vnd",
+    ];
+    for (i, field) in fields.iter().enumerate() {
+        assert_eq!(
+            Some(number(1, 2 + i as u32)),
+            json[field].as_i64(),
+            "{field}"
+        );
+    }
+    assert_eq!(range.get_value((2, 1)), Some(&Data::String(COMMUNE.into())));
+    assert_eq!(
+        Some(number(2, 4)),
+        json["units"][0]["disbursed_vnd"].as_i64()
+    );
+    assert_eq!(Some(number(2, 7)), json["units"][0]["balance_vnd"].as_i64());
+    assert_eq!(number(1, 4), 19_345_678);
+
+    let csv = get("csv").await;
+    let mut reader = csv::Reader::from_reader(&csv[3..]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows[0].get(4), Some("19345678"));
+    assert_eq!(rows[1].get(1), Some(COMMUNE));
+    assert_eq!(
+        rows[1].get(7),
+        json["units"][0]["balance_vnd"]
+            .as_i64()
+            .map(|b| b.to_string())
+            .as_deref()
+    );
+}
+
+/// Over generated histories (supports on random days in two communes, some corrected, some
+/// voided, some overdrawn with a reason) and random filters, the reconciliation's disbursed
+/// total is the disbursement trail's total for the same fund, unit and period, to the VND.
+#[tokio::test]
+async fn reconciliation_ties_out_with_the_trail_over_generated_histories() {
+    use rand::{Rng, SeedableRng};
+    let app = spawn_app().await;
+    let province = app.token(Role::ProvinceOfficer, "72").await;
+    let officers = [
+        (COMMUNE, app.token(Role::CommuneOfficer, COMMUNE).await),
+        ("25486", app.token(Role::CommuneOfficer, "25486").await),
+    ];
+    for seed in 0..3u64 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let fund = open_fund(&app, &province, 500_000_000, 100_000_000).await;
+        let r = app
+            .post(
+                &format!("/api/v1/funds/{fund}/allocations"),
+                &province,
+                &json!({"unit_code": "25486", "amount_vnd": 80_000_000, "decided_on": "2026-01-20",
+                        "decision_no": "03/QĐ"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        for _ in 0..4 {
+            let (unit, token) = &officers[rng.gen_range(0..2)];
+            let h = app.register(token, unit).await;
+            for _ in 0..rng.gen_range(1..5) {
+                let day = format!(
+                    "2026-{:02}-{:02}",
+                    rng.gen_range(1..=10),
+                    rng.gen_range(1..=28)
+                );
+                let mut body = drawn(&fund, rng.gen_range(1..40) * 1_000_000, &day);
+                if rng.gen_bool(0.3) {
+                    body["override_reason"] = json!("Ứng trước theo chỉ đạo");
+                }
+                let s = app
+                    .post(&format!("/api/v1/households/{h}/supports"), token, &body)
+                    .await;
+                assert!(s.status == 201 || s.status == 422, "{}", s.text);
+                if s.status != 201 || rng.gen_bool(0.5) {
+                    continue;
+                }
+                let replacement = if rng.gen_bool(0.5) {
+                    Value::Null
+                } else {
+                    let mut lower = body.clone();
+                    lower["amount_vnd"] = json!(body["amount_vnd"].as_i64().unwrap_or(0) / 2);
+                    lower
+                };
+                let c = app
+                    .post(
+                        &format!("/api/v1/households/{h}/corrections"),
+                        token,
+                        &json!({"corrects_sequence": s.body["sequence"], "reason": "Sửa",
+                                "replacement": replacement}),
+                    )
+                    .await;
+                assert_eq!(c.status, 201, "{}", c.text);
+            }
+        }
+        for _ in 0..8 {
+            let unit = ["72", COMMUNE, "25486", "703"][rng.gen_range(0..4)];
+            let mut query = format!("unit={unit}");
+            if rng.gen_bool(0.5) {
+                query += &format!("&from=2026-{:02}-01", rng.gen_range(1..=10));
+            }
+            if rng.gen_bool(0.5) {
+                query += &format!("&to=2026-{:02}-28", rng.gen_range(1..=10));
+            }
+            let r = app
+                .get(
+                    &format!("/api/v1/funds/{fund}/reconciliation?{query}"),
+                    &province,
+                )
+                .await;
+            if r.status == 400 {
+                continue; // from after to
+            }
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(
+                r.body["disbursed_vnd"].as_i64(),
+                Some(trail_total(&app, &province, &fund, &query).await),
+                "seed {seed}: {query}"
+            );
+        }
+        // What the allocations hold drawn is what the trail says they paid.
+        let all = reconciliation(&app, &province, &fund, "").await;
+        let detail = app.get(&format!("/api/v1/funds/{fund}"), &province).await;
+        for (unit, line) in detail.body["allocations"]
+            .as_array()
+            .expect("allocations")
+            .iter()
+            .zip(all["units"].as_array().expect("units"))
+        {
+            assert_eq!(unit["drawn_vnd"], line["disbursed_vnd"], "seed {seed}");
+        }
+    }
+}

@@ -192,7 +192,7 @@ pub const MESSAGES: &[Message] = &[
     ("form_whole_household", "Cả hộ", "The whole household"),
     ("form_funding_source", "Nguồn kinh phí", "Funding source"),
     ("form_fund_id", "Quỹ", "Fund"),
-    ("form_fund_id_hint", "Ví dụ: Quỹ Vì người nghèo", "For example Quỹ Vì người nghèo (Fund for the Poor)"),
+    ("form_fund_id_hint", "Mã quỹ (xem trang Quỹ); để trống nếu không chi từ quỹ nào", "The fund's id (see the Funds page); leave blank if no fund pays"),
     ("form_disbursed_on", "Ngày chi", "Disbursed on"),
     ("form_disbursed_by", "Đơn vị chi", "Disbursed by"),
     ("support_submit", "Lưu hỗ trợ", "Save the support"),
