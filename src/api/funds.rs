@@ -44,7 +44,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct OpenBody {
+pub struct FundOpenBody {
     pub name: String,
     #[schema(schema_with = enums::funding_source, example = "mobilized")]
     pub funding_source: FundingSource,
@@ -58,7 +58,7 @@ pub struct OpenBody {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct ReceiptBody {
+pub struct FundReceiptBody {
     #[schema(value_type = i64, minimum = 1)]
     pub amount_vnd: Vnd,
     pub received_on: NaiveDate,
@@ -66,7 +66,7 @@ pub struct ReceiptBody {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct AllocationBody {
+pub struct FundAllocationBody {
     /// A unit under the fund's managing unit.
     pub unit_code: String,
     #[schema(value_type = i64, minimum = 1)]
@@ -76,7 +76,7 @@ pub struct AllocationBody {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct TransferBody {
+pub struct FundTransferBody {
     pub from_unit: String,
     pub to_unit: String,
     #[schema(value_type = i64, minimum = 1)]
@@ -86,7 +86,7 @@ pub struct TransferBody {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct ClosureBody {
+pub struct FundClosureBody {
     pub closed_on: NaiveDate,
     pub decision_no: String,
     pub reason: String,
@@ -199,7 +199,7 @@ fn created(fund_id: Uuid, version: i64) -> Response {
 
 /// Open a fund managed by a unit in the user's scope.
 #[utoipa::path(post, path = "/api/v1/funds", tag = "funds",
-    request_body = OpenBody,
+    request_body = FundOpenBody,
     responses(
         (status = 201, body = FundVersion),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -211,7 +211,7 @@ pub async fn open(
     Allowed { auth, .. }: Allowed<need::Funds>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let b: OpenBody = body.parse()?;
+    let b: FundOpenBody = body.parse()?;
     let unit = b.managing_unit.trim().to_owned();
     if unit.is_empty() {
         return Err(ApiError::invalid_as(
@@ -276,7 +276,7 @@ async fn run(
 /// Record money the fund received.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/receipts", tag = "funds",
     params(("id" = uuid::Uuid, Path)),
-    request_body = ReceiptBody,
+    request_body = FundReceiptBody,
     responses((status = 201, body = FundVersion),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -288,7 +288,7 @@ pub async fn receive(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     managed(&state, &auth, id).await?;
-    let b: ReceiptBody = body.parse()?;
+    let b: FundReceiptBody = body.parse()?;
     run(
         &state,
         &auth,
@@ -337,7 +337,7 @@ async fn under_fund(
 /// Allocate part of what the fund received to a unit under its managing unit.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/allocations", tag = "funds",
     params(("id" = uuid::Uuid, Path)),
-    request_body = AllocationBody,
+    request_body = FundAllocationBody,
     responses((status = 201, body = FundVersion),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -349,7 +349,7 @@ pub async fn allocate(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let fund = managed(&state, &auth, id).await?;
-    let b: AllocationBody = body.parse()?;
+    let b: FundAllocationBody = body.parse()?;
     let unit_code = under_fund(&state, &fund, &b.unit_code, "unit_code").await?;
     run(
         &state,
@@ -368,7 +368,7 @@ pub async fn allocate(
 /// Move part of one unit's allocation (what supports have not drawn) to another unit.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/transfers", tag = "funds",
     params(("id" = uuid::Uuid, Path)),
-    request_body = TransferBody,
+    request_body = FundTransferBody,
     responses((status = 201, body = FundVersion),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -380,7 +380,7 @@ pub async fn transfer(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let fund = managed(&state, &auth, id).await?;
-    let b: TransferBody = body.parse()?;
+    let b: FundTransferBody = body.parse()?;
     let from_unit = under_fund(&state, &fund, &b.from_unit, "from_unit").await?;
     let to_unit = under_fund(&state, &fund, &b.to_unit, "to_unit").await?;
     run(
@@ -404,7 +404,7 @@ pub async fn transfer(
 /// Close the fund: no support may draw on it from `closed_on`.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/closure", tag = "funds",
     params(("id" = uuid::Uuid, Path)),
-    request_body = ClosureBody,
+    request_body = FundClosureBody,
     responses((status = 201, body = FundVersion),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -416,7 +416,7 @@ pub async fn close(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     managed(&state, &auth, id).await?;
-    let b: ClosureBody = body.parse()?;
+    let b: FundClosureBody = body.parse()?;
     run(
         &state,
         &auth,
