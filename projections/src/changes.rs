@@ -16,6 +16,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::disbursements::{self, Disbursement};
+use crate::flags::{self, Flag};
 use crate::log::HouseholdLog;
 use crate::re_poverty::{self, Relapse};
 use crate::status::{self, Standing};
@@ -71,6 +72,8 @@ pub struct HouseholdRows {
     /// By sequence.
     pub disbursements: BTreeMap<i64, Disbursement>,
     pub relapses: BTreeMap<i64, Relapse>,
+    /// By (rule, sequence).
+    pub flags: BTreeMap<(String, i32), Flag>,
 }
 
 impl HouseholdRows {
@@ -112,6 +115,10 @@ impl HouseholdRows {
                 .into_iter()
                 .map(|r| (r.sequence, r))
                 .collect(),
+            flags: flags::rows(log)
+                .into_iter()
+                .map(|f| ((f.rule.clone(), f.sequence), f))
+                .collect(),
         }
     }
 }
@@ -133,6 +140,16 @@ pub struct RowChanges {
     pub links: Vec<LinkRow>,
     /// What the changed supports draw on fund allocations, in (fund, unit) order.
     pub fund_draws: Vec<FundDraw>,
+    pub flags: Vec<Flag>,
+    pub flags_gone: Vec<FlagKey>,
+    pub flags_guard: bool,
+}
+
+/// A flag's key, for a flag gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlagKey {
+    pub rule: String,
+    pub sequence: i32,
 }
 
 /// A change of what a household's supports draw on one fund in one unit (the household's unit
@@ -199,6 +216,7 @@ impl RowChanges {
         let (standings, standings_gone) = diff(&before.standings, &after.standings);
         let (disbursements, disbursements_gone) = diff(&before.disbursements, &after.disbursements);
         let fund_draws = fund_draws(&before.disbursements, &after.disbursements);
+        let (flags, flags_gone) = diff(&before.flags, &after.flags);
         let (relapses, relapses_gone) = diff(&before.relapses, &after.relapses);
         RowChanges {
             status: after
@@ -235,6 +253,12 @@ impl RowChanges {
                 })
                 .collect(),
             fund_draws,
+            flags: flags.into_iter().map(|(_, f)| f).collect(),
+            flags_gone: flags_gone
+                .into_iter()
+                .map(|(rule, sequence)| FlagKey { rule, sequence })
+                .collect(),
+            flags_guard: flags::rewrites(log),
         }
     }
 }

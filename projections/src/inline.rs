@@ -29,5 +29,6 @@ pub async fn apply_loaded(
     crate::history::apply(conn, events).await?;
     crate::disbursements::write(conn, logs).await?;
     crate::re_poverty::write(conn, logs).await?;
+    crate::flags::write(conn, logs).await?;
     Ok(())
 }

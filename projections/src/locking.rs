@@ -30,6 +30,8 @@ pub const LOCK_ORDER: &[&str] = &[
     "fund_allocations",
     "re_poverty_households",
     "re_poverty",
+    "flag_households",
+    "flags",
     "projection_checkpoints",
     "movement_households",
     "movement_counts",

@@ -38,16 +38,18 @@ pub enum Projection {
     History,
     Disbursements,
     RePoverty,
+    Flags,
     Movements,
 }
 
 impl Projection {
     /// In the order their tables are locked and written.
-    pub const ALL: [Projection; 5] = [
+    pub const ALL: [Projection; 6] = [
         Projection::Status,
         Projection::History,
         Projection::Disbursements,
         Projection::RePoverty,
+        Projection::Flags,
         Projection::Movements,
     ];
 
@@ -57,6 +59,7 @@ impl Projection {
             Projection::History => "history",
             Projection::Disbursements => "disbursements",
             Projection::RePoverty => "re_poverty",
+            Projection::Flags => "flags",
             Projection::Movements => "movements",
         }
     }
@@ -74,6 +77,7 @@ impl Projection {
             Projection::History => &["history_corrections"],
             Projection::Disbursements => &["disbursement_households", "disbursements"],
             Projection::RePoverty => &["re_poverty_households", "re_poverty"],
+            Projection::Flags => &["flag_households", "flags"],
             Projection::Movements => &["movement_households", "movement_counts"],
         }
     }
@@ -85,7 +89,7 @@ pub enum RebuildError {
     #[error("database error during rebuild: {0}")]
     Database(#[from] sqlx::Error),
     #[error(
-        "unknown read model {0:?}; known: status, history, disbursements, re_poverty, movements"
+        "unknown read model {0:?}; known: status, history, disbursements, re_poverty, flags, movements"
     )]
     UnknownProjection(String),
 }
@@ -233,6 +237,7 @@ async fn once(
                 Projection::History => crate::history::apply(&mut tx, &stored).await?,
                 Projection::Disbursements => crate::disbursements::write(&mut tx, &logs).await?,
                 Projection::RePoverty => crate::re_poverty::write(&mut tx, &logs).await?,
+                Projection::Flags => crate::flags::write(&mut tx, &logs).await?,
                 Projection::Movements => crate::movements::write(&mut tx, &logs).await?,
             }
         }

@@ -11,7 +11,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
 use super::{
-    admin, funds, households, records, reform, registers, reports, verification, worklist, AppState,
+    admin, flags, funds, households, records, reform, registers, reports, verification, worklist,
+    AppState,
 };
 
 #[derive(OpenApi)]
@@ -59,6 +60,10 @@ use super::{
         funds::list,
         funds::show,
         funds::reconciliation,
+        flags::list,
+        flags::summary,
+        flags::explain,
+        flags::accept,
     ),
     modifiers(&BearerAuth, &CommonResponses),
     tags(
@@ -67,6 +72,7 @@ use super::{
         (name = "registers", description = "Registers for supervision"),
         (name = "reports", description = "Movement reports"),
         (name = "funds", description = "Funds, their allocations and reconciliation"),
+        (name = "flags", description = "Red flags, their explanations and acceptances"),
         (name = "administration", description = "Users, administrative units and the read-access log"),
     )
 )]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod flags;
 pub mod funds;
 pub mod households;
 pub mod records;
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .merge(verification::router())
         .merge(admin::router())
         .merge(funds::router())
+        .merge(flags::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

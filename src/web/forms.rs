@@ -342,7 +342,7 @@ async fn stale(
 /// The API's categories.
 const CATEGORIES: [&str; 4] = ["poor", "near_poor", "middle_income", "not_poor"];
 /// The event types of a household's history.
-const EVENT_TYPES: [&str; 14] = [
+const EVENT_TYPES: [&str; 16] = [
     "household_registered",
     "members_changed",
     "household_moved",
@@ -357,6 +357,8 @@ const EVENT_TYPES: [&str; 14] = [
     "fell_back_into_near_poverty",
     "support_received",
     "event_corrected",
+    "flag_explained",
+    "flag_accepted",
 ];
 
 /// `name` → its label (`{prefix}_{name}` in the catalogue, else the name itself).

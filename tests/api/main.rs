@@ -10,6 +10,7 @@ mod bad_inputs;
 mod docs;
 mod ended_units;
 mod exports;
+mod flags;
 mod forms;
 mod freshness;
 mod funds;

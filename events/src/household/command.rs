@@ -9,7 +9,8 @@ use crate::money::Vnd;
 use crate::standards::{Category, Standard, Standards};
 
 use super::event::{
-    HouseholdClosed, HouseholdMoved, HouseholdRegistered, MembersChanged, SupportReceived,
+    FlagAccepted, FlagExplained, HouseholdClosed, HouseholdMoved, HouseholdRegistered,
+    MembersChanged, SupportReceived,
 };
 
 /// The validity of an administrative unit record, as the application's unit table gives it
@@ -136,4 +137,8 @@ pub enum HouseholdCommand {
         reason: String,
         replacement: Option<ReplacementInput>,
     },
+    /// → `flag_explained`.
+    ExplainFlag(FlagExplained),
+    /// → `flag_accepted`: the latest explanation, by someone other than its author.
+    AcceptFlag(FlagAccepted),
 }

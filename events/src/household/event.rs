@@ -29,11 +29,13 @@ pub enum HouseholdEvent {
     FellBackIntoNearPoverty(FellBack),
     SupportReceived(SupportReceived),
     EventCorrected(EventCorrected),
+    FlagExplained(FlagExplained),
+    FlagAccepted(FlagAccepted),
 }
 
 impl HouseholdEvent {
     /// Every contract name, in catalogue order.
-    pub const TYPE_NAMES: [&'static str; 14] = [
+    pub const TYPE_NAMES: [&'static str; 16] = [
         "household_registered",
         "members_changed",
         "household_moved",
@@ -48,6 +50,8 @@ impl HouseholdEvent {
         "fell_back_into_near_poverty",
         "support_received",
         "event_corrected",
+        "flag_explained",
+        "flag_accepted",
     ];
 
     /// The contract name of this event (`household_registered`, …).
@@ -67,6 +71,8 @@ impl HouseholdEvent {
             HouseholdEvent::FellBackIntoNearPoverty(_) => "fell_back_into_near_poverty",
             HouseholdEvent::SupportReceived(_) => "support_received",
             HouseholdEvent::EventCorrected(_) => "event_corrected",
+            HouseholdEvent::FlagExplained(_) => "flag_explained",
+            HouseholdEvent::FlagAccepted(_) => "flag_accepted",
         }
     }
 
@@ -496,3 +502,38 @@ pub struct EventCorrected {
     /// counts (registrations cannot be voided).
     pub replacement: Option<Replacement>,
 }
+
+// ---------------------------------------------------------------- red flags
+
+/// An officer's explanation of a red flag raised on the event at `sequence` (see
+/// `ansinh_projections::flags` for the rules). The flag stays; it shows as explained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagExplained {
+    /// The rule's id (`late_entry`, …).
+    pub rule: String,
+    pub sequence: i64,
+    pub reason: String,
+    /// The decision or minute the explanation rests on.
+    pub decision_no: String,
+}
+
+/// A supervisor's acceptance of the latest explanation of a red flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagAccepted {
+    pub rule: String,
+    pub sequence: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The ids of the red-flag rules, as data; their texts and logic live in the read model.
+pub const FLAG_RULES: [&str; 8] = [
+    "not_eligible",
+    "repeated_once_per_period",
+    "after_closure",
+    "amount_differs",
+    "late_entry",
+    "same_user",
+    "unreviewed_override",
+    "overdrawn",
+];

@@ -68,6 +68,15 @@ pub struct HouseholdState {
     pub corrections: BTreeMap<i64, i64>,
     /// The type of every event, by sequence.
     pub types: BTreeMap<i64, &'static str>,
+    /// Red flags (rule, sequence) → who explained them last and whether that was accepted.
+    pub flag_explanations: BTreeMap<(String, i64), FlagExplanation>,
+}
+
+/// The latest explanation of a red flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagExplanation {
+    pub explained_by: uuid::Uuid,
+    pub accepted: bool,
 }
 
 impl HouseholdState {
@@ -121,6 +130,23 @@ impl HouseholdState {
             HouseholdEvent::ExitedNearPoverty(e) => {
                 if let Some(s) = self.statuses.get_mut(&e.standard) {
                     s.exited_near_poverty_on = Some(e.decided_on);
+                }
+            }
+            HouseholdEvent::FlagExplained(f) => {
+                self.flag_explanations.insert(
+                    (f.rule.clone(), f.sequence),
+                    FlagExplanation {
+                        explained_by: recorded.meta.actor.user_id,
+                        accepted: false,
+                    },
+                );
+            }
+            HouseholdEvent::FlagAccepted(f) => {
+                if let Some(e) = self
+                    .flag_explanations
+                    .get_mut(&(f.rule.clone(), f.sequence))
+                {
+                    e.accepted = true;
                 }
             }
             HouseholdEvent::EventCorrected(c) => {

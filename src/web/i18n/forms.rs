@@ -245,6 +245,8 @@ pub const MESSAGES: &[Message] = &[
     ("form_event_fell_back_into_poverty", "Tái nghèo", "Fell back into poverty"),
     ("form_event_fell_back_into_near_poverty", "Tái cận nghèo", "Fell back into near-poverty"),
     ("form_event_support_received", "Nhận hỗ trợ", "Support received"),
+    ("form_event_flag_explained", "Giải trình dấu hiệu bất thường", "Red flag explained"),
+    ("form_event_flag_accepted", "Chấp nhận giải trình", "Explanation accepted"),
     ("form_event_event_corrected", "Đính chính", "Correction"),
     // ------------------------------------------------------------ the API's error codes
     ("code_missing", "Hãy điền mục này.", "This field is required."),

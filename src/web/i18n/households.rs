@@ -295,4 +295,6 @@ pub const MESSAGES: &[Message] = &[
     ),
     ("ev_support_received", "Nhận hỗ trợ", "Support received"),
     ("ev_event_corrected", "Đính chính", "Correction"),
+    ("ev_flag_explained", "Giải trình dấu hiệu bất thường", "Red flag explained"),
+    ("ev_flag_accepted", "Chấp nhận giải trình", "Explanation accepted"),
 ];
