@@ -68,6 +68,11 @@ proptest! {
                 c.relapses.into_iter().map(|r| (r.sequence, r)).collect(),
                 c.relapses_gone,
             );
+            apply(
+                &mut tables.flags,
+                c.flags.into_iter().map(|f| ((f.rule.clone(), f.sequence), f)).collect(),
+                c.flags_gone.into_iter().map(|k| (k.rule, k.sequence)).collect(),
+            );
             prop_assert_eq!(&tables, &after, "after event {}", n);
             before = after;
         }

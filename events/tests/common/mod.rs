@@ -197,7 +197,7 @@ pub fn effective_of(event: &HouseholdEvent) -> NaiveDate {
         ExitedNearPoverty(e) => e.decided_on,
         FellBackIntoPoverty(e) | FellBackIntoNearPoverty(e) => e.decided_on,
         SupportReceived(e) => e.disbursed_on,
-        EventCorrected(_) => today(),
+        EventCorrected(_) | FlagExplained(_) | FlagAccepted(_) => today(),
     }
 }
 
