@@ -610,6 +610,17 @@ async fn demo(
     crate::demo::seed(&db.pool, households, &standards)
         .await
         .map_err(Failure::other)?;
+    let planted = crate::generate::funds::plant(&db.pool, crate::demo::PROVINCE)
+        .await
+        .map_err(Failure::other)?;
+    if let Some(fund) = planted.fund_id {
+        let rules: Vec<&str> = planted.flags.iter().map(|(rule, _)| *rule).collect();
+        eprintln!(
+            "opened the demo fund {fund}: {} supports recorded; red flags planted: {}",
+            planted.supports,
+            rules.join(", ")
+        );
+    }
     let users =
         unless_interrupted(async { crate::demo::users(&db.pool).await.map_err(Failure::other) })
             .await?;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use ansinh_events::household::{HouseholdEvent, Policy, Replacement, SupportReceived};
 use ansinh_events::policy_params::{PolicyParameters, ELECTRICITY_SUBSIDY_MONTHLY};
-use ansinh_events::Category;
+use ansinh_events::{Category, Recorded, Source};
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -202,7 +202,10 @@ pub fn rows_with(l: &HouseholdLog, parameters: &PolicyParameters) -> Vec<Flag> {
         if s.override_reason.is_some() && s.fund_id.is_some() {
             found.push(flag("overdrawn", vec![*seq]));
         }
-        if let Some(original) = l.event(*seq) {
+        // A record imported from an earlier system was entered there, not on import.
+        let imported =
+            |e: &&Recorded<HouseholdEvent>| matches!(e.meta.source, Source::Import { .. });
+        if let Some(original) = l.event(*seq).filter(|e| !imported(e)) {
             let recorded = log::vietnam_date(original.meta.recorded_at);
             if (recorded - s.disbursed_on).num_days() > LATE_ENTRY_DAYS {
                 found.push(flag("late_entry", vec![*seq]));

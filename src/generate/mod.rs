@@ -26,6 +26,7 @@
 //! drawn from ChaCha8 generators seeded from the seed, so the same province, households and
 //! seed give the same files, byte for byte, on every platform.
 
+pub mod funds;
 pub mod later;
 pub mod names;
 pub mod province;
