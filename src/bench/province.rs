@@ -130,6 +130,7 @@ pub async fn run(
         started.elapsed().as_secs_f64(),
         Some("plain ordered scan (fetched to the client)"),
     ));
+    super::flags::run(pool, options, table, events).await?;
     let started = Instant::now();
     let report = crate::verify::verify(pool, None, None, &indicatif::ProgressBar::hidden())
         .await
