@@ -171,8 +171,7 @@ pub fn rows_with(l: &HouseholdLog, parameters: &PolicyParameters) -> Vec<Flag> {
         };
         if let Some(e) = ELIGIBILITY
             .iter()
-            .filter(|e| e.policy == s.policy && e.valid_from <= s.disbursed_on)
-            .last()
+            .rfind(|e| e.policy == s.policy && e.valid_from <= s.disbursed_on)
         {
             if !eligible_on(&categories, e, s.disbursed_on) {
                 let mut evidence: Vec<i64> = categories
@@ -377,16 +376,12 @@ fn unreviewed(l: &HouseholdLog, found: &mut Vec<Found>) {
     }
 }
 
-/// The status of a flag and its latest explanation: (by, reason, decision, accepted by).
-fn explanation(
-    l: &HouseholdLog,
-    rule: &str,
-    sequence: i64,
-) -> (
-    &'static str,
-    Option<(String, String, String, Option<String>)>,
-) {
-    let mut latest: Option<(String, String, String, Option<String>)> = None;
+/// The latest explanation of a flag: by, reason, decision, accepted by.
+type Explained = (String, String, String, Option<String>);
+
+/// The status of a flag and its latest explanation.
+fn explanation(l: &HouseholdLog, rule: &str, sequence: i64) -> (&'static str, Option<Explained>) {
+    let mut latest: Option<Explained> = None;
     for e in &l.events {
         match &e.event {
             HouseholdEvent::FlagExplained(f) if f.rule == rule && f.sequence == sequence => {

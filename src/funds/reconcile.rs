@@ -166,34 +166,14 @@ pub async fn load(
     unit: Option<&str>,
     period: &Period,
 ) -> Result<Reconciliation, sqlx::Error> {
-    let lines: Vec<(String, Option<String>, i64, Option<i64>, NaiveDate, bool)> = sqlx::query_as(
-        "SELECT unit_code, ansinh_fund_allocation_for($1, unit_code), amount_vnd,
-                original_amount_vnd, disbursed_on, voided
+    let lines: Vec<Line> = sqlx::query_as(
+        "SELECT unit_code, ansinh_fund_allocation_for($1, unit_code) AS allocation_unit,
+                amount_vnd, original_amount_vnd, disbursed_on, voided
            FROM disbursements WHERE fund_id = $1::text",
     )
     .bind(fund_id)
     .fetch_all(pool)
     .await?;
-    let lines: Vec<Line> = lines
-        .into_iter()
-        .map(
-            |(
-                unit_code,
-                allocation_unit,
-                amount_vnd,
-                original_amount_vnd,
-                disbursed_on,
-                voided,
-            )| Line {
-                unit_code,
-                allocation_unit,
-                amount_vnd,
-                original_amount_vnd,
-                disbursed_on,
-                voided,
-            },
-        )
-        .collect();
     let below: Option<HashSet<String>> = match unit {
         Some(u) => Some(
             sqlx::query_scalar("SELECT descendant FROM admin_unit_closure WHERE ancestor = $1")
