@@ -448,6 +448,8 @@ pub struct FlagFilter {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub household: Option<Uuid>,
+    /// Only these households' flags (a page of another list asks for its rows').
+    pub households: Option<Vec<Uuid>>,
     /// Flags count from their `visible_from` day.
     pub today: NaiveDate,
 }
@@ -459,7 +461,8 @@ const FILTER: &str = "($1::text IS NULL OR unit_code IN
                   AND ($4::date IS NULL OR on_date >= $4)
                   AND ($5::date IS NULL OR on_date <= $5)
                   AND ($6::uuid IS NULL OR household_id = $6)
-                  AND visible_from <= $7";
+                  AND visible_from <= $7
+                  AND ($8::uuid[] IS NULL OR household_id = ANY($8))";
 
 pub async fn list(
     pool: &PgPool,
@@ -475,11 +478,12 @@ pub async fn list(
         .bind(f.to)
         .bind(f.household)
         .bind(f.today)
+        .bind(&f.households)
         .fetch_one(pool)
         .await?;
     let items = sqlx::query_as(&format!(
         "SELECT * FROM flags WHERE {FILTER}
-          ORDER BY on_date DESC, household_id, rule, sequence LIMIT $8 OFFSET $9"
+          ORDER BY on_date DESC, household_id, rule, sequence LIMIT $9 OFFSET $10"
     ))
     .bind(&f.unit)
     .bind(&f.rule)
@@ -488,6 +492,7 @@ pub async fn list(
     .bind(f.to)
     .bind(f.household)
     .bind(f.today)
+    .bind(&f.households)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
@@ -522,6 +527,7 @@ pub async fn summary(pool: &PgPool, f: &FlagFilter) -> Result<Vec<SummaryLine>, 
     .bind(f.to)
     .bind(f.household)
     .bind(f.today)
+    .bind(&f.households)
     .fetch_all(pool)
     .await
 }

@@ -49,6 +49,8 @@ pub struct FlagQuery {
     pub to: Option<NaiveDate>,
     /// Only this household's flags.
     pub household: Option<Uuid>,
+    /// Only these households' flags: ids separated by commas, at most 1000.
+    pub households: Option<String>,
     /// Page size (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
@@ -94,8 +96,34 @@ impl FlagQuery {
                 format!("query parameter status: {status:?} is not open, explained or accepted"),
             ));
         }
+        let households = match self.households.as_deref() {
+            None => None,
+            Some(list) => {
+                let ids = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        Uuid::parse_str(s).map_err(|_| {
+                            ApiError::bad_parameter(
+                                "households",
+                                format!("query parameter households: {s:?} is not a household id"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<Uuid>, ApiError>>()?;
+                if ids.len() > 1000 {
+                    return Err(ApiError::bad_parameter(
+                        "households",
+                        "query parameter households: at most 1000 ids",
+                    ));
+                }
+                Some(ids)
+            }
+        };
         Ok(FlagFilter {
             unit: Some(unit),
+            households,
             rule: self.rule.clone(),
             status: self.status.clone(),
             from: self.from,

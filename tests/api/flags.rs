@@ -121,6 +121,25 @@ async fn not_eligible_fires_for_a_household_never_poor_and_not_for_a_poor_one() 
     )
     .await;
     assert!(!any(&s.flags(poor).await, "not_eligible"));
+    // A page of another list asks for its households' flags at once.
+    let both = s
+        .app
+        .get(
+            &format!("/api/v1/flags?unit={UNIT}&households={never},{poor}"),
+            &s.district,
+        )
+        .await;
+    assert_eq!(both.status, 200, "{}", both.text);
+    assert!(both.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|f| f["household_id"] == never.to_string() || f["household_id"] == poor.to_string()));
+    let bad = s
+        .app
+        .get("/api/v1/flags?households=nope", &s.district)
+        .await;
+    assert_eq!(bad.problem(400)["field"], "households");
     // Emergency aid is for anyone: no flag.
     s.post(
         &s.officer,

@@ -34,7 +34,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         .get_json(&format!("/api/v1/disbursements/summary?{q}"))
         .await?;
     let total = summary["totals"]["count"].as_i64().unwrap_or(0);
-    let flagged = flagged(&ctx).await;
+    let flagged = flagged(&ctx, &trail).await;
     // The list shows the supports that count and the voided ones.
     let listed = total + summary["voided"].as_i64().unwrap_or(0);
     Ok(ctx.render(
@@ -54,18 +54,32 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
     ))
 }
 
-/// The red flags on the supports of the page's unit and period, by `household:sequence`, for
+/// The red flags on the supports of this page of the trail, by `household:sequence`, for
 /// users who may read them (the API decides; a refusal shows no badge).
-async fn flagged(ctx: &Ctx) -> std::collections::BTreeMap<String, Vec<String>> {
+async fn flagged(ctx: &Ctx, trail: &Value) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut by_row: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    if !ctx.may(crate::api::auth::Permission::ReadFunds) {
+    let mut households: Vec<&str> = trail["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["household_id"].as_str())
+        .collect();
+    households.sort_unstable();
+    households.dedup();
+    if households.is_empty() || !ctx.may(crate::api::auth::Permission::ReadFunds) {
         return by_row;
     }
-    let q = ctx.api_query(&["unit", "from", "to"]);
+    let mut q = ctx.api_query(&["unit"]);
+    if !q.is_empty() {
+        q.push('&');
+    }
     let answer = ctx
         .call(
             axum::http::Method::GET,
-            &format!("/api/v1/flags?{q}&limit=1000"),
+            &format!(
+                "/api/v1/flags?{q}households={}&limit=1000",
+                households.join(",")
+            ),
             None,
             &[],
         )
