@@ -171,3 +171,60 @@ async fn a_monitor_reads_the_fund_its_reconciliation_and_the_red_flags() {
         "{text}"
     );
 }
+
+/// Sets a field by script (dates and selects take no typing that is the same in every locale).
+async fn set(b: &Browser, name: &str, value: &str) {
+    let script = format!(
+        "var f = document.querySelector('[name=\"{name}\"]'); f.value = {value}; \
+         f.dispatchEvent(new Event('change')); return f.value",
+        value = Value::String(value.to_owned())
+    );
+    assert_eq!(
+        b.js(&script).await,
+        Value::String(value.to_owned()),
+        "{name}"
+    );
+}
+
+/// The support form names the fund; past the allocation it says so in the page's language and
+/// keeps what was typed; with a reason to overdraw it is recorded (and flagged).
+#[tokio::test]
+async fn an_officer_overdraws_an_allocation_through_the_form_only_with_a_reason() {
+    let b = Browser::start().await;
+    let (fund, h) = scene(&b.app).await;
+    b.sign_in(Role::CommuneOfficer).await;
+    b.open(&format!("/households/{h}/supports/new?lang=vi"))
+        .await;
+    set(&b, "policy", "livelihood").await;
+    b.fill("amount_vnd", "2.000.000").await;
+    set(&b, "funding_source", "mobilized").await;
+    b.fill("fund_id", &fund).await;
+    set(&b, "disbursed_on", "2026-04-01").await;
+    b.fill("disbursed_by", "UBND xã").await;
+    b.fill("decision_no", "18/QĐ-UBND").await;
+    b.click_and_wait("form.officer-form [type=submit]").await;
+    let text = b.text().await;
+    assert!(
+        text.contains("vượt số còn lại của phần phân bổ quỹ"),
+        "{text}"
+    );
+    b.axe_check().await;
+    b.screenshot("form-support-overdrawn").await;
+    b.fill("override_reason", "Hộ bị thiệt hại do lốc xoáy")
+        .await;
+    b.click_and_wait("form.officer-form [type=submit]").await;
+    assert!(
+        b.path().await.contains("saved=support"),
+        "{}",
+        b.text().await
+    );
+    let monitor = b.app.token(Role::Monitor, "72").await;
+    let flags = b
+        .app
+        .get(
+            &format!("/api/v1/flags?unit=25459&rule=overdrawn&household={h}"),
+            &monitor,
+        )
+        .await;
+    assert_eq!(flags.body["total"], 2, "{}", flags.text);
+}
