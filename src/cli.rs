@@ -620,6 +620,17 @@ async fn demo(
     crate::demo::seed(&db.pool, households, &standards)
         .await
         .map_err(Failure::other)?;
+    let planted = crate::generate::funds::plant(&db.pool, crate::demo::PROVINCE)
+        .await
+        .map_err(Failure::other)?;
+    if let Some(fund) = planted.fund_id {
+        let rules: Vec<&str> = planted.flags.iter().map(|(rule, _)| *rule).collect();
+        eprintln!(
+            "opened the demo fund {fund}: {} supports recorded; red flags planted: {}",
+            planted.supports,
+            rules.join(", ")
+        );
+    }
     let users =
         unless_interrupted(async { crate::demo::users(&db.pool).await.map_err(Failure::other) })
             .await?;
@@ -701,13 +712,9 @@ async fn run_verify(
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     for b in &report.broken {
-        let kind = match b.log {
-            "household_events" => "household",
-            "posting_events" => "posting",
-            other => other,
-        };
+        let what = b.table.trim_end_matches("_events");
         println!(
-            "BROKEN {kind} {} at event {}: {}",
+            "BROKEN {what} {} at event {}: {}",
             b.household_id, b.first_bad_sequence, b.problem
         );
     }
@@ -722,6 +729,12 @@ async fn run_verify(
                 computed.date, expected, computed.root
             );
         }
+    }
+    if report.other_chains > 0 {
+        eprintln!(
+            "{} fund and posting chains ({} events) checked too",
+            report.other_chains, report.other_events
+        );
     }
     eprintln!(
         "{} households, {} events checked in {:.2}s ({:.0} events/s): {}",
@@ -856,5 +869,33 @@ async fn serve_until_stopped(app: crate::server::Application, db: Database) -> R
             eprintln!("stopped");
             Ok(0)
         }
+    }
+}
+
+#[cfg(test)]
+mod public_rate_limit_flag {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn limit(args: &[&str]) -> Result<u32, clap::Error> {
+        let cli = Cli::try_parse_from([&["ansinh", "serve"], args].concat())?;
+        match cli.command {
+            Command::Serve {
+                public_rate_limit, ..
+            } => Ok(public_rate_limit),
+            _ => unreachable!("serve parses as serve"),
+        }
+    }
+
+    #[test]
+    fn the_public_rate_limit_defaults_to_60_and_refuses_0() {
+        assert_eq!(
+            limit(&[]).ok(),
+            Some(crate::api::rate_limit::DEFAULT_PER_MINUTE)
+        );
+        assert_eq!(limit(&["--public-rate-limit", "5"]).ok(), Some(5));
+        assert!(limit(&["--public-rate-limit", "0"]).is_err());
+        assert!(limit(&["--public-rate-limit", "many"]).is_err());
     }
 }

@@ -109,6 +109,10 @@ pub async fn seed(
         "imported {} households, {} events in {:.1}s",
         summary.households, summary.events_written, summary.seconds
     );
+    // The read models the runner keeps (movements, red flags) are ready before the first page.
+    crate::projection_runner::catch_up(pool)
+        .await
+        .map_err(|e| DemoError::Import(e.to_string()))?;
     Ok(summary.households as i64)
 }
 

@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod ended_units;
 pub mod export;
+pub mod funds;
 pub mod generate;
 pub mod import;
 pub mod movement_report;

@@ -3,8 +3,10 @@
 //! Anchor of day D: take every household with at least one event recorded before the end of D
 //! (midnight at the start of D+1, Vietnam time, UTC+7), its last such event's sequence and
 //! hash; write one line `household_id:sequence:hash\n` per household (lowercase hyphenated
-//! UUID, decimal sequence, hex hash), sorted by household id; the root is the lowercase hex
-//! SHA-256 of all lines concatenated. Anyone can recompute it with `sha256sum`.
+//! UUID, decimal sequence, hex hash), sorted by household id; then the same lines for the
+//! chains of the other tables of [`CHAINED`] (funds, postings), table after table, each sorted by id;
+//! the root is the lowercase hex SHA-256 of all lines concatenated. Anyone can recompute it
+//! with `sha256sum`.
 
 use ansinh_events::chain::{ChainBreak, ChainVerifier};
 use ansinh_events::ChainHead;
@@ -17,6 +19,10 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 use uuid::Uuid;
 
+/// Every event table holding hash chains, households first (their own count and anchor lines
+/// come first). A new aggregate's table is one more entry.
+pub const CHAINED: &[&str] = &["household_events", "fund_events", "posting_events"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error("database error: {0}")]
@@ -25,15 +31,11 @@ pub enum VerifyError {
     UnknownHousehold(Uuid),
 }
 
-/// Every table holding hash-chained streams (esrs layout: `aggregate_id`, `sequence_number`,
-/// `payload`). The first is the household log, the only one the daily anchor covers.
-pub const CHAINED_TABLES: &[&str] = &["household_events", "posting_events"];
-
 #[derive(Debug, Clone, Serialize)]
 pub struct BrokenChain {
-    /// The table the chain is in (see [`CHAINED_TABLES`]).
-    pub log: &'static str,
-    /// The stream's id (a household's, or another aggregate's such as a posting's).
+    /// The event table of the chain (`household_events`, `fund_events`).
+    pub table: &'static str,
+    /// The chain's aggregate id (a household's, or a fund's in `fund_events`).
     pub household_id: Uuid,
     pub first_bad_sequence: i64,
     pub problem: String,
@@ -50,11 +52,11 @@ pub struct Anchor {
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     pub households: u64,
-    pub events: u64,
-    /// Streams of the other chained tables checked (postings, …), and their events (not in
-    /// `households` and `events`, which the anchor and backups speak of).
+    /// Chains of the other tables of [`CHAINED`] (funds, postings), and their events (not
+    /// counted in `events`, which are the households').
     pub other_chains: u64,
     pub other_events: u64,
+    pub events: u64,
     pub broken: Vec<BrokenChain>,
     pub anchor: Option<Anchor>,
 }
@@ -78,6 +80,7 @@ pub fn end_of_day(date: NaiveDate) -> DateTime<Utc> {
 
 /// One household being checked; the anchor head is its last event recorded before the cutoff.
 struct Walk {
+    table: usize,
     household_id: Uuid,
     chain: ChainVerifier,
     anchor_head: Option<ChainHead>,
@@ -127,22 +130,26 @@ async fn verify_from(
     let cutoff = anchor_date.map(end_of_day);
     let mut report = VerifyReport {
         households: 0,
-        events: 0,
         other_chains: 0,
         other_events: 0,
+        events: 0,
         broken: Vec::new(),
         anchor: None,
     };
     let mut anchor_lines = Sha256::new();
     let mut anchor_counts = (0u64, 0u64);
-    let mut finish = |walk: Walk, report: &mut VerifyReport, log: &'static str| {
-        if log == CHAINED_TABLES[0] {
+    let mut walk: Option<Walk> = None;
+
+    let mut finish = |walk: Walk, report: &mut VerifyReport| {
+        if walk.table == 0 {
             report.households += 1;
         } else {
             report.other_chains += 1;
         }
         if let Err(b) = walk.chain.finish() {
-            report.broken.push(broken(log, walk.household_id, &b));
+            report
+                .broken
+                .push(broken(CHAINED[walk.table], walk.household_id, &b));
         }
         if let Some(head) = walk.anchor_head {
             anchor_lines.update(format!(
@@ -154,61 +161,54 @@ async fn verify_from(
         }
     };
 
-    let mut source = source;
-    for &log in CHAINED_TABLES {
-        // One household is looked for in the household log only.
-        if household.is_some() && log != CHAINED_TABLES[0] {
-            continue;
-        }
-        let anchored = log == CHAINED_TABLES[0];
-        // Reading and hashing overlap: a task streams rows in chunks while this one hashes.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<Row>, sqlx::Error>>(8);
-        let reader = tokio::spawn(stream_rows(source, log, household, tx));
-        let mut walk: Option<Walk> = None;
-        while let Some(chunk) = rx.recv().await {
-            for (household_id, sequence, payload) in chunk? {
-                let sequence = i64::from(sequence);
-                if walk.as_ref().map(|w| w.household_id) != Some(household_id) {
-                    if let Some(done) = walk.take() {
-                        finish(done, &mut report, log);
-                    }
-                    walk = Some(Walk {
-                        household_id,
-                        chain: ChainVerifier::new(household_id),
-                        anchor_head: None,
+    // Reading and hashing overlap: a task streams rows in chunks while this one hashes.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(usize, Vec<Row>), sqlx::Error>>(8);
+    let reader = tokio::spawn(stream_rows(source, household, tx));
+    while let Some(chunk) = rx.recv().await {
+        let (table, rows) = chunk?;
+        for (household_id, sequence, payload) in rows {
+            let sequence = i64::from(sequence);
+            if walk.as_ref().map(|w| (w.table, w.household_id)) != Some((table, household_id)) {
+                if let Some(done) = walk.take() {
+                    finish(done, &mut report);
+                }
+                walk = Some(Walk {
+                    table,
+                    household_id,
+                    chain: ChainVerifier::new(household_id),
+                    anchor_head: None,
+                });
+            }
+            let Some(current) = walk.as_mut() else {
+                continue;
+            };
+            let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+            // The anchor head is read before the payload is handed to the verifier.
+            if let Some(cutoff) = cutoff {
+                if recorded_at(&payload).is_some_and(|at| at < cutoff) {
+                    current.anchor_head = Some(ChainHead {
+                        sequence,
+                        hash: payload["meta"]["hash"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
                     });
                 }
-                let Some(current) = walk.as_mut() else {
-                    continue;
-                };
-                let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
-                // The anchor head is read before the payload is handed to the verifier.
-                if let (Some(cutoff), true) = (cutoff, anchored) {
-                    if recorded_at(&payload).is_some_and(|at| at < cutoff) {
-                        current.anchor_head = Some(ChainHead {
-                            sequence,
-                            hash: payload["meta"]["hash"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_owned(),
-                        });
-                    }
-                }
-                current.chain.push_owned(sequence, payload);
-                if anchored {
-                    report.events += 1;
-                } else {
-                    report.other_events += 1;
-                }
-                progress.inc(1);
             }
+            current.chain.push_owned(sequence, payload);
+            if table == 0 {
+                report.events += 1;
+            } else {
+                report.other_events += 1;
+            }
+            progress.inc(1);
         }
-        source = reader
-            .await
-            .map_err(|e| VerifyError::Database(sqlx::Error::Protocol(e.to_string())))?;
-        if let Some(done) = walk.take() {
-            finish(done, &mut report, log);
-        }
+    }
+    let source = reader
+        .await
+        .map_err(|e| VerifyError::Database(sqlx::Error::Protocol(e.to_string())))?;
+    if let Some(done) = walk.take() {
+        finish(done, &mut report);
     }
     if let Some(id) = household {
         if report.events == 0 {
@@ -228,35 +228,43 @@ async fn verify_from(
 
 type Row = (Uuid, i32, String);
 
-type RowSender = tokio::sync::mpsc::Sender<Result<Vec<Row>, sqlx::Error>>;
+type RowSender = tokio::sync::mpsc::Sender<Result<(usize, Vec<Row>), sqlx::Error>>;
 
-/// Sends the log's rows in (household, sequence) order, in chunks; hands the source back.
-async fn stream_rows(
-    mut source: Source,
-    log: &'static str,
-    household: Option<Uuid>,
-    tx: RowSender,
-) -> Source {
-    match &mut source {
-        Source::Pool(pool) => send_rows(&*pool, log, household, tx).await,
-        Source::Connection(conn) => send_rows(&mut **conn, log, household, tx).await,
+/// Sends each chained table's rows in (aggregate, sequence) order, in chunks tagged with the
+/// table's place in [`CHAINED`]; one household's: only the household table. Hands the source
+/// back.
+async fn stream_rows(mut source: Source, household: Option<Uuid>, tx: RowSender) -> Source {
+    let tables = if household.is_some() {
+        1
+    } else {
+        CHAINED.len()
+    };
+    for table in 0..tables {
+        let sent = match &mut source {
+            Source::Pool(pool) => send_rows(&*pool, table, household, tx.clone()).await,
+            Source::Connection(conn) => send_rows(&mut **conn, table, household, tx.clone()).await,
+        };
+        if !sent {
+            break;
+        }
     }
     source
 }
 
+/// Whether every row was sent (false: the receiver left, or an error was sent).
 async fn send_rows<'e>(
     executor: impl sqlx::Executor<'e, Database = Postgres> + 'e,
-    log: &'static str,
+    table: usize,
     household: Option<Uuid>,
     tx: RowSender,
-) {
-    // `log` is one of CHAINED_TABLES, never input.
+) -> bool {
+    let name = CHAINED[table];
     let one = format!(
-        "SELECT aggregate_id, sequence_number, payload::text FROM {log}
+        "SELECT aggregate_id, sequence_number, payload::text FROM {name}
           WHERE aggregate_id = $1 ORDER BY sequence_number"
     );
     let all = format!(
-        "SELECT aggregate_id, sequence_number, payload::text FROM {log}
+        "SELECT aggregate_id, sequence_number, payload::text FROM {name}
           ORDER BY aggregate_id, sequence_number"
     );
     const CHUNK: usize = 1_000;
@@ -271,29 +279,32 @@ async fn send_rows<'e>(
         match rows.try_next().await {
             Ok(Some(row)) => {
                 chunk.push(row);
-                if chunk.len() == CHUNK && tx.send(Ok(std::mem::take(&mut chunk))).await.is_err() {
-                    return;
+                if chunk.len() == CHUNK
+                    && tx
+                        .send(Ok((table, std::mem::take(&mut chunk))))
+                        .await
+                        .is_err()
+                {
+                    return false;
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 let _ = tx.send(Err(e)).await;
-                return;
+                return false;
             }
         }
     }
-    if !chunk.is_empty() {
-        let _ = tx.send(Ok(chunk)).await;
-    }
+    chunk.is_empty() || tx.send(Ok((table, chunk))).await.is_ok()
 }
 
 fn recorded_at(payload: &Value) -> Option<DateTime<Utc>> {
     payload["meta"]["recorded_at"].as_str()?.parse().ok()
 }
 
-fn broken(log: &'static str, household_id: Uuid, b: &ChainBreak) -> BrokenChain {
+fn broken(table: &'static str, household_id: Uuid, b: &ChainBreak) -> BrokenChain {
     BrokenChain {
-        log,
+        table,
         household_id,
         first_bad_sequence: b.sequence(),
         problem: b.to_string(),
@@ -304,10 +315,13 @@ fn broken(log: &'static str, household_id: Uuid, b: &ChainBreak) -> BrokenChain 
 pub async fn count_events<'e>(
     executor: impl sqlx::Executor<'e, Database = Postgres>,
 ) -> Result<u64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM household_events) + (SELECT count(*) FROM posting_events)",
-    )
-    .fetch_one(executor)
-    .await?;
+    let sum = CHAINED
+        .iter()
+        .map(|t| format!("(SELECT count(*) FROM {t})"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let (n,): (i64,) = sqlx::query_as(&format!("SELECT ({sum})::bigint"))
+        .fetch_one(executor)
+        .await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }

@@ -237,11 +237,51 @@ async fn the_demo_serves_a_populated_province_to_its_tokens_and_keeps_it_for_the
         .get("province_officer", "/api/v1/disbursements?unit=80")
         .await;
     assert_eq!(status, 200, "{trail}");
+    // Every generated support, and the ones the demo fund paid (src/generate/funds.rs).
+    let stderr = demo.stderr();
+    let planted = stderr
+        .lines()
+        .find_map(|l| {
+            l.split("supports recorded; red flags planted: ")
+                .nth(1)
+                .map(str::to_owned)
+        })
+        .expect("the demo fund was opened");
+    let paid: u64 = stderr
+        .lines()
+        .find_map(|l| {
+            let after = l.split("opened the demo fund ").nth(1)?;
+            after.split(": ").nth(1)?.split(' ').next()?.parse().ok()
+        })
+        .expect("the number of supports the demo recorded");
     assert_eq!(
         trail["totals"]["count"].as_u64(),
-        Some(generated.supports.len() as u64),
+        Some(generated.supports.len() as u64 + paid),
         "{trail}"
     );
+    // The fund and the planted red flags, to the monitor.
+    let (status, funds) = demo.get("monitor", "/api/v1/funds").await;
+    assert_eq!(status, 200, "{funds}");
+    assert_eq!(funds["total"], 1, "{funds}");
+    let fund = funds["items"][0]["fund_id"]
+        .as_str()
+        .expect("fund id")
+        .to_owned();
+    let (status, reconciliation) = demo
+        .get("monitor", &format!("/api/v1/funds/{fund}/reconciliation"))
+        .await;
+    assert_eq!(status, 200, "{reconciliation}");
+    assert!(
+        reconciliation["disbursed_vnd"].as_i64() > Some(0),
+        "{reconciliation} {stderr}"
+    );
+    for rule in planted.split(", ").filter(|r| !r.is_empty()) {
+        let (status, flags) = demo
+            .get("monitor", &format!("/api/v1/flags?unit=80&rule={rule}"))
+            .await;
+        assert_eq!(status, 200, "{flags}");
+        assert!(flags["total"].as_i64() > Some(0), "{rule}: {flags}");
+    }
     // The monitor reads it too.
     let (status, _) = demo.get("monitor", "/api/v1/disbursements?unit=80").await;
     assert_eq!(status, 200);
@@ -318,9 +358,10 @@ async fn the_demo_serves_a_populated_province_to_its_tokens_and_keeps_it_for_the
     assert_eq!(verified_events(&data_dir), events);
     let (status, trail) = demo.get("auditor", "/api/v1/disbursements?unit=80").await;
     assert_eq!(status, 200, "{trail}");
+    // Nothing planted again on a restart.
     assert_eq!(
         trail["totals"]["count"].as_u64(),
-        Some(generated.supports.len() as u64)
+        Some(generated.supports.len() as u64 + paid)
     );
     let postmaster = postmaster_pid(&data_dir).expect("the cluster is running");
     let (status, stderr) = demo.interrupt();

@@ -188,6 +188,7 @@ fn support(
         disbursed_by: "UBND phường 3".into(),
         decision_no: format!("{on}/QĐ-HT"),
         recipient_member: None,
+        override_reason: None,
     }
 }
 

@@ -79,6 +79,7 @@ fn support(household_id: Uuid, amount: i64) -> Command {
             disbursed_by: "UBND xã Tân Lập".into(),
             decision_no: "12/QĐ-UBND".into(),
             recipient_member: None,
+            override_reason: None,
         }),
     }
 }

@@ -7,6 +7,7 @@
 pub mod area;
 pub mod chain;
 pub mod envelope;
+pub mod fund;
 pub mod household;
 pub mod money;
 pub mod policy_params;

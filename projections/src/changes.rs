@@ -175,7 +175,9 @@ impl HouseholdRows {
         let (Some(before_d), Some(before_r)) = (before_disbursements, before_relapses) else {
             return None;
         };
-        let (changed, gone) = diff(&before_d, &self.disbursements.touched(&touched));
+        let after_d = self.disbursements.touched(&touched);
+        changes.fund_draws = fund_draws(&before_d, &after_d);
+        let (changed, gone) = diff(&before_d, &after_d);
         changes.disbursements = changed.into_iter().map(|(_, d)| d).collect();
         changes.disbursements_gone = gone;
         changes.disbursements_guard = touches(new, &disbursements::RELEVANT);
@@ -233,6 +235,64 @@ pub struct RowChanges {
     pub relapses_gone: Vec<i64>,
     pub relapses_guard: bool,
     pub links: Vec<LinkRow>,
+    /// What the changed supports draw on fund allocations, in (fund, unit) order.
+    pub fund_draws: Vec<FundDraw>,
+}
+
+/// A change of what a household's supports draw on one fund in one unit (the household's unit
+/// on the disbursement day); `ansinh_append` moves the covering allocation's `drawn_vnd`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FundDraw {
+    pub fund_id: String,
+    pub unit_code: String,
+    pub delta_vnd: i64,
+    /// Refuse the draw if it leaves the allocation below zero: it takes more and no changed
+    /// support in it carries an override reason.
+    pub check: bool,
+}
+
+/// What the supports that changed between `before` and `after` draw, net, per fund and unit.
+pub fn fund_draws(
+    before: &BTreeMap<i64, Disbursement>,
+    after: &BTreeMap<i64, Disbursement>,
+) -> Vec<FundDraw> {
+    let mut net: BTreeMap<(String, String), (i64, bool)> = BTreeMap::new();
+    let counted = |d: &Disbursement| -> Option<(String, String)> {
+        let fund = d.fund_id.clone().filter(|_| !d.voided)?;
+        Some((fund, d.unit_code.clone()))
+    };
+    let keys = before
+        .keys()
+        .chain(after.keys())
+        .collect::<std::collections::BTreeSet<_>>();
+    for k in keys {
+        let (old, new) = (before.get(k), after.get(k));
+        if old == new {
+            continue;
+        }
+        if let Some(d) = old {
+            if let Some(key) = counted(d) {
+                let e = net.entry(key).or_default();
+                e.0 = e.0.saturating_sub(d.amount_vnd);
+            }
+        }
+        if let Some(d) = new {
+            if let Some(key) = counted(d) {
+                let e = net.entry(key).or_default();
+                e.0 = e.0.saturating_add(d.amount_vnd);
+                e.1 |= d.override_reason.is_some();
+            }
+        }
+    }
+    net.into_iter()
+        .filter(|(_, (delta, _))| *delta != 0)
+        .map(|((fund_id, unit_code), (delta_vnd, overridden))| FundDraw {
+            fund_id,
+            unit_code,
+            delta_vnd,
+            check: delta_vnd > 0 && !overridden,
+        })
+        .collect()
 }
 
 /// PostgreSQL keeps microseconds: truncated as sqlx truncates a bound timestamp (parsing the

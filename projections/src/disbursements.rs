@@ -61,6 +61,8 @@ pub struct Disbursement {
     pub corrected_by: Option<i64>,
     pub correction_reason: Option<String>,
     pub voided: bool,
+    /// Why this support may take its fund's allocation below zero, if it may.
+    pub override_reason: Option<String>,
 }
 
 /// Filters of the trail; `None` = any. Units include the units below them.
@@ -279,6 +281,7 @@ fn content(
         corrected_by: None,
         correction_reason: None,
         voided: false,
+        override_reason: support.override_reason.clone(),
     }
 }
 
@@ -320,11 +323,11 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
              (household_id, sequence, head_name, unit_code, policy, amount_vnd, in_kind,
               funding_source, fund_id, disbursed_on, disbursed_by, decision_no,
               recipient_member, recorded_at, original_amount_vnd, corrected_by,
-              correction_reason, voided)
+              correction_reason, voided, override_reason)
          SELECT * FROM UNNEST($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[],
                               $6::bigint[], $7::text[], $8::text[], $9::text[], $10::date[],
                               $11::text[], $12::text[], $13::text[], $14::timestamptz[],
-                              $15::bigint[], $16::int[], $17::text[], $18::bool[])",
+                              $15::bigint[], $16::int[], $17::text[], $18::bool[], $19::text[])",
     )
     .bind(&c.ids)
     .bind(&c.sequences)
@@ -344,8 +347,13 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
     .bind(&c.corrected_by)
     .bind(&c.correction_reasons)
     .bind(&c.voided)
+    .bind(&c.overrides)
     .execute(&mut *conn)
     .await?;
+    // What the rewritten supports draw on fund allocations follows their rows.
+    sqlx::query("SELECT ansinh_fund_redraw(NULL)")
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -369,6 +377,7 @@ struct Columns {
     corrected_by: Vec<Option<i32>>,
     correction_reasons: Vec<Option<String>>,
     voided: Vec<bool>,
+    overrides: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -391,6 +400,7 @@ impl Columns {
         self.corrected_by.push(d.corrected_by.map(to_i32));
         self.correction_reasons.push(d.correction_reason);
         self.voided.push(d.voided);
+        self.overrides.push(d.override_reason);
     }
 }
 
@@ -434,6 +444,7 @@ struct Row {
     corrected_by: Option<i32>,
     correction_reason: Option<String>,
     voided: bool,
+    override_reason: Option<String>,
 }
 
 impl Row {
@@ -466,6 +477,7 @@ impl Row {
             corrected_by: self.corrected_by.map(i64::from),
             correction_reason: self.correction_reason,
             voided: self.voided,
+            override_reason: self.override_reason,
         })
     }
 }
@@ -498,7 +510,7 @@ pub async fn list(
         "SELECT household_id, sequence, head_name, unit_code, policy, amount_vnd, in_kind,
                 funding_source, fund_id, disbursed_on, disbursed_by, decision_no,
                 recipient_member, recorded_at, original_amount_vnd, corrected_by,
-                correction_reason, voided
+                correction_reason, voided, override_reason
            FROM disbursements
           WHERE ($8 OR NOT voided) AND {FILTER}
           ORDER BY disbursed_on, household_id, sequence

@@ -8,6 +8,7 @@
 //! | [`history`] | the audit trail, corrections linked to what they correct, paged | inline |
 //! | [`disbursements`] | the support trail, corrections applied, totals | inline |
 //! | [`re_poverty`] | the register of relapses (tái nghèo / tái cận nghèo) | inline |
+//! | [`flags`] | red flags (rules as data), their explanations and acceptances | inline |
 //! | [`movements`] | movement tables per unit, period and standard | async ([`runner`]) |
 //! | [`units`] | administrative units, validity dates, "covers itself and below" | reference data |
 //!
@@ -29,6 +30,7 @@
 
 pub mod changes;
 pub mod disbursements;
+pub mod flags;
 pub mod history;
 pub mod inline;
 pub mod locking;

@@ -216,6 +216,11 @@ pub fn parse_enum<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
 }
 
 /// Today in Vietnam (UTC+7), the date flags such as "recently exited" are judged on.
+/// The day an instant falls on in Vietnam (UTC+7).
+pub fn vietnam_date(at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    (at + chrono::Duration::hours(7)).date_naive()
+}
+
 pub fn today_in_vietnam() -> NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive()
 }

@@ -38,6 +38,7 @@ pub enum Projection {
     History,
     Disbursements,
     RePoverty,
+    Flags,
     Movements,
     /// Not a read model but the households' snapshots (a cache of state and rows).
     Snapshots,
@@ -45,11 +46,12 @@ pub enum Projection {
 
 impl Projection {
     /// In the order their tables are locked and written.
-    pub const ALL: [Projection; 6] = [
+    pub const ALL: [Projection; 7] = [
         Projection::Status,
         Projection::History,
         Projection::Disbursements,
         Projection::RePoverty,
+        Projection::Flags,
         Projection::Movements,
         Projection::Snapshots,
     ];
@@ -60,6 +62,7 @@ impl Projection {
             Projection::History => "history",
             Projection::Disbursements => "disbursements",
             Projection::RePoverty => "re_poverty",
+            Projection::Flags => "flags",
             Projection::Movements => "movements",
             Projection::Snapshots => "snapshots",
         }
@@ -71,6 +74,15 @@ impl Projection {
         Projection::ALL.into_iter().find(|p| p.name() == name)
     }
 
+    /// The runner's projection this read model is, if the runner keeps it (not the append).
+    pub fn kept_by_runner(self) -> Option<AsyncProjection> {
+        match self {
+            Projection::Flags => Some(AsyncProjection::Flags),
+            Projection::Movements => Some(AsyncProjection::Movements),
+            _ => None,
+        }
+    }
+
     /// The tables it owns, in write order.
     pub fn tables(self) -> &'static [&'static str] {
         match self {
@@ -78,6 +90,7 @@ impl Projection {
             Projection::History => &["history_corrections"],
             Projection::Disbursements => &["disbursement_households", "disbursements"],
             Projection::RePoverty => &["re_poverty_households", "re_poverty"],
+            Projection::Flags => &["flag_households", "flags"],
             Projection::Movements => &["movement_households", "movement_counts"],
             Projection::Snapshots => &["household_snapshots"],
         }
@@ -90,7 +103,7 @@ pub enum RebuildError {
     #[error("database error during rebuild: {0}")]
     Database(#[from] sqlx::Error),
     #[error(
-        "unknown read model {0:?}; known: status, history, disbursements, re_poverty, movements, snapshots"
+        "unknown read model {0:?}; known: status, history, disbursements, re_poverty, flags, movements, snapshots"
     )]
     UnknownProjection(String),
 }
@@ -167,19 +180,23 @@ async fn once(
     // touched these tables before has committed and is in it. LOCK TABLE takes them one by one
     // in the order named: LOCK_ORDER's, as every writer.
     let mut tables: Vec<&str> = Vec::new();
-    if projections.contains(&Projection::Movements) {
+    if projections.iter().any(|p| p.kept_by_runner().is_some()) {
         tables.push("projection_checkpoints");
     }
-    for p in projections {
+    // Snapshots are a cache that every cold load reads: they are replaced row by row, never
+    // locked whole, so no command waits for a rebuild to read one.
+    for p in projections.iter().filter(|p| **p != Projection::Snapshots) {
         tables.extend(p.tables());
     }
     let tables = locking::in_lock_order(&tables);
-    sqlx::query(&format!(
-        "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
-        tables.join(", ")
-    ))
-    .execute(&mut *tx)
-    .await?;
+    if !tables.is_empty() {
+        sqlx::query(&format!(
+            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            tables.join(", ")
+        ))
+        .execute(&mut *tx)
+        .await?;
+    }
     let (total, xmin): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM household_events),
                 pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
@@ -189,12 +206,20 @@ async fn once(
     let total = u64::try_from(total).unwrap_or(0);
     let owned: Vec<&str> = projections
         .iter()
+        .filter(|p| **p != Projection::Snapshots)
         .flat_map(|p| p.tables())
         .copied()
         .collect();
-    sqlx::query(&format!("TRUNCATE {}", owned.join(", ")))
-        .execute(&mut *tx)
-        .await?;
+    if !owned.is_empty() {
+        sqlx::query(&format!("TRUNCATE {}", owned.join(", ")))
+            .execute(&mut *tx)
+            .await?;
+    }
+    if projections.contains(&Projection::Snapshots) {
+        sqlx::query("DELETE FROM household_snapshots")
+            .execute(&mut *tx)
+            .await?;
+    }
     progress(0, total);
 
     let mut after = (Uuid::nil(), 0_i32);
@@ -238,6 +263,7 @@ async fn once(
                 Projection::History => crate::history::apply(&mut tx, &stored).await?,
                 Projection::Disbursements => crate::disbursements::write(&mut tx, &logs).await?,
                 Projection::RePoverty => crate::re_poverty::write(&mut tx, &logs).await?,
+                Projection::Flags => crate::flags::write(&mut tx, &logs).await?,
                 Projection::Movements => crate::movements::write(&mut tx, &logs).await?,
                 Projection::Snapshots => crate::snapshots::write_logs(&mut tx, &logs).await?,
             }
@@ -246,7 +272,11 @@ async fn once(
         batches += 1;
         progress(done, total.max(done));
     }
-    if projections.contains(&Projection::Movements) {
+    let runner_kept: Vec<AsyncProjection> = projections
+        .iter()
+        .filter_map(|p| p.kept_by_runner())
+        .collect();
+    if !runner_kept.is_empty() {
         // Everything below the oldest transaction running at the snapshot is in the rebuild:
         // the checkpoint is the last of those events, a real position a report can name.
         let last: Option<(i64, i64)> = sqlx::query_as(
@@ -264,7 +294,9 @@ async fn once(
                 global_position,
             }
         });
-        runner::set_checkpoint(&mut tx, AsyncProjection::Movements, below).await?;
+        for projection in runner_kept {
+            runner::set_checkpoint(&mut tx, projection, below).await?;
+        }
     }
     tx.commit().await?;
     Ok((done, households, batches))

@@ -49,15 +49,19 @@ pub trait LogReader: Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AsyncProjection {
     Movements,
+    /// Red flags: their rules read a household's whole history (who recorded what, when), so
+    /// they are kept here, a moment behind, rather than by every command's append.
+    Flags,
 }
 
 impl AsyncProjection {
-    pub const ALL: [AsyncProjection; 1] = [AsyncProjection::Movements];
+    pub const ALL: [AsyncProjection; 2] = [AsyncProjection::Movements, AsyncProjection::Flags];
 
     /// The checkpoint's name.
     pub fn name(self) -> &'static str {
         match self {
             AsyncProjection::Movements => "movements",
+            AsyncProjection::Flags => "flags",
         }
     }
 
@@ -68,6 +72,7 @@ impl AsyncProjection {
     ) -> Result<(), sqlx::Error> {
         match self {
             AsyncProjection::Movements => crate::movements::apply(conn, events).await,
+            AsyncProjection::Flags => crate::flags::apply(conn, events).await,
         }
     }
 }

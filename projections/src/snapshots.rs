@@ -113,8 +113,13 @@ pub async fn write(conn: &mut PgConnection, snapshots: &[Encoded]) -> Result<(),
 /// longer load later, so it is logged, never returned to the command).
 pub async fn write_one(pool: PgPool, snapshot: Encoded) {
     let written = async {
-        let mut conn = pool.acquire().await?;
-        write(&mut conn, std::slice::from_ref(&snapshot)).await
+        let mut tx = pool.begin().await?;
+        // A rebuild replacing the snapshots holds their rows: give up instead of waiting.
+        sqlx::query("SET LOCAL lock_timeout = '100ms'")
+            .execute(&mut *tx)
+            .await?;
+        write(&mut tx, std::slice::from_ref(&snapshot)).await?;
+        tx.commit().await
     }
     .await;
     if let Err(e) = written {

@@ -150,6 +150,7 @@ fn disbursement_rows(l: &HouseholdLog) -> Vec<Disbursement> {
             corrected_by: latest_correction,
             correction_reason,
             voided,
+            override_reason: support.override_reason.clone(),
         });
     }
     out

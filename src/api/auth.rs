@@ -63,6 +63,14 @@ pub enum Permission {
     ManageUsers,
     /// Add or update administrative units.
     ManageUnits,
+    /// Open funds of the user's unit, record their receipts, allocations, transfers, closure.
+    ManageFunds,
+    /// Funds, their reconciliation and the red flags.
+    ReadFunds,
+    /// Explain a red flag (an officer).
+    ExplainFlags,
+    /// Accept a red flag's explanation (a district or province officer, the supervisor).
+    AcceptFlags,
 }
 
 impl Permission {
@@ -78,6 +86,10 @@ impl Permission {
             Permission::ReadAccessLog => "read the access log",
             Permission::ManageUsers => "manage users",
             Permission::ManageUnits => "manage administrative units",
+            Permission::ManageFunds => "manage funds",
+            Permission::ReadFunds => "read funds and red flags",
+            Permission::ExplainFlags => "explain red flags",
+            Permission::AcceptFlags => "accept explanations of red flags",
         }
     }
 }
@@ -94,6 +106,9 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ReadReports => matches!(role, DistrictOfficer | ProvinceOfficer | Auditor | Monitor),
         ReadAccessLog | ReadAsKnown => role == Auditor,
         ManageUsers | ManageUnits => role == Admin,
+        ManageFunds | AcceptFlags => matches!(role, DistrictOfficer | ProvinceOfficer),
+        ReadFunds => role.is_officer() || matches!(role, Auditor | Monitor),
+        ExplainFlags => role.is_officer(),
     }
 }
 
@@ -232,6 +247,10 @@ pub mod need {
         AccessLog => ReadAccessLog,
         Users => ManageUsers,
         Units => ManageUnits,
+        Funds => ManageFunds,
+        ReadFunds => ReadFunds,
+        ExplainFlags => ExplainFlags,
+        AcceptFlags => AcceptFlags,
     }
 }
 

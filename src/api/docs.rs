@@ -11,8 +11,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::PROBLEM_JSON;
 use super::{
-    admin, households, postings, records, reform, registers, reports, review, review_report,
-    verification, worklist, AppState,
+    admin, flags, funds, households, postings, records, reform, registers, reports, review,
+    review_report, verification, worklist, AppState,
 };
 
 #[derive(OpenApi)]
@@ -59,6 +59,18 @@ use super::{
         admin::list_units,
         admin::import_units,
         admin::access_log,
+        funds::open,
+        funds::receive,
+        funds::allocate,
+        funds::transfer,
+        funds::close,
+        funds::list,
+        funds::show,
+        funds::reconciliation,
+        flags::list,
+        flags::summary,
+        flags::explain,
+        flags::accept,
     ),
     modifiers(&BearerAuth, &CommonResponses),
     tags(
@@ -67,6 +79,8 @@ use super::{
         (name = "review", description = "The review in public: village meetings, complaints and their resolution"),
         (name = "registers", description = "Registers for supervision"),
         (name = "reports", description = "Movement reports"),
+        (name = "funds", description = "Funds, their allocations and reconciliation"),
+        (name = "flags", description = "Red flags, their explanations and acceptances"),
         (name = "administration", description = "Users, administrative units and the read-access log"),
     )
 )]

@@ -336,6 +336,12 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Database(e) => e.into(),
             StoreError::Corrupt(_) => ApiError::internal(e),
+            StoreError::Overdrawn { .. } => {
+                ApiError::invalid_as("allocation_overdrawn", "amount_vnd", e.to_string())
+            }
+            StoreError::NoAllocation { .. } => {
+                ApiError::invalid_as("no_allocation", "fund_id", e.to_string())
+            }
         }
     }
 }

@@ -7,6 +7,8 @@ pub mod auth;
 pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod flags;
+pub mod funds;
 pub mod households;
 pub mod postings;
 pub mod rate_limit;
@@ -104,6 +106,8 @@ pub fn router(state: AppState) -> Router {
         .merge(reform::router())
         .merge(verification::router())
         .merge(admin::router())
+        .merge(funds::router())
+        .merge(flags::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

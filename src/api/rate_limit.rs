@@ -122,28 +122,3 @@ mod tests {
         assert!(limiter.check(a, t0 + WINDOW).is_ok());
     }
 }
-
-#[cfg(test)]
-mod flag_tests {
-    use clap::Parser;
-
-    use crate::cli::{Cli, Command};
-
-    fn limit(args: &[&str]) -> Result<u32, clap::Error> {
-        let cli = Cli::try_parse_from([&["ansinh", "serve"], args].concat())?;
-        match cli.command {
-            Command::Serve {
-                public_rate_limit, ..
-            } => Ok(public_rate_limit),
-            _ => unreachable!("serve parses as serve"),
-        }
-    }
-
-    #[test]
-    fn the_public_rate_limit_defaults_to_60_and_refuses_0() {
-        assert_eq!(limit(&[]).ok(), Some(super::DEFAULT_PER_MINUTE));
-        assert_eq!(limit(&["--public-rate-limit", "5"]).ok(), Some(5));
-        assert!(limit(&["--public-rate-limit", "0"]).is_err());
-        assert!(limit(&["--public-rate-limit", "many"]).is_err());
-    }
-}

@@ -120,6 +120,10 @@ pub struct SupportBody {
     pub decision_no: String,
     #[serde(default)]
     pub recipient_member: Option<String>,
+    /// Lets a support drawn on `fund_id` take the allocation below zero; recorded on the
+    /// support and flagged (`overdrawn`).
+    #[serde(default)]
+    pub override_reason: Option<String>,
 }
 
 impl From<SupportBody> for SupportReceived {
@@ -134,6 +138,7 @@ impl From<SupportBody> for SupportReceived {
             disbursed_by: s.disbursed_by,
             decision_no: s.decision_no,
             recipient_member: s.recipient_member,
+            override_reason: s.override_reason,
         }
     }
 }
@@ -266,13 +271,15 @@ pub async fn decide(
     security(("bearer" = [])))]
 pub async fn support(
     State(state): State<AppState>,
-    HouseholdAccess { id, auth, .. }: HouseholdAccess<need::Write>,
+    access: HouseholdAccess<need::Write>,
     headers: WriteHeaders,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let input: SupportBody = body.parse()?;
+    fund_draw(&state, access.state(), &input, "fund_id").await?;
     let command = HouseholdCommand::RecordSupport(input.into());
-    let appended = write::execute(&state, &auth, id, &headers, &body, command).await?;
+    let (id, auth) = (access.id, &access.auth);
+    let appended = write::execute(&state, auth, id, &headers, &body, command).await?;
     Ok(version_created(&appended))
 }
 
@@ -386,8 +393,31 @@ async fn replacement(
             ReplacementInput::Survey { survey, standards }
         }
         "support_received" => {
-            ReplacementInput::Support(parse_part::<SupportBody>(value, FIELD)?.into())
+            let body = parse_part::<SupportBody>(value, FIELD)?;
+            fund_draw(state, household, &body, "replacement.fund_id").await?;
+            ReplacementInput::Support(body.into())
         }
         _ => return Ok(None),
     }))
+}
+
+/// A support naming a fund must name one open on the disbursement day with an allocation
+/// covering the household's unit that day (422 on `field`). Whether the allocation holds
+/// enough is decided in the append itself, under the allocation's lock.
+async fn fund_draw(
+    state: &AppState,
+    household: &HouseholdState,
+    support: &SupportBody,
+    field: &str,
+) -> Result<(), ApiError> {
+    let Some(fund_id) = support.fund_id.as_deref().filter(|f| !f.trim().is_empty()) else {
+        return Ok(());
+    };
+    let unit =
+        ansinh_projections::log::unit_on(household, support.disbursed_on).unwrap_or_default();
+    match crate::funds::store::check_draw(&state.pool, fund_id, &unit, support.disbursed_on).await?
+    {
+        None => Ok(()),
+        Some(why) => Err(ApiError::invalid_as(why.code(), field, why.to_string())),
+    }
 }

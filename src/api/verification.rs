@@ -153,11 +153,11 @@ pub async fn anchor(
     for b in &run.report.broken {
         // A broken chain of another log (a posting's) is named to every auditor: it holds
         // no personal data and its unit is in its own payload, which may be what was changed.
-        if b.log != crate::verify::CHAINED_TABLES[0] {
+        if b.table != crate::verify::CHAINED[0] {
             broken.push(BrokenChainView {
                 household_id: b.household_id,
                 first_bad_sequence: b.first_bad_sequence,
-                problem: format!("{}: {}", b.log, b.problem),
+                problem: format!("{}: {}", b.table, b.problem),
             });
             continue;
         }

@@ -69,6 +69,7 @@ pub(super) fn support() -> HouseholdCommand {
         disbursed_by: "UBND xã".into(),
         decision_no: "12/QĐ-UBND".into(),
         recipient_member: None,
+        override_reason: None,
     })
 }
 

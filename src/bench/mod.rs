@@ -2,6 +2,7 @@
 //! same run on the same server (the machine is shared and noisy, so only ratios mean much).
 
 mod appends;
+mod flags;
 mod history;
 mod measure;
 mod pages;

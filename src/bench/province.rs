@@ -130,6 +130,7 @@ pub async fn run(
         started.elapsed().as_secs_f64(),
         Some("plain ordered scan (fetched to the client)"),
     ));
+    super::flags::run(pool, options, table, events).await?;
     let started = Instant::now();
     let report = crate::verify::verify(pool, None, None, &indicatif::ProgressBar::hidden())
         .await
@@ -286,7 +287,7 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
             async move {
                 let body = serde_json::json!({
                     "policy": "emergency_aid", "amount_vnd": 2_000_000, "funding_source": "mobilized",
-                    "fund_id": "QUY_VI_NGUOI_NGHEO", "disbursed_on": "2025-01-15",
+                    "disbursed_on": "2025-01-15",
                     "disbursed_by": "UBND xã", "decision_no": "01/QĐ-UBND"
                 });
                 let r = c.post(url).bearer_auth(t).json(&body).send().await.map_err(err)?;

@@ -9,6 +9,7 @@
 
 pub mod csv;
 pub mod movements;
+pub mod reconciliation;
 pub mod table;
 pub mod xlsx;
 

@@ -27,6 +27,7 @@
 //! seed give the same files, byte for byte, on every platform.
 
 pub mod complaints;
+pub mod funds;
 pub mod later;
 pub mod names;
 pub mod province;

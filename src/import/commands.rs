@@ -853,6 +853,7 @@ fn support_command(row: &SupportRow, cells: &mut Cells<'_>) -> Option<SupportRec
         disbursed_by: disbursed_by?,
         decision_no: decision_no?,
         recipient_member: Some(row.recipient_member.trim().to_owned()).filter(|s| !s.is_empty()),
+        override_reason: None,
     })
 }
 

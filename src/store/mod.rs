@@ -53,6 +53,16 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored event could not be read: {0}")]
     Corrupt(String),
+    /// A support would take a fund's allocation below zero without an override reason.
+    #[error("the allocation of fund {fund_id} to unit {unit_code} is short by {shortfall_vnd} VND for this support; give override_reason to record it anyway (it is then flagged)")]
+    Overdrawn {
+        fund_id: String,
+        unit_code: String,
+        shortfall_vnd: i64,
+    },
+    /// A support names a fund with no allocation covering the household's unit.
+    #[error("fund {fund_id} has no allocation covering unit {unit_code}")]
+    NoAllocation { fund_id: String, unit_code: String },
 }
 
 /// What a command appended (or, for a retried idempotent command, had appended the first time).
@@ -74,7 +84,11 @@ pub struct EventLog {
     pool: PgPool,
     store: PgStore<Household>,
     cache: HouseholdCache,
+    snapshot_writers: Arc<tokio::sync::Semaphore>,
 }
+
+/// Snapshots written in the background at once, by one process.
+const SNAPSHOT_WRITERS: usize = 2;
 
 impl EventLog {
     /// Wraps the pool in an esrs store. The schema must already be migrated (`db::migrate`).
@@ -88,6 +102,7 @@ impl EventLog {
             pool,
             store,
             cache: HouseholdCache::new(cache::DEFAULT_CAPACITY_EVENTS),
+            snapshot_writers: Arc::new(tokio::sync::Semaphore::new(SNAPSHOT_WRITERS)),
         })
     }
 
@@ -134,16 +149,27 @@ impl EventLog {
 
     /// Writes a snapshot of the household in the background; returns the sequence it stands at
     /// (the old one if it could not be encoded).
+    ///
+    /// At most [`SNAPSHOT_WRITERS`] are written at once, each giving up rather than waiting on a
+    /// lock: a snapshot is only ever a shortcut, and one skipped is written by a later command
+    /// or load, while a command must never wait for a free connection behind them.
     fn snapshot_later(
         &self,
         household_id: Uuid,
         state: &HouseholdState,
         rows: &HouseholdRows,
     ) -> i64 {
+        let Ok(permit) = Arc::clone(&self.snapshot_writers).try_acquire_owned() else {
+            return 0;
+        };
         match snapshot::encode(household_id, state, rows) {
             Ok(encoded) => {
                 let at = encoded.sequence;
-                tokio::spawn(snapshot::write_one(self.pool.clone(), encoded));
+                let pool = self.pool.clone();
+                tokio::spawn(async move {
+                    snapshot::write_one(pool, encoded).await;
+                    drop(permit);
+                });
                 at
             }
             Err(e) => {
@@ -350,8 +376,14 @@ impl EventLog {
     }
 }
 
-/// Turns a database error into ours: unique violations become typed conflicts.
+/// Turns a database error into ours: unique violations become typed conflicts, a refused
+/// draw on a fund allocation (migrations/0030_funds.sql) a typed refusal.
 fn sqlx_error(error: sqlx::Error, household_id: Uuid, current: i64) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        if let Some(refused) = fund_refusal(db.as_ref()) {
+            return refused;
+        }
+    }
     match error {
         sqlx::Error::Database(db) if db.is_unique_violation() => match db.constraint() {
             Some(STREAM_CONSTRAINT) => StoreError::Conflict {
@@ -372,5 +404,25 @@ fn pg_error(error: PgStoreError, household_id: Uuid, current: i64) -> StoreError
         PgStoreError::Sqlx(e) => sqlx_error(e, household_id, current),
         PgStoreError::Json(e) => StoreError::Corrupt(e.to_string()),
         PgStoreError::Custom(e) => StoreError::Corrupt(e.to_string()),
+    }
+}
+
+/// The refusal `ansinh_append` raises for a draw, from its constraint name and JSON detail.
+fn fund_refusal(db: &dyn sqlx::error::DatabaseError) -> Option<StoreError> {
+    let constraint = db.constraint()?;
+    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+    let detail: serde_json::Value = serde_json::from_str(pg.detail()?).ok()?;
+    let text = |k: &str| detail[k].as_str().unwrap_or_default().to_owned();
+    match constraint {
+        "fund_allocation_overdrawn" => Some(StoreError::Overdrawn {
+            fund_id: text("fund_id"),
+            unit_code: text("unit_code"),
+            shortfall_vnd: detail["shortfall_vnd"].as_i64().unwrap_or(0),
+        }),
+        "fund_allocation_missing" => Some(StoreError::NoAllocation {
+            fund_id: text("fund_id"),
+            unit_code: text("unit_code"),
+        }),
+        _ => None,
     }
 }

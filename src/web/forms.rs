@@ -342,7 +342,7 @@ async fn stale(
 /// The API's categories.
 const CATEGORIES: [&str; 4] = ["poor", "near_poor", "middle_income", "not_poor"];
 /// The event types of a household's history.
-const EVENT_TYPES: [&str; 17] = [
+const EVENT_TYPES: [&str; 19] = [
     "household_registered",
     "members_changed",
     "household_moved",
@@ -360,6 +360,8 @@ const EVENT_TYPES: [&str; 17] = [
     "review_meeting_held",
     "complaint_received",
     "complaint_resolved",
+    "flag_explained",
+    "flag_accepted",
 ];
 
 /// `name` → its label (`{prefix}_{name}` in the catalogue, else the name itself).

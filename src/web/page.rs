@@ -84,6 +84,8 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
         "/disbursements",
         Some(Permission::ReadRegisters),
     ),
+    ("nav_funds", "/funds", Some(Permission::ReadFunds)),
+    ("nav_flags", "/flags", Some(Permission::ReadFunds)),
     (
         "nav_movements",
         "/reports/movements",

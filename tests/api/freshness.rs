@@ -399,6 +399,7 @@ async fn a_household_written_by_another_process_is_shown_as_the_log_has_it() {
             disbursed_by: "UBND xã".into(),
             decision_no: "13/QĐ-UBND".into(),
             recipient_member: None,
+            override_reason: None,
         }),
     };
     other

@@ -122,7 +122,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// The ceiling of [`TestApp::projected`]: the runner looks every 2 s, so this is only reached
 /// when it is stuck.
-const PROJECTED_CEILING: std::time::Duration = std::time::Duration::from_secs(30);
+const PROJECTED_CEILING: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// [`TestApp::projected`] on any pool of the app's database.
 pub async fn wait_projected(pool: &PgPool) {
@@ -140,9 +140,14 @@ pub async fn wait_projected(pool: &PgPool) {
             transaction_id: t,
             global_position: g,
         });
-        let at = runner::checkpoint(pool, AsyncProjection::Movements)
-            .await
-            .expect("the checkpoint");
+        // The projection furthest behind.
+        let mut at = head;
+        for projection in AsyncProjection::ALL {
+            let checkpoint = runner::checkpoint(pool, projection)
+                .await
+                .expect("the checkpoint");
+            at = at.min(checkpoint);
+        }
         if at >= head {
             return;
         }

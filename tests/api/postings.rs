@@ -378,6 +378,6 @@ async fn verify_checks_the_postings_chains_and_finds_a_changed_list() {
         .await
         .expect("verify");
     assert_eq!(report.broken.len(), 1, "{:?}", report.broken);
-    assert_eq!(report.broken[0].log, "posting_events");
+    assert_eq!(report.broken[0].table, "posting_events");
     assert_eq!(report.broken[0].first_bad_sequence, 1);
 }

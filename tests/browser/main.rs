@@ -41,6 +41,7 @@ mod browser;
 mod download;
 mod driver;
 mod forge;
+mod funds;
 mod screenshots;
 
 mod cross_site;

@@ -12,8 +12,8 @@ use crate::review_deadlines::DatedLimit;
 use crate::standards::{Category, Standard, Standards};
 
 use super::event::{
-    ComplaintOutcome, HouseholdClosed, HouseholdMoved, HouseholdRegistered, MembersChanged,
-    SupportReceived,
+    ComplaintOutcome, FlagAccepted, FlagExplained, HouseholdClosed, HouseholdMoved,
+    HouseholdRegistered, MembersChanged, SupportReceived,
 };
 
 /// The validity of an administrative unit record, as the application's unit table gives it
@@ -188,4 +188,8 @@ pub enum HouseholdCommand {
     },
     /// → `complaint_resolved`.
     ResolveComplaint(ResolutionInput),
+    /// → `flag_explained`.
+    ExplainFlag(FlagExplained),
+    /// → `flag_accepted`: the latest explanation, by someone other than its author.
+    AcceptFlag(FlagAccepted),
 }

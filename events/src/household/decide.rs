@@ -122,7 +122,60 @@ pub fn decide(
             let registered_on = open(state)?;
             review::resolution(state, registered_on, resolution, ctx)
         }
+        HouseholdCommand::ExplainFlag(f) => {
+            let (rule, sequence) = flagged(state, &f.rule, f.sequence)?;
+            let explained = FlagExplained {
+                rule,
+                sequence,
+                reason: validate::required("reason", &f.reason, limits::TEXT)?,
+                decision_no: validate::required("decision_no", &f.decision_no, limits::CODE)?,
+            };
+            let facts = Facts {
+                reason: Some(explained.reason.clone()),
+                decision_no: Some(explained.decision_no.clone()),
+                ..Facts::default()
+            };
+            Ok(vec![(HouseholdEvent::FlagExplained(explained), facts)])
+        }
+        HouseholdCommand::AcceptFlag(f) => {
+            let (rule, sequence) = flagged(state, &f.rule, f.sequence)?;
+            match state.flag_explanations.get(&(rule.clone(), sequence)) {
+                None => return Err(HouseholdError::FlagNotExplained { rule, sequence }),
+                Some(e) if e.explained_by == ctx.actor.user_id => {
+                    return Err(HouseholdError::OwnExplanation { rule, sequence })
+                }
+                Some(_) => {}
+            }
+            let accepted = FlagAccepted {
+                rule,
+                sequence,
+                note: validate::optional("note", &f.note, limits::TEXT)?,
+            };
+            Ok(vec![(
+                HouseholdEvent::FlagAccepted(accepted),
+                Facts::default(),
+            )])
+        }
     }
+}
+
+/// The rule and event a flag command names: a known rule, an event of this household.
+fn flagged(
+    state: &HouseholdState,
+    rule: &str,
+    sequence: i64,
+) -> Result<(String, i64), HouseholdError> {
+    state.registered_on.ok_or(HouseholdError::NotRegistered)?;
+    let rule = rule.trim();
+    if !FLAG_RULES.contains(&rule) {
+        return Err(HouseholdError::UnknownFlagRule {
+            rule: rule.to_owned(),
+        });
+    }
+    if !state.types.contains_key(&sequence) {
+        return Err(HouseholdError::NoFlaggedEvent { sequence });
+    }
+    Ok((rule.to_owned(), sequence))
 }
 
 fn one(event: HouseholdEvent, effective_on: NaiveDate) -> Vec<(HouseholdEvent, Facts)> {

@@ -9,6 +9,14 @@ use super::event::MemberChangeReason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HouseholdError {
+    #[error("rule {rule:?} is not a red-flag rule (known: {})", super::event::FLAG_RULES.join(", "))]
+    UnknownFlagRule { rule: String },
+    #[error("the household has no event {sequence}")]
+    NoFlaggedEvent { sequence: i64 },
+    #[error("the flag {rule} on event {sequence} has no explanation to accept")]
+    FlagNotExplained { rule: String, sequence: i64 },
+    #[error("the flag {rule} on event {sequence} was explained by this same user; another supervisor must accept it")]
+    OwnExplanation { rule: String, sequence: i64 },
     #[error("the household is already registered")]
     AlreadyRegistered,
     #[error("the household is not registered")]
@@ -231,6 +239,10 @@ impl HouseholdError {
             OpenComplaint { .. } | SentBackByMeeting { .. } | SentBackByComplaint { .. } => {
                 Some("reason")
             }
+            UnknownFlagRule { .. } => Some("rule"),
+            NoFlaggedEvent { .. } | FlagNotExplained { .. } | OwnExplanation { .. } => {
+                Some("sequence")
+            }
             AlreadyRegistered | NotRegistered | Closed | Chain(_) => None,
         }
     }
@@ -288,6 +300,10 @@ impl HouseholdError {
             SentBackByComplaint { .. } => "sent_back_by_complaint",
             InvalidReplacement(inner) => inner.code(),
             Chain(_) => "chain",
+            UnknownFlagRule { .. } => "unknown_flag_rule",
+            NoFlaggedEvent { .. } => "no_such_event",
+            FlagNotExplained { .. } => "flag_not_explained",
+            OwnExplanation { .. } => "own_explanation",
         }
     }
 

@@ -32,11 +32,13 @@ pub enum HouseholdEvent {
     ReviewMeetingHeld(ReviewMeetingHeld),
     ComplaintReceived(ComplaintReceived),
     ComplaintResolved(ComplaintResolved),
+    FlagExplained(FlagExplained),
+    FlagAccepted(FlagAccepted),
 }
 
 impl HouseholdEvent {
     /// Every contract name, in catalogue order.
-    pub const TYPE_NAMES: [&'static str; 17] = [
+    pub const TYPE_NAMES: [&'static str; 19] = [
         "household_registered",
         "members_changed",
         "household_moved",
@@ -54,6 +56,8 @@ impl HouseholdEvent {
         "review_meeting_held",
         "complaint_received",
         "complaint_resolved",
+        "flag_explained",
+        "flag_accepted",
     ];
 
     /// The contract name of this event (`household_registered`, …).
@@ -76,6 +80,8 @@ impl HouseholdEvent {
             HouseholdEvent::ReviewMeetingHeld(_) => "review_meeting_held",
             HouseholdEvent::ComplaintReceived(_) => "complaint_received",
             HouseholdEvent::ComplaintResolved(_) => "complaint_resolved",
+            HouseholdEvent::FlagExplained(_) => "flag_explained",
+            HouseholdEvent::FlagAccepted(_) => "flag_accepted",
         }
     }
 
@@ -552,6 +558,10 @@ pub struct SupportReceived {
     /// The decision or voucher the support rests on (also copied to `meta.decision_no`).
     pub decision_no: String,
     pub recipient_member: Option<String>,
+    /// Why this support may take its fund's allocation below zero; recorded and flagged
+    /// (`overdrawn`). Left out of the stored JSON when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
 }
 
 // ---------------------------------------------------------------- corrections
@@ -613,3 +623,38 @@ pub struct EventCorrected {
     /// counts (registrations cannot be voided).
     pub replacement: Option<Replacement>,
 }
+
+// ---------------------------------------------------------------- red flags
+
+/// An officer's explanation of a red flag raised on the event at `sequence` (see
+/// `ansinh_projections::flags` for the rules). The flag stays; it shows as explained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagExplained {
+    /// The rule's id (`late_entry`, …).
+    pub rule: String,
+    pub sequence: i64,
+    pub reason: String,
+    /// The decision or minute the explanation rests on.
+    pub decision_no: String,
+}
+
+/// A supervisor's acceptance of the latest explanation of a red flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagAccepted {
+    pub rule: String,
+    pub sequence: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The ids of the red-flag rules, as data; their texts and logic live in the read model.
+pub const FLAG_RULES: [&str; 8] = [
+    "not_eligible",
+    "repeated_once_per_period",
+    "after_closure",
+    "amount_differs",
+    "late_entry",
+    "same_user",
+    "unreviewed_override",
+    "overdrawn",
+];

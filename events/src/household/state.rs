@@ -125,6 +125,16 @@ pub struct HouseholdState {
     pub meetings: BTreeMap<i64, ReviewMeetingHeld>,
     /// Complaints by id.
     pub complaints: BTreeMap<Uuid, Complaint>,
+    /// Red flags (rule, sequence) → who explained them last and whether that was accepted.
+    #[serde(with = "flag_keys")]
+    pub flag_explanations: BTreeMap<(String, i64), FlagExplanation>,
+}
+
+/// The latest explanation of a red flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagExplanation {
+    pub explained_by: uuid::Uuid,
+    pub accepted: bool,
 }
 
 impl HouseholdState {
@@ -200,6 +210,23 @@ impl HouseholdState {
                 if let Some(c) = self.complaints.get_mut(&r.complaint_id) {
                     c.resolved = Some(r.clone());
                     c.resolved_sequence = Some(sequence);
+                }
+            }
+            HouseholdEvent::FlagExplained(f) => {
+                self.flag_explanations.insert(
+                    (f.rule.clone(), f.sequence),
+                    FlagExplanation {
+                        explained_by: recorded.meta.actor.user_id,
+                        accepted: false,
+                    },
+                );
+            }
+            HouseholdEvent::FlagAccepted(f) => {
+                if let Some(e) = self
+                    .flag_explanations
+                    .get_mut(&(f.rule.clone(), f.sequence))
+                {
+                    e.accepted = true;
                 }
             }
             HouseholdEvent::EventCorrected(c) => {
@@ -464,5 +491,26 @@ mod type_names {
                     .ok_or_else(|| de::Error::custom(format!("unknown event type {name:?}")))
             })
             .collect()
+    }
+}
+
+/// JSON maps need string keys: a snapshot keeps the flag explanations as a list of pairs.
+mod flag_keys {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::FlagExplanation;
+
+    type Keyed = BTreeMap<(String, i64), FlagExplanation>;
+
+    pub fn serialize<S: Serializer>(map: &Keyed, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Keyed, D::Error> {
+        Ok(Vec::<((String, i64), FlagExplanation)>::deserialize(d)?
+            .into_iter()
+            .collect())
     }
 }

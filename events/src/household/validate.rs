@@ -438,6 +438,8 @@ pub(super) fn support(
     let decision_no = required("decision_no", &s.decision_no, limits::CODE)?;
     let in_kind = optional("in_kind", &s.in_kind, limits::TEXT)?;
     let fund_id = optional("fund_id", &s.fund_id, limits::CODE)?;
+    let override_reason = optional("override_reason", &s.override_reason, limits::TEXT)?;
+    let fund_id_given = fund_id.is_some();
     if s.amount_vnd.get() == 0 && in_kind.is_none() {
         return Err(HouseholdError::NothingDisbursed);
     }
@@ -469,5 +471,7 @@ pub(super) fn support(
         disbursed_by,
         decision_no,
         recipient_member,
+        // Without a fund there is nothing to overdraw.
+        override_reason: override_reason.filter(|_| fund_id_given),
     })
 }

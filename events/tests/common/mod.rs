@@ -136,6 +136,7 @@ pub fn support(on: &str, amount: i64) -> SupportReceived {
         disbursed_by: "NHCSXH Tân Biên".to_owned(),
         decision_no: "15/QĐ-UBND".to_owned(),
         recipient_member: None,
+        override_reason: None,
     }
 }
 
@@ -196,7 +197,7 @@ pub fn effective_of(event: &HouseholdEvent) -> NaiveDate {
         ExitedNearPoverty(e) => e.decided_on,
         FellBackIntoPoverty(e) | FellBackIntoNearPoverty(e) => e.decided_on,
         SupportReceived(e) => e.disbursed_on,
-        EventCorrected(_) => today(),
+        EventCorrected(_) | FlagExplained(_) | FlagAccepted(_) => today(),
         ReviewMeetingHeld(e) => e.held_on,
         ComplaintReceived(e) => e.received_on,
         ComplaintResolved(e) => e.decided_on,

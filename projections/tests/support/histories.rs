@@ -314,6 +314,7 @@ pub fn simulate(id: Uuid, plan: &Plan) -> (Vec<Command>, Vec<Recorded<HouseholdE
                 disbursed_by: "NHCSXH".to_owned(),
                 decision_no: "1/QĐ".to_owned(),
                 recipient_member: None,
+                override_reason: None,
             }),
             Op::CorrectSurvey {
                 income,

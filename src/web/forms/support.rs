@@ -13,7 +13,7 @@ use super::{again, household, household_id, label, officer, render, send, today}
 use super::{Posted, Sent, Shown};
 use crate::web::page::Ctx;
 
-const TEXT_FIELDS: [&str; 8] = [
+const TEXT_FIELDS: [&str; 9] = [
     "policy",
     "in_kind",
     "funding_source",
@@ -22,6 +22,7 @@ const TEXT_FIELDS: [&str; 8] = [
     "disbursed_by",
     "decision_no",
     "recipient_member",
+    "override_reason",
 ];
 
 fn inputs() -> Vec<String> {

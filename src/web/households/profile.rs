@@ -59,6 +59,20 @@ pub async fn page(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response
         mark_later(&mut events, &household);
         events
     });
+    // The household's red flags, for those who may read them (the API decides).
+    let flags = if ctx.may(Permission::ReadFunds) {
+        let answer = ctx
+            .call(
+                Method::GET,
+                &format!("/api/v1/flags?household={id}&limit=1000"),
+                None,
+                &[],
+            )
+            .await;
+        part(answer).0.map(|f| f["items"].clone())
+    } else {
+        None
+    };
     let members = household["members"].as_array().cloned().unwrap_or_default();
     // Monitors get no birth years or ID numbers from the API: no columns for them either.
     let personal = members
@@ -76,6 +90,7 @@ pub async fn page(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response
             history_refused,
             verification,
             verification_refused,
+            flags,
             verified_at => crate::web::vietnam_time(Utc::now()),
             verify_href => format!("{base}?{}", with_verify(&ctx)),
             as_of => ctx.param("as_of"),
@@ -228,6 +243,10 @@ mod tests {
                     history_more => false, history_refused => None::<String>,
                     verification => json!({"intact": true, "events": 1, "head_hash": "abc", "broken": []}),
                     verification_refused => None::<String>, verified_at => "06:50 02/12/2026",
+                    flags => json!([{"rule": "late_entry", "sequence": 1, "status": "explained",
+                        "on_date": "2022-12-10", "evidence": [1], "explanation": "Ghi trễ",
+                        "explanation_en": "Late", "reason": "Phiếu thất lạc",
+                        "decision_no": "05/BB", "explained_by": "Mai", "accepted_by": null}]),
                     verify_href => "/households/01a2?verify=1", as_of => None::<String>,
                     known_on => None::<String>, may_known_on => false, may_write => true,
                     base => "/households/01a2",
@@ -242,6 +261,10 @@ mod tests {
             assert!(
                 html.contains("06:50 02&#x2f;12&#x2f;2026"),
                 "Vietnam time: {html}"
+            );
+            assert!(
+                html.contains("id=\"flags\"") && html.contains("Phiếu thất lạc"),
+                "{html}"
             );
         }
     }

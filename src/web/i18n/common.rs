@@ -13,6 +13,8 @@ pub const MESSAGES: &[Message] = &[
     ("nav_households", "Danh sách hộ", "Households"),
     ("nav_re_poverty", "Tái nghèo", "Re-poverty"),
     ("nav_disbursements", "Chi trả hỗ trợ", "Disbursements"),
+    ("nav_funds", "Quỹ", "Funds"),
+    ("nav_flags", "Dấu hiệu bất thường", "Red flags"),
     ("nav_movements", "Báo cáo biến động", "Movement report"),
     ("nav_review_report", "Niêm yết, khiếu nại", "Postings and complaints"),
     ("nav_access_log", "Nhật ký truy cập", "Access log"),

@@ -306,4 +306,6 @@ pub const MESSAGES: &[Message] = &[
     ("rv_complaint_rejected", "không chấp nhận", "rejected"),
     ("rv_late", "quá hạn", "late"),
     ("rv_flagged", "quyết định khi còn khiếu nại hoặc phải rà soát lại", "decided over an open complaint or a review again"),
+    ("ev_flag_explained", "Giải trình dấu hiệu bất thường", "Red flag explained"),
+    ("ev_flag_accepted", "Chấp nhận giải trình", "Explanation accepted"),
 ];

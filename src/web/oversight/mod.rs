@@ -4,6 +4,8 @@
 mod access_log;
 mod admin_units;
 mod admin_users;
+mod flags;
+mod funds;
 mod home;
 mod review;
 mod verify;
@@ -23,6 +25,9 @@ pub fn router() -> Router<AppState> {
         .route("/access-log", get(access_log::page))
         .route("/verify", get(verify::page))
         .route("/reports/review", get(review::page))
+        .route("/funds", get(funds::list))
+        .route("/funds/{id}", get(funds::show))
+        .route("/flags", get(flags::page))
         .route(
             "/admin/users",
             get(admin_users::page).post(admin_users::create),

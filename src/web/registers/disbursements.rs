@@ -34,6 +34,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         .get_json(&format!("/api/v1/disbursements/summary?{q}"))
         .await?;
     let total = summary["totals"]["count"].as_i64().unwrap_or(0);
+    let flagged = flagged(&ctx, &trail).await;
     // The list shows the supports that count and the voided ones.
     let listed = total + summary["voided"].as_i64().unwrap_or(0);
     Ok(ctx.render(
@@ -41,6 +42,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         context! {
             trail => trail,
             summary => summary,
+            flagged,
             month_chart => month_chart(ctx.lang, &summary),
             policy_chart => policy_chart(ctx.lang, &summary),
             paging => listing::pager(&ctx, listed, &offset),
@@ -50,6 +52,50 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
             exports => listing::export_links(&ctx),
         },
     ))
+}
+
+/// The red flags on the supports of this page of the trail, by `household:sequence`, for
+/// users who may read them (the API decides; a refusal shows no badge).
+async fn flagged(ctx: &Ctx, trail: &Value) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut by_row: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut households: Vec<&str> = trail["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["household_id"].as_str())
+        .collect();
+    households.sort_unstable();
+    households.dedup();
+    if households.is_empty() || !ctx.may(crate::api::auth::Permission::ReadFunds) {
+        return by_row;
+    }
+    let mut q = ctx.api_query(&["unit"]);
+    if !q.is_empty() {
+        q.push('&');
+    }
+    let answer = ctx
+        .call(
+            axum::http::Method::GET,
+            &format!(
+                "/api/v1/flags?{q}households={}&limit=1000",
+                households.join(",")
+            ),
+            None,
+            &[],
+        )
+        .await;
+    for f in answer.body["items"].as_array().into_iter().flatten() {
+        let key = format!(
+            "{}:{}",
+            f["household_id"].as_str().unwrap_or_default(),
+            f["sequence"]
+        );
+        by_row
+            .entry(key)
+            .or_default()
+            .push(f["rule"].as_str().unwrap_or_default().to_owned());
+    }
+    by_row
 }
 
 /// Millions of VND, for the charts' axes (the tables show whole đồng).

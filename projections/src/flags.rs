@@ -1,0 +1,539 @@
+//! Read model **flags** (inline): red flags a Fatherland Front monitor holds a disbursement
+//! trail to account with. Each rule is data ([`RULES`]: an id, a plain explanation in
+//! Vietnamese and English, whether it applies) and a pure check of one household's history;
+//! every flag carries its evidence (the household and the event sequences behind it).
+//!
+//! A flag is never deleted because someone looked at it: `flag_explained` (an officer's reason
+//! and decision number) and `flag_accepted` (a supervisor) are household events, and the row
+//! shows the latest explanation, who gave it and whether it was accepted. Rows are rewritten
+//! from the household's folded history, like the disbursements, behind `flag_households`.
+
+use std::collections::BTreeMap;
+
+use ansinh_events::household::{HouseholdEvent, Policy, Replacement, SupportReceived};
+use ansinh_events::policy_params::{PolicyParameters, ELECTRICITY_SUBSIDY_MONTHLY};
+use ansinh_events::{Category, Recorded, Source};
+use chrono::{Datelike, Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::log::{self, HouseholdLog, StoredEvent};
+use crate::status::{recently_exited, to_i32};
+
+/// A rule as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub id: &'static str,
+    pub vi: &'static str,
+    pub en: &'static str,
+    /// Switched off rules raise nothing (segregation of duties where one person must do both).
+    pub applies: bool,
+}
+
+pub const RULES: [Rule; 8] = [
+    Rule { id: "not_eligible", applies: true,
+        vi: "Hỗ trợ cho hộ không thuộc diện nghèo, cận nghèo hoặc mới thoát nghèo vào ngày chi theo điều kiện của chính sách.",
+        en: "Support to a household that was not poor, near-poor or recently exited on the disbursement day, as the policy requires." },
+    Rule { id: "repeated_once_per_period", applies: true,
+        vi: "Chính sách chỉ hỗ trợ một lần mỗi kỳ nhưng hộ nhận hai lần trong cùng kỳ.",
+        en: "A policy paid once per period was paid twice in the same period." },
+    Rule { id: "after_closure", applies: true,
+        vi: "Hỗ trợ chi sau ngày hồ sơ hộ đã đóng.",
+        en: "Support disbursed after the household's file was closed." },
+    Rule { id: "amount_differs", applies: true,
+        vi: "Số tiền khác với mức quy định của chính sách vào ngày chi (ví dụ tiền điện mỗi tháng).",
+        en: "The amount differs from the policy's dated parameter (e.g. the monthly electricity subsidy)." },
+    Rule { id: "late_entry", applies: true,
+        vi: "Hỗ trợ được ghi nhận hơn 90 ngày sau ngày chi ghi trên phiếu.",
+        en: "Support recorded more than 90 days after the day it says it was disbursed." },
+    Rule { id: "same_user", applies: true,
+        vi: "Cùng một người vừa ghi rà soát vừa ghi quyết định, hoặc vừa ghi quyết định vừa ghi hỗ trợ (không tách bạch nhiệm vụ).",
+        en: "The same user recorded a survey and the decision on it, or a decision and a support on it (no segregation of duties)." },
+    Rule { id: "unreviewed_override", applies: true,
+        vi: "Quyết định khác đề xuất của rà soát chưa được cấp trên xem xét trong 30 ngày.",
+        en: "A decision against the survey's proposal not looked at by a supervisor within 30 days." },
+    Rule { id: "overdrawn", applies: true,
+        vi: "Hỗ trợ chi vượt số còn lại của phần phân bổ quỹ, có lý do vượt.",
+        en: "A support overdrew a fund allocation with an override reason." },
+];
+
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// Who may receive a policy's supports, from a day on: poor, near-poor, recently exited.
+pub struct Eligibility {
+    pub policy: Policy,
+    pub valid_from: NaiveDate,
+    pub poor: bool,
+    pub near_poor: bool,
+    pub recently_exited: bool,
+}
+
+const fn eligible(
+    policy: Policy,
+    poor: bool,
+    near_poor: bool,
+    recently_exited: bool,
+) -> Eligibility {
+    Eligibility {
+        policy,
+        valid_from: NaiveDate::MIN,
+        poor,
+        near_poor,
+        recently_exited,
+    }
+}
+
+/// The eligibility table (data; policies not listed, such as emergency aid, are for anyone).
+pub const ELIGIBILITY: [Eligibility; 8] = [
+    eligible(Policy::PreferentialCredit, true, true, true),
+    eligible(Policy::HealthInsurance, true, true, true),
+    eligible(Policy::Education, true, true, false),
+    eligible(Policy::Housing, true, true, false),
+    eligible(Policy::CleanWater, true, true, false),
+    eligible(Policy::ElectricitySubsidy, true, false, false),
+    eligible(Policy::MonthlyAllowance, true, true, false),
+    eligible(Policy::Livelihood, true, true, true),
+];
+
+/// Policies paid at most once per calendar year (data).
+pub const ONCE_PER_YEAR: [Policy; 2] = [Policy::HealthInsurance, Policy::Housing];
+
+/// Days after the disbursement within which a support must be recorded.
+pub const LATE_ENTRY_DAYS: i64 = 90;
+/// Days within which a supervisor must look at a decision against the proposal.
+pub const REVIEW_DAYS: i64 = 30;
+
+/// One flag as the read model holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Flag {
+    pub household_id: Uuid,
+    pub rule: String,
+    /// The event flagged.
+    pub sequence: i32,
+    pub head_name: String,
+    /// The household's unit on `on_date`.
+    pub unit_code: String,
+    /// The day of the fact flagged (a disbursement, a decision).
+    pub on_date: NaiveDate,
+    /// Every event sequence behind the flag, the flagged one included.
+    pub evidence: Vec<i32>,
+    /// The flag counts from this day (a decision's review is due 30 days after it).
+    pub visible_from: NaiveDate,
+    /// `open`, `explained` or `accepted`.
+    pub status: String,
+    pub explained_by: Option<String>,
+    pub explanation: Option<String>,
+    pub explanation_decision_no: Option<String>,
+    pub accepted_by: Option<String>,
+}
+
+struct Found {
+    rule: &'static str,
+    sequence: i64,
+    on: NaiveDate,
+    evidence: Vec<i64>,
+    visible_from: NaiveDate,
+}
+
+/// The flags a household's history raises, in (rule, sequence) order, judged with the
+/// shipped policy parameters (both write paths must give the same rows).
+pub fn rows(l: &HouseholdLog) -> Vec<Flag> {
+    rows_with(l, &PolicyParameters::shipped())
+}
+
+pub fn rows_with(l: &HouseholdLog, parameters: &PolicyParameters) -> Vec<Flag> {
+    let state = &l.state;
+    let mut found = Vec::new();
+    let supports: Vec<(i64, &SupportReceived)> = state
+        .facts
+        .iter()
+        .filter_map(|(seq, f)| match &f.current {
+            Some(Replacement::SupportReceived(s)) => Some((*seq, s)),
+            _ => None,
+        })
+        .collect();
+    let categories = classifications(l);
+    let closed_on = log::closed_on(state);
+    let mut seen_in_year: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+    let mut by_date = supports.clone();
+    by_date.sort_by_key(|(seq, s)| (s.disbursed_on, *seq));
+    for (seq, s) in &by_date {
+        let flag = |rule, evidence: Vec<i64>| Found {
+            rule,
+            sequence: *seq,
+            on: s.disbursed_on,
+            evidence,
+            visible_from: s.disbursed_on,
+        };
+        if let Some(e) = ELIGIBILITY
+            .iter()
+            .rfind(|e| e.policy == s.policy && e.valid_from <= s.disbursed_on)
+        {
+            if !eligible_on(&categories, e, s.disbursed_on) {
+                let mut evidence: Vec<i64> = categories
+                    .iter()
+                    .filter(|c| c.decided_on <= s.disbursed_on)
+                    .map(|c| c.sequence)
+                    .collect();
+                evidence.push(*seq);
+                found.push(flag("not_eligible", evidence));
+            }
+        }
+        if ONCE_PER_YEAR.contains(&s.policy) {
+            let key = (s.policy.as_str(), s.disbursed_on.year());
+            match seen_in_year.get(&key) {
+                Some(first) => found.push(flag("repeated_once_per_period", vec![*first, *seq])),
+                None => {
+                    seen_in_year.insert(key, *seq);
+                }
+            }
+        }
+        if closed_on.is_some_and(|c| s.disbursed_on >= c) {
+            found.push(flag("after_closure", vec![*seq]));
+        }
+        if s.policy == Policy::ElectricitySubsidy && !amount_fits(parameters, s) {
+            found.push(flag("amount_differs", vec![*seq]));
+        }
+        if s.override_reason.is_some() && s.fund_id.is_some() {
+            found.push(flag("overdrawn", vec![*seq]));
+        }
+        // A record imported from an earlier system was entered there, not on import.
+        let imported =
+            |e: &&Recorded<HouseholdEvent>| matches!(e.meta.source, Source::Import { .. });
+        if let Some(original) = l.event(*seq).filter(|e| !imported(e)) {
+            let recorded = log::vietnam_date(original.meta.recorded_at);
+            if (recorded - s.disbursed_on).num_days() > LATE_ENTRY_DAYS {
+                found.push(flag("late_entry", vec![*seq]));
+            }
+        }
+    }
+    same_user(l, &mut found);
+    unreviewed(l, &mut found);
+
+    let head_name = state
+        .current
+        .as_ref()
+        .map(|c| c.head_name.clone())
+        .unwrap_or_default();
+    let mut out: Vec<Flag> = found
+        .into_iter()
+        .filter(|f| rule(f.rule).is_some_and(|r| r.applies))
+        .map(|f| {
+            let (status, explained) = explanation(l, f.rule, f.sequence);
+            Flag {
+                household_id: l.household_id,
+                rule: f.rule.to_owned(),
+                sequence: to_i32(f.sequence),
+                head_name: head_name.clone(),
+                unit_code: log::unit_on(state, f.on).unwrap_or_default(),
+                on_date: f.on,
+                evidence: f.evidence.into_iter().map(to_i32).collect(),
+                visible_from: f.visible_from,
+                status: status.to_owned(),
+                explained_by: explained.as_ref().map(|e| e.0.clone()),
+                explanation: explained.as_ref().map(|e| e.1.clone()),
+                explanation_decision_no: explained.as_ref().map(|e| e.2.clone()),
+                accepted_by: explained.and_then(|e| e.3),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.rule, a.sequence).cmp(&(&b.rule, b.sequence)));
+    out.dedup_by(|a, b| a.rule == b.rule && a.sequence == b.sequence);
+    out
+}
+
+/// A classification decision, in decision order.
+struct Classified {
+    sequence: i64,
+    standard: String,
+    category: Category,
+    decided_on: NaiveDate,
+}
+
+fn classifications(l: &HouseholdLog) -> Vec<Classified> {
+    let mut out: Vec<Classified> = l
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            HouseholdEvent::HouseholdClassified(c) => Some(Classified {
+                sequence: e.meta.sequence,
+                standard: c.standard.clone(),
+                category: c.category,
+                decided_on: c.decided_on,
+            }),
+            _ => None,
+        })
+        .collect();
+    out.sort_by_key(|c| (c.decided_on, c.sequence));
+    out
+}
+
+/// Whether the decisions up to `on` make the household eligible under `e` that day (under any
+/// standard).
+fn eligible_on(categories: &[Classified], e: &Eligibility, on: NaiveDate) -> bool {
+    let mut by_standard: BTreeMap<&str, (Category, Option<NaiveDate>)> = BTreeMap::new();
+    for c in categories.iter().filter(|c| c.decided_on <= on) {
+        let entry = by_standard
+            .entry(c.standard.as_str())
+            .or_insert((c.category, None));
+        let was_in = matches!(entry.0, Category::Poor | Category::NearPoor);
+        let is_in = matches!(c.category, Category::Poor | Category::NearPoor);
+        if was_in && !is_in {
+            entry.1 = Some(c.decided_on);
+        }
+        entry.0 = c.category;
+    }
+    by_standard.values().any(|(category, exited_on)| {
+        (e.poor && *category == Category::Poor)
+            || (e.near_poor && *category == Category::NearPoor)
+            || (e.recently_exited && recently_exited(*category, *exited_on, on))
+    })
+}
+
+/// An electricity subsidy is whole months of the monthly amount in force (1 to 12 months).
+fn amount_fits(parameters: &PolicyParameters, s: &SupportReceived) -> bool {
+    let Some(value) = parameters.value_on(ELECTRICITY_SUBSIDY_MONTHLY, s.disbursed_on) else {
+        return true;
+    };
+    let (min, max) = (value.amount_vnd.min().get(), value.amount_vnd.max().get());
+    let amount = s.amount_vnd.get();
+    (1..=12).any(|months| amount >= min * months && amount <= max * months)
+}
+
+/// Segregation of duties: a decision recorded by whoever recorded its survey; a support
+/// recorded by whoever recorded the latest decision before it. System accounts are exempt.
+fn same_user(l: &HouseholdLog, found: &mut Vec<Found>) {
+    let by = |seq: i64| {
+        l.event(seq)
+            .map(|e| e.meta.actor.user_id)
+            .filter(|u| !u.is_nil())
+    };
+    let mut last_decision: Option<i64> = None;
+    for e in &l.events {
+        match &e.event {
+            HouseholdEvent::HouseholdClassified(c) => {
+                if by(c.survey_sequence).is_some() && by(c.survey_sequence) == by(e.meta.sequence) {
+                    found.push(Found {
+                        rule: "same_user",
+                        sequence: e.meta.sequence,
+                        on: c.decided_on,
+                        evidence: vec![c.survey_sequence, e.meta.sequence],
+                        visible_from: c.decided_on,
+                    });
+                }
+                last_decision = Some(e.meta.sequence);
+            }
+            HouseholdEvent::SupportReceived(s) => {
+                if let Some(d) = last_decision {
+                    if by(d).is_some() && by(d) == by(e.meta.sequence) {
+                        found.push(Found {
+                            rule: "same_user",
+                            sequence: e.meta.sequence,
+                            on: s.disbursed_on,
+                            evidence: vec![d, e.meta.sequence],
+                            visible_from: s.disbursed_on,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A decision against its survey's proposal counts from 30 days after it unless a supervisor
+/// accepted an explanation of it within those days.
+fn unreviewed(l: &HouseholdLog, found: &mut Vec<Found>) {
+    for e in &l.events {
+        let HouseholdEvent::HouseholdClassified(c) = &e.event else {
+            continue;
+        };
+        if c.category == c.proposed {
+            continue;
+        }
+        let due = c.decided_on + Duration::days(REVIEW_DAYS);
+        let reviewed = l.events.iter().any(|a| match &a.event {
+            HouseholdEvent::FlagAccepted(f) => {
+                f.rule == "unreviewed_override"
+                    && f.sequence == e.meta.sequence
+                    && log::vietnam_date(a.meta.recorded_at) <= due
+            }
+            _ => false,
+        });
+        if !reviewed {
+            found.push(Found {
+                rule: "unreviewed_override",
+                sequence: e.meta.sequence,
+                on: c.decided_on,
+                evidence: vec![c.survey_sequence, e.meta.sequence],
+                visible_from: due,
+            });
+        }
+    }
+}
+
+/// The latest explanation of a flag: by, reason, decision, accepted by.
+type Explained = (String, String, String, Option<String>);
+
+/// The status of a flag and its latest explanation.
+fn explanation(l: &HouseholdLog, rule: &str, sequence: i64) -> (&'static str, Option<Explained>) {
+    let mut latest: Option<Explained> = None;
+    for e in &l.events {
+        match &e.event {
+            HouseholdEvent::FlagExplained(f) if f.rule == rule && f.sequence == sequence => {
+                latest = Some((
+                    e.meta.actor.name.clone(),
+                    f.reason.clone(),
+                    f.decision_no.clone(),
+                    None,
+                ));
+            }
+            HouseholdEvent::FlagAccepted(f) if f.rule == rule && f.sequence == sequence => {
+                if let Some(x) = latest.as_mut() {
+                    x.3 = Some(e.meta.actor.name.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let status = match &latest {
+        None => "open",
+        Some((_, _, _, None)) => "explained",
+        Some(_) => "accepted",
+    };
+    (status, latest)
+}
+
+/// Whether a household's new events can change its flags (every event can: a survey's author,
+/// a late record, an explanation).
+pub fn rewrites(l: &HouseholdLog) -> bool {
+    l.new_events().next().is_some()
+}
+
+// ------------------------------------------------------------------------------ writing
+
+/// The runner's entry: the flags of every household a batch of events touches.
+pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Result<(), sqlx::Error> {
+    let logs = log::load(conn, events).await?;
+    write(conn, &logs).await
+}
+
+pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(), sqlx::Error> {
+    let touched: Vec<&HouseholdLog> = logs.iter().filter(|l| rewrites(l)).collect();
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let advanced = log::advance(conn, "flag_households", "flags", &touched).await?;
+    let rows: Vec<Flag> = touched
+        .iter()
+        .filter(|l| advanced.contains(&l.household_id))
+        .flat_map(|l| rows(l))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("INSERT INTO flags SELECT * FROM jsonb_populate_recordset(NULL::flags, $1)")
+        .bind(sqlx::types::Json(&rows))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ reading
+
+/// Filters of the flag list; `None` = any. Units include the units below them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagFilter {
+    pub unit: Option<String>,
+    pub rule: Option<String>,
+    pub status: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub household: Option<Uuid>,
+    /// Only these households' flags (a page of another list asks for its rows').
+    pub households: Option<Vec<Uuid>>,
+    /// Flags count from their `visible_from` day.
+    pub today: NaiveDate,
+}
+
+const FILTER: &str = "($1::text IS NULL OR unit_code IN
+                        (SELECT descendant FROM admin_unit_closure WHERE ancestor = $1))
+                  AND ($2::text IS NULL OR rule = $2)
+                  AND ($3::text IS NULL OR status = $3)
+                  AND ($4::date IS NULL OR on_date >= $4)
+                  AND ($5::date IS NULL OR on_date <= $5)
+                  AND ($6::uuid IS NULL OR household_id = $6)
+                  AND visible_from <= $7
+                  AND ($8::uuid[] IS NULL OR household_id = ANY($8))";
+
+pub async fn list(
+    pool: &PgPool,
+    f: &FlagFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Flag>, i64), sqlx::Error> {
+    let (total,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM flags WHERE {FILTER}"))
+        .bind(&f.unit)
+        .bind(&f.rule)
+        .bind(&f.status)
+        .bind(f.from)
+        .bind(f.to)
+        .bind(f.household)
+        .bind(f.today)
+        .bind(&f.households)
+        .fetch_one(pool)
+        .await?;
+    let items = sqlx::query_as(&format!(
+        "SELECT * FROM flags WHERE {FILTER}
+          ORDER BY on_date DESC, household_id, rule, sequence LIMIT $9 OFFSET $10"
+    ))
+    .bind(&f.unit)
+    .bind(&f.rule)
+    .bind(&f.status)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(f.household)
+    .bind(f.today)
+    .bind(&f.households)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    Ok((items, total))
+}
+
+/// Flags counted per unit and rule (and status), over the same filters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SummaryLine {
+    pub unit_code: String,
+    pub rule: String,
+    pub open: i64,
+    pub explained: i64,
+    pub accepted: i64,
+}
+
+pub async fn summary(pool: &PgPool, f: &FlagFilter) -> Result<Vec<SummaryLine>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT unit_code, rule,
+                count(*) FILTER (WHERE status = 'open') AS open,
+                count(*) FILTER (WHERE status = 'explained') AS explained,
+                count(*) FILTER (WHERE status = 'accepted') AS accepted
+           FROM flags WHERE {FILTER}
+          GROUP BY unit_code, rule ORDER BY unit_code, rule"
+    ))
+    .bind(&f.unit)
+    .bind(&f.rule)
+    .bind(&f.status)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(f.household)
+    .bind(f.today)
+    .bind(&f.households)
+    .fetch_all(pool)
+    .await
+}

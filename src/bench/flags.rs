@@ -1,0 +1,71 @@
+//! The red flags read model: its rebuild against the plain ordered scan of the log the
+//! province section measured just before, and the province-wide flag summary at 8 clients
+//! against a plain count of the same table.
+
+use std::time::Instant;
+
+use ansinh_projections::flags::{self, FlagFilter};
+use ansinh_projections::rebuild::{self, Projection};
+use sqlx::PgPool;
+
+use super::measure::{interleaved, Figure};
+use super::province::err;
+use super::{BenchOptions, Table};
+
+/// The unit the generated province lives in (old Tây Ninh).
+const PROVINCE: &str = "72";
+
+pub(super) async fn run(
+    pool: &PgPool,
+    options: BenchOptions,
+    table: &mut Table,
+    events: usize,
+) -> Result<(), sqlx::Error> {
+    let started = Instant::now();
+    rebuild::rebuild(pool, &[Projection::Flags], 5_000, |_, _| {})
+        .await
+        .map_err(err)?;
+    table.push(Figure {
+        name: "ansinh rebuild (flags read model)".to_owned(),
+        concurrency: 1,
+        ops: events,
+        per_sec: events as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        baseline: Some("plain ordered scan (fetched to the client)".to_owned()),
+        ratio: None,
+    });
+    let (p1, p2) = (pool.clone(), pool.clone());
+    let (base, summary) = interleaved(
+        (
+            "plain count of the flags ×8",
+            "flag summary of the whole province ×8",
+        ),
+        8,
+        options.ops.min(800),
+        move |_| {
+            let pool = p1.clone();
+            async move {
+                sqlx::query("SELECT unit_code, rule, count(*) FROM flags GROUP BY 1, 2")
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+            }
+        },
+        move |_| {
+            let pool = p2.clone();
+            async move {
+                let filter = FlagFilter {
+                    unit: Some(PROVINCE.to_owned()),
+                    today: crate::verify::today(),
+                    ..FlagFilter::default()
+                };
+                flags::summary(&pool, &filter).await.map(drop)
+            }
+        },
+    )
+    .await?;
+    table.push(base);
+    table.push(summary);
+    Ok(())
+}
