@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::disbursements::{self, Disbursement, DisbursementRows};
-use crate::log::HouseholdLog;
+use crate::log::{touches, HouseholdLog};
 use crate::re_poverty::{self, Relapse, RelapseRows};
 use crate::status::{self, Standing};
 
@@ -191,15 +191,6 @@ impl HouseholdRows {
         changes.links = links(household_id, new);
         Some(changes)
     }
-}
-
-/// Whether `events` hold one of these types (a correction counts as the type it corrects too),
-/// as `HouseholdLog::touches` judges a batch.
-fn touches(events: &[Recorded<HouseholdEvent>], types: &[&str]) -> bool {
-    events.iter().any(|e| {
-        types.contains(&e.event.type_name())
-            || matches!(&e.event, HouseholdEvent::EventCorrected(c) if types.contains(&c.corrects_type.as_str()))
-    })
 }
 
 /// The correction links of `events`.

@@ -68,10 +68,7 @@ impl HouseholdLog {
     /// Whether the batch brought an event of one of these types (a correction counts as the
     /// type it corrects too).
     pub fn touches(&self, types: &[&str]) -> bool {
-        self.new_events().any(|e| {
-            types.contains(&e.event.type_name())
-                || matches!(&e.event, HouseholdEvent::EventCorrected(c) if types.contains(&c.corrects_type.as_str()))
-        })
+        touches(self.new_events(), types)
     }
 
     /// The first event with this sequence.
@@ -82,6 +79,17 @@ impl HouseholdLog {
             .filter(|e| e.meta.sequence == sequence)
             .or_else(|| self.events.iter().find(|e| e.meta.sequence == sequence))
     }
+}
+
+/// Whether `events` hold one of these types (a correction counts as the type it corrects too).
+pub fn touches<'a>(
+    events: impl IntoIterator<Item = &'a Recorded<HouseholdEvent>>,
+    types: &[&str],
+) -> bool {
+    events.into_iter().any(|e| {
+        types.contains(&e.event.type_name())
+            || matches!(&e.event, HouseholdEvent::EventCorrected(c) if types.contains(&c.corrects_type.as_str()))
+    })
 }
 
 /// Folds events through the pure domain, as the aggregate does.
