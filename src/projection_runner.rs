@@ -57,19 +57,18 @@ pub async fn catch_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
 
 /// Waits (at most a few seconds) until every transaction that had started when this was
 /// called has ended, so the gap-safe reader can see everything committed before the call.
-/// Transaction ids are cluster-wide: a transaction open in another database of the same
-/// server holds the horizon back too, which is why this waits rather than assumes.
+/// The horizon is this database's (`ansinh_log_horizon()`): a transaction open in another
+/// database of the same server does not hold it back.
 async fn wait_for_horizon(pool: &PgPool) -> Result<(), sqlx::Error> {
     let (target,): (String,) =
         sqlx::query_as("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
             .fetch_one(pool)
             .await?;
     for _ in 0..500 {
-        let (passed,): (bool,) =
-            sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8")
-                .bind(&target)
-                .fetch_one(pool)
-                .await?;
+        let (passed,): (bool,) = sqlx::query_as("SELECT ansinh_log_horizon() >= $1::xid8")
+            .bind(&target)
+            .fetch_one(pool)
+            .await?;
         if passed {
             break;
         }

@@ -256,8 +256,8 @@ async fn the_position_reader_does_not_skip_an_event_whose_transaction_commits_la
     let db = common::migrated_db().await;
     let log = EventLog::new(db.pool.clone()).await.expect("store");
     let early = household_with_supports(&log, 0).await;
-    // Transaction ids are cluster-wide, so other tests' open transactions may hold the horizon
-    // back for a moment: reads below retry (bounded) until it has passed the writers expected.
+    // Reads below retry (bounded) in case a background transaction of this database (the
+    // statistics collector's, autovacuum's) holds the horizon back for a moment.
     // A slow writer: takes its transaction id now, writes an event, and stays open.
     let slow_id = Uuid::now_v7();
     let mut slow = db.pool.begin().await.expect("begin");
@@ -320,6 +320,37 @@ async fn the_position_reader_does_not_skip_an_event_whose_transaction_commits_la
         .await
         .expect("read");
     assert!(again.is_empty());
+}
+
+#[tokio::test]
+async fn a_transaction_left_open_in_another_database_does_not_hold_the_reader_back() {
+    let db = common::migrated_db().await;
+    let other = common::migrated_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    // Another database of the same server: a session that took a transaction id and stays open
+    // (an idle psql, another deployment). It cannot write this log, so it must not stop readers.
+    let mut idle = other.pool.begin().await.expect("begin");
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *idle)
+        .await
+        .expect("xid");
+    let id = household_with_supports(&log, 1).await;
+    let mut seen = Vec::new();
+    for _ in 0..500 {
+        seen = read_after(&db.pool, Cursor::default(), 100)
+            .await
+            .expect("read");
+        if seen.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        seen.iter().filter(|e| e.household_id == id).count(),
+        2,
+        "the events committed here are read while the other database's transaction is open"
+    );
+    idle.rollback().await.expect("rollback");
 }
 
 #[tokio::test]

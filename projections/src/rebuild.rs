@@ -199,7 +199,7 @@ async fn once(
     }
     let (total, xmin): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM household_events),
-                pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+                ansinh_log_horizon()::text::bigint",
     )
     .fetch_one(&mut *tx)
     .await?;

@@ -7,9 +7,10 @@
 //! a finished transaction may hold positions on both sides of a running one's.
 //!
 //! So readers walk the log in `(transaction_id, global_position)` order and only return rows
-//! written by transactions older than every transaction still running. Every such transaction
-//! has ended, and any transaction that writes later has a larger id, so nothing can ever appear
-//! behind a reader's cursor.
+//! written by transactions older than every transaction still running that could write here
+//! (`ansinh_log_horizon()`, migrations/0041_log_horizon.sql: those of other databases on the
+//! same server are left out). Every such transaction has ended, and any transaction that
+//! writes later has a larger id, so nothing can ever appear behind a reader's cursor.
 
 use ansinh_events::household::HouseholdEvent;
 use ansinh_events::Recorded;
@@ -44,7 +45,7 @@ pub async fn read_after(
         "SELECT transaction_id::text::bigint, global_position, aggregate_id, sequence_number, payload
            FROM household_events
           WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            AND transaction_id < ansinh_log_horizon()
           ORDER BY transaction_id, global_position
           LIMIT $3",
     )
