@@ -1,6 +1,6 @@
 //! The red flags read model: its rebuild against the plain ordered scan of the log the
 //! province section measured just before, and the province-wide flag summary at 8 clients
-//! against a plain count of the same table.
+//! (the query, then over HTTP as a monitor reads it) against a plain count of the same table.
 
 use std::time::Instant;
 
@@ -61,6 +61,55 @@ pub(super) async fn run(
                     ..FlagFilter::default()
                 };
                 flags::summary(&pool, &filter).await.map(drop)
+            }
+        },
+    )
+    .await?;
+    table.push(base);
+    table.push(summary);
+    Ok(())
+}
+
+/// The province-wide flag summary over HTTP at 8 clients (sign-in, scope, query and JSON), as
+/// an auditor's or monitor's page asks for it, against the plain count in the same run.
+pub(super) async fn http_summary(
+    pool: &PgPool,
+    base: &str,
+    client: &reqwest::Client,
+    token: &str,
+    options: BenchOptions,
+    table: &mut Table,
+) -> Result<(), sqlx::Error> {
+    let pool = pool.clone();
+    let (c, url, t) = (
+        client.clone(),
+        format!("{base}/api/v1/flags/summary?unit={PROVINCE}"),
+        token.to_owned(),
+    );
+    let (base, summary) = interleaved(
+        (
+            "plain count of the flags ×8 (alongside HTTP)",
+            "HTTP GET flag summary of the whole province ×8",
+        ),
+        8,
+        options.ops.min(800),
+        move |_| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query("SELECT unit_code, rule, count(*) FROM flags GROUP BY 1, 2")
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+            }
+        },
+        move |_| {
+            let (c, url, t) = (c.clone(), url.clone(), t.clone());
+            async move {
+                let r = c.get(url).bearer_auth(t).send().await.map_err(err)?;
+                if !r.status().is_success() {
+                    return Err(err(format!("flag summary: {}", r.status())));
+                }
+                r.bytes().await.map(drop).map_err(err)
             }
         },
     )

@@ -303,6 +303,7 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
     .await?;
     table.push(insert);
     table.push(post);
+    super::flags::http_summary(pool, &base, &client, &auditor, options, table).await?;
     super::pages::run(pool, &base, options, table).await?;
     let _ = stop_tx.send(());
     let _ = server.await;
