@@ -193,6 +193,112 @@ impl SupportRow {
     }
 }
 
+/// A row's digest over the fields it names: `fields` as they were first digested (each value
+/// then a unit separator, in this order, empty ones too), then `later` (fields added since:
+/// `name=value`, only when not empty). A column added to the file or to the row types, or a
+/// reordering of either, leaves an unchanged row's digest as it was, so a file imported before
+/// is still recognised as imported (and a support's key, made from its digest, found again).
+fn named_digest(fields: &[&str], later: &[(&str, &str)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for value in fields {
+        h.update(value.as_bytes());
+        h.update([0x1f]);
+    }
+    for (name, value) in later.iter().filter(|(_, v)| !v.is_empty()) {
+        h.update(name.as_bytes());
+        h.update(b"=");
+        h.update(value.as_bytes());
+        h.update([0x1f]);
+    }
+    hex::encode(h.finalize())
+}
+
+impl ReviewRow {
+    /// The registration facts' digest.
+    pub fn registration_digest(&self) -> String {
+        named_digest(
+            &[
+                &self.head_name,
+                &self.unit_code,
+                &self.hamlet,
+                &self.area,
+                &self.ethnic_minority,
+                &self.merit_family,
+                &self.registered_on,
+                &self.members,
+            ],
+            &[],
+        )
+    }
+
+    /// The survey's digest.
+    pub fn survey_digest(&self) -> String {
+        named_digest(
+            &[
+                &self.period,
+                &self.survey_date,
+                &self.income_per_capita_vnd,
+                &self.deprivations,
+                &self.working_capacity,
+                &self.loan_demand,
+                &self.cause_of_poverty,
+                &self.surveyor,
+            ],
+            &[],
+        )
+    }
+
+    /// The decision's digest.
+    pub fn decision_digest(&self) -> String {
+        named_digest(
+            &[
+                &self.standard,
+                &self.category,
+                &self.decision_no,
+                &self.decided_on,
+                &self.decision_reason,
+            ],
+            &[],
+        )
+    }
+
+    /// The village meeting's digest.
+    pub fn meeting_digest(&self) -> String {
+        named_digest(
+            &[
+                &self.meeting_held_on,
+                &self.meeting_attendees,
+                &self.meeting_votes_for,
+                &self.meeting_votes_against,
+                &self.meeting_minutes_no,
+            ],
+            &[],
+        )
+    }
+}
+
+impl SupportRow {
+    /// The support's digest (its import key is made from it: two equal rows are one support).
+    pub fn digest(&self) -> String {
+        named_digest(
+            &[
+                &self.household_key,
+                &self.policy,
+                &self.amount_vnd,
+                &self.in_kind,
+                &self.funding_source,
+                &self.fund_id,
+                &self.disbursed_on,
+                &self.disbursed_by,
+                &self.decision_no,
+                &self.recipient_member,
+            ],
+            &[],
+        )
+    }
+}
+
 /// The supports file that goes with a CSV review file: `x.csv` → `x.supports.csv`.
 pub fn supports_path(reviews: &std::path::Path) -> std::path::PathBuf {
     let stem = reviews
@@ -205,6 +311,85 @@ pub fn supports_path(reviews: &std::path::Path) -> std::path::PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn review() -> ReviewRow {
+        let mut cells = (0..29).map(|i| format!("c{i}"));
+        let mut next = || cells.next().unwrap_or_default();
+        ReviewRow {
+            household_key: next(),
+            head_name: next(),
+            unit_code: next(),
+            hamlet: next(),
+            area: next(),
+            ethnic_minority: next(),
+            merit_family: next(),
+            registered_on: next(),
+            members: next(),
+            period: next(),
+            survey_date: next(),
+            income_per_capita_vnd: next(),
+            deprivations: next(),
+            working_capacity: next(),
+            loan_demand: next(),
+            cause_of_poverty: next(),
+            surveyor: next(),
+            standard: next(),
+            category: next(),
+            decision_no: next(),
+            decided_on: next(),
+            decision_reason: next(),
+            meeting_held_on: next(),
+            meeting_attendees: next(),
+            meeting_votes_for: next(),
+            meeting_votes_against: next(),
+            meeting_minutes_no: next(),
+            posted_from: next(),
+            posted_to: next(),
+        }
+    }
+
+    /// How the digests were taken before they named their fields (by position in the row's
+    /// cells): files imported then must still be recognised.
+    fn positional(cells: &[&str]) -> String {
+        named_digest(cells, &[])
+    }
+
+    #[test]
+    fn row_digests_are_those_files_were_imported_with() {
+        let r = review();
+        let cells = r.cells();
+        assert_eq!(r.registration_digest(), positional(&cells[1..9]));
+        assert_eq!(r.survey_digest(), positional(&cells[9..17]));
+        assert_eq!(r.decision_digest(), positional(&cells[17..22]));
+        assert_eq!(r.meeting_digest(), positional(&cells[22..27]));
+        let s = SupportRow {
+            household_key: "HK-1".into(),
+            policy: "emergency_aid".into(),
+            amount_vnd: "2000000".into(),
+            funding_source: "mobilized".into(),
+            disbursed_on: "2025-01-15".into(),
+            ..SupportRow::default()
+        };
+        assert_eq!(s.digest(), positional(&s.cells()));
+        // Pinned (SHA-256 of "c9␟c10␟…c16␟"): a change of algorithm or field list would make
+        // every imported file look new.
+        assert_eq!(
+            r.survey_digest(),
+            "83b43a95c3aab1b7448fe4c818f9cce2fdf8fb77cac0beda24ffb28642743a1f"
+        );
+    }
+
+    #[test]
+    fn a_later_field_changes_the_digest_only_when_it_is_filled() {
+        let before = named_digest(&["a", "b"], &[]);
+        assert_eq!(named_digest(&["a", "b"], &[("new_column", "")]), before);
+        assert_ne!(named_digest(&["a", "b"], &[("new_column", "x")]), before);
+        assert_ne!(
+            named_digest(&["a", "b"], &[("one", "x")]),
+            named_digest(&["a", "b"], &[("other", "x")]),
+            "a later field counts by its name, not its place"
+        );
+    }
 
     #[test]
     fn vietnamese_headers_with_or_without_diacritics_are_accepted() {

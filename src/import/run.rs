@@ -202,43 +202,25 @@ fn import_key(rows: &Rows, cmd: &RowCommand) -> (String, String) {
         .iter()
         .find(|(l, _)| *l == cmd.line)
         .map(|(_, s)| s);
-    let digest = |cells: &[&str]| {
-        let mut h = Sha256::new();
-        for c in cells {
-            h.update(c.as_bytes());
-            h.update([0x1f]);
-        }
-        hex::encode(h.finalize())
-    };
     let hk = &rows.key;
     match (&cmd.command, review, support) {
-        (HouseholdCommand::Register { .. }, Some(r), _) => (
-            format!("import:{hk}:registration"),
-            digest(&[
-                &r.head_name,
-                &r.unit_code,
-                &r.hamlet,
-                &r.area,
-                &r.ethnic_minority,
-                &r.merit_family,
-                &r.registered_on,
-                &r.members,
-            ]),
-        ),
+        (HouseholdCommand::Register { .. }, Some(r), _) => {
+            (format!("import:{hk}:registration"), r.registration_digest())
+        }
         (HouseholdCommand::Survey { .. }, Some(r), _) => (
             format!("import:{hk}:survey:{}", r.period),
-            digest(&r.cells()[9..17]),
+            r.survey_digest(),
         ),
         (HouseholdCommand::Decide { standard, .. }, Some(r), _) => (
             format!("import:{hk}:decision:{}:{}", r.period, standard.id()),
-            digest(&r.cells()[17..22]),
+            r.decision_digest(),
         ),
         (HouseholdCommand::HoldMeeting(_), Some(r), _) => (
             format!("import:{hk}:meeting:{}", r.period),
-            digest(&r.cells()[22..27]),
+            r.meeting_digest(),
         ),
         (_, _, Some(s)) => {
-            let d = digest(&s.cells());
+            let d = s.digest();
             (format!("import:{hk}:support:{}", &d[..16]), d)
         }
         _ => (
