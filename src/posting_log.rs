@@ -61,7 +61,7 @@ pub async fn append(
         .bind(Uuid::now_v7())
         .bind(id)
         .bind(payload)
-        .bind(Utc::now())
+        .bind(e.meta.recorded_at)
         .bind(sequence)
         .execute(&mut *tx)
         .await;

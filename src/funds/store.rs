@@ -127,13 +127,14 @@ impl FundStore {
         let payload =
             serde_json::to_value(&recorded).map_err(|e| FundStoreError::Corrupt(e.to_string()))?;
         let inserted = sqlx::query(
-            "INSERT INTO fund_events (id, aggregate_id, payload, sequence_number)
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO fund_events (id, aggregate_id, payload, sequence_number, occurred_on)
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(Uuid::now_v7())
         .bind(fund_id)
         .bind(&payload)
         .bind(i32::try_from(recorded.meta.sequence).unwrap_or(i32::MAX))
+        .bind(recorded.meta.recorded_at)
         .execute(&mut *tx)
         .await;
         if let Err(sqlx::Error::Database(db)) = &inserted {

@@ -35,7 +35,9 @@ pub(super) async fn append(
     let idempotency = idempotency.map(|(user_id, i)| {
         Json(serde_json::json!({ "user_id": user_id, "key": i.key, "request_digest": i.request_digest }))
     });
-    let occurred_on = Utc::now();
+    // `occurred_on` is the moment the command was decided, as the events' hashed `recorded_at`
+    // says (and as the import writes it), not when this statement happens to run.
+    let occurred_on = events.first().map_or_else(Utc::now, |e| e.meta.recorded_at);
     let mut attempt = 0;
     loop {
         attempt += 1;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ansinh::users::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, support, TestApp};
+use crate::helpers::{occurred_on_is_when_decided, spawn_app, support, TestApp};
 
 const COMMUNE: &str = "25459";
 
@@ -199,6 +199,7 @@ async fn a_fund_reconciles_to_the_vnd_refuses_an_overdraft_without_a_reason_and_
     assert_eq!(detail.body["history"].as_array().map(Vec::len), Some(3));
     let list = app.get("/api/v1/funds", &officer).await;
     assert_eq!(list.body["total"], 1, "{}", list.text);
+    occurred_on_is_when_decided(&app.pool, &["household_events", "fund_events"]).await;
 }
 
 #[tokio::test]

@@ -337,3 +337,22 @@ pub fn support(amount: i64, date: &str) -> Value {
         "decision_no": "15/QĐ-NHCS"
     })
 }
+
+/// Every row of these logs stores as `occurred_on` the moment its command was decided (the
+/// event's hashed `meta.recorded_at`, to the microsecond PostgreSQL keeps), whichever path
+/// wrote it.
+pub async fn occurred_on_is_when_decided(pool: &PgPool, tables: &[&str]) {
+    for table in tables {
+        let (rows, off): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT count(*),
+                    count(*) FILTER (WHERE abs(extract(epoch FROM occurred_on
+                        - (payload->'meta'->>'recorded_at')::timestamptz)) > 0.000001)
+               FROM {table}"
+        ))
+        .fetch_one(pool)
+        .await
+        .expect("occurred_on");
+        assert!(rows > 0, "{table} has rows");
+        assert_eq!(off, 0, "{table}: occurred_on differs from recorded_at");
+    }
+}

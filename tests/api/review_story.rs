@@ -13,7 +13,9 @@ use chrono::NaiveDate;
 use reqwest::header::COOKIE;
 use serde_json::{json, Value};
 
-use crate::helpers::{self, decision, page_client, spawn_app, survey, TestApp};
+use crate::helpers::{
+    self, decision, occurred_on_is_when_decided, page_client, spawn_app, survey, TestApp,
+};
 
 const UNIT: &str = "25459";
 const PERIOD: &str = "2022-annual";
@@ -312,4 +314,5 @@ async fn the_scripted_review_of_one_commune_runs_end_to_end() {
         html.contains("Khiếu nại quá hạn") && html.contains(&c.to_string()),
         "{html}"
     );
+    occurred_on_is_when_decided(&app.pool, &["household_events", "posting_events"]).await;
 }
