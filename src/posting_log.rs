@@ -5,7 +5,7 @@
 
 use ansinh_events::posting::{PostingEvent, PostingOpened, PostingState};
 use ansinh_events::Recorded;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use sqlx::PgPool;
 use uuid::Uuid;
 

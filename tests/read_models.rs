@@ -1364,3 +1364,86 @@ async fn appends_during_a_rebuild_wait_for_it_and_are_not_lost() {
     catch_up(&db.pool).await;
     assert_eq!(snapshot(&db.pool).await, after_both);
 }
+
+#[tokio::test]
+async fn each_described_table_is_the_schema_s_and_the_command_path_names_every_column() {
+    use ansinh_projections::changes::HouseholdRows;
+    use ansinh_projections::tables::{self, Table};
+    use proptest::strategy::{Strategy, ValueTree};
+    let db = common::migrated_db().await;
+    for t in tables::DESCRIBED {
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns
+              WHERE table_schema = current_schema() AND table_name = $1
+              ORDER BY ordinal_position",
+        )
+        .bind(t.name)
+        .fetch_all(&db.pool)
+        .await
+        .expect("columns");
+        assert_eq!(columns, t.columns, "{}: the description's columns", t.name);
+        let key: Vec<String> = sqlx::query_scalar(
+            "SELECT a.attname::text
+               FROM pg_index i
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+              WHERE i.indrelid = $1::regclass AND i.indisprimary
+              ORDER BY array_position(i.indkey::int2[], a.attnum)",
+        )
+        .bind(t.name)
+        .fetch_all(&db.pool)
+        .await
+        .expect("key");
+        assert_eq!(key, t.key, "{}: the description's key", t.name);
+    }
+
+    // The rows `ansinh_append` reads with jsonb_populate_record(set), as the command path
+    // serialises them, from generated histories until every part has shown up.
+    let parts: [(&str, Table); 5] = [
+        ("status", tables::HOUSEHOLD_STATUS),
+        ("standings", tables::HOUSEHOLD_STANDARD_STATUS),
+        ("links", tables::HISTORY_CORRECTIONS),
+        ("disbursements", tables::DISBURSEMENTS),
+        ("relapses", tables::RE_POVERTY),
+    ];
+    let mut seen: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for _ in 0..500 {
+        if seen.len() == parts.len() {
+            break;
+        }
+        let plan = histories::plan()
+            .new_tree(&mut runner)
+            .expect("plan")
+            .current();
+        let id = Uuid::from_u128(9);
+        let (_, events) = histories::simulate(id, &plan);
+        let (mut rows, mut state) = (HouseholdRows::default(), HouseholdState::default());
+        for n in 0..events.len() {
+            state = state.apply(&events[n]);
+            let changes = serde_json::to_value(rows.advance(id, &state, &events[n..=n]))
+                .expect("changes as JSON");
+            for (part, _) in parts {
+                let row = match &changes[part] {
+                    serde_json::Value::Array(a) => a.first().cloned(),
+                    serde_json::Value::Object(_) => Some(changes[part].clone()),
+                    _ => None,
+                };
+                if let Some(row) = row {
+                    seen.entry(part).or_insert(row);
+                }
+            }
+        }
+    }
+    for (part, t) in parts {
+        let row = seen
+            .get(part)
+            .unwrap_or_else(|| panic!("no generated history changed {part}"));
+        for column in t.columns {
+            assert!(
+                row.get(*column).is_some(),
+                "{part}: the command path sends no {column:?} for {} (it would be NULL): {row}",
+                t.name
+            );
+        }
+    }
+}

@@ -318,17 +318,16 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
     if c.ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO disbursements
-             (household_id, sequence, head_name, unit_code, policy, amount_vnd, in_kind,
-              funding_source, fund_id, disbursed_on, disbursed_by, decision_no,
-              recipient_member, recorded_at, original_amount_vnd, corrected_by,
-              correction_reason, voided, override_reason)
+    let t = crate::tables::DISBURSEMENTS;
+    sqlx::query(&format!(
+        "INSERT INTO {} ({})
          SELECT * FROM UNNEST($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[],
                               $6::bigint[], $7::text[], $8::text[], $9::text[], $10::date[],
                               $11::text[], $12::text[], $13::text[], $14::timestamptz[],
                               $15::bigint[], $16::int[], $17::text[], $18::bool[], $19::text[])",
-    )
+        t.name,
+        t.column_list()
+    ))
     .bind(&c.ids)
     .bind(&c.sequences)
     .bind(&c.head_names)

@@ -118,13 +118,14 @@ pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Resul
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO history_corrections
-             (household_id, correction_sequence, corrects_sequence, original_sequence,
-              corrects_type, voids)
+    let t = crate::tables::HISTORY_CORRECTIONS;
+    sqlx::query(&format!(
+        "INSERT INTO {} ({})
          SELECT * FROM UNNEST($1::uuid[], $2::int[], $3::int[], $4::int[], $5::text[], $6::bool[])
          ON CONFLICT DO NOTHING",
-    )
+        t.name,
+        t.column_list()
+    ))
     .bind(&ids)
     .bind(&sequences)
     .bind(&corrects)

@@ -42,6 +42,7 @@ pub mod register_as_of;
 pub mod runner;
 pub mod snapshots;
 pub mod status;
+pub mod tables;
 pub mod time_travel;
 pub mod units;
 

@@ -233,15 +233,15 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
     if c.ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO re_poverty
-             (household_id, sequence, standard, category, unit_code, head_name, exited_on,
-              exit_decision_no, exited_to, fell_back_on, fell_back_decision_no, fell_back_from,
-              supports_between, supports_between_vnd, cause)
+    let t = crate::tables::RE_POVERTY;
+    sqlx::query(&format!(
+        "INSERT INTO {} ({})
          SELECT * FROM UNNEST($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[],
                               $6::text[], $7::date[], $8::text[], $9::text[], $10::date[],
                               $11::text[], $12::text[], $13::int[], $14::bigint[], $15::text[])",
-    )
+        t.name,
+        t.column_list()
+    ))
     .bind(&c.ids)
     .bind(&c.sequences)
     .bind(&c.standards)

@@ -220,27 +220,20 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
     if h.ids.is_empty() {
         return Ok(());
     }
-    let advanced: Vec<Uuid> = sqlx::query_scalar(
-        "INSERT INTO household_status AS s
-             (household_id, version, head_name, head_name_folded, unit_code, hamlet, area,
-              member_count, ethnic_minority, merit_family, no_working_capacity,
-              registered_on, closed_on, last_recorded_at, placed_on)
+    let t = crate::tables::HOUSEHOLD_STATUS;
+    let advanced: Vec<Uuid> = sqlx::query_scalar(&format!(
+        "INSERT INTO {} AS s ({})
          SELECT * FROM UNNEST($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[],
                               $6::text[], $7::text[], $8::int[], $9::bool[], $10::bool[],
                               $11::bool[], $12::date[], $13::date[], $14::timestamptz[],
                               $15::date[])
-         ON CONFLICT (household_id) DO UPDATE SET
-             version = EXCLUDED.version, head_name = EXCLUDED.head_name,
-             head_name_folded = EXCLUDED.head_name_folded, unit_code = EXCLUDED.unit_code,
-             hamlet = EXCLUDED.hamlet, area = EXCLUDED.area,
-             member_count = EXCLUDED.member_count, ethnic_minority = EXCLUDED.ethnic_minority,
-             merit_family = EXCLUDED.merit_family,
-             no_working_capacity = EXCLUDED.no_working_capacity,
-             registered_on = EXCLUDED.registered_on, closed_on = EXCLUDED.closed_on,
-             last_recorded_at = EXCLUDED.last_recorded_at, placed_on = EXCLUDED.placed_on
+         ON CONFLICT (household_id) DO UPDATE SET {}
          WHERE s.version < EXCLUDED.version
          RETURNING household_id",
-    )
+        t.name,
+        t.column_list(),
+        t.update_all()
+    ))
     .bind(&h.ids)
     .bind(&h.versions)
     .bind(&h.head_names)
@@ -274,13 +267,14 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
     if c.ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO household_standard_status
-             (household_id, standard, category, since, decision_no, last_decided_on,
-              last_decision_no, exited_poverty_on, exited_near_poverty_on)
+    let t = crate::tables::HOUSEHOLD_STANDARD_STATUS;
+    sqlx::query(&format!(
+        "INSERT INTO {} ({})
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::date[], $5::text[],
                               $6::date[], $7::text[], $8::date[], $9::date[])",
-    )
+        t.name,
+        t.column_list()
+    ))
     .bind(&c.ids)
     .bind(&c.standards)
     .bind(&c.categories)
