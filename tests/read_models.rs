@@ -1396,6 +1396,26 @@ async fn each_described_table_is_the_schema_s_and_the_command_path_names_every_c
         assert_eq!(key, t.key, "{}: the description's key", t.name);
     }
 
+    // The command's statement reads each table's rows with the table's own row type, and its
+    // upsert of the status row sets every column but the key.
+    let append: String = sqlx::query_scalar(
+        "SELECT string_agg(pg_get_functiondef(oid), ' ') FROM pg_proc WHERE proname = 'ansinh_append'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("ansinh_append");
+    let append = append.split_whitespace().collect::<Vec<_>>().join(" ");
+    for t in tables::DESCRIBED {
+        assert!(
+            append.contains(&format!("(NULL::{},", t.name)),
+            "ansinh_append reads {} rows as its row type",
+            t.name
+        );
+    }
+    for set in tables::HOUSEHOLD_STATUS.update_all().split(", ") {
+        assert!(append.contains(set), "ansinh_append's status upsert: {set}");
+    }
+
     // The rows `ansinh_append` reads with jsonb_populate_record(set), as the command path
     // serialises them, from generated histories until every part has shown up.
     let parts: [(&str, Table); 5] = [
