@@ -1140,3 +1140,41 @@ async fn a_row_naming_an_ended_commune_or_another_one_is_refused_on_unit_code() 
     assert!(stderr.contains("record a move first"), "{stderr}");
     assert_eq!(event_count(&db.pool).await, 0);
 }
+
+#[tokio::test]
+async fn the_province_benchmark_runs_on_its_own_and_sets_the_flag_summary_over_http_beside_plain_sql(
+) {
+    // `ansinh bench --only province`, as the README runs it: it imports a generated province
+    // as a child process, so it runs as the real binary.
+    let db = common::test_db().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("bench.json");
+    let out = Process::new(env!("CARGO_BIN_EXE_ansinh"))
+        .args([
+            "bench",
+            "--only",
+            "province",
+            "--households",
+            "40",
+            "--ops",
+            "16",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("ansinh bench");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = std::fs::read_to_string(&json).expect("the JSON table");
+    for figure in [
+        "HTTP POST support ×8",
+        "plain count of the flags ×8 (alongside HTTP)",
+        "HTTP GET flag summary of the whole province ×8",
+    ] {
+        assert!(table.contains(figure), "{figure} in {table}");
+    }
+}

@@ -90,6 +90,20 @@ pub async fn plain_insert(
     .map(|_| ())
 }
 
+/// The plain PostgreSQL baseline's table: the event log's columns and unique keys, no triggers.
+/// Every section that inserts into it makes it (`--only province` runs without this one).
+pub(super) async fn plain_table(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS bench_plain_events (
+            id uuid PRIMARY KEY, aggregate_id uuid NOT NULL, payload jsonb NOT NULL,
+            occurred_on timestamptz NOT NULL DEFAULT now(), sequence_number int NOT NULL,
+            UNIQUE (aggregate_id, sequence_number))",
+    )
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
 pub(super) fn to_sqlx(e: StoreError) -> sqlx::Error {
     match e {
         StoreError::Database(e) => e,
@@ -102,14 +116,7 @@ pub async fn run(
     options: BenchOptions,
     table: &mut Table,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS bench_plain_events (
-            id uuid PRIMARY KEY, aggregate_id uuid NOT NULL, payload jsonb NOT NULL,
-            occurred_on timestamptz NOT NULL DEFAULT now(), sequence_number int NOT NULL,
-            UNIQUE (aggregate_id, sequence_number))",
-    )
-    .execute(pool)
-    .await?;
+    plain_table(pool).await?;
     let log = EventLog::new(pool.clone()).await.map_err(to_sqlx)?;
     // A payload like the store's, for the plain INSERT.
     let sample = {

@@ -277,6 +277,7 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
         officer.clone(),
         Arc::clone(&ids),
     );
+    super::appends::plain_table(pool).await?;
     let (insert, post) = interleaved(
         ("plain INSERT ×8 (alongside HTTP)", "HTTP POST support ×8"),
         8,
