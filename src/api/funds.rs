@@ -4,7 +4,7 @@
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,12 +24,12 @@ use ansinh_events::{CommandContext, Source, Vnd};
 use super::auth::{need, Allowed, AuthUser};
 use super::docs::enums;
 use super::error::{ApiError, Problem};
-use super::extract::{uuid_path, ApiQuery, Bounded, JsonBody};
+use super::extract::{uuid_path, ApiQuery, Bounded, JsonBody, WriteHeaders};
 use super::reports::{Download, ExportLang, ReportFormat};
 use super::AppState;
 use crate::export;
 use crate::funds::reconcile::{self, Period, Reconciliation};
-use crate::funds::store::{AllocationRow, FundRow, FundStore, FundStoreError};
+use crate::funds::store::{AllocationRow, FundAppended, FundRow, FundStore, FundStoreError};
 use crate::web::i18n::Lang;
 
 pub fn router() -> Router<AppState> {
@@ -146,6 +146,14 @@ impl From<FundStoreError> for ApiError {
                 current_version: None,
                 code: "fund_changed",
             },
+            FundStoreError::Stale { actual, .. } => ApiError::Conflict {
+                detail: e.to_string(),
+                current_version: Some(actual),
+                code: "stale_version",
+            },
+            FundStoreError::IdempotencyKeyReused => {
+                ApiError::invalid_as("idempotency_key_reused", "Idempotency-Key", e.to_string())
+            }
             FundStoreError::Database(e) => e.into(),
             FundStoreError::Corrupt(_) => ApiError::internal(e),
         }
@@ -182,23 +190,41 @@ async fn readable(
     }
 }
 
-fn context(auth: &AuthUser, fund_id: Uuid) -> CommandContext {
-    CommandContext::new(fund_id, auth.actor(), Source::Api, Utc::now())
+fn context(
+    auth: &AuthUser,
+    fund_id: Uuid,
+    headers: &WriteHeaders,
+    body: &JsonBody,
+) -> CommandContext {
+    let mut ctx = CommandContext::new(fund_id, auth.actor(), Source::Api, Utc::now());
+    ctx.idempotency = super::write::idempotency(auth, headers, body);
+    ctx
 }
 
-fn created(fund_id: Uuid, version: i64) -> Response {
-    (
+/// A 201 with `ETag: "VERSION"`, marked when it replays an earlier request's result (as a
+/// household command's, `super::write::created`).
+fn created(appended: &FundAppended) -> Response {
+    let mut response = (
         StatusCode::CREATED,
         Json(FundVersion {
-            id: fund_id,
-            version,
+            id: appended.fund_id,
+            version: appended.version,
         }),
     )
-        .into_response()
+        .into_response();
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", appended.version)) {
+        headers.insert(header::ETAG, etag);
+    }
+    if appended.replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
 }
 
 /// Open a fund managed by a unit in the user's scope.
 #[utoipa::path(post, path = "/api/v1/funds", tag = "funds",
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body returns the first response and opens no second fund")),
     request_body = FundOpenBody,
     responses(
         (status = 201, body = FundVersion),
@@ -209,6 +235,7 @@ fn created(fund_id: Uuid, version: i64) -> Response {
 pub async fn open(
     State(state): State<AppState>,
     Allowed { auth, .. }: Allowed<need::Funds>,
+    headers: WriteHeaders,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let b: FundOpenBody = body.parse()?;
@@ -234,7 +261,7 @@ pub async fn open(
     let id = Uuid::now_v7();
     let appended = FundStore::new(state.pool.clone())
         .execute(
-            &context(&auth, id),
+            &context(&auth, id, &headers, &body),
             FundCommand::Open(FundOpened {
                 name: b.name,
                 funding_source: b.funding_source,
@@ -243,9 +270,10 @@ pub async fn open(
                 valid_from: b.valid_from,
                 valid_to: b.valid_to,
             }),
+            None,
         )
         .await?;
-    Ok(created(id, appended.version))
+    Ok(created(&appended))
 }
 
 /// The fund of `{id}` for a manager: readable, and its managing unit in the user's scope (403).
@@ -261,21 +289,25 @@ async fn managed(state: &AppState, auth: &AuthUser, id: Uuid) -> Result<FundRow,
     Ok(fund)
 }
 
+/// A command on an existing fund, with the request's `If-Match` and `Idempotency-Key`.
 async fn run(
     state: &AppState,
     auth: &AuthUser,
     id: Uuid,
+    (headers, body): (&WriteHeaders, &JsonBody),
     command: FundCommand,
 ) -> Result<Response, ApiError> {
     let appended = FundStore::new(state.pool.clone())
-        .execute(&context(auth, id), command)
+        .execute(&context(auth, id, headers, body), command, headers.if_match)
         .await?;
-    Ok(created(id, appended.version))
+    Ok(created(&appended))
 }
 
 /// Record money the fund received.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/receipts", tag = "funds",
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path), 
+        ("If-Match" = Option<String>, Header, description = "Expected fund version, e.g. \"3\"; 409 when stale"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body returns the first response and records nothing")),
     request_body = FundReceiptBody,
     responses((status = 201, body = FundVersion),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -285,6 +317,7 @@ pub async fn receive(
     State(state): State<AppState>,
     Allowed { auth, .. }: Allowed<need::Funds>,
     FundId(id): FundId,
+    headers: WriteHeaders,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     managed(&state, &auth, id).await?;
@@ -293,6 +326,7 @@ pub async fn receive(
         &state,
         &auth,
         id,
+        (&headers, &body),
         FundCommand::Receive(MoneyReceived {
             amount_vnd: b.amount_vnd,
             received_on: b.received_on,
@@ -336,7 +370,9 @@ async fn under_fund(
 
 /// Allocate part of what the fund received to a unit under its managing unit.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/allocations", tag = "funds",
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path), 
+        ("If-Match" = Option<String>, Header, description = "Expected fund version, e.g. \"3\"; 409 when stale"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body returns the first response and records nothing")),
     request_body = FundAllocationBody,
     responses((status = 201, body = FundVersion),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -346,6 +382,7 @@ pub async fn allocate(
     State(state): State<AppState>,
     Allowed { auth, .. }: Allowed<need::Funds>,
     FundId(id): FundId,
+    headers: WriteHeaders,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let fund = managed(&state, &auth, id).await?;
@@ -355,6 +392,7 @@ pub async fn allocate(
         &state,
         &auth,
         id,
+        (&headers, &body),
         FundCommand::Allocate(AllocatedToUnit {
             unit_code,
             amount_vnd: b.amount_vnd,
@@ -367,7 +405,9 @@ pub async fn allocate(
 
 /// Move part of one unit's allocation (what supports have not drawn) to another unit.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/transfers", tag = "funds",
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path), 
+        ("If-Match" = Option<String>, Header, description = "Expected fund version, e.g. \"3\"; 409 when stale"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body returns the first response and records nothing")),
     request_body = FundTransferBody,
     responses((status = 201, body = FundVersion),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -377,6 +417,7 @@ pub async fn transfer(
     State(state): State<AppState>,
     Allowed { auth, .. }: Allowed<need::Funds>,
     FundId(id): FundId,
+    headers: WriteHeaders,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let fund = managed(&state, &auth, id).await?;
@@ -387,6 +428,7 @@ pub async fn transfer(
         &state,
         &auth,
         id,
+        (&headers, &body),
         FundCommand::Transfer {
             transfer: AllocationTransferred {
                 from_unit,
@@ -403,7 +445,9 @@ pub async fn transfer(
 
 /// Close the fund: no support may draw on it from `closed_on`.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/closure", tag = "funds",
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path), 
+        ("If-Match" = Option<String>, Header, description = "Expected fund version, e.g. \"3\"; 409 when stale"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body returns the first response and records nothing")),
     request_body = FundClosureBody,
     responses((status = 201, body = FundVersion),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -413,6 +457,7 @@ pub async fn close(
     State(state): State<AppState>,
     Allowed { auth, .. }: Allowed<need::Funds>,
     FundId(id): FundId,
+    headers: WriteHeaders,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     managed(&state, &auth, id).await?;
@@ -421,6 +466,7 @@ pub async fn close(
         &state,
         &auth,
         id,
+        (&headers, &body),
         FundCommand::Close(FundClosed {
             closed_on: b.closed_on,
             decision_no: b.decision_no,

@@ -103,6 +103,24 @@ pub async fn merge_target(
     }
 }
 
+/// The request's idempotency record, from its `Idempotency-Key` and body. Keys are kept per
+/// user (the envelope's actor), so another user's equal key is another request; the digest
+/// still names the user, so no stored result can answer for another.
+pub fn idempotency(
+    auth: &AuthUser,
+    headers: &WriteHeaders,
+    body: &JsonBody,
+) -> Option<Idempotency> {
+    headers.idempotency_key.clone().map(|key| Idempotency {
+        key,
+        request_digest: hex::encode(Sha256::digest(format!(
+            "{}\n{}",
+            auth.user().id,
+            body.digest
+        ))),
+    })
+}
+
 /// Runs a command for the authenticated user.
 pub async fn execute(
     state: &AppState,
@@ -114,16 +132,7 @@ pub async fn execute(
 ) -> Result<Appended, ApiError> {
     let mut ctx = CommandContext::new(household_id, auth.actor(), Source::Api, Utc::now());
     ctx.parameters = state.standards.parameters().clone();
-    // Keys are kept per user (the envelope's actor), so another user's equal key is another
-    // request; the digest still names the user, so no stored result can answer for another.
-    ctx.idempotency = headers.idempotency_key.clone().map(|key| Idempotency {
-        key,
-        request_digest: hex::encode(Sha256::digest(format!(
-            "{}\n{}",
-            auth.user().id,
-            body.digest
-        ))),
-    });
+    ctx.idempotency = idempotency(auth, headers, body);
     let command = Command { ctx, action };
     if let Some(first) = state.log.replay_of(&command).await? {
         return Ok(first);

@@ -17,6 +17,14 @@ pub enum FundStoreError {
     NotFound(Uuid),
     #[error("fund {0} changed meanwhile; send the request again")]
     Conflict(Uuid),
+    #[error("fund {fund_id} is at version {actual}, not the version {expected} of If-Match; read it again")]
+    Stale {
+        fund_id: Uuid,
+        expected: i64,
+        actual: i64,
+    },
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("stored fund event could not be read: {0}")]
@@ -59,6 +67,8 @@ pub struct FundAppended {
     pub fund_id: Uuid,
     pub version: i64,
     pub event: Recorded<FundEvent>,
+    /// The answer to an earlier request with the same Idempotency-Key: nothing was written.
+    pub replayed: bool,
 }
 
 impl FundStore {
@@ -73,14 +83,20 @@ impl FundStore {
     }
 
     /// Decides `command` for the fund `ctx.household_id` names (the chain's aggregate id) and
-    /// writes its event and rows, all in one transaction.
+    /// writes its event and rows, all in one transaction. With `expected` (If-Match) the fund
+    /// must stand at that version. A command carrying an idempotency key this user sent before
+    /// returns what that request appended (money is never counted twice for a retry).
     pub async fn execute(
         &self,
         ctx: &CommandContext,
         command: FundCommand,
+        expected: Option<i64>,
     ) -> Result<FundAppended, FundStoreError> {
         let fund_id = ctx.household_id;
         let mut tx = self.pool.begin().await?;
+        if let Some(first) = replay(&mut tx, ctx).await? {
+            return Ok(first);
+        }
         let opening = matches!(command, FundCommand::Open(_));
         if !opening {
             // One command at a time per fund: the row lock orders them.
@@ -95,6 +111,15 @@ impl FundStore {
         }
         let events = read_events(&mut tx, fund_id).await?;
         let state = FundState::fold(events.iter().map(|e| &e.event));
+        if let Some(expected) = expected.filter(|_| !opening) {
+            if expected != state.version {
+                return Err(FundStoreError::Stale {
+                    fund_id,
+                    expected,
+                    actual: state.version,
+                });
+            }
+        }
         let mut head = ChainHead::default();
         if let Some(last) = events.last() {
             head.advance(&last.meta);
@@ -149,6 +174,7 @@ impl FundStore {
             fund_id,
             version: next.version,
             event: recorded,
+            replayed: false,
         })
     }
 
@@ -313,5 +339,45 @@ pub async fn check_draw(
     Ok(covering.is_none().then(|| DrawRefused::NoAllocation {
         fund: fund_text,
         unit: unit.to_owned(),
+    }))
+}
+
+/// The event an earlier request of this user with the command's idempotency key appended, if
+/// any (refused when that request was another). Same-key requests take turns on an advisory
+/// lock held to the end of the transaction, so a concurrent retry finds the first one's event.
+async fn replay(
+    tx: &mut PgConnection,
+    ctx: &CommandContext,
+) -> Result<Option<FundAppended>, FundStoreError> {
+    let Some(idempotency) = &ctx.idempotency else {
+        return Ok(None);
+    };
+    let user = ctx.actor.user_id.to_string();
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 7))")
+        .bind(&user)
+        .bind(&idempotency.key)
+        .execute(&mut *tx)
+        .await?;
+    let found: Option<(sqlx::types::Json<Recorded<FundEvent>>,)> = sqlx::query_as(
+        "SELECT payload FROM fund_events
+          WHERE payload->'meta'->'idempotency'->>'key' = $2
+            AND payload->'meta'->'actor'->>'user_id' = $1
+          LIMIT 1",
+    )
+    .bind(&user)
+    .bind(&idempotency.key)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((sqlx::types::Json(event),)) = found else {
+        return Ok(None);
+    };
+    if event.meta.idempotency.as_ref() != Some(idempotency) {
+        return Err(FundStoreError::IdempotencyKeyReused);
+    }
+    Ok(Some(FundAppended {
+        fund_id: event.meta.household_id,
+        version: event.meta.sequence,
+        event,
+        replayed: true,
     }))
 }

@@ -65,7 +65,7 @@ pub async fn plant(pool: &PgPool, province: &str) -> Result<Planted, anyhow::Err
     let fund_id = Uuid::now_v7();
     let run = |command| {
         let store = store.clone();
-        async move { store.execute(&ctx(fund_id), command).await }
+        async move { store.execute(&ctx(fund_id), command, None).await }
     };
     run(FundCommand::Open(FundOpened {
         name: format!("Quỹ Vì người nghèo tỉnh Tây Ninh năm {}", today.year()),

@@ -626,3 +626,102 @@ async fn reconciliation_ties_out_with_the_trail_over_generated_histories() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_fund_command_with_its_idempotency_key_records_the_money_once() {
+    let app = Arc::new(spawn_app().await);
+    let province = app.token(Role::ProvinceOfficer, "72").await;
+    let opening = json!({"name": "Quỹ Vì người nghèo", "funding_source": "mobilized",
+                         "managing_unit": "72", "legal_basis": "Quyết định 12/QĐ-MTTQ",
+                         "valid_from": "2026-01-01"});
+    let post = |path: String, body: Value, key: &'static str| {
+        let (app, token) = (app.clone(), province.clone());
+        async move {
+            app.request(
+                reqwest::Method::POST,
+                &path,
+                Some(&token),
+                Some(&body),
+                &[("Idempotency-Key", key)],
+            )
+            .await
+        }
+    };
+    let first = post("/api/v1/funds".into(), opening.clone(), "open-1").await;
+    let again = post("/api/v1/funds".into(), opening.clone(), "open-1").await;
+    assert_eq!(
+        (first.status.as_u16(), again.status.as_u16()),
+        (201, 201),
+        "{}",
+        again.text
+    );
+    assert_eq!(
+        again.body["id"], first.body["id"],
+        "the retry names the first fund"
+    );
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    let list = app.get("/api/v1/funds", &province).await;
+    assert_eq!(list.body["total"], 1, "one fund opened: {}", list.text);
+
+    // Five copies of one receipt sent at once: one is recorded, the others answer with it.
+    let id = first.body["id"].as_str().expect("id").to_owned();
+    let receipt =
+        json!({"amount_vnd": 50_000_000, "received_on": "2026-01-10", "decision_no": "01/PT"});
+    let replies = futures::future::join_all((0..5).map(|_| {
+        post(
+            format!("/api/v1/funds/{id}/receipts"),
+            receipt.clone(),
+            "receipt-1",
+        )
+    }))
+    .await;
+    assert!(
+        replies.iter().all(|r| r.status == 201),
+        "{:?}",
+        replies.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    assert!(replies.iter().all(|r| r.body["version"] == 2));
+    let detail = app.get(&format!("/api/v1/funds/{id}"), &province).await;
+    assert_eq!(detail.body["received_vnd"], 50_000_000, "{}", detail.text);
+    assert_eq!(detail.body["history"].as_array().map(Vec::len), Some(2));
+
+    // The same key on another request is refused, naming the header; nothing is recorded.
+    let other =
+        json!({"amount_vnd": 70_000_000, "received_on": "2026-01-10", "decision_no": "01/PT"});
+    let reused = post(format!("/api/v1/funds/{id}/receipts"), other, "receipt-1").await;
+    assert_eq!(reused.problem(422)["field"], "Idempotency-Key");
+    let detail = app.get(&format!("/api/v1/funds/{id}"), &province).await;
+    assert_eq!(detail.body["received_vnd"], 50_000_000);
+}
+
+#[tokio::test]
+async fn a_fund_command_with_a_stale_if_match_is_refused_with_409_and_a_fresh_one_accepted() {
+    let app = spawn_app().await;
+    let province = app.token(Role::ProvinceOfficer, "72").await;
+    let fund = open_fund(&app, &province, 100_000_000, 60_000_000).await;
+    let path = format!("/api/v1/funds/{fund}/receipts");
+    let receipt =
+        json!({"amount_vnd": 1_000_000, "received_on": "2026-02-01", "decision_no": "03/PT"});
+    let stale = app
+        .request(
+            reqwest::Method::POST,
+            &path,
+            Some(&province),
+            Some(&receipt),
+            &[("If-Match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(stale.problem(409)["current_version"], 3, "{}", stale.text);
+    let fresh = app
+        .request(
+            reqwest::Method::POST,
+            &path,
+            Some(&province),
+            Some(&receipt),
+            &[("If-Match", "\"3\"")],
+        )
+        .await;
+    assert_eq!(fresh.status, 201, "{}", fresh.text);
+    assert_eq!(fresh.body["version"], 4);
+    assert_eq!(fresh.headers["etag"], "\"4\"");
+}
