@@ -1,12 +1,8 @@
 //! ansinh: event-sourced household poverty case tracking.
 
 pub mod api;
-pub mod backup;
-pub mod bench;
-pub mod classify_cli;
 pub mod cli;
 pub mod db;
-pub mod demo;
 pub mod ended_units;
 pub mod export;
 pub mod funds;
@@ -18,9 +14,7 @@ pub mod pg;
 pub mod posting_log;
 pub mod progress;
 pub mod projection_runner;
-pub mod rebuild;
 pub mod reform;
-pub mod report_cli;
 pub mod server;
 pub mod store;
 pub mod users;

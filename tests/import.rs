@@ -169,7 +169,7 @@ fn standards() -> Standards {
 /// The movements read model is kept by the asynchronous runner (not by the import, nor by the
 /// event log's inline handler): bring it up to date before comparing.
 async fn catch_up(pool: &PgPool) {
-    ansinh::rebuild::catch_up(pool)
+    ansinh::projection_runner::catch_up(pool)
         .await
         .expect("movements catch up");
 }

@@ -491,7 +491,7 @@ async fn setup() -> (common::TestDb, EventLog) {
 }
 
 async fn catch_up(pool: &PgPool) {
-    ansinh::rebuild::catch_up(pool)
+    ansinh::projection_runner::catch_up(pool)
         .await
         .expect("movements catch up");
 }
@@ -1144,14 +1144,24 @@ async fn the_runner_keeps_a_checkpoint_and_redelivery_changes_nothing() {
     assert!(first > Cursor::default());
     let before = snapshot(&db.pool).await;
     // Nothing new: nothing applied, checkpoint unchanged.
-    assert_eq!(ansinh::rebuild::catch_up(&db.pool).await.expect("again"), 0);
+    assert_eq!(
+        ansinh::projection_runner::catch_up(&db.pool)
+            .await
+            .expect("again"),
+        0
+    );
     // Everything delivered again (a crash before the checkpoint moved): same rows.
     let mut conn = db.pool.acquire().await.expect("conn");
     runner::set_checkpoint(&mut conn, AsyncProjection::Movements, Cursor::default())
         .await
         .expect("reset");
     drop(conn);
-    assert!(ansinh::rebuild::catch_up(&db.pool).await.expect("replay") > 0);
+    assert!(
+        ansinh::projection_runner::catch_up(&db.pool)
+            .await
+            .expect("replay")
+            > 0
+    );
     assert_eq!(snapshot(&db.pool).await, before);
     assert_eq!(
         runner::checkpoint(&db.pool, AsyncProjection::Movements)

@@ -14,7 +14,6 @@
 //! moves nothing and a run after a crash picks up where the last one stopped.
 
 pub mod batch;
-pub mod cli;
 pub mod hamlets;
 pub mod worklist;
 

@@ -1,15 +1,11 @@
 //! The HTTP layer reaches no command-line code: a request never goes through `cli::Failure`,
-//! `ansinh rebuild` or `ansinh report`'s one-shot catch-up (issue 13).
+//! `ansinh rebuild` or `ansinh report`'s one-shot catch-up; and only the command line (`src/cli/`,
+//! `src/main.rs`) prints: the library returns results (issue 13).
 
 use std::path::Path;
 
 /// The command-line modules, as a `use` or a path names them.
-const CLI: [&str; 4] = [
-    "crate::cli",
-    "crate::rebuild",
-    "crate::report_cli",
-    "reform::cli",
-];
+const CLI: [&str; 1] = ["crate::cli"];
 
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read the folder").flatten() {
@@ -43,4 +39,30 @@ fn no_module_of_the_api_or_the_pages_or_the_report_uses_the_command_line() {
             assert!(!text.contains(name), "{} uses {name}", file.display());
         }
     }
+}
+
+#[test]
+fn only_the_command_line_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src", "projections/src", "events/src"] {
+        sources(&root.join(dir), &mut files);
+    }
+    let cli = root.join("src/cli");
+    let printing: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(&cli) && !f.ends_with("src/main.rs"))
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).expect("read");
+            ["println!", "eprintln!", "print!(", "eprint!("]
+                .iter()
+                .any(|m| text.contains(m))
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(files.len() > 50, "{files:?}");
+    assert!(
+        printing.is_empty(),
+        "these print outside the command line: {printing:?}"
+    );
 }

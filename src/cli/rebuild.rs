@@ -1,12 +1,12 @@
-//! `ansinh rebuild`: dropping and rebuilding read models from the log. The runner that keeps
-//! the asynchronous ones current lives in [`crate::projection_runner`] (re-exported here for
-//! the callers that knew it by this path).
+//! `ansinh rebuild`: dropping and rebuilding read models from the log (the library function is
+//! `ansinh_projections::rebuild::rebuild`; this prints its progress and summary). The runner
+//! that keeps the asynchronous ones current lives in [`crate::projection_runner`].
 
 use ansinh_projections::rebuild::{self, Projection};
 use sqlx::PgPool;
 
 use crate::cli::Failure;
-pub use crate::projection_runner::{catch_up, run_projections, GapSafeLog, RUNNER_BATCH};
+use crate::projection_runner::catch_up;
 
 /// The read models `--projection` names (all without it); an unknown name is bad input.
 pub fn select(name: Option<&str>) -> Result<Vec<Projection>, Failure> {

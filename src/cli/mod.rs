@@ -9,6 +9,15 @@ use uuid::Uuid;
 
 use crate::db::{self, Database, Location};
 
+pub mod backup;
+pub mod bench;
+mod classify;
+pub mod demo;
+mod generate;
+mod rebuild;
+mod reform;
+mod report;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ansinh",
@@ -137,7 +146,7 @@ pub enum Command {
         #[arg(long, env = "ANSINH_PUBLIC_URL")]
         public_url: Option<String>,
         /// Households to generate on first start.
-        #[arg(long, default_value_t = crate::demo::DEFAULT_HOUSEHOLDS)]
+        #[arg(long, default_value_t = demo::DEFAULT_HOUSEHOLDS)]
         households: usize,
     },
     /// Reports, as JSON, CSV or an XLSX laid out like the official form.
@@ -158,7 +167,7 @@ pub enum Command {
         json: Option<PathBuf>,
         /// Only these groups of figures (repeat it; default: all).
         #[arg(long, value_enum)]
-        only: Vec<crate::bench::Section>,
+        only: Vec<bench::Section>,
     },
 }
 
@@ -219,7 +228,7 @@ pub enum ReportCommand {
     #[command(
         after_help = "Examples:\n  ansinh report movements --unit 703 --from 2024-01-01 --to 2024-12-31\n  ansinh report movements --unit 72 --from 2024-01-01 --to 2024-12-31 --out bao-cao-2024.xlsx"
     )]
-    Movements(crate::report_cli::MovementsArgs),
+    Movements(report::MovementsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,9 +240,9 @@ pub enum UnitsCommand {
     #[command(
         after_help = "Examples:\n  ansinh units reform --dry-run\n  ansinh units reform --hamlets ap-tach.csv"
     )]
-    Reform(crate::reform::cli::ReformArgs),
+    Reform(reform::ReformArgs),
     /// List households of split communes awaiting assignment to a new commune.
-    Worklist(crate::reform::cli::WorklistArgs),
+    Worklist(reform::WorklistArgs),
 }
 
 /// A failure to report as one sentence on stderr with an exit code.
@@ -302,14 +311,14 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         } => {
             let db = open(&location, 4).await?;
             load_units(&db).await?;
-            crate::reform::cli::reform(&db.pool, args).await
+            reform::reform(&db.pool, args).await
         }
         Command::Units {
             command: UnitsCommand::Worklist(args),
         } => {
             let db = open(&location, 2).await?;
             load_units(&db).await?;
-            crate::reform::cli::worklist(&db.pool, args).await
+            reform::worklist(&db.pool, args).await
         }
         Command::Verify {
             household,
@@ -344,15 +353,15 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             province,
             seed,
             out,
-        } => crate::generate::run(province, households, seed, &out),
+        } => generate::run(province, households, seed, &out),
         Command::Backup { out } => {
             let db = open(&location, 2).await?;
-            crate::backup::backup(&db, &out).await
+            backup::backup(&db, &out).await
         }
         Command::Restore { dir } => {
             // Not `open`: the schema comes from the backup, into an empty database.
             let db = Database::open(&location, 2).await.map_err(Failure::other)?;
-            crate::backup::restore(&db, &dir).await
+            backup::restore(&db, &dir).await
         }
         Command::Users {
             command:
@@ -405,9 +414,9 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Rebuild { projection } => {
-            let projections = crate::rebuild::select(projection.as_deref())?;
+            let projections = rebuild::select(projection.as_deref())?;
             let db = open(&location, 2).await?;
-            crate::rebuild::command(&db.pool, &projections).await
+            rebuild::command(&db.pool, &projections).await
         }
         Command::Report {
             command: ReportCommand::Movements(args),
@@ -416,7 +425,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             args.check(&standards)?;
             let db = open(&location, 2).await?;
             load_units(&db).await?;
-            crate::report_cli::run(&db.pool, &standards, &args).await
+            report::run(&db.pool, &standards, &args).await
         }
         Command::Bench {
             ops,
@@ -444,7 +453,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Classify { standard } => {
             let standards = standards(cli.standards_dir.as_deref())?;
             let stdin = std::io::stdin();
-            let all_ok = crate::classify_cli::run(
+            let all_ok = classify::run(
                 stdin.lock(),
                 std::io::stdout().lock(),
                 std::io::stderr().lock(),
@@ -462,7 +471,7 @@ async fn bench(
     ops: usize,
     households: usize,
     json: Option<PathBuf>,
-    only: &[crate::bench::Section],
+    only: &[bench::Section],
 ) -> Result<u8, Failure> {
     if ops == 0 || households == 0 {
         return Err(Failure::bad_input("--ops must be at least 1"));
@@ -488,8 +497,7 @@ async fn bench(
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         eprintln!("benchmarking on a scratch database ({ops} operations per figure)…");
-        let table =
-            crate::bench::run(&pool, crate::bench::BenchOptions { ops, households }, only).await;
+        let table = bench::run(&pool, bench::BenchOptions { ops, households }, only).await;
         pool.close().await;
         table
     }
@@ -617,10 +625,10 @@ async fn demo(
     }
     let db = unless_interrupted(open(location, 16)).await?;
     unless_interrupted(load_units(&db)).await?;
-    crate::demo::seed(&db.pool, households, &standards)
+    demo::seed(&db.pool, households, &standards)
         .await
         .map_err(Failure::other)?;
-    let planted = crate::generate::funds::plant(&db.pool, crate::demo::PROVINCE)
+    let planted = crate::generate::funds::plant(&db.pool, demo::PROVINCE)
         .await
         .map_err(Failure::other)?;
     if let Some(fund) = planted.fund_id {
@@ -632,8 +640,7 @@ async fn demo(
         );
     }
     let users =
-        unless_interrupted(async { crate::demo::users(&db.pool).await.map_err(Failure::other) })
-            .await?;
+        unless_interrupted(async { demo::users(&db.pool).await.map_err(Failure::other) }).await?;
     let app = unless_interrupted(async {
         crate::server::Application::build_with_config(db.pool.clone(), bind, standards, web)
             .await

@@ -7,8 +7,8 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use sqlx::PgPool;
 
-use super::{worklist, ReformError, ReformOptions};
 use crate::cli::Failure;
+use crate::reform::{worklist, ReformError, ReformOptions};
 use ansinh_projections::units::succession;
 
 /// Carry every open household across a reform of the units (default: the 2025 merger of
@@ -47,7 +47,7 @@ pub async fn reform(pool: &PgPool, args: ReformArgs) -> Result<u8, Failure> {
         batch: args.batch as usize,
     };
     let bar = crate::progress::bar("moving households");
-    let summary = match super::run(pool, &options, &bar).await {
+    let summary = match crate::reform::run(pool, &options, &bar).await {
         Ok(summary) => summary,
         Err(ReformError::Mapping(errors)) => {
             for e in &errors {
