@@ -522,7 +522,7 @@ mod tests {
                 ("reason", decision::page(&ctx, refused(lang, "reason"))),
                 (
                     "amount_vnd",
-                    support::page(&ctx, refused(lang, "amount_vnd")),
+                    support::page(&ctx, refused(lang, "amount_vnd")).await,
                 ),
                 (
                     "reason",

@@ -198,7 +198,19 @@ async fn an_officer_overdraws_an_allocation_through_the_form_only_with_a_reason(
     set(&b, "policy", "livelihood").await;
     b.fill("amount_vnd", "2.000.000").await;
     set(&b, "funding_source", "mobilized").await;
-    b.fill("fund_id", &fund).await;
+    // The fund is chosen from the open funds the officer's unit reaches, by name.
+    let option = b
+        .js(&format!(
+            "return document.querySelector('[name=\"fund_id\"] option[value=\"{fund}\"]').textContent"
+        ))
+        .await;
+    assert!(
+        option
+            .as_str()
+            .is_some_and(|o| o.contains("Quỹ Vì người nghèo tỉnh Tây Ninh — 72")),
+        "{option}"
+    );
+    set(&b, "fund_id", &fund).await;
     set(&b, "disbursed_on", "2026-04-01").await;
     b.fill("disbursed_by", "UBND xã").await;
     b.fill("decision_no", "18/QĐ-UBND").await;

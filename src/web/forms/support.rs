@@ -39,11 +39,35 @@ pub async fn form(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response
         ..Shown::default()
     };
     shown.values.insert("disbursed_on".into(), today());
-    Ok(page(&ctx, shown))
+    Ok(page(&ctx, shown).await)
 }
 
-pub(super) fn page(ctx: &Ctx, shown: Shown) -> Response {
+/// The funds a support may name: those still open that the officer's unit reaches (the API's
+/// list), as (id, "name — managing unit"); none when the user may not read funds.
+async fn funds(ctx: &Ctx) -> Vec<(String, String)> {
+    let Ok(list) = ctx.get_json("/api/v1/funds").await else {
+        return Vec::new();
+    };
+    list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|f| f["closed_on"].is_null())
+                .filter_map(|f| {
+                    let id = f["fund_id"].as_str()?;
+                    let name = f["name"].as_str().unwrap_or(id);
+                    let unit = f["managing_unit"].as_str().unwrap_or_default();
+                    Some((id.to_owned(), format!("{name} — {unit}")))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) async fn page(ctx: &Ctx, shown: Shown) -> Response {
     let lang = ctx.lang;
+    let funds = funds(ctx).await;
     let policies: Vec<(&str, String)> = Policy::ALL
         .iter()
         .map(|p| (p.as_str(), label(lang, "form_policy", p.as_str())))
@@ -68,7 +92,7 @@ pub(super) fn page(ctx: &Ctx, shown: Shown) -> Response {
         ctx,
         "form_support.html",
         shown,
-        context! { policies, sources, members },
+        context! { policies, sources, members, funds },
     )
 }
 
@@ -91,5 +115,5 @@ pub async fn submit(ctx: Ctx, Path(raw): Path<String>, bytes: Bytes) -> Result<R
         Sent::Refused(answer) => again(&ctx, id, &posted, answer, false, &inputs()).await?,
         Sent::Stale(answer) => again(&ctx, id, &posted, answer, true, &[]).await?,
     };
-    Ok(page(&ctx, shown))
+    Ok(page(&ctx, shown).await)
 }
