@@ -4,7 +4,6 @@
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -201,25 +200,16 @@ fn context(
     ctx
 }
 
-/// A 201 with `ETag: "VERSION"`, marked when it replays an earlier request's result (as a
-/// household command's, `super::write::created`).
+/// A 201 with `ETag: "VERSION"`, marked when it replays an earlier request's result.
 fn created(appended: &FundAppended) -> Response {
-    let mut response = (
-        StatusCode::CREATED,
-        Json(FundVersion {
+    super::write::created_at(
+        appended.version,
+        appended.replayed,
+        FundVersion {
             id: appended.fund_id,
             version: appended.version,
-        }),
+        },
     )
-        .into_response();
-    let headers = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", appended.version)) {
-        headers.insert(header::ETAG, etag);
-    }
-    if appended.replayed {
-        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    response
 }
 
 /// Open a fund managed by a unit in the user's scope.
@@ -305,7 +295,7 @@ async fn run(
 
 /// Record money the fund received.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/receipts", tag = "funds",
-    params(("id" = uuid::Uuid, Path), 
+    params(("id" = uuid::Uuid, Path),
         ("If-Match" = Option<String>, Header, description = "Expected fund version, e.g. \"3\"; 409 when stale"),
         ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body returns the first response and records nothing")),
     request_body = FundReceiptBody,
@@ -370,7 +360,7 @@ async fn under_fund(
 
 /// Allocate part of what the fund received to a unit under its managing unit.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/allocations", tag = "funds",
-    params(("id" = uuid::Uuid, Path), 
+    params(("id" = uuid::Uuid, Path),
         ("If-Match" = Option<String>, Header, description = "Expected fund version, e.g. \"3\"; 409 when stale"),
         ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body returns the first response and records nothing")),
     request_body = FundAllocationBody,
@@ -405,7 +395,7 @@ pub async fn allocate(
 
 /// Move part of one unit's allocation (what supports have not drawn) to another unit.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/transfers", tag = "funds",
-    params(("id" = uuid::Uuid, Path), 
+    params(("id" = uuid::Uuid, Path),
         ("If-Match" = Option<String>, Header, description = "Expected fund version, e.g. \"3\"; 409 when stale"),
         ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body returns the first response and records nothing")),
     request_body = FundTransferBody,
@@ -445,7 +435,7 @@ pub async fn transfer(
 
 /// Close the fund: no support may draw on it from `closed_on`.
 #[utoipa::path(post, path = "/api/v1/funds/{id}/closure", tag = "funds",
-    params(("id" = uuid::Uuid, Path), 
+    params(("id" = uuid::Uuid, Path),
         ("If-Match" = Option<String>, Header, description = "Expected fund version, e.g. \"3\"; 409 when stale"),
         ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body returns the first response and records nothing")),
     request_body = FundClosureBody,

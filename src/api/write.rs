@@ -168,12 +168,18 @@ const MAX_ATTEMPTS: usize = 50;
 
 /// A 201 with `ETag: "VERSION"`, marked when it replays an earlier request's result.
 pub fn created(appended: &Appended, body: impl Serialize) -> Response {
+    created_at(appended.version, appended.replayed, body)
+}
+
+/// [`created`] for any aggregate (funds too): its version, and whether the answer replays an
+/// earlier request's.
+pub fn created_at(version: i64, replayed: bool, body: impl Serialize) -> Response {
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
     let headers = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", appended.version)) {
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
         headers.insert(header::ETAG, etag);
     }
-    if appended.replayed {
+    if replayed {
         headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     response

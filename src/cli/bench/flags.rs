@@ -43,15 +43,7 @@ pub(super) async fn run(
         ),
         8,
         options.ops.min(800),
-        move |_| {
-            let pool = p1.clone();
-            async move {
-                sqlx::query("SELECT unit_code, rule, count(*) FROM flags GROUP BY 1, 2")
-                    .execute(&pool)
-                    .await
-                    .map(drop)
-            }
-        },
+        move |_| plain_count(p1.clone()),
         move |_| {
             let pool = p2.clone();
             async move {
@@ -68,6 +60,14 @@ pub(super) async fn run(
     table.push(base);
     table.push(summary);
     Ok(())
+}
+
+/// The plain PostgreSQL baseline: the flags counted per unit and rule.
+async fn plain_count(pool: PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT unit_code, rule, count(*) FROM flags GROUP BY 1, 2")
+        .execute(&pool)
+        .await
+        .map(drop)
 }
 
 /// The province-wide flag summary over HTTP at 8 clients (sign-in, scope, query and JSON), as
@@ -93,15 +93,7 @@ pub(super) async fn http_summary(
         ),
         8,
         options.ops.min(800),
-        move |_| {
-            let pool = pool.clone();
-            async move {
-                sqlx::query("SELECT unit_code, rule, count(*) FROM flags GROUP BY 1, 2")
-                    .execute(&pool)
-                    .await
-                    .map(drop)
-            }
-        },
+        move |_| plain_count(pool.clone()),
         move |_| {
             let (c, url, t) = (c.clone(), url.clone(), t.clone());
             async move {
