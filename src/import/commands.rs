@@ -710,8 +710,9 @@ fn meeting_command(row: &ReviewRow, cells: &mut Cells<'_>) -> Option<Option<Hous
     })))
 }
 
-/// The row's posting dates, both or neither, `posted_to` not before `posted_from`: checked
-/// here; the postings themselves are written after the households (see `run`).
+/// The row's posting dates, both or neither, `posted_to` not before `posted_from` (the
+/// posting's own rule, `ansinh_events::posting::check_period`); the postings themselves are
+/// written after the households (see `run`).
 fn posting_dates(row: &ReviewRow, cells: &mut Cells<'_>) -> Option<Option<(NaiveDate, NaiveDate)>> {
     match (
         row.posted_from.trim().is_empty(),
@@ -724,8 +725,8 @@ fn posting_dates(row: &ReviewRow, cells: &mut Cells<'_>) -> Option<Option<(Naive
             let from = cells.date("posted_from", &row.posted_from);
             let to = cells.date("posted_to", &row.posted_to);
             let (from, to) = (from?, to?);
-            if to < from {
-                return cells.bad("posted_to", format!("{to} is before posted_from {from}"));
+            if let Err(refused) = ansinh_events::posting::check_period(from, to) {
+                return cells.bad(refused.field().unwrap_or("posted_to"), refused.to_string());
             }
             Some(Some((from, to)))
         }
@@ -1059,6 +1060,13 @@ mod tests {
             row_commands(&[(2, row)], &[] as &[(u64, SupportRow)], &standards, units).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["meeting_attendees", "posted_to"], "{errors:?}");
+        // The domain's rule, in the domain's words.
+        assert_eq!(
+            errors[1].problem,
+            ansinh_events::posting::check_period(d("2022-11-01"), d("2022-10-30"))
+                .unwrap_err()
+                .to_string()
+        );
     }
 
     #[test]

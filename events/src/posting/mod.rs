@@ -224,12 +224,7 @@ pub fn decide(
             });
         }
     }
-    if posting.posted_to < posting.posted_from {
-        return Err(PostingError::EndsBeforeStart {
-            posted_from: posting.posted_from,
-            posted_to: posting.posted_to,
-        });
-    }
+    check_period(posting.posted_from, posting.posted_to)?;
     let minimum =
         minimum
             .filter(|m| m.holds_on(posting.posted_from))
@@ -282,3 +277,15 @@ pub fn handle(
 
 #[cfg(test)]
 mod tests;
+
+/// A posting's period may not end before it starts (the import checks a row's posting dates
+/// with this very rule, so both say it in the same words).
+pub fn check_period(posted_from: NaiveDate, posted_to: NaiveDate) -> Result<(), PostingError> {
+    if posted_to < posted_from {
+        return Err(PostingError::EndsBeforeStart {
+            posted_from,
+            posted_to,
+        });
+    }
+    Ok(())
+}
