@@ -792,8 +792,8 @@ fn decision_command(
         }
     };
     if let (Some(s), Some(c)) = (&standard, category) {
-        if !s.has_category(c) {
-            cells.bad::<()>("category", format!("{c} is not a category of {}", s.id()));
+        if let Err(refused) = ansinh_events::household::category_of(s, c) {
+            cells.bad::<()>(refused.field().unwrap_or("category"), refused.to_string());
         }
     }
     let decision_no = cells.required("decision_no", &row.decision_no);
@@ -1066,6 +1066,26 @@ mod tests {
             ansinh_events::posting::check_period(d("2022-11-01"), d("2022-10-30"))
                 .unwrap_err()
                 .to_string()
+        );
+    }
+
+    #[test]
+    fn a_category_outside_the_standard_is_refused_in_the_domain_s_words() {
+        let standards = Standards::builtin().unwrap();
+        let mut row = review("2026-annual", "2026-03-02", "middle_income", "2026-04-01");
+        row.standard = "vn-2026-2030".into();
+        let errors =
+            row_commands(&[(3, row)], &[] as &[(u64, SupportRow)], &standards, units).unwrap_err();
+        let standard = standards.get("vn-2026-2030").unwrap();
+        let refused =
+            ansinh_events::household::category_of(standard, Category::MiddleIncome).unwrap_err();
+        assert_eq!(
+            errors
+                .iter()
+                .map(|e| (e.field, e.problem.clone()))
+                .collect::<Vec<_>>(),
+            [("category", refused.to_string())],
+            "{errors:?}"
         );
     }
 

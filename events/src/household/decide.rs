@@ -216,12 +216,7 @@ fn decide_category(
     } = decision;
     validate::dated("decided_on", decided_on, ctx, registered_on)?;
     let decision_no = validate::required("decision_no", &decision_no, limits::CODE)?;
-    if !standard.has_category(category) {
-        return Err(HouseholdError::CategoryNotInStandard {
-            category,
-            standard: standard.id().to_owned(),
-        });
-    }
+    validate::category_of(standard, category)?;
     let (survey_sequence, survey) = state.latest_survey_for(standard.id()).ok_or_else(|| {
         HouseholdError::NoSurveyForStandard {
             standard: standard.id().to_owned(),

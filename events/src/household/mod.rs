@@ -24,7 +24,7 @@ pub use error::HouseholdError;
 pub use event::*;
 pub use state::{Complaint, Fact, HouseholdState, SentBack, StandardStatus};
 pub use validate::limits;
-pub use validate::placement;
+pub use validate::{category_of, placement};
 
 use crate::chain::{envelope_unhashed, seal};
 use crate::envelope::{CommandContext, Recorded};

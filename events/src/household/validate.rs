@@ -8,7 +8,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::area::Area;
 use crate::envelope::CommandContext;
-use crate::standards::Standard;
+use crate::standards::{Category, Standard};
 
 use super::command::{SurveyInput, UnitValidity};
 use super::error::HouseholdError;
@@ -474,4 +474,16 @@ pub(super) fn support(
         // Without a fund there is nothing to overdraw.
         override_reason: override_reason.filter(|_| fund_id_given),
     })
+}
+
+/// A decision's category must be one of its standard's (the import checks a row's decision with
+/// this very rule).
+pub fn category_of(standard: &Standard, category: Category) -> Result<(), HouseholdError> {
+    if !standard.has_category(category) {
+        return Err(HouseholdError::CategoryNotInStandard {
+            category,
+            standard: standard.id().to_owned(),
+        });
+    }
+    Ok(())
 }
