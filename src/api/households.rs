@@ -823,7 +823,8 @@ fn latest_decisions(
 #[utoipa::path(get, path = "/api/v1/households/{id}/history", tag = "households",
     params(("id" = Uuid, Path), HistoryQuery),
     responses(
-        (status = 200, body = History),
+        (status = 200, body = History, headers(("Link" = String,
+            description = "`<…/history?after=N&limit=L>; rel=\"next\"` while more events follow"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
@@ -850,7 +851,13 @@ pub async fn history(
         // the scope check.
         auth.require_household_scope(&state, id, &unit, placed_on)
             .await?;
-        return Ok(PersonalDataRead::one(id, &unit).attach(Json(page)));
+        let next = page.next_after;
+        return Ok(next_link(
+            PersonalDataRead::one(id, &unit).attach(Json(page)),
+            id,
+            next,
+            limit,
+        ));
     }
     // Other readers get the page without complainants' contact details.
     let found = history::page_in_unit::<serde_json::Value>(&state.pool, id, after, limit).await?;
@@ -864,9 +871,28 @@ pub async fn history(
     };
     auth.require_household_scope(&state, id, &unit, placed_on)
         .await?;
+    let next = page.next_after;
     let mut page = serde_json::to_value(page).map_err(ApiError::internal)?;
     super::review::hide_contacts(&mut page);
-    Ok(PersonalDataRead::one(id, &unit).attach(Json(page)))
+    Ok(next_link(
+        PersonalDataRead::one(id, &unit).attach(Json(page)),
+        id,
+        next,
+        limit,
+    ))
+}
+
+/// A history page names the next one in a `Link` header (RFC 8288), so a client follows
+/// links instead of building URLs; the body's `next_after` says the same.
+fn next_link(mut response: Response, id: Uuid, next_after: Option<i64>, limit: i64) -> Response {
+    if let Some(after) = next_after {
+        let link =
+            format!("</api/v1/households/{id}/history?after={after}&limit={limit}>; rel=\"next\"");
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    response
 }
 
 /// Recompute the household's hash chain.

@@ -420,3 +420,52 @@ async fn a_household_written_by_another_process_is_shown_as_the_log_has_it() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["version"], 4, "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_history_read_page_by_page_follows_its_next_links_to_the_last_event() {
+    let app = spawn_app().await;
+    let officer = app.token(Role::CommuneOfficer, "25459").await;
+    let auditor = app.token(Role::Auditor, "72").await;
+    let household = app.register(&officer, "25459").await;
+    for month in 1..=4 {
+        let r = app
+            .post(
+                &format!("/api/v1/households/{household}/supports"),
+                &officer,
+                &crate::helpers::support(1_000_000, &format!("2025-0{month}-15")),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let mut next = Some(format!("/api/v1/households/{household}/history?limit=2"));
+    let mut sequences = Vec::new();
+    while let Some(path) = next.take() {
+        let page = app.get(&path, &auditor).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let events = page.body["events"].as_array().expect("events");
+        assert!(events.len() <= 2, "{}", page.text);
+        sequences.extend(
+            events
+                .iter()
+                .map(|e| e["sequence"].as_i64().expect("sequence")),
+        );
+        next = page.headers.get("link").map(|link| {
+            let link = link.to_str().expect("ascii");
+            assert!(link.ends_with(">; rel=\"next\""), "{link}");
+            link.trim_start_matches('<')
+                .trim_end_matches(">; rel=\"next\"")
+                .to_owned()
+        });
+        assert_eq!(
+            next.is_some(),
+            !page.body["next_after"].is_null(),
+            "{}",
+            page.text
+        );
+    }
+    assert_eq!(
+        sequences,
+        (1..=5).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+}
