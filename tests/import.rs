@@ -1172,6 +1172,7 @@ async fn the_province_benchmark_runs_on_its_own_and_sets_the_flag_summary_over_h
     let table = std::fs::read_to_string(&json).expect("the JSON table");
     for figure in [
         "HTTP POST support ×8",
+        "HTTP POST support ×8 from a cold start (server just started, no warm-up)",
         "plain count of the flags ×8 (alongside HTTP)",
         "HTTP GET flag summary of the whole province ×8",
     ] {

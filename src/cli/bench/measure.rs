@@ -96,6 +96,25 @@ where
     Ok((base, subject))
 }
 
+/// Times `ops` operations over `concurrency` tasks in one go, without rounds: for what happens
+/// once, such as a server's first requests.
+pub async fn once<F, Fut, E>(
+    name: &str,
+    concurrency: usize,
+    ops: usize,
+    op: F,
+    baseline: Option<&str>,
+) -> Result<Figure, E>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send,
+    E: Send + 'static,
+{
+    let mut run = Run::default();
+    run.add(run_chunk(Arc::new(op), concurrency, 0..ops).await?);
+    Ok(run.figure(name, concurrency, baseline))
+}
+
 /// Operations timed so far: their total wall time and each one's latency.
 #[derive(Default)]
 struct Run {

@@ -190,9 +190,17 @@ pub(super) async fn copy_back(pool: &PgPool, source: &str) -> Result<f64, sqlx::
     Ok(secs)
 }
 
-/// HTTP commands and history reads at 8 clients, with their plain PostgreSQL counterparts.
-async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result<(), sqlx::Error> {
-    use crate::users::{self, Role};
+/// A server on `pool` at a free port: its address and the sender that stops it.
+async fn start_server(
+    pool: &PgPool,
+) -> Result<
+    (
+        String,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ),
+    sqlx::Error,
+> {
     let app = crate::server::Application::build_with_standards(
         pool.clone(),
         "127.0.0.1:0".parse().map_err(err)?,
@@ -202,9 +210,93 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
     .map_err(err)?;
     let base = format!("http://{}", app.local_addr().map_err(err)?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run(async move {
-        let _ = stop_rx.await;
-    }));
+    let server = tokio::spawn(async move {
+        let _ = app
+            .run(async move {
+                let _ = stop_rx.await;
+            })
+            .await;
+    });
+    Ok((base, stop_tx, server))
+}
+
+/// One `POST …/supports` of 2,000,000 VND, as an officer's client sends it; anything but 201
+/// fails the figure.
+async fn post_support(c: reqwest::Client, url: String, token: String) -> Result<(), sqlx::Error> {
+    let body = serde_json::json!({
+        "policy": "emergency_aid", "amount_vnd": 2_000_000, "funding_source": "mobilized",
+        "disbursed_on": "2025-01-15",
+        "disbursed_by": "UBND xã", "decision_no": "01/QĐ-UBND"
+    });
+    let r = c
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(err)?;
+    if r.status().as_u16() != 201 {
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        return Err(err(format!("support: {status} {text}")));
+    }
+    Ok(())
+}
+
+/// HTTP POST support at 8 clients from a cold start — a server just started (empty caches, no
+/// connection made yet), no warm-up — against plain INSERTs at 8 clients just before it.
+async fn cold_start(
+    pool: &PgPool,
+    options: BenchOptions,
+    table: &mut Table,
+    officer: &str,
+    ids: &Arc<Vec<Uuid>>,
+) -> Result<(), sqlx::Error> {
+    const BASE: &str = "plain INSERT ×8 (just before the cold start)";
+    super::appends::plain_table(pool).await?;
+    let sample: Arc<serde_json::Value> = Arc::new(
+        sqlx::query_scalar("SELECT payload FROM household_events LIMIT 1")
+            .fetch_one(pool)
+            .await?,
+    );
+    let ops = options.ops.min(800);
+    let p = pool.clone();
+    let base = super::measure::once(
+        BASE,
+        8,
+        ops,
+        move |_| super::appends::plain_insert(p.clone(), Arc::clone(&sample)),
+        None,
+    )
+    .await?;
+    let (url, stop, server) = start_server(pool).await?;
+    let (c, t, ids) = (reqwest::Client::new(), officer.to_owned(), Arc::clone(ids));
+    // Households from the end of the list: the warm figure starts at its beginning.
+    let cold = super::measure::once(
+        "HTTP POST support ×8 from a cold start (server just started, no warm-up)",
+        8,
+        ops,
+        move |i| {
+            let id = ids[ids.len() - 1 - i % ids.len()];
+            post_support(
+                c.clone(),
+                format!("{url}/api/v1/households/{id}/supports"),
+                t.clone(),
+            )
+        },
+        Some(BASE),
+    )
+    .await;
+    let _ = stop.send(());
+    let _ = server.await;
+    table.push(base);
+    table.push(cold?);
+    Ok(())
+}
+
+/// HTTP commands and history reads at 8 clients, with their plain PostgreSQL counterparts.
+async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result<(), sqlx::Error> {
+    use crate::users::{self, Role};
     let (_, officer) = users::create(pool, "bench officer", Role::ProvinceOfficer, "72")
         .await
         .map_err(err)?;
@@ -216,6 +308,8 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
             .fetch_all(pool)
             .await?;
     let ids: Arc<Vec<Uuid>> = Arc::new(ids.into_iter().map(|(id,)| id).collect());
+    cold_start(pool, options, table, &officer, &ids).await?;
+    let (base, stop_tx, server) = start_server(pool).await?;
     let client = reqwest::Client::new();
     let ops = options.ops;
 
@@ -284,21 +378,8 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
         ops,
         move |_| super::appends::plain_insert(pool_.clone(), Arc::clone(&sample)),
         move |i| {
-            let (c, url, t) = (c.clone(), format!("{b}/api/v1/households/{}/supports", ids_[i % ids_.len()]), t.clone());
-            async move {
-                let body = serde_json::json!({
-                    "policy": "emergency_aid", "amount_vnd": 2_000_000, "funding_source": "mobilized",
-                    "disbursed_on": "2025-01-15",
-                    "disbursed_by": "UBND xã", "decision_no": "01/QĐ-UBND"
-                });
-                let r = c.post(url).bearer_auth(t).json(&body).send().await.map_err(err)?;
-                if r.status().as_u16() != 201 {
-                    let status = r.status();
-                    let text = r.text().await.unwrap_or_default();
-                    return Err(err(format!("support: {status} {text}")));
-                }
-                Ok(())
-            }
+            let url = format!("{b}/api/v1/households/{}/supports", ids_[i % ids_.len()]);
+            post_support(c.clone(), url, t.clone())
         },
     )
     .await?;
