@@ -197,7 +197,7 @@ async fn once(
         .execute(&mut *tx)
         .await?;
     }
-    let (total, xmin): (i64, i64) = sqlx::query_as(
+    let (total, horizon): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM household_events),
                 ansinh_log_horizon()::text::bigint",
     )
@@ -277,15 +277,16 @@ async fn once(
         .filter_map(|p| p.kept_by_runner())
         .collect();
     if !runner_kept.is_empty() {
-        // Everything below the oldest transaction running at the snapshot is in the rebuild:
-        // the checkpoint is the last of those events, a real position a report can name.
+        // Everything below the log's horizon at the snapshot (no transaction older than it can
+        // still write here) is in the rebuild: the checkpoint is the last of those events, a
+        // real position a report can name.
         let last: Option<(i64, i64)> = sqlx::query_as(
             "SELECT transaction_id::text::bigint, global_position FROM household_events
               WHERE transaction_id < $1::text::xid8
               ORDER BY transaction_id DESC, global_position DESC
               LIMIT 1",
         )
-        .bind(xmin.to_string())
+        .bind(horizon.to_string())
         .fetch_optional(&mut *tx)
         .await?;
         let below = last.map_or(Cursor::default(), |(transaction_id, global_position)| {

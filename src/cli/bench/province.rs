@@ -251,14 +251,10 @@ async fn cold_start(
     table: &mut Table,
     officer: &str,
     ids: &Arc<Vec<Uuid>>,
+    sample: &Arc<serde_json::Value>,
 ) -> Result<(), sqlx::Error> {
     const BASE: &str = "plain INSERT ×8 (just before the cold start)";
-    super::appends::plain_table(pool).await?;
-    let sample: Arc<serde_json::Value> = Arc::new(
-        sqlx::query_scalar("SELECT payload FROM household_events LIMIT 1")
-            .fetch_one(pool)
-            .await?,
-    );
+    let sample = Arc::clone(sample);
     let ops = options.ops.min(800);
     let p = pool.clone();
     let base = super::measure::once(
@@ -308,7 +304,14 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
             .fetch_all(pool)
             .await?;
     let ids: Arc<Vec<Uuid>> = Arc::new(ids.into_iter().map(|(id,)| id).collect());
-    cold_start(pool, options, table, &officer, &ids).await?;
+    // The plain INSERTs' table and an event-sized payload for them, for both command figures.
+    super::appends::plain_table(pool).await?;
+    let sample: Arc<serde_json::Value> = Arc::new(
+        sqlx::query_scalar("SELECT payload FROM household_events LIMIT 1")
+            .fetch_one(pool)
+            .await?,
+    );
+    cold_start(pool, options, table, &officer, &ids, &sample).await?;
     let (base, stop_tx, server) = start_server(pool).await?;
     let client = reqwest::Client::new();
     let ops = options.ops;
@@ -359,11 +362,6 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
 
     // Commands: a support for a household, each client on its own households, against a
     // single-row INSERT of an event-sized payload, interleaved.
-    let sample: Arc<serde_json::Value> = Arc::new(
-        sqlx::query_scalar("SELECT payload FROM household_events LIMIT 1")
-            .fetch_one(pool)
-            .await?,
-    );
     let (pool_, c, b, t, ids_) = (
         pool.clone(),
         client.clone(),
@@ -371,7 +369,6 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
         officer.clone(),
         Arc::clone(&ids),
     );
-    super::appends::plain_table(pool).await?;
     let (insert, post) = interleaved(
         ("plain INSERT ×8 (alongside HTTP)", "HTTP POST support ×8"),
         8,
