@@ -50,19 +50,16 @@ async fn funds(ctx: &Ctx) -> Vec<(String, String)> {
     };
     list["items"]
         .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter(|f| f["closed_on"].is_null())
-                .filter_map(|f| {
-                    let id = f["fund_id"].as_str()?;
-                    let name = f["name"].as_str().unwrap_or(id);
-                    let unit = f["managing_unit"].as_str().unwrap_or_default();
-                    Some((id.to_owned(), format!("{name} — {unit}")))
-                })
-                .collect()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["closed_on"].is_null())
+        .filter_map(|f| {
+            let id = f["fund_id"].as_str()?;
+            let name = f["name"].as_str().unwrap_or(id);
+            let unit = f["managing_unit"].as_str().unwrap_or_default();
+            Some((id.to_owned(), format!("{name} — {unit}")))
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 pub(super) async fn page(ctx: &Ctx, shown: Shown) -> Response {
