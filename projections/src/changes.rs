@@ -82,6 +82,21 @@ impl HouseholdRows {
         rows
     }
 
+    /// What a snapshot keeps of the rows: all but the support rows.
+    pub fn kept_in_snapshot(&self) -> HouseholdRows {
+        HouseholdRows {
+            status: self.status.clone(),
+            standings: self.standings.clone(),
+            disbursements: DisbursementRows::none_held(),
+            relapses: self.relapses.clone(),
+        }
+    }
+
+    /// Whether taking in `events` needs support rows these rows do not hold.
+    pub fn lack_rows_for(&self, events: &[Recorded<HouseholdEvent>]) -> bool {
+        self.disbursements.partial && events.iter().any(disbursements::needs_every_row)
+    }
+
     /// Moves the rows on past events that `state` is already folded past (a household read as
     /// its snapshot and the events after it).
     pub fn extend(

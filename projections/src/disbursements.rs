@@ -101,9 +101,7 @@ pub struct DisbursementList {
 
 /// The rows a household's history gives, in sequence order.
 pub fn rows(l: &HouseholdLog) -> Vec<Disbursement> {
-    let mut rows = DisbursementRows::default();
-    let touched = rows.take_in(l.household_id, &l.events);
-    rows.finish(&l.state, &touched);
+    let rows = DisbursementRows::of(l.household_id, &l.state, &l.events);
     rows.rows.values().cloned().collect()
 }
 
@@ -118,6 +116,12 @@ const RESHAPING: [&str; 3] = ["household_registered", "members_changed", "househ
 /// the head's name and the unit on the disbursement day come from the folded state afterwards
 /// ([`DisbursementRows::finish`]), for the rows the events touched — or every row after a
 /// registration, a change of head or a move.
+///
+/// The rows may be **partial**: a household loaded from a snapshot holds only the rows of the
+/// supports after it (a snapshot keeps none, so its size does not grow with the supports).
+/// The rows held are always right; a batch of events that needs a row not held — a correction
+/// of a support, or a change that takes every row again ([`needs_every_row`]) — is taken in
+/// after the store has read the whole set back ([`DisbursementRows::of`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DisbursementRows {
     /// By the sequence of the original `support_received`; persistent, like the state's maps,
@@ -125,6 +129,9 @@ pub struct DisbursementRows {
     pub rows: OrdMap<i64, Disbursement>,
     /// A corrected support's row as first recorded: a void shows that content again.
     originals: OrdMap<i64, Disbursement>,
+    /// Only the rows of supports after a snapshot are held.
+    #[serde(default)]
+    pub partial: bool,
 }
 
 /// Which rows a batch of events touched.
@@ -134,7 +141,34 @@ pub struct Touched {
     pub keys: BTreeSet<i64>,
 }
 
+/// Whether taking in `e` may change a row other than its own new one: a correction of a support,
+/// or a change of head or unit.
+pub fn needs_every_row(e: &Recorded<HouseholdEvent>) -> bool {
+    matches!(&e.event, HouseholdEvent::EventCorrected(c) if c.corrects_type == "support_received")
+        || reshapes(e)
+}
+
 impl DisbursementRows {
+    /// Every row of a history, `state` folded past all of it.
+    pub fn of(
+        household_id: Uuid,
+        state: &HouseholdState,
+        events: &[Recorded<HouseholdEvent>],
+    ) -> Self {
+        let mut rows = DisbursementRows::default();
+        let touched = rows.take_in(household_id, events);
+        rows.finish(state, &touched);
+        rows
+    }
+
+    /// None held: what a snapshot keeps, and where a household read from one starts.
+    pub fn none_held() -> Self {
+        DisbursementRows {
+            partial: true,
+            ..DisbursementRows::default()
+        }
+    }
+
     /// Takes in events in sequence order; says which rows they touched.
     pub fn take_in<'a>(
         &mut self,

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use ansinh_events::household::{HouseholdEvent, Policy, Replacement, SupportReceived};
+use ansinh_events::household::{HouseholdEvent, Policy, SupportReceived};
 use ansinh_events::policy_params::{PolicyParameters, ELECTRICITY_SUBSIDY_MONTHLY};
 use ansinh_events::{Category, Recorded, Source};
 use chrono::{Datelike, Duration, NaiveDate};
@@ -148,14 +148,7 @@ pub fn rows(l: &HouseholdLog) -> Vec<Flag> {
 pub fn rows_with(l: &HouseholdLog, parameters: &PolicyParameters) -> Vec<Flag> {
     let state = &l.state;
     let mut found = Vec::new();
-    let supports: Vec<(i64, &SupportReceived)> = state
-        .facts
-        .iter()
-        .filter_map(|(seq, f)| match &f.current {
-            Some(Replacement::SupportReceived(s)) => Some((*seq, s)),
-            _ => None,
-        })
-        .collect();
+    let supports = l.supports();
     let categories = classifications(l);
     let closed_on = log::closed_on(state);
     let mut seen_in_year: BTreeMap<(&str, i32), i64> = BTreeMap::new();

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use ansinh_events::household::{HouseholdEvent, HouseholdState, Replacement};
+use ansinh_events::household::{HouseholdEvent, HouseholdState, Replacement, SupportReceived};
 use ansinh_events::Recorded;
 use chrono::NaiveDate;
 use sqlx::types::Json;
@@ -78,6 +78,35 @@ impl HouseholdLog {
             .get(index)
             .filter(|e| e.meta.sequence == sequence)
             .or_else(|| self.events.iter().find(|e| e.meta.sequence == sequence))
+    }
+
+    /// The supports in force after corrections (voided ones left out), by original sequence,
+    /// with their content — which the folded state does not keep.
+    pub fn supports(&self) -> Vec<(i64, &SupportReceived)> {
+        // The latest correction of each original (the map runs in correction order).
+        let latest: BTreeMap<i64, i64> = self
+            .state
+            .corrections
+            .iter()
+            .map(|(correction, original)| (*original, *correction))
+            .collect();
+        self.state
+            .current_supports()
+            .filter_map(|(original, _)| {
+                let correction = latest.get(&original).and_then(|c| self.event(*c));
+                let content = match correction.map(|e| &e.event) {
+                    Some(HouseholdEvent::EventCorrected(c)) => c.replacement.as_ref(),
+                    _ => None,
+                };
+                match content {
+                    Some(Replacement::SupportReceived(s)) => Some((original, s)),
+                    _ => match &self.event(original)?.event {
+                        HouseholdEvent::SupportReceived(s) => Some((original, s)),
+                        _ => None,
+                    },
+                }
+            })
+            .collect()
     }
 }
 

@@ -178,12 +178,11 @@ impl RelapseRows {
             row.household_id = household_id;
             head_name.clone_into(&mut row.head_name);
             row.unit_code = log::unit_on(state, row.fell_back_on).unwrap_or_default();
-            let between = state
-                .supports
-                .values()
-                .filter(|s| s.disbursed_on >= row.exited_on && s.disbursed_on < row.fell_back_on);
+            let between = state.current_supports().filter(|(_, s)| {
+                s.disbursed_on >= row.exited_on && s.disbursed_on < row.fell_back_on
+            });
             (row.supports_between, row.supports_between_vnd) =
-                between.fold((0, 0), |(n, vnd), s| (n + 1, vnd + s.amount_vnd.get()));
+                between.fold((0, 0), |(n, vnd), (_, s)| (n + 1, vnd + s.amount_vnd));
             row.cause = self
                 .cause_surveys
                 .get(&row.sequence)

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 /// Bumped whenever `HouseholdState` or `HouseholdRows` change shape or meaning: older
 /// snapshots are then dropped and written again.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// A household gets a new snapshot once this many events came after its last one.
 pub const EVERY: i64 = 64;
@@ -42,12 +42,15 @@ pub struct Encoded {
     pub body_crc32: i64,
 }
 
-/// Encodes a household's state and rows (the state names its chain head).
+/// Encodes a household's state and rows (the state names its chain head). The support rows
+/// are left out ([`HouseholdRows::kept_in_snapshot`]): they grow with every support, and a
+/// command needs them back only to correct a support or change every row.
 pub fn encode(
     household_id: Uuid,
     state: &HouseholdState,
     rows: &HouseholdRows,
 ) -> Result<Encoded, serde_json::Error> {
+    let rows = &rows.kept_in_snapshot();
     let body = serde_json::to_string(&BodyRef { state, rows })?;
     Ok(Encoded {
         household_id,

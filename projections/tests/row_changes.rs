@@ -103,10 +103,7 @@ fn disbursement_rows(l: &HouseholdLog) -> Vec<Disbursement> {
         .map(|c| c.head_name.clone())
         .unwrap_or_default();
     let mut out = Vec::new();
-    for (sequence, fact) in &state.facts {
-        if fact.type_name != "support_received" {
-            continue;
-        }
+    for sequence in state.supports.keys() {
         let Some(original) = l.event(*sequence) else {
             continue;
         };
@@ -126,9 +123,19 @@ fn disbursement_rows(l: &HouseholdLog) -> Vec<Disbursement> {
                     HouseholdEvent::EventCorrected(c) => Some(c.reason.clone()),
                     _ => None,
                 });
-        let (support, voided): (&SupportReceived, bool) = match &fact.current {
-            Some(Replacement::SupportReceived(s)) => (s, false),
-            _ => (first, true),
+        let replaced = latest_correction
+            .and_then(|c| l.event(c))
+            .and_then(|e| match &e.event {
+                HouseholdEvent::EventCorrected(c) => match &c.replacement {
+                    Some(Replacement::SupportReceived(s)) => Some(s),
+                    _ => None,
+                },
+                _ => None,
+            });
+        let (support, voided): (&SupportReceived, bool) = match replaced {
+            Some(s) => (s, false),
+            None if latest_correction.is_some() => (first, true),
+            None => (first, false),
         };
         let amount = support.amount_vnd.get();
         out.push(Disbursement {
@@ -200,10 +207,9 @@ fn relapse_rows(l: &HouseholdLog) -> Vec<Relapse> {
             .and_then(|survey| state.surveys.get(&survey))
             .and_then(|s| s.cause_of_poverty.clone());
         let between = state
-            .supports
-            .values()
-            .filter(|s| s.disbursed_on >= fell.exited_on && s.disbursed_on < fell.decided_on);
-        let (count, amount) = between.fold((0, 0), |(n, vnd), s| (n + 1, vnd + s.amount_vnd.get()));
+            .current_supports()
+            .filter(|(_, s)| s.disbursed_on >= fell.exited_on && s.disbursed_on < fell.decided_on);
+        let (count, amount) = between.fold((0, 0), |(n, vnd), (_, s)| (n + 1, vnd + s.amount_vnd));
         out.push(Relapse {
             household_id: l.household_id,
             sequence: e.meta.sequence,

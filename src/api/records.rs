@@ -342,11 +342,11 @@ async fn replacement(
 ) -> Result<Option<ReplacementInput>, ApiError> {
     const FIELD: &str = "replacement";
     let original = household.original_of(corrects_sequence);
-    let Some(fact) = household.facts.get(&original) else {
+    let Some((fact_type, fact_effective_on)) = household.fact_at(original) else {
         return Ok(None);
     };
-    let registered_on = household.registered_on.unwrap_or(fact.effective_on);
-    Ok(Some(match fact.type_name {
+    let registered_on = household.registered_on.unwrap_or(fact_effective_on);
+    Ok(Some(match fact_type {
         "household_registered" => {
             // The registration date is not corrected here; the body may omit it.
             let mut value = value.clone();

@@ -20,6 +20,7 @@ use ansinh_events::household::{
 };
 use ansinh_events::Recorded;
 use ansinh_projections::changes::HouseholdRows;
+use ansinh_projections::disbursements::DisbursementRows;
 use ansinh_projections::snapshots as snapshot;
 use esrs::store::postgres::{PgStore, PgStoreBuilder, PgStoreError, UuidFormat};
 use esrs::store::EventStore;
@@ -128,7 +129,7 @@ impl EventLog {
             None => Default::default(),
         };
         let from = state.version();
-        let tail = self.read_events_after(household_id, from).await?;
+        let tail = self.read_events(household_id, from, i64::MAX).await?;
         for e in &tail {
             state = state.apply(e);
         }
@@ -179,19 +180,21 @@ impl EventLog {
         }
     }
 
-    /// The household's events after `sequence`, in order.
-    async fn read_events_after(
+    /// The household's events after `after` up to `through`, in order.
+    async fn read_events(
         &self,
         household_id: Uuid,
-        sequence: i64,
+        after: i64,
+        through: i64,
     ) -> Result<Vec<Recorded<HouseholdEvent>>, StoreError> {
         let rows: Vec<(Json<Recorded<HouseholdEvent>>,)> = sqlx::query_as(
             "SELECT payload FROM household_events
-              WHERE aggregate_id = $1 AND sequence_number > $2
+              WHERE aggregate_id = $1 AND sequence_number > $2 AND sequence_number <= $3
               ORDER BY sequence_number",
         )
         .bind(household_id)
-        .bind(i32::try_from(sequence).unwrap_or(i32::MAX))
+        .bind(i32::try_from(after).unwrap_or(i32::MAX))
+        .bind(i32::try_from(through).unwrap_or(i32::MAX))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| match e {
@@ -221,13 +224,6 @@ impl EventLog {
 
     /// The household's stored events in sequence order, read from the log (never cached).
     pub async fn events(
-        &self,
-        household_id: Uuid,
-    ) -> Result<Vec<Recorded<HouseholdEvent>>, StoreError> {
-        self.read_events(household_id).await
-    }
-
-    async fn read_events(
         &self,
         household_id: Uuid,
     ) -> Result<Vec<Recorded<HouseholdEvent>>, StoreError> {
@@ -307,7 +303,11 @@ impl EventLog {
                 replayed: false,
             });
         }
-        let mut next = current.clone();
+        let mut next = if current.rows.lack_rows_for(&events) {
+            self.with_every_row(current).await?
+        } else {
+            current.clone()
+        };
         for e in &events {
             next.state = std::mem::take(&mut next.state).apply(e);
         }
@@ -347,6 +347,17 @@ impl EventLog {
                 Err(err)
             }
         }
+    }
+
+    /// `current` with every support row, read back from its events: a household loaded from a
+    /// snapshot holds only the rows after it, and only a correction of a support or a change
+    /// of head or unit needs the others (rare; the result is cached whole).
+    async fn with_every_row(&self, current: &Cached) -> Result<Cached, StoreError> {
+        let id = current.household_id;
+        let history = self.read_events(id, 0, current.version()).await?;
+        let mut whole = current.clone();
+        whole.rows.disbursements = DisbursementRows::of(id, &current.state, &history);
+        Ok(whole)
     }
 
     /// The stored result of an earlier request of this user with this idempotency key, if any.

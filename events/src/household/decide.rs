@@ -349,17 +349,17 @@ fn correct(
             sequence: corrects_sequence,
         })?;
     let original_sequence = state.original_of(corrects_sequence);
-    let fact = state
-        .facts
-        .get(&original_sequence)
-        .ok_or(HouseholdError::NotCorrectable {
-            sequence: corrects_sequence,
-            type_name,
-        })?;
+    let (fact_type, fact_effective_on) =
+        state
+            .fact_at(original_sequence)
+            .ok_or(HouseholdError::NotCorrectable {
+                sequence: corrects_sequence,
+                type_name,
+            })?;
     let invalid = |e: HouseholdError| HouseholdError::InvalidReplacement(Box::new(e));
     let replacement = match replacement {
         None => {
-            if fact.type_name == "household_registered" {
+            if fact_type == "household_registered" {
                 return Err(HouseholdError::RegistrationCannotBeVoided);
             }
             None
@@ -393,10 +393,10 @@ fn correct(
                     validate::support(&support, state, registered_on, ctx).map_err(invalid)?,
                 ),
             };
-            if content.type_name() != fact.type_name {
+            if content.type_name() != fact_type {
                 return Err(HouseholdError::ReplacementMismatch {
                     sequence: original_sequence,
-                    expected: fact.type_name,
+                    expected: fact_type,
                     found: content.type_name(),
                 });
             }
@@ -405,14 +405,14 @@ fn correct(
     };
     let effective_on = match &replacement {
         Some(Replacement::HouseholdRegistered(_)) => registered_on,
-        Some(r) => r.own_date().unwrap_or(fact.effective_on),
-        None => fact.effective_on,
+        Some(r) => r.own_date().unwrap_or(fact_effective_on),
+        None => fact_effective_on,
     };
     Ok(vec![(
         HouseholdEvent::EventCorrected(EventCorrected {
             corrects_sequence,
             original_sequence,
-            corrects_type: fact.type_name.to_owned(),
+            corrects_type: fact_type.to_owned(),
             reason: reason.clone(),
             replacement,
         }),

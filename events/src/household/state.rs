@@ -1,9 +1,11 @@
 //! What the rules need to know about a household, folded from its events.
 //!
-//! Correctable facts (registration, member changes, moves, closure, surveys, supports) are kept
-//! by their original sequence with their current content; a correction replaces that content
-//! and the derived views (current profile, closed, surveys, supports) are folded again from the
-//! facts in sequence order. Decisions and lifecycle events are not correctable and update the
+//! Correctable facts (registration, member changes, moves, closure, surveys) are kept by their
+//! original sequence with their current content; a correction replaces that content and the
+//! derived views (current profile, closed, surveys) are folded again from the facts in sequence
+//! order. Supports, the facts that grow with every month of an allowance, keep only what the
+//! rules read ([`SupportFact`]): their content is in the log and the disbursement rows, so the
+//! state — and a snapshot of it — stays small however long the history. Decisions and lifecycle events are not correctable and update the
 //! per-standard status directly.
 
 use std::collections::BTreeMap;
@@ -33,6 +35,48 @@ pub struct Fact {
     pub type_name: &'static str,
     pub effective_on: NaiveDate,
     pub current: Option<Replacement>,
+}
+
+/// What the rules read of a support: its days and amount, after corrections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "SupportTuple", into = "SupportTuple")]
+pub struct SupportFact {
+    /// The original event's effective day (a correction does not move it).
+    pub effective_on: NaiveDate,
+    pub disbursed_on: NaiveDate,
+    pub amount_vnd: i64,
+    pub voided: bool,
+}
+
+/// A support fact as a snapshot stores it: a short array, not a map of field names.
+type SupportTuple = (NaiveDate, NaiveDate, i64, bool);
+
+impl From<SupportTuple> for SupportFact {
+    fn from((effective_on, disbursed_on, amount_vnd, voided): SupportTuple) -> Self {
+        SupportFact {
+            effective_on,
+            disbursed_on,
+            amount_vnd,
+            voided,
+        }
+    }
+}
+
+impl From<SupportFact> for SupportTuple {
+    fn from(s: SupportFact) -> Self {
+        (s.effective_on, s.disbursed_on, s.amount_vnd, s.voided)
+    }
+}
+
+impl SupportFact {
+    fn of(support: &SupportReceived, effective_on: NaiveDate) -> Self {
+        SupportFact {
+            effective_on,
+            disbursed_on: support.disbursed_on,
+            amount_vnd: support.amount_vnd.get(),
+            voided: false,
+        }
+    }
 }
 
 /// A household's standing under one standard.
@@ -108,13 +152,14 @@ pub struct HouseholdState {
     pub closed: bool,
     /// Current surveys by sequence.
     pub surveys: OrdMap<i64, HouseholdSurveyed>,
-    /// Current supports by sequence. The maps that grow with the history are persistent
-    /// (`imbl`): a command clones the state to fold its events onto, and that clone shares
-    /// everything it does not change, so its cost does not grow with the history.
-    pub supports: OrdMap<i64, SupportReceived>,
+    /// Supports by original sequence, voided ones kept (a correction may restore them). The
+    /// maps that grow with the history are persistent (`imbl`): a command clones the state to
+    /// fold its events onto, and that clone shares everything it does not change, so its cost
+    /// does not grow with the history.
+    pub supports: OrdMap<i64, SupportFact>,
     /// Standard id → standing.
     pub statuses: BTreeMap<String, StandardStatus>,
-    /// Correctable facts by original sequence.
+    /// Correctable facts by original sequence, supports aside.
     pub facts: OrdMap<i64, Fact>,
     /// Correction sequence → original sequence it corrects.
     pub corrections: OrdMap<i64, i64>,
@@ -143,6 +188,11 @@ impl HouseholdState {
         self.chain.advance(&recorded.meta);
         self.types.insert(sequence, recorded.event.type_name());
         if let Some(content) = recorded.event.as_correctable() {
+            if let Replacement::SupportReceived(s) = &content {
+                let fact = SupportFact::of(s, recorded.meta.effective_on);
+                self.supports.insert(sequence, fact);
+                return self;
+            }
             if matches!(content, Replacement::HouseholdRegistered(_)) {
                 self.registered_on = Some(recorded.meta.effective_on);
             }
@@ -231,10 +281,17 @@ impl HouseholdState {
             }
             HouseholdEvent::EventCorrected(c) => {
                 self.corrections.insert(sequence, c.original_sequence);
-                if let Some(fact) = self.facts.get_mut(&c.original_sequence) {
+                if let Some(support) = self.supports.get_mut(&c.original_sequence) {
+                    match &c.replacement {
+                        Some(Replacement::SupportReceived(r)) => {
+                            *support = SupportFact::of(r, support.effective_on);
+                        }
+                        _ => support.voided = true,
+                    }
+                } else if let Some(fact) = self.facts.get_mut(&c.original_sequence) {
                     fact.current.clone_from(&c.replacement);
+                    self.refold();
                 }
-                self.refold();
             }
             _ => {}
         }
@@ -254,6 +311,24 @@ impl HouseholdState {
     /// The original fact a sequence stands for: itself, or what the correction at it corrects.
     pub fn original_of(&self, sequence: i64) -> i64 {
         self.corrections.get(&sequence).copied().unwrap_or(sequence)
+    }
+
+    /// The type and effective day of the correctable fact first recorded at `original` (a
+    /// voided one included).
+    pub fn fact_at(&self, original: i64) -> Option<(&'static str, NaiveDate)> {
+        if let Some(s) = self.supports.get(&original) {
+            return Some(("support_received", s.effective_on));
+        }
+        let fact = self.facts.get(&original)?;
+        Some((fact.type_name, fact.effective_on))
+    }
+
+    /// Supports not voided, by original sequence.
+    pub fn current_supports(&self) -> impl DoubleEndedIterator<Item = (i64, &SupportFact)> {
+        self.supports
+            .iter()
+            .filter(|(_, s)| !s.voided)
+            .map(|(seq, s)| (*seq, s))
     }
 
     /// The latest survey with a proposal under `standard` (latest survey date, then latest
@@ -383,9 +458,8 @@ impl HouseholdState {
             Replacement::HouseholdSurveyed(s) => {
                 self.surveys.insert(sequence, s.clone());
             }
-            Replacement::SupportReceived(s) => {
-                self.supports.insert(sequence, s.clone());
-            }
+            // Kept apart, never in `facts` (see `apply`).
+            Replacement::SupportReceived(_) => {}
         }
     }
 
@@ -419,7 +493,6 @@ impl HouseholdState {
         self.former_members.clear();
         self.closed = false;
         self.surveys.clear();
-        self.supports.clear();
         let facts: Vec<(i64, Replacement)> = self
             .facts
             .iter()
@@ -466,9 +539,9 @@ mod type_name {
     }
 }
 
+/// Event types as a snapshot stores them: runs of consecutive sequences of one type
+/// (`[first, last, name]`), since a long history is mostly one type after another.
 mod type_names {
-    use std::collections::BTreeMap;
-
     use imbl::OrdMap;
     use serde::{de, Deserialize, Deserializer, Serializer};
 
@@ -476,21 +549,32 @@ mod type_names {
         names: &OrdMap<i64, &'static str>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
-        s.collect_map(names.iter())
+        let mut runs: Vec<(i64, i64, &str)> = Vec::new();
+        for (sequence, name) in names.iter() {
+            match runs.last_mut() {
+                Some((_, last, run)) if *last + 1 == *sequence && run == name => *last = *sequence,
+                _ => runs.push((*sequence, *sequence, name)),
+            }
+        }
+        s.collect_seq(runs)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<OrdMap<i64, &'static str>, D::Error> {
-        let names = BTreeMap::<i64, String>::deserialize(d)?;
-        names
-            .into_iter()
-            .map(|(sequence, name)| {
-                super::type_name::known(&name)
-                    .map(|known| (sequence, known))
-                    .ok_or_else(|| de::Error::custom(format!("unknown event type {name:?}")))
-            })
-            .collect()
+        let runs = Vec::<(i64, i64, String)>::deserialize(d)?;
+        let mut names = OrdMap::new();
+        for (first, last, name) in runs {
+            let known = super::type_name::known(&name)
+                .ok_or_else(|| de::Error::custom(format!("unknown event type {name:?}")))?;
+            if last < first || last - first > i64::from(i32::MAX) {
+                return Err(de::Error::custom(format!("bad run {first}..={last}")));
+            }
+            for sequence in first..=last {
+                names.insert(sequence, known);
+            }
+        }
+        Ok(names)
     }
 }
 

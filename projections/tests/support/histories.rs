@@ -218,6 +218,9 @@ fn survey_input(on: NaiveDate, income: usize, deprived: usize, working: bool) ->
 
 /// The latest fact of a type whose content still counts.
 fn latest_fact(state: &HouseholdState, type_name: &str) -> Option<i64> {
+    if type_name == "support_received" {
+        return state.current_supports().next_back().map(|(seq, _)| seq);
+    }
     state
         .facts
         .iter()
