@@ -726,13 +726,13 @@ async fn time_travel_gives_the_category_of_each_date_as_of_and_as_known_on() {
 
     // Corrections count as of any date once known, and not before they were recorded.
     let events = log.events(lan.id).await.expect("events");
-    let amount = |state: &HouseholdState| state.supports[&insurance].amount_vnd;
+    let amount = |state: &HouseholdState| state.supports[insurance].amount_vnd;
     let early = time_travel::replay(&events, Some(d("2024-02-20")), Some(d("2024-03-05")));
     assert_eq!(amount(&early), 1_200_000);
     let later = time_travel::replay(&events, Some(d("2024-02-20")), Some(d("2024-03-10")));
     assert_eq!(amount(&later), 1_500_000);
     let before_support = time_travel::replay(&events, Some(d("2024-02-14")), None);
-    assert!(!before_support.supports.contains_key(&insurance));
+    assert!(before_support.supports.get(insurance).is_none());
 }
 
 #[tokio::test]

@@ -104,7 +104,7 @@ fn disbursement_rows(l: &HouseholdLog) -> Vec<Disbursement> {
         .unwrap_or_default();
     let mut out = Vec::new();
     for sequence in state.supports.keys() {
-        let Some(original) = l.event(*sequence) else {
+        let Some(original) = l.event(sequence) else {
             continue;
         };
         let HouseholdEvent::SupportReceived(first) = &original.event else {
@@ -113,7 +113,7 @@ fn disbursement_rows(l: &HouseholdLog) -> Vec<Disbursement> {
         let latest_correction = state
             .corrections
             .iter()
-            .filter(|(_, o)| **o == *sequence)
+            .filter(|(_, o)| **o == sequence)
             .map(|(c, _)| *c)
             .max();
         let correction_reason =
@@ -140,7 +140,7 @@ fn disbursement_rows(l: &HouseholdLog) -> Vec<Disbursement> {
         let amount = support.amount_vnd.get();
         out.push(Disbursement {
             household_id: l.household_id,
-            sequence: *sequence,
+            sequence,
             head_name: head_name.clone(),
             unit_code: unit_on(state, support.disbursed_on).unwrap_or_default(),
             policy: support.policy,

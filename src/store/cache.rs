@@ -39,7 +39,7 @@ struct ByEvents;
 
 impl Weighter<Uuid, Arc<Cached>> for ByEvents {
     fn weight(&self, _: &Uuid, value: &Arc<Cached>) -> u64 {
-        value.state.types.len() as u64 + 1
+        u64::try_from(value.version()).unwrap_or(0) + 1
     }
 }
 

@@ -172,7 +172,7 @@ fn flagged(
             rule: rule.to_owned(),
         });
     }
-    if !state.types.contains_key(&sequence) {
+    if !state.types.contains(sequence) {
         return Err(HouseholdError::NoFlaggedEvent { sequence });
     }
     Ok((rule.to_owned(), sequence))

@@ -7,6 +7,7 @@
 //! * `error` — one named error per rule.
 
 mod command;
+mod compact;
 mod decide;
 mod error;
 mod event;
@@ -19,6 +20,7 @@ pub use command::{
     ComplaintInput, DecisionInput, HouseholdCommand, MeetingInput, ReplacementInput,
     ResolutionInput, SurveyInput, UnitValidity,
 };
+pub use compact::{SupportFact, SupportFacts, TypeRuns};
 pub use decide::decide;
 pub use error::HouseholdError;
 pub use event::*;

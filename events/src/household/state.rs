@@ -21,6 +21,7 @@ use crate::standards::Category;
 
 use uuid::Uuid;
 
+use super::compact::{SupportFact, SupportFacts, TypeRuns};
 use super::event::{
     ComplaintOutcome, ComplaintReceived, ComplaintResolved, HouseholdEvent, HouseholdRegistered,
     HouseholdSurveyed, MeetingOutcome, Member, MembersChanged, Replacement, ReviewMeetingHeld,
@@ -37,39 +38,8 @@ pub struct Fact {
     pub current: Option<Replacement>,
 }
 
-/// What the rules read of a support: its days and amount, after corrections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "SupportTuple", into = "SupportTuple")]
-pub struct SupportFact {
-    /// The original event's effective day (a correction does not move it).
-    pub effective_on: NaiveDate,
-    pub disbursed_on: NaiveDate,
-    pub amount_vnd: i64,
-    pub voided: bool,
-}
-
-/// A support fact as a snapshot stores it: a short array, not a map of field names.
-type SupportTuple = (NaiveDate, NaiveDate, i64, bool);
-
-impl From<SupportTuple> for SupportFact {
-    fn from((effective_on, disbursed_on, amount_vnd, voided): SupportTuple) -> Self {
-        SupportFact {
-            effective_on,
-            disbursed_on,
-            amount_vnd,
-            voided,
-        }
-    }
-}
-
-impl From<SupportFact> for SupportTuple {
-    fn from(s: SupportFact) -> Self {
-        (s.effective_on, s.disbursed_on, s.amount_vnd, s.voided)
-    }
-}
-
 impl SupportFact {
-    fn of(support: &SupportReceived, effective_on: NaiveDate) -> Self {
+    pub(super) fn of(support: &SupportReceived, effective_on: NaiveDate) -> Self {
         SupportFact {
             effective_on,
             disbursed_on: support.disbursed_on,
@@ -156,7 +126,7 @@ pub struct HouseholdState {
     /// maps that grow with the history are persistent (`imbl`): a command clones the state to
     /// fold its events onto, and that clone shares everything it does not change, so its cost
     /// does not grow with the history.
-    pub supports: OrdMap<i64, SupportFact>,
+    pub supports: SupportFacts,
     /// Standard id → standing.
     pub statuses: BTreeMap<String, StandardStatus>,
     /// Correctable facts by original sequence, supports aside.
@@ -164,8 +134,7 @@ pub struct HouseholdState {
     /// Correction sequence → original sequence it corrects.
     pub corrections: OrdMap<i64, i64>,
     /// The type of every event, by sequence.
-    #[serde(with = "type_names")]
-    pub types: OrdMap<i64, &'static str>,
+    pub types: TypeRuns,
     /// Village meetings by sequence.
     pub meetings: BTreeMap<i64, ReviewMeetingHeld>,
     /// Complaints by id.
@@ -281,7 +250,7 @@ impl HouseholdState {
             }
             HouseholdEvent::EventCorrected(c) => {
                 self.corrections.insert(sequence, c.original_sequence);
-                if let Some(support) = self.supports.get_mut(&c.original_sequence) {
+                if let Some(support) = self.supports.get_mut(c.original_sequence) {
                     match &c.replacement {
                         Some(Replacement::SupportReceived(r)) => {
                             *support = SupportFact::of(r, support.effective_on);
@@ -305,7 +274,7 @@ impl HouseholdState {
     /// The contract type name of event `sequence`, so a caller can read a correction's
     /// replacement in the right shape.
     pub fn event_type(&self, sequence: i64) -> Option<&'static str> {
-        self.types.get(&sequence).copied()
+        self.types.get(sequence)
     }
 
     /// The original fact a sequence stands for: itself, or what the correction at it corrects.
@@ -316,7 +285,7 @@ impl HouseholdState {
     /// The type and effective day of the correctable fact first recorded at `original` (a
     /// voided one included).
     pub fn fact_at(&self, original: i64) -> Option<(&'static str, NaiveDate)> {
-        if let Some(s) = self.supports.get(&original) {
+        if let Some(s) = self.supports.get(original) {
             return Some(("support_received", s.effective_on));
         }
         let fact = self.facts.get(&original)?;
@@ -325,10 +294,7 @@ impl HouseholdState {
 
     /// Supports not voided, by original sequence.
     pub fn current_supports(&self) -> impl DoubleEndedIterator<Item = (i64, &SupportFact)> {
-        self.supports
-            .iter()
-            .filter(|(_, s)| !s.voided)
-            .map(|(seq, s)| (*seq, s))
+        self.supports.iter().filter(|(_, s)| !s.voided)
     }
 
     /// The latest survey with a proposal under `standard` (latest survey date, then latest
@@ -516,7 +482,7 @@ impl<'de> Deserialize<'de> for Fact {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let f = StoredFact::deserialize(d)?;
         Ok(Fact {
-            type_name: type_name::known(&f.type_name).ok_or_else(|| {
+            type_name: known_type(&f.type_name).ok_or_else(|| {
                 serde::de::Error::custom(format!("unknown event type {:?}", f.type_name))
             })?,
             effective_on: f.effective_on,
@@ -528,54 +494,11 @@ impl<'de> Deserialize<'de> for Fact {
 /// A stored state (a snapshot) names event types by their contract names; reading one back
 /// gives the catalogue's own `&'static str`, and an unknown name is an error (the snapshot is
 /// then dropped and the household folded from its events).
-mod type_name {
-    use crate::household::HouseholdEvent;
-
-    pub fn known(name: &str) -> Option<&'static str> {
-        HouseholdEvent::TYPE_NAMES
-            .iter()
-            .copied()
-            .find(|known| *known == name)
-    }
-}
-
-/// Event types as a snapshot stores them: runs of consecutive sequences of one type
-/// (`[first, last, name]`), since a long history is mostly one type after another.
-mod type_names {
-    use imbl::OrdMap;
-    use serde::{de, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(
-        names: &OrdMap<i64, &'static str>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        let mut runs: Vec<(i64, i64, &str)> = Vec::new();
-        for (sequence, name) in names.iter() {
-            match runs.last_mut() {
-                Some((_, last, run)) if *last + 1 == *sequence && run == name => *last = *sequence,
-                _ => runs.push((*sequence, *sequence, name)),
-            }
-        }
-        s.collect_seq(runs)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<OrdMap<i64, &'static str>, D::Error> {
-        let runs = Vec::<(i64, i64, String)>::deserialize(d)?;
-        let mut names = OrdMap::new();
-        for (first, last, name) in runs {
-            let known = super::type_name::known(&name)
-                .ok_or_else(|| de::Error::custom(format!("unknown event type {name:?}")))?;
-            if last < first || last - first > i64::from(i32::MAX) {
-                return Err(de::Error::custom(format!("bad run {first}..={last}")));
-            }
-            for sequence in first..=last {
-                names.insert(sequence, known);
-            }
-        }
-        Ok(names)
-    }
+pub(super) fn known_type(name: &str) -> Option<&'static str> {
+    HouseholdEvent::TYPE_NAMES
+        .iter()
+        .copied()
+        .find(|known| *known == name)
 }
 
 /// JSON maps need string keys: a snapshot keeps the flag explanations as a list of pairs.
