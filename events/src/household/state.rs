@@ -5,8 +5,8 @@
 //! derived views (current profile, closed, surveys) are folded again from the facts in sequence
 //! order. Supports, the facts that grow with every month of an allowance, keep only what the
 //! rules read ([`SupportFact`]): their content is in the log and the disbursement rows, so the
-//! state — and a snapshot of it — stays small however long the history. Decisions and lifecycle events are not correctable and update the
-//! per-standard status directly.
+//! state — and a snapshot of it — stays small however long the history. Decisions and
+//! lifecycle events are not correctable and update the per-standard status directly.
 
 use std::collections::BTreeMap;
 
