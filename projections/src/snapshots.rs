@@ -9,8 +9,10 @@
 
 use crate::changes::HouseholdRows;
 use crate::log::HouseholdLog;
-use ansinh_events::household::HouseholdState;
+use ansinh_events::household::{HouseholdEvent, HouseholdState};
+use ansinh_events::Recorded;
 use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -146,33 +148,77 @@ pub enum Rejected {
     Body(String),
 }
 
-/// The household's snapshot, if it has one that passes every check; one that fails is
-/// deleted, so the next write puts a sound one in its place.
-pub async fn load(pool: &PgPool, household_id: Uuid) -> Result<Option<Loaded>, sqlx::Error> {
-    let row: Option<(i32, String, i32, String, i64, Option<String>)> = sqlx::query_as(
-        "SELECT s.sequence, s.hash, s.schema_version, s.body, s.body_crc32,
-                e.payload->'meta'->>'hash'
-           FROM household_snapshots s
-           LEFT JOIN household_events e
-             ON e.aggregate_id = s.household_id AND e.sequence_number = s.sequence
-          WHERE s.household_id = $1",
+/// A household as stored: its snapshot, if it has one that passes every check, and its events
+/// after it (after none: every event), in sequence order.
+pub struct Stored {
+    pub snapshot: Option<Loaded>,
+    pub tail: Vec<Recorded<HouseholdEvent>>,
+}
+
+/// A snapshot row and its event's hash, or an event after it.
+type Row = (
+    i32,
+    Option<String>,
+    Option<i32>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<Json<Recorded<HouseholdEvent>>>,
+);
+
+/// Reads the household's snapshot and the events after it in one statement — a cold load is
+/// one round trip. A snapshot that fails a check is deleted (so the next write puts a sound one
+/// in its place) and the whole history read instead.
+pub async fn load(pool: &PgPool, household_id: Uuid) -> Result<Stored, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "WITH s AS (
+             SELECT s.sequence, s.hash, s.schema_version, s.body, s.body_crc32,
+                    e.payload->'meta'->>'hash' AS event_hash
+               FROM household_snapshots s
+               LEFT JOIN household_events e
+                 ON e.aggregate_id = s.household_id AND e.sequence_number = s.sequence
+              WHERE s.household_id = $1)
+         SELECT s.sequence, s.hash, s.schema_version, s.body, s.body_crc32, s.event_hash,
+                NULL::jsonb
+           FROM s
+         UNION ALL
+         SELECT e.sequence_number, NULL, NULL, NULL, NULL, NULL, e.payload
+           FROM household_events e
+          WHERE e.aggregate_id = $1
+            AND e.sequence_number > coalesce((SELECT sequence FROM s), 0)",
     )
     .bind(household_id)
-    .fetch_optional(pool)
+    .fetch_all(pool)
     .await?;
-    let Some((sequence, hash, schema_version, body, digest, event_hash)) = row else {
-        return Ok(None);
-    };
-    match check(
-        sequence,
-        &hash,
-        schema_version,
-        &body,
-        digest,
-        event_hash.as_deref(),
-    ) {
-        Ok(loaded) => Ok(Some(loaded)),
-        Err(why) => {
+    let mut snapshot = None;
+    let mut tail = Vec::with_capacity(rows.len());
+    for (sequence, hash, schema_version, body, digest, event_hash, payload) in rows {
+        match payload {
+            Some(Json(event)) => tail.push(event),
+            None => {
+                let checked = check(
+                    sequence,
+                    hash.as_deref().unwrap_or_default(),
+                    schema_version.unwrap_or_default(),
+                    body.as_deref().unwrap_or_default(),
+                    digest.unwrap_or_default(),
+                    event_hash.as_deref(),
+                );
+                snapshot = Some((sequence, checked));
+            }
+        }
+    }
+    tail.sort_by_key(|e| e.meta.sequence);
+    match snapshot {
+        None => Ok(Stored {
+            snapshot: None,
+            tail,
+        }),
+        Some((_, Ok(loaded))) => Ok(Stored {
+            snapshot: Some(loaded),
+            tail,
+        }),
+        Some((sequence, Err(why))) => {
             tracing::warn!(%household_id, sequence, ?why, "snapshot dropped; folding the household from its events");
             sqlx::query(
                 "DELETE FROM household_snapshots WHERE household_id = $1 AND sequence = $2",
@@ -181,7 +227,17 @@ pub async fn load(pool: &PgPool, household_id: Uuid) -> Result<Option<Loaded>, s
             .bind(sequence)
             .execute(pool)
             .await?;
-            Ok(None)
+            let events: Vec<(Json<Recorded<HouseholdEvent>>,)> = sqlx::query_as(
+                "SELECT payload FROM household_events
+                  WHERE aggregate_id = $1 ORDER BY sequence_number",
+            )
+            .bind(household_id)
+            .fetch_all(pool)
+            .await?;
+            Ok(Stored {
+                snapshot: None,
+                tail: events.into_iter().map(|(Json(e),)| e).collect(),
+            })
         }
     }
 }

@@ -124,12 +124,15 @@ impl EventLog {
     /// reads shown to people, where a state another process has moved on must not be served.
     /// Its snapshot (when sound) and the events after it; a long tail gets a new snapshot.
     pub async fn household_from_log(&self, household_id: Uuid) -> Result<Arc<Cached>, StoreError> {
-        let (mut state, mut rows) = match snapshot::load(&self.pool, household_id).await? {
+        let stored = snapshot::load(&self.pool, household_id)
+            .await
+            .map_err(read_error)?;
+        let (mut state, mut rows) = match stored.snapshot {
             Some(s) => (s.state, s.rows),
             None => Default::default(),
         };
         let from = state.version();
-        let tail = self.read_events(household_id, from, i64::MAX).await?;
+        let tail = stored.tail;
         for e in &tail {
             state = state.apply(e);
         }
@@ -180,27 +183,22 @@ impl EventLog {
         }
     }
 
-    /// The household's events after `after` up to `through`, in order.
-    async fn read_events(
+    /// The household's events up to `through`, in order.
+    async fn read_events_through(
         &self,
         household_id: Uuid,
-        after: i64,
         through: i64,
     ) -> Result<Vec<Recorded<HouseholdEvent>>, StoreError> {
         let rows: Vec<(Json<Recorded<HouseholdEvent>>,)> = sqlx::query_as(
             "SELECT payload FROM household_events
-              WHERE aggregate_id = $1 AND sequence_number > $2 AND sequence_number <= $3
+              WHERE aggregate_id = $1 AND sequence_number <= $2
               ORDER BY sequence_number",
         )
         .bind(household_id)
-        .bind(i32::try_from(after).unwrap_or(i32::MAX))
         .bind(i32::try_from(through).unwrap_or(i32::MAX))
         .fetch_all(&self.pool)
         .await
-        .map_err(|e| match e {
-            sqlx::Error::ColumnDecode { source, .. } => StoreError::Corrupt(source.to_string()),
-            e => StoreError::Database(e),
-        })?;
+        .map_err(read_error)?;
         Ok(rows.into_iter().map(|(Json(e),)| e).collect())
     }
 
@@ -354,7 +352,7 @@ impl EventLog {
     /// of head or unit needs the others (rare; the result is cached whole).
     async fn with_every_row(&self, current: &Cached) -> Result<Cached, StoreError> {
         let id = current.household_id;
-        let history = self.read_events(id, 0, current.version()).await?;
+        let history = self.read_events_through(id, current.version()).await?;
         let mut whole = current.clone();
         whole.rows.disbursements = DisbursementRows::of(id, &current.state, &history);
         Ok(whole)
@@ -384,6 +382,14 @@ impl EventLog {
             events,
             replayed: true,
         }))
+    }
+}
+
+/// A read's error: a stored event that does not decode is corrupt.
+fn read_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::ColumnDecode { source, .. } => StoreError::Corrupt(source.to_string()),
+        e => StoreError::Database(e),
     }
 }
 
