@@ -40,11 +40,15 @@ impl Browser {
     /// text wraps at) is taken at the taller window, which holds all of it.
     async fn fit_window_to_page(&self, width: u32) {
         let mut height = 800;
-        for round in 0..8 {
+        for round in 0..12 {
             self.client
                 .set_window_size(width, height)
                 .await
                 .expect("window size");
+            if round >= 2 {
+                // A busy machine may lay the page out again after the resize is answered.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             let [inner_width, inner, content] = self.window_inside_and_content().await;
             assert_eq!(inner_width, width, "the page is not {width} px wide");
             let holds_all = inner >= content;
