@@ -227,16 +227,9 @@ pub async fn load(pool: &PgPool, household_id: Uuid) -> Result<Stored, sqlx::Err
             .bind(sequence)
             .execute(pool)
             .await?;
-            let events: Vec<(Json<Recorded<HouseholdEvent>>,)> = sqlx::query_as(
-                "SELECT payload FROM household_events
-                  WHERE aggregate_id = $1 ORDER BY sequence_number",
-            )
-            .bind(household_id)
-            .fetch_all(pool)
-            .await?;
             Ok(Stored {
                 snapshot: None,
-                tail: events.into_iter().map(|(Json(e),)| e).collect(),
+                tail: crate::status::household_events(pool, household_id).await?,
             })
         }
     }

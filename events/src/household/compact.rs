@@ -11,6 +11,8 @@ use chrono::{Datelike, NaiveDate};
 use imbl::Vector;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
+use super::event::SupportReceived;
+
 /// The type of every event by sequence, as runs `(first, last, type)` of consecutive sequences.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TypeRuns(Vector<(i64, i64, &'static str)>);
@@ -99,6 +101,17 @@ pub struct SupportFact {
     pub disbursed_on: NaiveDate,
     pub amount_vnd: i64,
     pub voided: bool,
+}
+
+impl SupportFact {
+    pub(super) fn of(support: &SupportReceived, effective_on: NaiveDate) -> Self {
+        SupportFact {
+            effective_on,
+            disbursed_on: support.disbursed_on,
+            amount_vnd: support.amount_vnd.get(),
+            voided: false,
+        }
+    }
 }
 
 /// Supports by original sequence, in sequence order, voided ones kept (a correction may

@@ -25,7 +25,6 @@ use super::compact::{SupportFact, SupportFacts, TypeRuns};
 use super::event::{
     ComplaintOutcome, ComplaintReceived, ComplaintResolved, HouseholdEvent, HouseholdRegistered,
     HouseholdSurveyed, MeetingOutcome, Member, MembersChanged, Replacement, ReviewMeetingHeld,
-    SupportReceived,
 };
 use super::lifecycle::Prior;
 
@@ -36,17 +35,6 @@ pub struct Fact {
     pub type_name: &'static str,
     pub effective_on: NaiveDate,
     pub current: Option<Replacement>,
-}
-
-impl SupportFact {
-    pub(super) fn of(support: &SupportReceived, effective_on: NaiveDate) -> Self {
-        SupportFact {
-            effective_on,
-            disbursed_on: support.disbursed_on,
-            amount_vnd: support.amount_vnd.get(),
-            voided: false,
-        }
-    }
 }
 
 /// A household's standing under one standard.
