@@ -5,7 +5,7 @@
 //! second waits for the first instead. So every path that writes these tables writes (or locks)
 //! them in [`LOCK_ORDER`]:
 //!
-//! * a command's append, `ansinh_append` (newest definition: migrations/0026_lock_order.sql);
+//! * a command's append, `ansinh_append` (newest definition: migrations/0043_append_in_batches.sql);
 //! * the batch writers — [`crate::inline::apply_loaded`] after the importer's COPY of events
 //!   and keys (src/import/run.rs), the reform's batch (events, then `household_status`) and the
 //!   runner (its checkpoint, then the movement tables);

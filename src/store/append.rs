@@ -1,62 +1,242 @@
-//! A command's append as one statement: `ansinh_append` (migrations/0021_append.sql) inserts
-//! the events in esrs's row layout, the idempotency record and the changed inline read-model
-//! rows in the statement's own transaction — one round trip and one commit, where esrs's
-//! `persist` takes a BEGIN, an INSERT per event, a statement or more per handler and a COMMIT.
+//! Appends in one statement, `ansinh_append` (migrations/0043_append_in_batches.sql): the
+//! events in esrs's row layout, the idempotency records and the changed inline read-model rows,
+//! in the statement's own transaction.
 //!
-//! The statement writes its tables in `LOCK_ORDER` (ansinh_projections::locking); should it
-//! still be rolled back for a deadlock or a serialization failure (a rebuild or batch beside
-//! it), nothing of it was kept and it is sent again, a bounded number of times.
+//! Commands decided at the same moment are sent together ("group commit"): a few writer tasks
+//! take whatever appends are queued when they are free and send them as one batch, so a busy
+//! server pays one round trip, one commit and one statement per table for all of them. Alone,
+//! a command is a batch of one and waits for nobody. A batch holds one command per household
+//! (its rows in household order, see the migration); should it fail for any reason, each of
+//! its commands is sent again on its own, which gives each its own answer — a lost race, a
+//! refused draw — while the others are written.
+//!
+//! The statement writes its tables in `LOCK_ORDER` (ansinh_projections::locking); rolled back
+//! for a deadlock or a serialization failure (a rebuild or batch beside it), nothing of it was
+//! kept and it is sent again, a bounded number of times.
+
+use std::sync::Arc;
 
 use ansinh_events::household::HouseholdEvent;
 use ansinh_events::{Idempotency, Recorded};
 use ansinh_projections::changes::RowChanges;
 use ansinh_projections::locking;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
-pub(super) async fn append(
-    pool: &PgPool,
+/// Writer tasks: one batch in flight each. Two keep PostgreSQL busy while the other batch's
+/// answers go back to their requests; more would only make batches smaller.
+const WRITERS: usize = 2;
+/// Commands in one batch at most: bounds one transaction's size and a command's wait.
+const MAX_BATCH: usize = 64;
+
+/// One command's append, ready to send.
+pub(super) struct Append {
     household_id: Uuid,
-    events: &[Recorded<HouseholdEvent>],
-    idempotency: Option<(Uuid, &Idempotency)>,
-    changes: &RowChanges,
-) -> Result<(), sqlx::Error> {
-    let mut ids = Vec::with_capacity(events.len());
-    let mut sequences = Vec::with_capacity(events.len());
-    let mut payloads = Vec::with_capacity(events.len());
-    for e in events {
-        // Time-ordered ids keep the primary-key index append-mostly (as esrs's UuidFormat::V7).
-        ids.push(Uuid::now_v7());
-        sequences.push(i32::try_from(e.meta.sequence).unwrap_or(i32::MAX));
-        payloads.push(serde_json::to_string(e).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+    ids: Vec<Uuid>,
+    sequences: Vec<i32>,
+    payloads: Vec<String>,
+    /// The moment the command was decided, as the events' hashed `recorded_at` says (and as
+    /// the import writes it), not when the statement happens to run.
+    occurred_on: DateTime<Utc>,
+    idempotency: Option<serde_json::Value>,
+    changes: RowChanges,
+}
+
+impl Append {
+    pub(super) fn new(
+        household_id: Uuid,
+        events: &[Recorded<HouseholdEvent>],
+        idempotency: Option<(Uuid, &Idempotency)>,
+        changes: RowChanges,
+    ) -> Result<Self, sqlx::Error> {
+        let mut append = Append {
+            household_id,
+            ids: Vec::with_capacity(events.len()),
+            sequences: Vec::with_capacity(events.len()),
+            payloads: Vec::with_capacity(events.len()),
+            occurred_on: events.first().map_or_else(Utc::now, |e| e.meta.recorded_at),
+            idempotency: None,
+            changes,
+        };
+        for e in events {
+            // Time-ordered ids keep the primary-key index append-mostly (as esrs's UuidFormat::V7).
+            append.ids.push(Uuid::now_v7());
+            append.sequences.push(sequence(e.meta.sequence));
+            append
+                .payloads
+                .push(serde_json::to_string(e).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+        }
+        append.idempotency = idempotency.map(|(user_id, i)| {
+            serde_json::json!({
+                "user_id": user_id, "key": i.key, "request_digest": i.request_digest,
+                "first_sequence": append.sequences.first(),
+            })
+        });
+        Ok(append)
     }
-    let idempotency = idempotency.map(|(user_id, i)| {
-        Json(serde_json::json!({ "user_id": user_id, "key": i.key, "request_digest": i.request_digest }))
-    });
-    // `occurred_on` is the moment the command was decided, as the events' hashed `recorded_at`
-    // says (and as the import writes it), not when this statement happens to run.
-    let occurred_on = events.first().map_or_else(Utc::now, |e| e.meta.recorded_at);
+
+    /// What the append writes besides events, as `ansinh_append` names the statements it
+    /// runs only when some command of the batch needs them.
+    fn parts(&self) -> impl Iterator<Item = &'static str> {
+        let c = &self.changes;
+        [
+            ("idempotency", self.idempotency.is_some()),
+            ("status", c.status.is_some()),
+            ("standings", !c.standings.is_empty()),
+            ("standings_gone", !c.standings_gone.is_empty()),
+            ("links", !c.links.is_empty()),
+            ("disbursements_guard", c.disbursements_guard),
+            ("disbursements", !c.disbursements.is_empty()),
+            ("disbursements_gone", !c.disbursements_gone.is_empty()),
+            ("fund_draws", !c.fund_draws.is_empty()),
+            ("relapses_guard", c.relapses_guard),
+            ("relapses", !c.relapses.is_empty()),
+            ("relapses_gone", !c.relapses_gone.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(part, present)| present.then_some(part))
+    }
+
+    /// The household's version once this is written.
+    fn version(&self) -> i32 {
+        self.sequences.last().copied().unwrap_or_default()
+    }
+}
+
+fn sequence(s: i64) -> i32 {
+    i32::try_from(s).unwrap_or(i32::MAX)
+}
+
+type Job = (Append, oneshot::Sender<Result<(), sqlx::Error>>);
+
+/// The queue of appends and the writer tasks that empty it. The writers end when the last
+/// clone of this is dropped.
+#[derive(Clone)]
+pub(super) struct Appender {
+    queue: mpsc::UnboundedSender<Job>,
+}
+
+impl Appender {
+    /// Starts the writers on the current tokio runtime.
+    pub(super) fn start(pool: PgPool) -> Self {
+        let (queue, jobs) = mpsc::unbounded_channel();
+        let jobs = Arc::new(Mutex::new(jobs));
+        for _ in 0..WRITERS {
+            tokio::spawn(write(pool.clone(), Arc::clone(&jobs)));
+        }
+        Appender { queue }
+    }
+
+    /// Writes `append` (with whatever else is queued) and says how it went.
+    pub(super) async fn append(&self, append: Append) -> Result<(), sqlx::Error> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((append, reply))
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.unwrap_or(Err(sqlx::Error::PoolClosed))
+    }
+}
+
+/// One writer: takes what is queued, one batch at a time.
+async fn write(pool: PgPool, jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+    let mut taken = Vec::with_capacity(MAX_BATCH);
+    loop {
+        if jobs.lock().await.recv_many(&mut taken, MAX_BATCH).await == 0 {
+            return; // every sender is gone
+        }
+        // Household order, a household's later commands after its first: those wait for the
+        // next statement (decided on the same state, they would fail the batch).
+        taken.sort_by_key(|(a, _)| a.household_id);
+        let mut batch: Vec<Job> = Vec::with_capacity(taken.len());
+        let mut later = Vec::new();
+        for job in taken.drain(..) {
+            match batch.last() {
+                Some((a, _)) if a.household_id == job.0.household_id => later.push(job),
+                _ => batch.push(job),
+            }
+        }
+        send_batch(&pool, batch).await;
+        for job in later {
+            send_batch(&pool, vec![job]).await;
+        }
+    }
+}
+
+/// Sends `batch`; if it fails, each of its commands on its own.
+async fn send_batch(pool: &PgPool, batch: Vec<Job>) {
+    if batch.len() > 1 {
+        let appends: Vec<&Append> = batch.iter().map(|(a, _)| a).collect();
+        match send(pool, &appends).await {
+            Ok(()) => {
+                for (_, reply) in batch {
+                    let _ = reply.send(Ok(()));
+                }
+                return;
+            }
+            Err(e) => tracing::debug!(error = %e, commands = batch.len(), "batch refused; sending its commands one by one"),
+        }
+    }
+    for (append, reply) in batch {
+        // The request may have gone away meanwhile; its append is written all the same.
+        let _ = reply.send(send_retrying(pool, &append).await);
+    }
+}
+
+/// One command, sent again after a deadlock or serialization failure.
+async fn send_retrying(pool: &PgPool, append: &Append) -> Result<(), sqlx::Error> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let sent = sqlx::query("SELECT ansinh_append($1, $2, $3, $4, $5, $6, $7)")
-            .bind(household_id)
-            .bind(&ids)
-            .bind(&sequences)
-            .bind(&payloads)
-            .bind(occurred_on)
-            .bind(&idempotency)
-            .bind(Json(changes))
-            .execute(pool)
-            .await;
-        match sent {
+        match send(pool, &[append]).await {
             Err(e) if locking::is_retryable(&e) && attempt < locking::MAX_ATTEMPTS => {
-                tracing::warn!(error = %e, attempt, %household_id, "append rolled back; sending it again");
+                tracing::warn!(error = %e, attempt, household_id = %append.household_id, "append rolled back; sending it again");
                 tokio::time::sleep(locking::backoff(attempt)).await;
             }
-            other => return other.map(drop),
+            other => return other,
         }
     }
+}
+
+/// One `ansinh_append` of `appends` (distinct households, in household order).
+async fn send(pool: &PgPool, appends: &[&Append]) -> Result<(), sqlx::Error> {
+    let events = appends.iter().map(|a| a.ids.len()).sum();
+    let mut event_households = Vec::with_capacity(events);
+    let mut ids = Vec::with_capacity(events);
+    let mut sequences = Vec::with_capacity(events);
+    let mut payloads = Vec::with_capacity(events);
+    let mut occurred_on = Vec::with_capacity(events);
+    for a in appends {
+        event_households.extend(std::iter::repeat_n(a.household_id, a.ids.len()));
+        ids.extend_from_slice(&a.ids);
+        sequences.extend_from_slice(&a.sequences);
+        payloads.extend(a.payloads.iter().map(String::as_str));
+        occurred_on.extend(std::iter::repeat_n(a.occurred_on, a.ids.len()));
+    }
+    let households: Vec<Uuid> = appends.iter().map(|a| a.household_id).collect();
+    let versions: Vec<i32> = appends.iter().map(|a| a.version()).collect();
+    let idempotency: Vec<Option<Json<&serde_json::Value>>> = appends
+        .iter()
+        .map(|a| a.idempotency.as_ref().map(Json))
+        .collect();
+    let changes: Vec<Json<&RowChanges>> = appends.iter().map(|a| Json(&a.changes)).collect();
+    let mut parts: Vec<&str> = appends.iter().flat_map(|a| a.parts()).collect();
+    parts.sort_unstable();
+    parts.dedup();
+    sqlx::query("SELECT ansinh_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(&event_households)
+        .bind(&ids)
+        .bind(&sequences)
+        .bind(&payloads)
+        .bind(&occurred_on)
+        .bind(&households)
+        .bind(&versions)
+        .bind(&idempotency)
+        .bind(&changes)
+        .bind(&parts)
+        .execute(pool)
+        .await
+        .map(drop)
 }

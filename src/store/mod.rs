@@ -85,6 +85,7 @@ pub struct EventLog {
     pool: PgPool,
     store: PgStore<Household>,
     cache: HouseholdCache,
+    appender: append::Appender,
     snapshot_writers: Arc<tokio::sync::Semaphore>,
 }
 
@@ -100,6 +101,7 @@ impl EventLog {
             .try_build()
             .await?;
         Ok(EventLog {
+            appender: append::Appender::start(pool.clone()),
             pool,
             store,
             cache: HouseholdCache::new(cache::DEFAULT_CAPACITY_EVENTS),
@@ -310,14 +312,13 @@ impl EventLog {
             next.state = std::mem::take(&mut next.state).apply(e);
         }
         let changes = next.rows.advance(household_id, &next.state, &events);
-        let sent = append::append(
-            &self.pool,
+        let append = append::Append::new(
             household_id,
             &events,
             idempotency.as_ref().map(|i| (owner, i)),
-            &changes,
-        )
-        .await;
+            changes,
+        )?;
+        let sent = self.appender.append(append).await;
         match sent {
             Ok(()) => {
                 let version = next.version();
