@@ -516,3 +516,111 @@ async fn an_anchor_can_be_recomputed_by_hand_and_checked_later() {
     );
     assert_eq!(wrong.status.code(), Some(1));
 }
+
+/// A read model's rows, ordered, as JSON.
+async fn rows(db: &common::TestDb, table: &str) -> Vec<serde_json::Value> {
+    sqlx::query_scalar(&format!(
+        "SELECT to_jsonb(t) FROM {table} t ORDER BY to_jsonb(t)::text"
+    ))
+    .fetch_all(&db.pool)
+    .await
+    .expect("rows")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commands_sent_at_once_share_transactions_and_a_refused_one_takes_none_of_the_others_down()
+{
+    let db = common::migrated_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    let mut ids = Vec::new();
+    for _ in 0..24 {
+        ids.push(household_with_supports(&log, 0).await);
+    }
+    // Two supports per household, all at once; and one idempotency key sent with two different
+    // bodies for two other households, so a batch holding both is refused as a whole.
+    let keyed_ids = [
+        household_with_supports(&log, 0).await,
+        household_with_supports(&log, 0).await,
+    ];
+    let mut tasks = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        for n in 0..2 {
+            let (log, id) = (log.clone(), *id);
+            let amount = 1_000 * (i as i64 + 1) + n;
+            tasks.push(tokio::spawn(async move {
+                log.execute_retrying(support(id, amount)).await
+            }));
+        }
+    }
+    let keyed: Vec<_> = ["first body", "second body"]
+        .into_iter()
+        .zip(keyed_ids)
+        .map(|(digest, id)| {
+            let log = log.clone();
+            let mut cmd = support(id, 777);
+            cmd.ctx.idempotency = Some(Idempotency {
+                key: "req-batch".into(),
+                request_digest: digest.into(),
+            });
+            tokio::spawn(async move { log.execute(cmd, None).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .expect("task")
+            .expect("every plain support lands");
+    }
+    let mut landed = Vec::new();
+    for task in keyed {
+        match task.await.expect("task") {
+            Ok(a) => landed.push(a.household_id),
+            Err(StoreError::IdempotencyKeyReused) => {}
+            Err(e) => panic!("a reused key is refused as such, not {e:?}"),
+        }
+    }
+    assert_eq!(landed.len(), 1, "one of the two keyed bodies lands");
+
+    for id in &ids {
+        assert_contiguous_and_intact(&log, &db, *id, 3).await;
+    }
+    for id in &keyed_ids {
+        let n = 1 + i64::from(landed.contains(id));
+        assert_contiguous_and_intact(&log, &db, *id, n).await;
+    }
+    // Group commit happened: fewer transactions than the supports they wrote.
+    let (supports, transactions): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT transaction_id) FROM household_events
+          WHERE payload->>'type' = 'support_received'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("counts");
+    assert_eq!(supports, 49);
+    assert!(
+        transactions < supports,
+        "{transactions} transactions for {supports} supports"
+    );
+
+    // The rows written batch by batch are the rows a rebuild gives.
+    let tables = [
+        "household_status",
+        "disbursement_households",
+        "disbursements",
+    ];
+    let mut written = Vec::new();
+    for t in tables {
+        written.push(rows(&db, t).await);
+    }
+    assert_eq!(written[2].len(), 49);
+    ansinh_projections::rebuild::rebuild(
+        &db.pool,
+        &ansinh_projections::rebuild::Projection::ALL,
+        5_000,
+        |_, _| {},
+    )
+    .await
+    .expect("rebuild");
+    for (t, before) in tables.into_iter().zip(written) {
+        assert_eq!(rows(&db, t).await, before, "{t}");
+    }
+}

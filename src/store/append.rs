@@ -176,7 +176,9 @@ async fn send_batch(pool: &PgPool, batch: Vec<Job>) {
                 }
                 return;
             }
-            Err(e) => tracing::debug!(error = %e, commands = batch.len(), "batch refused; sending its commands one by one"),
+            Err(e) => {
+                tracing::debug!(error = %e, commands = batch.len(), "batch refused; sending its commands one by one")
+            }
         }
     }
     for (append, reply) in batch {
