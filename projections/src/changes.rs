@@ -1,5 +1,5 @@
 //! The inline read-model rows of one household, and what changes in them when a command
-//! appends events: the write path of a single command (`ansinh_append`, migrations/0021).
+//! appends events: the write path of a command (`ansinh_append`, newest: migrations/0043).
 //!
 //! The batch writers (`status::write`, `disbursements::write`, …) rewrite a household's rows
 //! whole, which suits imports and rebuilds. A command adds one event to a household that

@@ -64,7 +64,9 @@ impl Append {
         for e in events {
             // Time-ordered ids keep the primary-key index append-mostly (as esrs's UuidFormat::V7).
             append.ids.push(Uuid::now_v7());
-            append.sequences.push(sequence(e.meta.sequence));
+            append
+                .sequences
+                .push(i32::try_from(e.meta.sequence).unwrap_or(i32::MAX));
             append
                 .payloads
                 .push(serde_json::to_string(e).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
@@ -104,10 +106,6 @@ impl Append {
     fn version(&self) -> i32 {
         self.sequences.last().copied().unwrap_or_default()
     }
-}
-
-fn sequence(s: i64) -> i32 {
-    i32::try_from(s).unwrap_or(i32::MAX)
 }
 
 type Job = (Append, oneshot::Sender<Result<(), sqlx::Error>>);
