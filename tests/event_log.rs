@@ -130,6 +130,37 @@ async fn twenty_concurrent_writers_get_contiguous_sequences_and_an_unbroken_chai
     assert_contiguous_and_intact(&log, &db, id, 21).await;
 }
 
+/// The writers append on connections of their own: one that PostgreSQL closes (a restart, an
+/// administrator) fails at most the append under way, and the next opens a new one.
+#[tokio::test]
+async fn a_writer_s_connection_closed_by_the_server_is_opened_again() {
+    let db = common::migrated_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    let id = household_with_supports(&log, 2).await;
+    let closed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("close the other connections");
+    assert!(!closed.is_empty());
+    let mut written = 3;
+    for attempt in 0..6 {
+        match log.execute(support(id, 50_000 + attempt), None).await {
+            Ok(appended) => {
+                written += 1;
+                assert_eq!(appended.version, written);
+            }
+            // Only the append that met the closed connection may fail, never a later one.
+            Err(StoreError::Database(e)) if attempt < 2 => eprintln!("{e}"),
+            Err(e) => panic!("attempt {attempt}: {e}"),
+        }
+    }
+    assert!(written >= 7, "{written}");
+    assert_contiguous_and_intact(&log, &db, id, written).await;
+}
+
 #[tokio::test]
 async fn a_stale_expected_version_is_a_conflict_and_appends_nothing() {
     let db = common::migrated_db().await;

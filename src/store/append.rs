@@ -10,19 +10,24 @@
 //! its commands is sent again on its own, which gives each its own answer — a lost race, a
 //! refused draw — while the others are written.
 //!
+//! Each writer sends on a connection of its own, outside the request pool: no pool round
+//! trip per batch, and a burst of reads never makes a write wait for a free connection.
+//!
 //! The statement writes its tables in `LOCK_ORDER` (ansinh_projections::locking); rolled back
 //! for a deadlock or a serialization failure (a rebuild or batch beside it), nothing of it was
 //! kept and it is sent again, a bounded number of times.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ansinh_events::household::HouseholdEvent;
 use ansinh_events::{Idempotency, Recorded};
 use ansinh_projections::changes::RowChanges;
 use ansinh_projections::locking;
 use chrono::{DateTime, Utc};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::types::Json;
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
@@ -123,7 +128,7 @@ impl Appender {
         let (queue, jobs) = mpsc::unbounded_channel();
         let jobs = Arc::new(Mutex::new(jobs));
         for _ in 0..WRITERS {
-            tokio::spawn(write(pool.clone(), Arc::clone(&jobs)));
+            tokio::spawn(write(Link::new(&pool), Arc::clone(&jobs)));
         }
         Appender { queue }
     }
@@ -138,8 +143,63 @@ impl Appender {
     }
 }
 
+/// A writer's own connection, opened when first needed and again after it failed.
+struct Link {
+    options: PgConnectOptions,
+    /// How long opening it may take: the request pool's acquire timeout.
+    timeout: Duration,
+    open: Option<(PgConnection, Instant)>,
+}
+
+impl Link {
+    fn new(pool: &PgPool) -> Self {
+        Link {
+            options: (*pool.connect_options()).clone(),
+            timeout: pool.options().get_acquire_timeout(),
+            open: None,
+        }
+    }
+
+    /// Runs `send` on the connection; one that breaks is closed, and the next batch opens
+    /// a new one.
+    async fn send(&mut self, appends: &[&Append]) -> Result<(), sqlx::Error> {
+        // One opened before PostgreSQL last restarted leads nowhere (see crate::pg).
+        if let Some((_, opened)) = &self.open {
+            if crate::pg::predates_restart(opened.elapsed()) {
+                self.open = None;
+            }
+        }
+        let conn = match &mut self.open {
+            Some((conn, _)) => conn,
+            None => {
+                let conn =
+                    tokio::time::timeout(self.timeout, PgConnection::connect_with(&self.options))
+                        .await
+                        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+                &mut self.open.insert((conn, Instant::now())).0
+            }
+        };
+        let sent = send(conn, appends).await;
+        if sent.as_ref().is_err_and(is_broken) {
+            self.open = None;
+        }
+        sent
+    }
+}
+
+/// Whether `e` leaves the connection unusable (rather than only the statement refused).
+fn is_broken(e: &sqlx::Error) -> bool {
+    match e {
+        // Class 08: connection exception; 57P01-57P03: the server shutting down or crashing.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => true,
+    }
+}
+
 /// One writer: takes what is queued, one batch at a time.
-async fn write(pool: PgPool, jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+async fn write(mut link: Link, jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
     let mut taken = Vec::with_capacity(MAX_BATCH);
     loop {
         if jobs.lock().await.recv_many(&mut taken, MAX_BATCH).await == 0 {
@@ -156,18 +216,18 @@ async fn write(pool: PgPool, jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
                 _ => batch.push(job),
             }
         }
-        send_batch(&pool, batch).await;
+        send_batch(&mut link, batch).await;
         for job in later {
-            send_batch(&pool, vec![job]).await;
+            send_batch(&mut link, vec![job]).await;
         }
     }
 }
 
 /// Sends `batch`; if it fails, each of its commands on its own.
-async fn send_batch(pool: &PgPool, batch: Vec<Job>) {
+async fn send_batch(link: &mut Link, batch: Vec<Job>) {
     if batch.len() > 1 {
         let appends: Vec<&Append> = batch.iter().map(|(a, _)| a).collect();
-        match send(pool, &appends).await {
+        match link.send(&appends).await {
             Ok(()) => {
                 for (_, reply) in batch {
                     let _ = reply.send(Ok(()));
@@ -181,16 +241,16 @@ async fn send_batch(pool: &PgPool, batch: Vec<Job>) {
     }
     for (append, reply) in batch {
         // The request may have gone away meanwhile; its append is written all the same.
-        let _ = reply.send(send_retrying(pool, &append).await);
+        let _ = reply.send(send_retrying(link, &append).await);
     }
 }
 
 /// One command, sent again after a deadlock or serialization failure.
-async fn send_retrying(pool: &PgPool, append: &Append) -> Result<(), sqlx::Error> {
+async fn send_retrying(link: &mut Link, append: &Append) -> Result<(), sqlx::Error> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match send(pool, &[append]).await {
+        match link.send(&[append]).await {
             Err(e) if locking::is_retryable(&e) && attempt < locking::MAX_ATTEMPTS => {
                 tracing::warn!(error = %e, attempt, household_id = %append.household_id, "append rolled back; sending it again");
                 tokio::time::sleep(locking::backoff(attempt)).await;
@@ -201,7 +261,7 @@ async fn send_retrying(pool: &PgPool, append: &Append) -> Result<(), sqlx::Error
 }
 
 /// One `ansinh_append` of `appends` (distinct households, in household order).
-async fn send(pool: &PgPool, appends: &[&Append]) -> Result<(), sqlx::Error> {
+async fn send(conn: &mut PgConnection, appends: &[&Append]) -> Result<(), sqlx::Error> {
     let events = appends.iter().map(|a| a.ids.len()).sum();
     let mut event_households = Vec::with_capacity(events);
     let mut ids = Vec::with_capacity(events);
@@ -236,7 +296,7 @@ async fn send(pool: &PgPool, appends: &[&Append]) -> Result<(), sqlx::Error> {
         .bind(&idempotency)
         .bind(&changes)
         .bind(&parts)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(drop)
 }
