@@ -489,10 +489,9 @@ async fn bench(
         .map_err(Failure::other)?;
     let options = (*admin.connect_options()).clone().database(&name);
     let outcome = async {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(16)
-            .connect_with(options)
-            .await?;
+        // The project's pool policy (no round trip at every acquire), for ansinh and the plain
+        // PostgreSQL baselines alike.
+        let pool = crate::db::pool_options(16).connect_with(options).await?;
         db::migrate(&pool)
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
