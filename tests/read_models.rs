@@ -1171,6 +1171,61 @@ async fn the_runner_keeps_a_checkpoint_and_redelivery_changes_nothing() {
     );
 }
 
+/// A batch that brings a household only supports cannot move it between cells: the runner does
+/// not read its history for the movements, and its row keeps the sequence of its last event
+/// that counts for them, as a rebuild writes it. The next such event moves the row on.
+#[tokio::test]
+async fn supports_alone_leave_a_household_s_movements_as_they_were_and_as_a_rebuild_writes_them() {
+    let (db, log) = setup().await;
+    let (lan, _) = lan(&log, &db.pool).await;
+    catch_up(&db.pool).await;
+    let row = || async {
+        sqlx::query_as::<_, (i32, serde_json::Value)>(
+            "SELECT version, transitions FROM movement_households WHERE household_id = $1",
+        )
+        .bind(lan.id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("movement row")
+    };
+    let before = row().await;
+    let paid = lan
+        .support(
+            "2025-02-21",
+            support(
+                "2025-02-20",
+                Policy::PreferentialCredit,
+                10_000_000,
+                FundingSource::CentralBudget,
+                None,
+            ),
+        )
+        .await;
+    catch_up(&db.pool).await;
+    assert!(i64::from(before.0) < paid.version);
+    assert_eq!(row().await, before);
+    // The runner did deliver the batch: the flags, which supports do change, took it.
+    let flagged: i32 =
+        sqlx::query_scalar("SELECT version FROM flag_households WHERE household_id = $1")
+            .bind(lan.id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("flag row");
+    assert_eq!(i64::from(flagged), paid.version);
+
+    let movements = rebuild::select(Some("movements")).expect("name");
+    rebuild::rebuild(&db.pool, &movements, 5_000, |_, _| {})
+        .await
+        .expect("rebuild");
+    assert_eq!(row().await, before);
+
+    let moved = lan.moved("2025-03-02", "2025-03-01", "25459").await;
+    catch_up(&db.pool).await;
+    let after = row().await;
+    assert_eq!(i64::from(after.0), moved.version);
+    assert_ne!(after.1, before.1);
+}
+
 // ------------------------------------------------------------------------------ rebuild
 
 /// Every read model's rows, in key order (the replay guards' versions left out: they record

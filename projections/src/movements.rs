@@ -30,10 +30,10 @@
 //!
 //! A household's transitions are stored (`movement_households`) so that a new event, a late
 //! move or a correction replaces them: the runner subtracts the old ones from the counts and adds
-//! the new ones. A household's row is only replaced by a longer history (version guard), which
-//! makes redelivered events no-ops.
+//! the new ones. A household's row is only replaced by a longer history (version guard: the
+//! sequence of the last event that counts for movements), which makes redelivered events no-ops.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use ansinh_events::household::{HouseholdEvent, HouseholdState, Replacement};
 use ansinh_events::standards::Category;
@@ -310,8 +310,47 @@ fn key(t: &Transition) -> CountKey {
     )
 }
 
+/// The event types a household's transitions depend on (a correction counts as the type it
+/// corrects). Supports, meetings, complaints and flags never move a household between cells:
+/// a batch that brings a household only those is not read at all, so a busy stream of
+/// supports costs the runner nothing but reading the batch.
+const MOVES: &[&str] = &[
+    "household_registered",
+    "members_changed",
+    "household_moved",
+    "household_closed",
+    "household_surveyed",
+    "household_classified",
+    "became_poor",
+    "became_near_poor",
+    "exited_poverty",
+    "exited_near_poverty",
+    "fell_back_into_poverty",
+    "fell_back_into_near_poverty",
+];
+
+/// The sequence of the household's last event its transitions depend on: what its stored row
+/// is guarded by, the same whether the row came from the runner or a rebuild.
+fn moved_version(l: &HouseholdLog) -> i64 {
+    l.events
+        .iter()
+        .rev()
+        .find(|e| log::touches([*e], MOVES))
+        .map_or(0, |e| e.meta.sequence)
+}
+
 pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Result<(), sqlx::Error> {
-    let logs = log::load(conn, events).await?;
+    let moving: HashSet<Uuid> = events
+        .iter()
+        .filter(|e| log::touches([e.event], MOVES))
+        .map(|e| e.household_id)
+        .collect();
+    let events: Vec<StoredEvent<'_>> = events
+        .iter()
+        .filter(|e| moving.contains(&e.household_id))
+        .copied()
+        .collect();
+    let logs = log::load(conn, &events).await?;
     write(conn, &logs).await
 }
 
@@ -336,7 +375,8 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
     let (mut new_ids, mut new_versions, mut new_transitions) = (Vec::new(), Vec::new(), Vec::new());
     for l in logs {
         let old = stored.get(&l.household_id);
-        if old.is_some_and(|(version, _)| *version >= l.version()) {
+        let version = moved_version(l);
+        if old.is_some_and(|(stored, _)| *stored >= version) {
             continue;
         }
         let new = transitions(&l.events, &l.state);
@@ -347,7 +387,7 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
             *deltas.entry(key(t)).or_default() += 1;
         }
         new_ids.push(l.household_id);
-        new_versions.push(to_i32(l.version()));
+        new_versions.push(to_i32(version));
         new_transitions.push(Json(new));
     }
     if new_ids.is_empty() {
