@@ -81,11 +81,121 @@ pub struct Idempotency {
 }
 
 /// A domain event as stored: `{"type": ..., "data": {...}, "meta": {...}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Read without `#[serde(flatten)]` (see [`read`]): flatten buffers the whole payload before
+/// reading it again, which was most of the cost of every replay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recorded<E> {
     #[serde(flatten)]
     pub event: E,
     pub meta: Envelope,
+}
+
+impl<'de, E: Deserialize<'de>> Deserialize<'de> for Recorded<E> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(read::RecordedVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Reading a stored event in one pass: the event is read from the payload's map with `meta`
+/// taken out of it on the way, wherever it stands (jsonb orders keys `data`, `meta`, `type`).
+mod read {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::value::MapAccessDeserializer;
+    use serde::de::{self, DeserializeSeed, IgnoredAny, IntoDeserializer, MapAccess, Visitor};
+    use serde::Deserialize;
+
+    use super::{Envelope, Recorded};
+
+    pub(super) struct RecordedVisitor<E>(pub(super) PhantomData<E>);
+
+    impl<'de, E: Deserialize<'de>> Visitor<'de> for RecordedVisitor<E> {
+        type Value = Recorded<E>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a stored event (type, data and meta)")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut meta = None;
+            let event = E::deserialize(MapAccessDeserializer::new(WithoutMeta {
+                map: &mut map,
+                meta: &mut meta,
+            }))?;
+            // What the event did not read (it may stop once it has its tag and content).
+            while let Some(key) = map.next_key_seed(KeyOrMeta(PhantomData::<IgnoredAny>))? {
+                match key {
+                    Ok(_) => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                    Err(_) => meta = Some(map.next_value()?),
+                }
+            }
+            let meta = meta.ok_or_else(|| de::Error::missing_field("meta"))?;
+            Ok(Recorded { event, meta })
+        }
+    }
+
+    /// The payload's map as the event sees it: every entry but `meta`, which goes aside.
+    struct WithoutMeta<'a, A> {
+        map: &'a mut A,
+        meta: &'a mut Option<Envelope>,
+    }
+
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithoutMeta<'_, A> {
+        type Error = A::Error;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            mut seed: K,
+        ) -> Result<Option<K::Value>, A::Error> {
+            loop {
+                match self.map.next_key_seed(KeyOrMeta(seed))? {
+                    None => return Ok(None),
+                    Some(Ok(key)) => return Ok(Some(key)),
+                    Some(Err(unused)) => {
+                        *self.meta = Some(self.map.next_value()?);
+                        seed = unused;
+                    }
+                }
+            }
+        }
+
+        fn next_value_seed<V: DeserializeSeed<'de>>(
+            &mut self,
+            seed: V,
+        ) -> Result<V::Value, A::Error> {
+            self.map.next_value_seed(seed)
+        }
+    }
+
+    /// A key read by `K`, or `Err(K)` back unused when the key is `meta`.
+    struct KeyOrMeta<K>(K);
+
+    impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeyOrMeta<K> {
+        type Value = Result<K::Value, K>;
+
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de, K: DeserializeSeed<'de>> Visitor<'de> for KeyOrMeta<K> {
+        type Value = Result<K::Value, K>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a field name")
+        }
+
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+            if key == "meta" {
+                return Ok(Err(self.0));
+            }
+            self.0.deserialize(key.into_deserializer()).map(Ok)
+        }
+    }
 }
 
 /// Facts about one event that the domain decides (they differ between the events of one

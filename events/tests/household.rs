@@ -1640,6 +1640,35 @@ fn long_history() -> Given {
         }))
 }
 
+/// A stored event reads the same whatever order its keys come in (jsonb sorts them), keys it
+/// does not know are passed over, and one without `meta` is refused by name.
+#[test]
+fn a_stored_event_reads_in_any_key_order_and_needs_its_meta() {
+    let g = long_history();
+    for recorded in &g.history {
+        let value = serde_json::to_value(recorded).unwrap();
+        let object = value.as_object().unwrap();
+        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        for order in [
+            ["type", "data", "meta"],
+            ["meta", "type", "data"],
+            ["data", "meta", "type"],
+        ] {
+            let mut text = String::from("{");
+            for key in order.iter().filter(|k| keys.contains(k)) {
+                text.push_str(&format!("\"{key}\":{},", object[*key]));
+            }
+            text.push_str("\"later\":[1,{\"meta\":2}]}");
+            let read: Recorded<HouseholdEvent> = serde_json::from_str(&text).unwrap();
+            assert_eq!(&read, recorded, "keys in the order {order:?}");
+        }
+        let mut without_meta = value.clone();
+        without_meta.as_object_mut().unwrap().remove("meta");
+        let refused = serde_json::from_value::<Recorded<HouseholdEvent>>(without_meta);
+        assert!(refused.unwrap_err().to_string().contains("meta"));
+    }
+}
+
 #[test]
 fn replaying_the_history_reproduces_the_state() {
     let g = long_history();
@@ -1865,6 +1894,11 @@ proptest::proptest! {
         }
         let json = serde_json::to_string(&g.history).unwrap();
         let stored: Vec<Recorded<HouseholdEvent>> = serde_json::from_str(&json).unwrap();
+        proptest::prop_assert_eq!(&stored, &g.history);
+        // As PostgreSQL's jsonb gives payloads back: keys in another order (data, meta, type).
+        let reordered = serde_json::to_string(&serde_json::to_value(&g.history).unwrap()).unwrap();
+        let from_jsonb: Vec<Recorded<HouseholdEvent>> = serde_json::from_str(&reordered).unwrap();
+        proptest::prop_assert_eq!(&from_jsonb, &g.history);
         let replayed = stored.iter().fold(HouseholdState::default(), |s, r| s.apply(r));
         proptest::prop_assert_eq!(&replayed, &g.state);
         let mut verifier = ChainVerifier::new(HH);
