@@ -282,6 +282,48 @@ async fn the_database_refuses_update_delete_and_truncate_of_events() {
     assert_eq!(n, 2);
 }
 
+/// The position reader walks the commit-order index and stops at its limit: it never sorts
+/// what follows the cursor (which, for a runner far behind, is the whole log), whatever plan
+/// PostgreSQL settles on for the prepared statement.
+#[tokio::test]
+async fn the_position_reader_walks_the_commit_order_index_without_sorting() {
+    let db = common::migrated_db().await;
+    let log = EventLog::new(db.pool.clone()).await.expect("store");
+    for _ in 0..20 {
+        household_with_supports(&log, 5).await;
+    }
+    sqlx::query("ANALYZE household_events")
+        .execute(&db.pool)
+        .await
+        .expect("analyze");
+    let mut conn = db.pool.acquire().await.expect("connection");
+    for mode in ["force_custom_plan", "force_generic_plan"] {
+        sqlx::query(&format!("SET plan_cache_mode = {mode}"))
+            .execute(&mut *conn)
+            .await
+            .expect("plan mode");
+        sqlx::query(&format!(
+            "PREPARE read_after_{mode} AS {}",
+            ansinh::store::position::READ_AFTER
+        ))
+        .execute(&mut *conn)
+        .await
+        .expect("prepare");
+        let plan: serde_json::Value = sqlx::query_scalar(&format!(
+            "EXPLAIN (FORMAT JSON) EXECUTE read_after_{mode}('0', 0, 50)"
+        ))
+        .fetch_one(&mut *conn)
+        .await
+        .expect("explain");
+        let text = plan.to_string();
+        assert!(!text.contains("\"Sort\""), "{mode}: {plan:#}");
+        assert!(
+            text.contains("household_events_commit_order"),
+            "{mode}: {plan:#}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_position_reader_does_not_skip_an_event_whose_transaction_commits_late() {
     let db = common::migrated_db().await;

@@ -281,9 +281,11 @@ async fn once(
         // still write here) is in the rebuild: the checkpoint is the last of those events, a
         // real position a report can name.
         let last: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT transaction_id::text::bigint, global_position FROM household_events
-              WHERE transaction_id < $1::text::xid8
-              ORDER BY transaction_id DESC, global_position DESC
+            // `e.`: the table's columns, whose index gives the last row at once (the output's
+            // bigint cast would be sorted).
+            "SELECT e.transaction_id::text::bigint, e.global_position FROM household_events e
+              WHERE e.transaction_id < $1::text::xid8
+              ORDER BY e.transaction_id DESC, e.global_position DESC
               LIMIT 1",
         )
         .bind(horizon.to_string())

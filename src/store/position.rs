@@ -35,25 +35,31 @@ pub struct PositionedEvent {
 
 type PositionRow = (i64, i64, Uuid, i32, Json<Recorded<HouseholdEvent>>);
 
+/// The reader's statement: `$1` the cursor's transaction (as text), `$2` its position, `$3`
+/// the limit. The order names the table's columns (`e.`): the output's `transaction_id` is
+/// the bigint cast, and ordering by it made PostgreSQL sort every row after the cursor instead
+/// of walking the commit-order index (tests/event_log.rs checks the plan).
+pub const READ_AFTER: &str =
+    "SELECT e.transaction_id::text::bigint AS transaction_id, e.global_position,
+            e.aggregate_id, e.sequence_number, e.payload
+       FROM household_events e
+      WHERE (e.transaction_id, e.global_position) > ($1::text::xid8, $2)
+        AND e.transaction_id < ansinh_log_horizon()
+      ORDER BY e.transaction_id, e.global_position
+      LIMIT $3";
+
 /// Up to `limit` events after `after`, oldest transaction first, all of them final.
 pub async fn read_after(
     pool: &PgPool,
     after: Cursor,
     limit: i64,
 ) -> Result<Vec<PositionedEvent>, sqlx::Error> {
-    let rows: Vec<PositionRow> = sqlx::query_as(
-        "SELECT transaction_id::text::bigint, global_position, aggregate_id, sequence_number, payload
-           FROM household_events
-          WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-            AND transaction_id < ansinh_log_horizon()
-          ORDER BY transaction_id, global_position
-          LIMIT $3",
-    )
-    .bind(after.transaction_id.to_string())
-    .bind(after.global_position)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<PositionRow> = sqlx::query_as(READ_AFTER)
+        .bind(after.transaction_id.to_string())
+        .bind(after.global_position)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .into_iter()
         .map(
