@@ -310,24 +310,27 @@ fn key(t: &Transition) -> CountKey {
     )
 }
 
-/// The event types a household's transitions depend on (a correction counts as the type it
-/// corrects). Supports, meetings, complaints and flags never move a household between cells:
-/// a batch that brings a household only those is not read at all, so a busy stream of
-/// supports costs the runner nothing but reading the batch.
-const MOVES: &[&str] = &[
-    "household_registered",
-    "members_changed",
-    "household_moved",
-    "household_closed",
-    "household_surveyed",
-    "household_classified",
-    "became_poor",
-    "became_near_poor",
-    "exited_poverty",
-    "exited_near_poverty",
-    "fell_back_into_poverty",
-    "fell_back_into_near_poverty",
+/// The event types that never move a household between cells: supports, meetings,
+/// complaints and flag answers. Every other type (and a correction of one) may, including
+/// types added later. A batch that brings a household only these is not read at all, so a
+/// busy stream of supports costs the movements nothing but reading the batch.
+const STILL: &[&str] = &[
+    "support_received",
+    "review_meeting_held",
+    "complaint_received",
+    "complaint_resolved",
+    "flag_explained",
+    "flag_accepted",
 ];
+
+/// Whether `e` can change a household's transitions (a correction: what it corrects).
+fn moves(e: &Recorded<HouseholdEvent>) -> bool {
+    let type_name = match &e.event {
+        HouseholdEvent::EventCorrected(c) => c.corrects_type.as_str(),
+        other => other.type_name(),
+    };
+    !STILL.contains(&type_name)
+}
 
 /// The sequence of the household's last event its transitions depend on: what its stored row
 /// is guarded by, the same whether the row came from the runner or a rebuild.
@@ -335,14 +338,14 @@ fn moved_version(l: &HouseholdLog) -> i64 {
     l.events
         .iter()
         .rev()
-        .find(|e| log::touches([*e], MOVES))
+        .find(|e| moves(e))
         .map_or(0, |e| e.meta.sequence)
 }
 
 pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Result<(), sqlx::Error> {
     let moving: HashSet<Uuid> = events
         .iter()
-        .filter(|e| log::touches([e.event], MOVES))
+        .filter(|e| moves(e.event))
         .map(|e| e.household_id)
         .collect();
     let events: Vec<StoredEvent<'_>> = events
