@@ -194,7 +194,13 @@ fn is_broken(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => db
             .code()
             .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
-        _ => true,
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed => true,
+        _ => false,
     }
 }
 
@@ -223,7 +229,7 @@ async fn write(mut link: Link, jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
     }
 }
 
-/// Sends `batch`; if it fails, each of its commands on its own.
+/// Sends `batch`; if PostgreSQL refuses it, each of its commands on its own.
 async fn send_batch(link: &mut Link, batch: Vec<Job>) {
     if batch.len() > 1 {
         let appends: Vec<&Append> = batch.iter().map(|(a, _)| a).collect();
@@ -231,6 +237,20 @@ async fn send_batch(link: &mut Link, batch: Vec<Job>) {
             Ok(()) => {
                 for (_, reply) in batch {
                     let _ = reply.send(Ok(()));
+                }
+                return;
+            }
+            // The connection broke: the batch may have been committed before the answer was
+            // lost. Sent again, its commands would meet their own events as a lost race and
+            // be decided a second time; each is told the outcome is unknown instead (a client
+            // retries safely with its Idempotency-Key).
+            Err(e) if is_broken(&e) => {
+                tracing::warn!(error = %e, commands = batch.len(), "connection lost under a batch");
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(sqlx::Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        format!("the connection was lost while the append was sent: {e}"),
+                    ))));
                 }
                 return;
             }
