@@ -325,11 +325,7 @@ const STILL: &[&str] = &[
 
 /// Whether `e` can change a household's transitions (a correction: what it corrects).
 fn moves(e: &Recorded<HouseholdEvent>) -> bool {
-    let type_name = match &e.event {
-        HouseholdEvent::EventCorrected(c) => c.corrects_type.as_str(),
-        other => other.type_name(),
-    };
-    !STILL.contains(&type_name)
+    !log::touches([e], STILL)
 }
 
 /// The sequence of the household's last event its transitions depend on: what its stored row

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use ansinh_events::household::HouseholdError;
 
+use crate::db::database_unreachable;
 use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -259,25 +260,6 @@ impl IntoResponse for ApiError {
 /// What a client is told while the database cannot be reached.
 const UNAVAILABLE: &str =
     "the database cannot be reached at the moment; try again in a few seconds (a write sent with an Idempotency-Key is safe to repeat)";
-
-/// Whether `e` says the database cannot be reached (rather than that a statement failed):
-/// no connection free before the pool's acquire timeout, a connection that broke or was
-/// refused, or the server shutting down, crashing or starting up.
-pub fn database_unreachable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => true,
-        // Class 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown,
-        // cannot connect now; 53300: too many connections.
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
-        }),
-        _ => false,
-    }
-}
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {

@@ -187,21 +187,10 @@ impl Link {
     }
 }
 
-/// Whether `e` leaves the connection unusable (rather than only the statement refused).
+/// Whether `e` leaves the connection unusable (rather than only the statement refused): the
+/// database cannot be reached, or the connection's protocol state is lost.
 fn is_broken(e: &sqlx::Error) -> bool {
-    match e {
-        // Class 08: connection exception; 57P01-57P03: the server shutting down or crashing.
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed => true,
-        _ => false,
-    }
+    crate::db::database_unreachable(e) || matches!(e, sqlx::Error::Protocol(_))
 }
 
 /// One writer: takes what is queued, one batch at a time.
