@@ -1226,6 +1226,131 @@ async fn supports_alone_leave_a_household_s_movements_as_they_were_and_as_a_rebu
     assert_ne!(after.1, before.1);
 }
 
+/// The flags table and its guard rows (with the stored contexts), in key order.
+async fn flag_tables(pool: &PgPool) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let rows = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, serde_json::Value>(sql)
+            .fetch_all(pool)
+            .await
+            .expect("flag rows")
+    };
+    (
+        rows("SELECT to_jsonb(f) FROM flags f ORDER BY household_id, rule, sequence").await,
+        rows("SELECT to_jsonb(h) FROM flag_households h ORDER BY household_id").await,
+    )
+}
+
+/// A runner batch that brings a household only supports is flagged from the context stored
+/// beside its flags, not from its history: the rows are the ones a rebuild reads off the whole
+/// history, and a context altered in the table shows in the new support's flags only.
+#[tokio::test]
+async fn supports_are_flagged_from_the_stored_context_as_a_rebuild_flags_them() {
+    let (db, log) = setup().await;
+    let (lan, _) = lan(&log, &db.pool).await;
+    let (hoa, _) = hoa(&log, &db.pool).await;
+    catch_up(&db.pool).await;
+    let (flags_before, _) = flag_tables(&db.pool).await;
+    // Entered late, at an amount that is no whole month of the subsidy, after Lan's move.
+    let odd = lan
+        .support(
+            "2025-09-01",
+            support(
+                "2025-03-01",
+                Policy::ElectricitySubsidy,
+                50_000,
+                FundingSource::Mobilized,
+                None,
+            ),
+        )
+        .await;
+    catch_up(&db.pool).await;
+    lan.support(
+        "2025-09-02",
+        support(
+            "2025-09-01",
+            Policy::MonthlyAllowance,
+            500_000,
+            FundingSource::LocalBudget,
+            None,
+        ),
+    )
+    .await;
+    hoa.support(
+        "2025-09-02",
+        support(
+            "2025-05-01",
+            Policy::EmergencyAid,
+            2_000_000,
+            FundingSource::Mobilized,
+            None,
+        ),
+    )
+    .await;
+    catch_up(&db.pool).await;
+    let (flags, guards) = flag_tables(&db.pool).await;
+    let raised: Vec<(String, String)> = flags
+        .iter()
+        .filter(|f| f["household_id"] == lan.id.to_string() && f["sequence"] == odd.version)
+        .map(|f| (f["rule"].to_string(), f["unit_code"].to_string()))
+        .collect();
+    let unit = "\"25489\"".to_owned();
+    assert_eq!(
+        raised,
+        [
+            ("\"amount_differs\"".to_owned(), unit.clone()),
+            ("\"late_entry\"".to_owned(), unit)
+        ]
+    );
+    assert!(flags.len() > flags_before.len() + 2);
+    assert!(guards.iter().all(|g| g["context"].is_object()));
+
+    let only_flags = rebuild::select(Some("flags")).expect("name");
+    rebuild::rebuild(&db.pool, &only_flags, 5_000, |_, _| {})
+        .await
+        .expect("rebuild");
+    assert_eq!(flag_tables(&db.pool).await, (flags, guards));
+
+    // The proof that the history was not read: a name changed in the stored context only.
+    sqlx::query(
+        "UPDATE flag_households SET context = jsonb_set(context, '{head_name}', '\"Tên khác\"')
+          WHERE household_id = $1",
+    )
+    .bind(lan.id)
+    .execute(&db.pool)
+    .await
+    .expect("alter context");
+    let late = lan
+        .support(
+            "2025-09-10",
+            support(
+                "2025-01-10",
+                Policy::EmergencyAid,
+                1_000_000,
+                FundingSource::Mobilized,
+                None,
+            ),
+        )
+        .await;
+    catch_up(&db.pool).await;
+    let names: Vec<(i32, String)> = sqlx::query_as(
+        "SELECT sequence, head_name FROM flags WHERE household_id = $1 AND rule = 'late_entry'
+          ORDER BY sequence",
+    )
+    .bind(lan.id)
+    .fetch_all(&db.pool)
+    .await
+    .expect("names");
+    let latest = i32::try_from(late.version).expect("sequence");
+    let first = i32::try_from(odd.version).expect("sequence");
+    assert_eq!(
+        names,
+        [
+            (first, "Nguyễn Thị Lan".to_owned()),
+            (latest, "Tên khác".to_owned())
+        ]
+    );
+}
+
 // ------------------------------------------------------------------------------ rebuild
 
 /// Every read model's rows, in key order (the replay guards' versions left out: they record

@@ -8,7 +8,7 @@
 //! shows the latest explanation, who gave it and whether it was accepted. Rows are rewritten
 //! from the household's folded history, like the disbursements, behind `flag_households`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ansinh_events::household::{HouseholdEvent, Policy, SupportReceived};
 use ansinh_events::policy_params::{PolicyParameters, ELECTRICITY_SUBSIDY_MONTHLY};
@@ -139,6 +139,66 @@ struct Found {
     visible_from: NaiveDate,
 }
 
+/// What the flags of a support appended at the end of a household's history depend on, besides
+/// the support: its head, units, closure, decisions and who recorded the latest one. A support
+/// changes none of these, so `flag_households.context` keeps them from one full reading of the
+/// history to the next, and a runner batch that brings a household only supports is judged
+/// from them without reading its history again (the common case: allowances paid month by
+/// month to households whose histories only grow).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Context {
+    head_name: String,
+    registered_unit: Option<String>,
+    /// Moves in force, in the order they were recorded: (moved on, unit).
+    moves: Vec<(NaiveDate, String)>,
+    closed_on: Option<NaiveDate>,
+    classifications: Vec<Classified>,
+    /// The latest decision in log order, and who recorded it (none for a system account).
+    last_decision: Option<(i64, Option<Uuid>)>,
+}
+
+impl Context {
+    pub fn of(l: &HouseholdLog) -> Context {
+        let state = &l.state;
+        Context {
+            head_name: state
+                .current
+                .as_ref()
+                .map(|c| c.head_name.clone())
+                .unwrap_or_default(),
+            registered_unit: state.registration.as_ref().map(|r| r.unit_code.clone()),
+            moves: log::moves(state)
+                .map(|(on, unit)| (on, unit.to_owned()))
+                .collect(),
+            closed_on: log::closed_on(state),
+            classifications: classifications(l),
+            last_decision: l
+                .events
+                .iter()
+                .rev()
+                .find(|e| matches!(e.event, HouseholdEvent::HouseholdClassified(_)))
+                .map(|e| (e.meta.sequence, recorder(e))),
+        }
+    }
+
+    fn unit_on(&self, date: NaiveDate) -> Option<String> {
+        let registered = self.registered_unit.as_deref()?;
+        let moves = self.moves.iter().map(|(on, unit)| (*on, unit.as_str()));
+        Some(log::unit_among(registered, moves, date))
+    }
+}
+
+/// Who recorded an event; system accounts (nil user) are nobody, for segregation of duties.
+fn recorder(e: &Recorded<HouseholdEvent>) -> Option<Uuid> {
+    Some(e.meta.actor.user_id).filter(|u| !u.is_nil())
+}
+
+/// Whether an event can be judged from its household's [`Context`]: a support, of a policy not
+/// paid once per period (whose flags depend on the household's other supports).
+pub fn judged_from_context(e: &Recorded<HouseholdEvent>) -> bool {
+    matches!(&e.event, HouseholdEvent::SupportReceived(s) if !ONCE_PER_YEAR.contains(&s.policy))
+}
+
 /// The flags a household's history raises, in (rule, sequence) order, judged with the
 /// shipped policy parameters (both write paths must give the same rows).
 pub fn rows(l: &HouseholdLog) -> Vec<Flag> {
@@ -146,83 +206,126 @@ pub fn rows(l: &HouseholdLog) -> Vec<Flag> {
 }
 
 pub fn rows_with(l: &HouseholdLog, parameters: &PolicyParameters) -> Vec<Flag> {
-    let state = &l.state;
+    let context = Context::of(l);
     let mut found = Vec::new();
-    let supports = l.supports();
-    let categories = classifications(l);
-    let closed_on = log::closed_on(state);
     let mut seen_in_year: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-    let mut by_date = supports.clone();
+    let mut by_date = l.supports();
     by_date.sort_by_key(|(seq, s)| (s.disbursed_on, *seq));
     for (seq, s) in &by_date {
-        let flag = |rule, evidence: Vec<i64>| Found {
-            rule,
-            sequence: *seq,
-            on: s.disbursed_on,
-            evidence,
-            visible_from: s.disbursed_on,
-        };
-        if let Some(e) = ELIGIBILITY
-            .iter()
-            .rfind(|e| e.policy == s.policy && e.valid_from <= s.disbursed_on)
-        {
-            if !eligible_on(&categories, e, s.disbursed_on) {
-                let mut evidence: Vec<i64> = categories
-                    .iter()
-                    .filter(|c| c.decided_on <= s.disbursed_on)
-                    .map(|c| c.sequence)
-                    .collect();
-                evidence.push(*seq);
-                found.push(flag("not_eligible", evidence));
-            }
-        }
+        support_flags(&context, parameters, *seq, s, l.event(*seq), &mut found);
         if ONCE_PER_YEAR.contains(&s.policy) {
             let key = (s.policy.as_str(), s.disbursed_on.year());
             match seen_in_year.get(&key) {
-                Some(first) => found.push(flag("repeated_once_per_period", vec![*first, *seq])),
+                Some(first) => found.push(Found {
+                    rule: "repeated_once_per_period",
+                    sequence: *seq,
+                    on: s.disbursed_on,
+                    evidence: vec![*first, *seq],
+                    visible_from: s.disbursed_on,
+                }),
                 None => {
                     seen_in_year.insert(key, *seq);
                 }
             }
         }
-        if closed_on.is_some_and(|c| s.disbursed_on >= c) {
-            found.push(flag("after_closure", vec![*seq]));
-        }
-        if s.policy == Policy::ElectricitySubsidy && !amount_fits(parameters, s) {
-            found.push(flag("amount_differs", vec![*seq]));
-        }
-        if s.override_reason.is_some() && s.fund_id.is_some() {
-            found.push(flag("overdrawn", vec![*seq]));
-        }
-        // A record imported from an earlier system was entered there, not on import.
-        let imported =
-            |e: &&Recorded<HouseholdEvent>| matches!(e.meta.source, Source::Import { .. });
-        if let Some(original) = l.event(*seq).filter(|e| !imported(e)) {
-            let recorded = log::vietnam_date(original.meta.recorded_at);
-            if (recorded - s.disbursed_on).num_days() > LATE_ENTRY_DAYS {
-                found.push(flag("late_entry", vec![*seq]));
-            }
-        }
     }
     same_user(l, &mut found);
     unreviewed(l, &mut found);
+    flags(l.household_id, &context, found, |rule, sequence| {
+        explanation(l, rule, sequence)
+    })
+}
 
-    let head_name = state
-        .current
-        .as_ref()
-        .map(|c| c.head_name.clone())
-        .unwrap_or_default();
+/// The flags of supports appended to the history `context` was taken from (each
+/// [`judged_from_context`]); the same rows [`rows_with`] gives them from the whole history.
+pub fn appended_rows(
+    household_id: Uuid,
+    context: &Context,
+    supports: &[&Recorded<HouseholdEvent>],
+    parameters: &PolicyParameters,
+) -> Vec<Flag> {
+    let mut found = Vec::new();
+    for e in supports {
+        if let HouseholdEvent::SupportReceived(s) = &e.event {
+            support_flags(context, parameters, e.meta.sequence, s, Some(e), &mut found);
+            found.extend(same_recorder(context.last_decision, e, s.disbursed_on));
+        }
+    }
+    // An explanation names an event that exists, so none can name these yet.
+    flags(household_id, context, found, |_, _| ("open", None))
+}
+
+/// The rules judged on one support alone with its household's context: eligibility, closure,
+/// amount, overdraft, late entry. `original` is the support's own event (its recorder and
+/// recording time; a correction does not change them).
+fn support_flags(
+    context: &Context,
+    parameters: &PolicyParameters,
+    seq: i64,
+    s: &SupportReceived,
+    original: Option<&Recorded<HouseholdEvent>>,
+    found: &mut Vec<Found>,
+) {
+    let flag = |rule, evidence: Vec<i64>| Found {
+        rule,
+        sequence: seq,
+        on: s.disbursed_on,
+        evidence,
+        visible_from: s.disbursed_on,
+    };
+    let categories = &context.classifications;
+    if let Some(e) = ELIGIBILITY
+        .iter()
+        .rfind(|e| e.policy == s.policy && e.valid_from <= s.disbursed_on)
+    {
+        if !eligible_on(categories, e, s.disbursed_on) {
+            let mut evidence: Vec<i64> = categories
+                .iter()
+                .filter(|c| c.decided_on <= s.disbursed_on)
+                .map(|c| c.sequence)
+                .collect();
+            evidence.push(seq);
+            found.push(flag("not_eligible", evidence));
+        }
+    }
+    if context.closed_on.is_some_and(|c| s.disbursed_on >= c) {
+        found.push(flag("after_closure", vec![seq]));
+    }
+    if s.policy == Policy::ElectricitySubsidy && !amount_fits(parameters, s) {
+        found.push(flag("amount_differs", vec![seq]));
+    }
+    if s.override_reason.is_some() && s.fund_id.is_some() {
+        found.push(flag("overdrawn", vec![seq]));
+    }
+    // A record imported from an earlier system was entered there, not on import.
+    let imported = |e: &&Recorded<HouseholdEvent>| matches!(e.meta.source, Source::Import { .. });
+    if let Some(original) = original.filter(|e| !imported(e)) {
+        let recorded = log::vietnam_date(original.meta.recorded_at);
+        if (recorded - s.disbursed_on).num_days() > LATE_ENTRY_DAYS {
+            found.push(flag("late_entry", vec![seq]));
+        }
+    }
+}
+
+/// The flag rows of what the rules found: rules switched off left out, one row per (rule,
+/// sequence), each with its unit on the day flagged and its explanation.
+fn flags(
+    household_id: Uuid,
+    context: &Context,
+    found: Vec<Found>,
+    explained: impl Fn(&str, i64) -> (&'static str, Option<Explained>),
+) -> Vec<Flag> {
     let mut out: Vec<Flag> = found
         .into_iter()
         .filter(|f| rule(f.rule).is_some_and(|r| r.applies))
         .map(|f| {
-            let (status, explained) = explanation(l, f.rule, f.sequence);
+            let (status, explained) = explained(f.rule, f.sequence);
             Flag {
-                household_id: l.household_id,
+                household_id,
                 rule: f.rule.to_owned(),
                 sequence: to_i32(f.sequence),
-                head_name: head_name.clone(),
-                unit_code: log::unit_on(state, f.on).unwrap_or_default(),
+                head_name: context.head_name.clone(),
+                unit_code: context.unit_on(f.on).unwrap_or_default(),
                 on_date: f.on,
                 evidence: f.evidence.into_iter().map(to_i32).collect(),
                 visible_from: f.visible_from,
@@ -240,6 +343,7 @@ pub fn rows_with(l: &HouseholdLog, parameters: &PolicyParameters) -> Vec<Flag> {
 }
 
 /// A classification decision, in decision order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Classified {
     sequence: i64,
     standard: String,
@@ -300,16 +404,12 @@ fn amount_fits(parameters: &PolicyParameters, s: &SupportReceived) -> bool {
 /// Segregation of duties: a decision recorded by whoever recorded its survey; a support
 /// recorded by whoever recorded the latest decision before it. System accounts are exempt.
 fn same_user(l: &HouseholdLog, found: &mut Vec<Found>) {
-    let by = |seq: i64| {
-        l.event(seq)
-            .map(|e| e.meta.actor.user_id)
-            .filter(|u| !u.is_nil())
-    };
-    let mut last_decision: Option<i64> = None;
+    let by = |seq: i64| l.event(seq).and_then(recorder);
+    let mut last_decision: Option<(i64, Option<Uuid>)> = None;
     for e in &l.events {
         match &e.event {
             HouseholdEvent::HouseholdClassified(c) => {
-                if by(c.survey_sequence).is_some() && by(c.survey_sequence) == by(e.meta.sequence) {
+                if by(c.survey_sequence).is_some() && by(c.survey_sequence) == recorder(e) {
                     found.push(Found {
                         rule: "same_user",
                         sequence: e.meta.sequence,
@@ -318,24 +418,30 @@ fn same_user(l: &HouseholdLog, found: &mut Vec<Found>) {
                         visible_from: c.decided_on,
                     });
                 }
-                last_decision = Some(e.meta.sequence);
+                last_decision = Some((e.meta.sequence, recorder(e)));
             }
             HouseholdEvent::SupportReceived(s) => {
-                if let Some(d) = last_decision {
-                    if by(d).is_some() && by(d) == by(e.meta.sequence) {
-                        found.push(Found {
-                            rule: "same_user",
-                            sequence: e.meta.sequence,
-                            on: s.disbursed_on,
-                            evidence: vec![d, e.meta.sequence],
-                            visible_from: s.disbursed_on,
-                        });
-                    }
-                }
+                found.extend(same_recorder(last_decision, e, s.disbursed_on));
             }
             _ => {}
         }
     }
+}
+
+/// A support recorded by whoever recorded the latest decision before it.
+fn same_recorder(
+    decision: Option<(i64, Option<Uuid>)>,
+    support: &Recorded<HouseholdEvent>,
+    on: NaiveDate,
+) -> Option<Found> {
+    let (decision, by) = decision?;
+    (by.is_some() && by == recorder(support)).then(|| Found {
+        rule: "same_user",
+        sequence: support.meta.sequence,
+        on,
+        evidence: vec![decision, support.meta.sequence],
+        visible_from: on,
+    })
 }
 
 /// A decision against its survey's proposal counts from 30 days after it unless a supervisor
@@ -409,10 +515,78 @@ pub fn rewrites(l: &HouseholdLog) -> bool {
 
 // ------------------------------------------------------------------------------ writing
 
-/// The runner's entry: the flags of every household a batch of events touches.
+/// The runner's entry: the flags of every household a batch of events touches. A household to
+/// which the batch brings only supports [`judged_from_context`], right after the version its
+/// flags stand at, is judged from its stored [`Context`]; the others are read whole.
 pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Result<(), sqlx::Error> {
-    let logs = log::load(conn, events).await?;
+    let judged = append_from_context(conn, events).await?;
+    let rest: Vec<StoredEvent<'_>> = events
+        .iter()
+        .filter(|e| !judged.contains(&e.household_id))
+        .copied()
+        .collect();
+    let logs = log::load(conn, &rest).await?;
     write(conn, &logs).await
+}
+
+/// Flags the supports of the households a batch brings only supports judged from context;
+/// returns the households done. The guard moves only a version that stands right before the
+/// batch's events and has a context, so anything else (a first reading, a redelivery, a gap)
+/// goes the whole-history way.
+async fn append_from_context(
+    conn: &mut PgConnection,
+    events: &[StoredEvent<'_>],
+) -> Result<BTreeSet<Uuid>, sqlx::Error> {
+    let mut by_household: BTreeMap<Uuid, BTreeMap<i64, &Recorded<HouseholdEvent>>> =
+        BTreeMap::new();
+    let mut whole = BTreeSet::new();
+    for e in events {
+        if !judged_from_context(e.event) {
+            whole.insert(e.household_id);
+        }
+        by_household
+            .entry(e.household_id)
+            .or_default()
+            .insert(e.sequence, e.event);
+    }
+    let (mut ids, mut stands_at, mut versions) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, batch) in &by_household {
+        let (Some(first), Some(last)) = (batch.keys().next(), batch.keys().next_back()) else {
+            continue;
+        };
+        if whole.contains(id) || last - first + 1 != batch.len() as i64 {
+            continue;
+        }
+        ids.push(*id);
+        stands_at.push(to_i32(first - 1));
+        versions.push(to_i32(*last));
+    }
+    if ids.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let contexts: Vec<(Uuid, sqlx::types::Json<Context>)> = sqlx::query_as(
+        "UPDATE flag_households h SET version = b.version
+           FROM UNNEST($1::uuid[], $2::int[], $3::int[]) AS b(id, stands_at, version)
+          WHERE h.household_id = ANY($1) AND h.household_id = b.id
+            AND h.version = b.stands_at AND h.context IS NOT NULL
+          RETURNING h.household_id, h.context",
+    )
+    .bind(&ids)
+    .bind(&stands_at)
+    .bind(&versions)
+    .fetch_all(&mut *conn)
+    .await?;
+    let parameters = PolicyParameters::shipped();
+    let mut rows = Vec::new();
+    let mut done = BTreeSet::new();
+    for (id, sqlx::types::Json(context)) in contexts {
+        let supports: Vec<&Recorded<HouseholdEvent>> =
+            by_household[&id].values().copied().collect();
+        rows.extend(appended_rows(id, &context, &supports, &parameters));
+        done.insert(id);
+    }
+    insert(conn, &rows).await?;
+    Ok(done)
 }
 
 pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(), sqlx::Error> {
@@ -420,17 +594,27 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
     if touched.is_empty() {
         return Ok(());
     }
-    let advanced = log::advance(conn, "flag_households", "flags", &touched).await?;
+    let contexts = touched
+        .iter()
+        .map(|l| serde_json::to_value(Context::of(l)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let advanced =
+        log::advance_carrying(conn, "flag_households", "flags", &touched, Some(contexts)).await?;
     let rows: Vec<Flag> = touched
         .iter()
         .filter(|l| advanced.contains(&l.household_id))
         .flat_map(|l| rows(l))
         .collect();
+    insert(conn, &rows).await
+}
+
+async fn insert(conn: &mut PgConnection, rows: &[Flag]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
     sqlx::query("INSERT INTO flags SELECT * FROM jsonb_populate_recordset(NULL::flags, $1)")
-        .bind(sqlx::types::Json(&rows))
+        .bind(sqlx::types::Json(rows))
         .execute(&mut *conn)
         .await?;
     Ok(())

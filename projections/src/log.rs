@@ -204,15 +204,32 @@ pub async fn load(
 /// The household's unit on `date`: the registered unit changed by every move on or before that
 /// date, in the order the moves were recorded (the domain's rule, see `HouseholdState::area_on`).
 pub fn unit_on(state: &HouseholdState, date: NaiveDate) -> Option<String> {
-    let mut unit = state.registration.as_ref()?.unit_code.clone();
-    for fact in state.facts.values() {
-        if let Some(Replacement::HouseholdMoved(m)) = &fact.current {
-            if m.moved_on <= date {
-                unit.clone_from(&m.unit_code);
-            }
-        }
-    }
-    Some(unit)
+    let registered = &state.registration.as_ref()?.unit_code;
+    Some(unit_among(registered, moves(state), date))
+}
+
+/// The moves in force (voided ones left out, corrected ones as corrected), in the order they
+/// were recorded: (moved on, unit).
+pub fn moves(state: &HouseholdState) -> impl Iterator<Item = (NaiveDate, &str)> {
+    state.facts.values().filter_map(|fact| match &fact.current {
+        Some(Replacement::HouseholdMoved(m)) => Some((m.moved_on, m.unit_code.as_str())),
+        _ => None,
+    })
+}
+
+/// The unit on `date` given the registered unit and the moves in recorded order (the last
+/// recorded move on or before the date wins).
+pub fn unit_among<'a>(
+    registered: &'a str,
+    moves: impl IntoIterator<Item = (NaiveDate, &'a str)>,
+    date: NaiveDate,
+) -> String {
+    moves
+        .into_iter()
+        .filter(|(on, _)| *on <= date)
+        .last()
+        .map_or(registered, |(_, unit)| unit)
+        .to_owned()
 }
 
 /// The day the household was closed, if a closure counts (not voided).
@@ -272,22 +289,39 @@ pub async fn advance(
     rows_table: &'static str,
     touched: &[&HouseholdLog],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
+    advance_carrying(conn, guard_table, rows_table, touched, None).await
+}
+
+/// [`advance`], storing with each household's new version what the read model keeps beside it
+/// (`contexts`, one per touched household, in the guard table's `context` column).
+pub async fn advance_carrying(
+    conn: &mut PgConnection,
+    guard_table: &'static str,
+    rows_table: &'static str,
+    touched: &[&HouseholdLog],
+    contexts: Option<Vec<serde_json::Value>>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
     let ids: Vec<Uuid> = touched.iter().map(|l| l.household_id).collect();
     let versions: Vec<i32> = touched
         .iter()
         .map(|l| i32::try_from(l.version()).unwrap_or(i32::MAX))
         .collect();
-    let advanced: Vec<Uuid> = sqlx::query_scalar(&format!(
-        "INSERT INTO {guard_table} AS h (household_id, version)
-         SELECT * FROM UNNEST($1::uuid[], $2::int[])
-         ON CONFLICT (household_id) DO UPDATE SET version = EXCLUDED.version
+    let (column, value, set) = match contexts {
+        Some(_) => (", context", ", $3::jsonb[]", ", context = EXCLUDED.context"),
+        None => ("", "", ""),
+    };
+    let sql = format!(
+        "INSERT INTO {guard_table} AS h (household_id, version{column})
+         SELECT * FROM UNNEST($1::uuid[], $2::int[]{value})
+         ON CONFLICT (household_id) DO UPDATE SET version = EXCLUDED.version{set}
          WHERE h.version < EXCLUDED.version
          RETURNING household_id"
-    ))
-    .bind(&ids)
-    .bind(&versions)
-    .fetch_all(&mut *conn)
-    .await?;
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(&ids).bind(&versions);
+    if let Some(contexts) = contexts {
+        query = query.bind(contexts);
+    }
+    let advanced: Vec<Uuid> = query.fetch_all(&mut *conn).await?;
     if !advanced.is_empty() {
         sqlx::query(&format!(
             "DELETE FROM {rows_table} WHERE household_id = ANY($1)"
