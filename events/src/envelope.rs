@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -91,27 +92,30 @@ pub struct Recorded<E> {
     pub meta: Envelope,
 }
 
-impl<'de, E: Deserialize<'de>> Deserialize<'de> for Recorded<E> {
+impl<'de, E: DeserializeOwned> Deserialize<'de> for Recorded<E> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(read::RecordedVisitor(std::marker::PhantomData))
     }
 }
 
-/// Reading a stored event in one pass: the event is read from the payload's map with `meta`
-/// taken out of it on the way, wherever it stands (jsonb orders keys `data`, `meta`, `type`).
+/// Reading a stored event in one pass. jsonb orders keys `data`, `meta`, `type`: an adjacently
+/// tagged enum that meets its content before its tag buffers the content as a tree of values
+/// and reads it again. So `data` is kept as the JSON text it is (a copy of a slice), `meta` read,
+/// and the event then read from `type` followed by that text, in one pass.
 mod read {
     use std::fmt;
     use std::marker::PhantomData;
 
-    use serde::de::value::MapAccessDeserializer;
-    use serde::de::{self, DeserializeSeed, IgnoredAny, IntoDeserializer, MapAccess, Visitor};
+    use serde::de::value::{MapAccessDeserializer, StrDeserializer};
+    use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
     use serde::Deserialize;
+    use serde_json::value::RawValue;
 
     use super::{Envelope, Recorded};
 
     pub(super) struct RecordedVisitor<E>(pub(super) PhantomData<E>);
 
-    impl<'de, E: Deserialize<'de>> Visitor<'de> for RecordedVisitor<E> {
+    impl<'de, E: DeserializeOwned> Visitor<'de> for RecordedVisitor<E> {
         type Value = Recorded<E>;
 
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -119,81 +123,95 @@ mod read {
         }
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut meta = None;
-            let event = E::deserialize(MapAccessDeserializer::new(WithoutMeta {
-                map: &mut map,
-                meta: &mut meta,
-            }))?;
-            // What the event did not read (it may stop once it has its tag and content).
-            while let Some(key) = map.next_key_seed(KeyOrMeta(PhantomData::<IgnoredAny>))? {
+            let (mut type_name, mut data, mut meta) = (None, None, None);
+            while let Some(key) = map.next_key::<Key>()? {
                 match key {
-                    Ok(_) => {
+                    Key::Type => type_name = Some(map.next_value::<String>()?),
+                    Key::Data => data = Some(map.next_value::<Box<RawValue>>()?),
+                    Key::Meta => meta = Some(map.next_value::<Envelope>()?),
+                    Key::Other => {
                         map.next_value::<IgnoredAny>()?;
                     }
-                    Err(_) => meta = Some(map.next_value()?),
                 }
             }
             let meta = meta.ok_or_else(|| de::Error::missing_field("meta"))?;
+            let tagged = TypeFirst {
+                type_name,
+                data: data.as_deref(),
+            };
+            let event =
+                E::deserialize(MapAccessDeserializer::new(tagged)).map_err(de::Error::custom)?;
             Ok(Recorded { event, meta })
         }
     }
 
-    /// The payload's map as the event sees it: every entry but `meta`, which goes aside.
-    struct WithoutMeta<'a, A> {
-        map: &'a mut A,
-        meta: &'a mut Option<Envelope>,
+    /// The payload's keys.
+    enum Key {
+        Type,
+        Data,
+        Meta,
+        Other,
     }
 
-    impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithoutMeta<'_, A> {
-        type Error = A::Error;
-
-        fn next_key_seed<K: DeserializeSeed<'de>>(
-            &mut self,
-            mut seed: K,
-        ) -> Result<Option<K::Value>, A::Error> {
-            loop {
-                match self.map.next_key_seed(KeyOrMeta(seed))? {
-                    None => return Ok(None),
-                    Some(Ok(key)) => return Ok(Some(key)),
-                    Some(Err(unused)) => {
-                        *self.meta = Some(self.map.next_value()?);
-                        seed = unused;
-                    }
-                }
-            }
-        }
-
-        fn next_value_seed<V: DeserializeSeed<'de>>(
-            &mut self,
-            seed: V,
-        ) -> Result<V::Value, A::Error> {
-            self.map.next_value_seed(seed)
+    impl<'de> Deserialize<'de> for Key {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(KeyVisitor)
         }
     }
 
-    /// A key read by `K`, or `Err(K)` back unused when the key is `meta`.
-    struct KeyOrMeta<K>(K);
+    struct KeyVisitor;
 
-    impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeyOrMeta<K> {
-        type Value = Result<K::Value, K>;
-
-        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_str(self)
-        }
-    }
-
-    impl<'de, K: DeserializeSeed<'de>> Visitor<'de> for KeyOrMeta<K> {
-        type Value = Result<K::Value, K>;
+    impl Visitor<'_> for KeyVisitor {
+        type Value = Key;
 
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a field name")
         }
 
-        fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-            if key == "meta" {
-                return Ok(Err(self.0));
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+            Ok(match key {
+                "type" => Key::Type,
+                "data" => Key::Data,
+                "meta" => Key::Meta,
+                _ => Key::Other,
+            })
+        }
+    }
+
+    /// The event's map as its derived reader wants it: `type`, then `data` (when there is one).
+    struct TypeFirst<'a> {
+        type_name: Option<String>,
+        data: Option<&'a RawValue>,
+    }
+
+    impl<'a> MapAccess<'a> for TypeFirst<'a> {
+        type Error = serde_json::Error;
+
+        fn next_key_seed<K: DeserializeSeed<'a>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, Self::Error> {
+            let key = if self.type_name.is_some() {
+                "type"
+            } else if self.data.is_some() {
+                "data"
+            } else {
+                return Ok(None);
+            };
+            seed.deserialize(StrDeserializer::new(key)).map(Some)
+        }
+
+        fn next_value_seed<V: DeserializeSeed<'a>>(
+            &mut self,
+            seed: V,
+        ) -> Result<V::Value, Self::Error> {
+            if let Some(type_name) = self.type_name.take() {
+                return seed.deserialize(StrDeserializer::new(&type_name));
             }
-            self.0.deserialize(key.into_deserializer()).map(Ok)
+            match self.data.take() {
+                Some(data) => seed.deserialize(data),
+                None => Err(de::Error::custom("a value without a key")),
+            }
         }
     }
 }
