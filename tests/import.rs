@@ -1173,6 +1173,7 @@ async fn the_province_benchmark_runs_on_its_own_and_sets_the_flag_summary_over_h
     for figure in [
         "HTTP POST support ×8",
         "HTTP POST support ×8 from a cold start (server just started, no warm-up)",
+        "HTTP POST support ×8 to households in memory",
         "plain count of the flags ×8 (alongside HTTP)",
         "HTTP GET flag summary of the whole province ×8",
     ] {
