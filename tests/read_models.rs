@@ -1349,6 +1349,45 @@ async fn supports_are_flagged_from_the_stored_context_as_a_rebuild_flags_them() 
             (latest, "Tên khác".to_owned())
         ]
     );
+
+    // A context in a shape this build cannot read is not trusted: the history is read again.
+    sqlx::query(
+        "UPDATE flag_households SET context = '{\"shape\": \"old\"}' WHERE household_id = $1",
+    )
+    .bind(hoa.id)
+    .execute(&db.pool)
+    .await
+    .expect("spoil context");
+    let paid = hoa
+        .support(
+            "2025-09-20",
+            support(
+                "2025-04-01",
+                Policy::EmergencyAid,
+                1_000_000,
+                FundingSource::Mobilized,
+                None,
+            ),
+        )
+        .await;
+    catch_up(&db.pool).await;
+    let (version, context): (i32, serde_json::Value) =
+        sqlx::query_as("SELECT version, context FROM flag_households WHERE household_id = $1")
+            .bind(hoa.id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("guard row");
+    assert_eq!(i64::from(version), paid.version);
+    assert!(context["head_name"].is_string(), "{context}");
+    let late: Vec<String> = sqlx::query_scalar(
+        "SELECT rule FROM flags WHERE household_id = $1 AND sequence = $2 ORDER BY rule",
+    )
+    .bind(hoa.id)
+    .bind(i32::try_from(paid.version).expect("sequence"))
+    .fetch_all(&db.pool)
+    .await
+    .expect("flags");
+    assert_eq!(late, ["late_entry"]);
 }
 
 // ------------------------------------------------------------------------------ rebuild

@@ -564,12 +564,12 @@ async fn append_from_context(
     if ids.is_empty() {
         return Ok(BTreeSet::new());
     }
-    let contexts: Vec<(Uuid, sqlx::types::Json<Context>)> = sqlx::query_as(
+    let contexts: Vec<(Uuid, i32, serde_json::Value)> = sqlx::query_as(
         "UPDATE flag_households h SET version = b.version
            FROM UNNEST($1::uuid[], $2::int[], $3::int[]) AS b(id, stands_at, version)
           WHERE h.household_id = ANY($1) AND h.household_id = b.id
             AND h.version = b.stands_at AND h.context IS NOT NULL
-          RETURNING h.household_id, h.context",
+          RETURNING h.household_id, b.stands_at, h.context",
     )
     .bind(&ids)
     .bind(&stands_at)
@@ -579,11 +579,29 @@ async fn append_from_context(
     let parameters = PolicyParameters::shipped();
     let mut rows = Vec::new();
     let mut done = BTreeSet::new();
-    for (id, sqlx::types::Json(context)) in contexts {
+    let (mut unreadable, mut back_to) = (Vec::new(), Vec::new());
+    for (id, stood_at, context) in contexts {
+        // A context an older build wrote in another shape is read again from the history.
+        let Ok(context) = serde_json::from_value::<Context>(context) else {
+            unreadable.push(id);
+            back_to.push(stood_at);
+            continue;
+        };
         let supports: Vec<&Recorded<HouseholdEvent>> =
             by_household[&id].values().copied().collect();
         rows.extend(appended_rows(id, &context, &supports, &parameters));
         done.insert(id);
+    }
+    if !unreadable.is_empty() {
+        sqlx::query(
+            "UPDATE flag_households h SET version = b.stands_at, context = NULL
+               FROM UNNEST($1::uuid[], $2::int[]) AS b(id, stands_at)
+              WHERE h.household_id = ANY($1) AND h.household_id = b.id",
+        )
+        .bind(&unreadable)
+        .bind(&back_to)
+        .execute(&mut *conn)
+        .await?;
     }
     insert(conn, &rows).await?;
     Ok(done)
