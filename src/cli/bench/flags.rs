@@ -19,12 +19,12 @@ pub(super) async fn run(
     pool: &PgPool,
     options: BenchOptions,
     table: &mut Table,
-    events: usize,
 ) -> Result<(), sqlx::Error> {
     let started = Instant::now();
-    rebuild::rebuild(pool, &[Projection::Flags], 5_000, |_, _| {})
+    let events = rebuild::rebuild(pool, &[Projection::Flags], 5_000, |_, _| {})
         .await
-        .map_err(err)?;
+        .map_err(err)?
+        .events as usize;
     table.push(Figure {
         name: "ansinh rebuild (flags read model)".to_owned(),
         concurrency: 1,
