@@ -143,6 +143,12 @@ impl<'a> Story<'a> {
             .await
     }
 
+    /// A support from mobilised funds, disbursed `on`, recorded on `recorded_on`.
+    async fn paid(&self, recorded_on: &str, on: &str, policy: Policy, amount: i64) -> Appended {
+        let s = support(on, policy, amount, FundingSource::Mobilized, None);
+        self.support(recorded_on, s).await
+    }
+
     async fn moved(&self, recorded_on: &str, on: &str, unit_code: &str) -> Appended {
         let unit = self.unit(unit_code, on).await;
         self.run(
@@ -1240,6 +1246,17 @@ async fn flag_tables(pool: &PgPool) -> (Vec<serde_json::Value>, Vec<serde_json::
     )
 }
 
+/// Sets a household's stored flag context to the SQL expression `value` (of the old one).
+async fn set_context(pool: &PgPool, household: Uuid, value: &str) {
+    sqlx::query(&format!(
+        "UPDATE flag_households SET context = {value} WHERE household_id = $1"
+    ))
+    .bind(household)
+    .execute(pool)
+    .await
+    .expect("set the stored context");
+}
+
 /// A runner batch that brings a household only supports is flagged from the context stored
 /// beside its flags, not from its history: the rows are the ones a rebuild reads off the whole
 /// history, and a context altered in the table shows in the new support's flags only.
@@ -1252,15 +1269,11 @@ async fn supports_are_flagged_from_the_stored_context_as_a_rebuild_flags_them() 
     let (flags_before, _) = flag_tables(&db.pool).await;
     // Entered late, at an amount that is no whole month of the subsidy, after Lan's move.
     let odd = lan
-        .support(
+        .paid(
             "2025-09-01",
-            support(
-                "2025-03-01",
-                Policy::ElectricitySubsidy,
-                50_000,
-                FundingSource::Mobilized,
-                None,
-            ),
+            "2025-03-01",
+            Policy::ElectricitySubsidy,
+            50_000,
         )
         .await;
     catch_up(&db.pool).await;
@@ -1275,17 +1288,8 @@ async fn supports_are_flagged_from_the_stored_context_as_a_rebuild_flags_them() 
         ),
     )
     .await;
-    hoa.support(
-        "2025-09-02",
-        support(
-            "2025-05-01",
-            Policy::EmergencyAid,
-            2_000_000,
-            FundingSource::Mobilized,
-            None,
-        ),
-    )
-    .await;
+    hoa.paid("2025-09-02", "2025-05-01", Policy::EmergencyAid, 2_000_000)
+        .await;
     catch_up(&db.pool).await;
     let (flags, guards) = flag_tables(&db.pool).await;
     let raised: Vec<(String, String)> = flags
@@ -1311,25 +1315,14 @@ async fn supports_are_flagged_from_the_stored_context_as_a_rebuild_flags_them() 
     assert_eq!(flag_tables(&db.pool).await, (flags, guards));
 
     // The proof that the history was not read: a name changed in the stored context only.
-    sqlx::query(
-        "UPDATE flag_households SET context = jsonb_set(context, '{head_name}', '\"Tên khác\"')
-          WHERE household_id = $1",
+    set_context(
+        &db.pool,
+        lan.id,
+        "jsonb_set(context, '{head_name}', '\"Tên khác\"')",
     )
-    .bind(lan.id)
-    .execute(&db.pool)
-    .await
-    .expect("alter context");
+    .await;
     let late = lan
-        .support(
-            "2025-09-10",
-            support(
-                "2025-01-10",
-                Policy::EmergencyAid,
-                1_000_000,
-                FundingSource::Mobilized,
-                None,
-            ),
-        )
+        .paid("2025-09-10", "2025-01-10", Policy::EmergencyAid, 1_000_000)
         .await;
     catch_up(&db.pool).await;
     let names: Vec<(i32, String)> = sqlx::query_as(
@@ -1351,24 +1344,9 @@ async fn supports_are_flagged_from_the_stored_context_as_a_rebuild_flags_them() 
     );
 
     // A context in a shape this build cannot read is not trusted: the history is read again.
-    sqlx::query(
-        "UPDATE flag_households SET context = '{\"shape\": \"old\"}' WHERE household_id = $1",
-    )
-    .bind(hoa.id)
-    .execute(&db.pool)
-    .await
-    .expect("spoil context");
+    set_context(&db.pool, hoa.id, "'{\"shape\": \"old\"}'").await;
     let paid = hoa
-        .support(
-            "2025-09-20",
-            support(
-                "2025-04-01",
-                Policy::EmergencyAid,
-                1_000_000,
-                FundingSource::Mobilized,
-                None,
-            ),
-        )
+        .paid("2025-09-20", "2025-04-01", Policy::EmergencyAid, 1_000_000)
         .await;
     catch_up(&db.pool).await;
     let (version, context): (i32, serde_json::Value) =
