@@ -1,4 +1,4 @@
-//! Read model **flags** (inline): red flags a Fatherland Front monitor holds a disbursement
+//! Read model **flags** (kept by the projection runner): red flags a Fatherland Front monitor holds a disbursement
 //! trail to account with. Each rule is data ([`RULES`]: an id, a plain explanation in
 //! Vietnamese and English, whether it applies) and a pure check of one household's history;
 //! every flag carries its evidence (the household and the event sequences behind it).
@@ -6,7 +6,8 @@
 //! A flag is never deleted because someone looked at it: `flag_explained` (an officer's reason
 //! and decision number) and `flag_accepted` (a supervisor) are household events, and the row
 //! shows the latest explanation, who gave it and whether it was accepted. Rows are rewritten
-//! from the household's folded history, like the disbursements, behind `flag_households`.
+//! from the household's folded history behind `flag_households`, except that a batch bringing
+//! only supports is judged from the household's stored [`Context`] and those supports.
 
 use std::collections::{BTreeMap, BTreeSet};
 
