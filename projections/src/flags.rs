@@ -207,13 +207,17 @@ pub fn rows(l: &HouseholdLog) -> Vec<Flag> {
 }
 
 pub fn rows_with(l: &HouseholdLog, parameters: &PolicyParameters) -> Vec<Flag> {
-    let context = Context::of(l);
+    rows_in(l, &Context::of(l), parameters)
+}
+
+/// [`rows_with`] given the history's [`Context`] (taken once where it is also stored).
+fn rows_in(l: &HouseholdLog, context: &Context, parameters: &PolicyParameters) -> Vec<Flag> {
     let mut found = Vec::new();
     let mut seen_in_year: BTreeMap<(&str, i32), i64> = BTreeMap::new();
     let mut by_date = l.supports();
     by_date.sort_by_key(|(seq, s)| (s.disbursed_on, *seq));
     for (seq, s) in &by_date {
-        support_flags(&context, parameters, *seq, s, l.event(*seq), &mut found);
+        support_flags(context, parameters, *seq, s, l.event(*seq), &mut found);
         if ONCE_PER_YEAR.contains(&s.policy) {
             let key = (s.policy.as_str(), s.disbursed_on.year());
             match seen_in_year.get(&key) {
@@ -232,7 +236,7 @@ pub fn rows_with(l: &HouseholdLog, parameters: &PolicyParameters) -> Vec<Flag> {
     }
     same_user(l, &mut found);
     unreviewed(l, &mut found);
-    flags(l.household_id, &context, found, |rule, sequence| {
+    flags(l.household_id, context, found, |rule, sequence| {
         explanation(l, rule, sequence)
     })
 }
@@ -538,29 +542,18 @@ async fn append_from_context(
     conn: &mut PgConnection,
     events: &[StoredEvent<'_>],
 ) -> Result<BTreeSet<Uuid>, sqlx::Error> {
-    let mut by_household: BTreeMap<Uuid, BTreeMap<i64, &Recorded<HouseholdEvent>>> =
-        BTreeMap::new();
-    let mut whole = BTreeSet::new();
-    for e in events {
-        if !judged_from_context(e.event) {
-            whole.insert(e.household_id);
-        }
-        by_household
-            .entry(e.household_id)
-            .or_default()
-            .insert(e.sequence, e.event);
-    }
+    let by_household = log::by_household(events);
     let (mut ids, mut stands_at, mut versions) = (Vec::new(), Vec::new(), Vec::new());
     for (id, batch) in &by_household {
-        let (Some(first), Some(last)) = (batch.keys().next(), batch.keys().next_back()) else {
+        let Some((first, last)) = log::span(batch) else {
             continue;
         };
-        if whole.contains(id) || last - first + 1 != batch.len() as i64 {
+        if !log::contiguous(batch) || !batch.values().all(|e| judged_from_context(e)) {
             continue;
         }
         ids.push(*id);
         stands_at.push(to_i32(first - 1));
-        versions.push(to_i32(*last));
+        versions.push(to_i32(last));
     }
     if ids.is_empty() {
         return Ok(BTreeSet::new());
@@ -613,17 +606,20 @@ pub async fn write(conn: &mut PgConnection, logs: &[HouseholdLog]) -> Result<(),
     if touched.is_empty() {
         return Ok(());
     }
-    let contexts = touched
+    let contexts: Vec<Context> = touched.iter().map(|l| Context::of(l)).collect();
+    let stored = contexts
         .iter()
-        .map(|l| serde_json::to_value(Context::of(l)))
+        .map(serde_json::to_value)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let advanced =
-        log::advance_carrying(conn, "flag_households", "flags", &touched, Some(contexts)).await?;
+        log::advance_carrying(conn, "flag_households", "flags", &touched, Some(stored)).await?;
+    let parameters = PolicyParameters::shipped();
     let rows: Vec<Flag> = touched
         .iter()
-        .filter(|l| advanced.contains(&l.household_id))
-        .flat_map(|l| rows(l))
+        .zip(&contexts)
+        .filter(|(l, _)| advanced.contains(&l.household_id))
+        .flat_map(|(l, context)| rows_in(l, context, &parameters))
         .collect();
     insert(conn, &rows).await
 }

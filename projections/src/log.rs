@@ -128,6 +128,29 @@ pub fn fold<'a>(events: impl IntoIterator<Item = &'a Recorded<HouseholdEvent>>) 
         .fold(HouseholdState::default(), |state, e| state.apply(e))
 }
 
+/// A batch's events per household, by sequence.
+pub fn by_household<'a>(
+    batch: &[StoredEvent<'a>],
+) -> BTreeMap<Uuid, BTreeMap<i64, &'a Recorded<HouseholdEvent>>> {
+    let mut out: BTreeMap<Uuid, BTreeMap<i64, &Recorded<HouseholdEvent>>> = BTreeMap::new();
+    for e in batch {
+        out.entry(e.household_id)
+            .or_default()
+            .insert(e.sequence, e.event);
+    }
+    out
+}
+
+/// The first and last sequence of a household's events in a batch.
+pub fn span<V>(events: &BTreeMap<i64, V>) -> Option<(i64, i64)> {
+    Some((*events.keys().next()?, *events.keys().next_back()?))
+}
+
+/// Whether a household's events in a batch follow each other with no sequence missing.
+pub fn contiguous<V>(events: &BTreeMap<i64, V>) -> bool {
+    span(events).is_some_and(|(first, last)| last - first + 1 == events.len() as i64)
+}
+
 /// Completes a batch into household histories: events already in the batch are taken from it,
 /// the rest is read from `household_events` on the caller's connection (inside the inline
 /// handler's transaction that includes the events being appended).
@@ -135,24 +158,16 @@ pub async fn load(
     conn: &mut PgConnection,
     batch: &[StoredEvent<'_>],
 ) -> Result<Vec<HouseholdLog>, sqlx::Error> {
-    let mut by_household: BTreeMap<Uuid, BTreeMap<i64, &Recorded<HouseholdEvent>>> =
-        BTreeMap::new();
-    for e in batch {
-        by_household
-            .entry(e.household_id)
-            .or_default()
-            .insert(e.sequence, e.event);
-    }
+    let by_household = by_household(batch);
     // What to read per household: everything below the batch's first event when the batch's
     // events are contiguous, else everything up to its last one.
     let mut ids = Vec::new();
     let mut upto = Vec::new();
     for (id, events) in &by_household {
-        let (Some(first), Some(last)) = (events.keys().next(), events.keys().next_back()) else {
+        let Some((first, last)) = span(events) else {
             continue;
         };
-        let contiguous = last - first + 1 == events.len() as i64;
-        let read_upto = if contiguous { first - 1 } else { *last };
+        let read_upto = if contiguous(events) { first - 1 } else { last };
         if read_upto >= 1 {
             ids.push(*id);
             upto.push(i32::try_from(read_upto).unwrap_or(i32::MAX));
