@@ -20,9 +20,33 @@ pub struct EndedUnit {
     pub replaced_by: Option<String>,
     /// The same in Vietnamese.
     pub replaced_by_vi: Option<String>,
+    /// [`EndedUnit::header_value`], made once: it goes out with every response to its users.
+    notice: String,
 }
 
 impl EndedUnit {
+    pub fn new(
+        code: String,
+        name: String,
+        ended_on: NaiveDate,
+        replaced_by: Option<String>,
+        replaced_by_vi: Option<String>,
+    ) -> EndedUnit {
+        let mut ended = EndedUnit {
+            code,
+            name,
+            ended_on,
+            replaced_by,
+            replaced_by_vi,
+            notice: String::new(),
+        };
+        ended.notice = ascii(&format!(
+            "{}; ask an admin to move this user (ansinh users set-unit)",
+            ended.sentence()
+        ));
+        ended
+    }
+
     /// "unit 703 (Thành phố Tây Ninh) ended on 2025-06-30; it lay in 72 …".
     pub fn sentence(&self) -> String {
         let mut text = format!(
@@ -38,11 +62,8 @@ impl EndedUnit {
 
     /// The `Ansinh-Unit-Notice` header of every API response to a user of this unit: the
     /// sentence and what to do, in ASCII (diacritics dropped).
-    pub fn header_value(&self) -> String {
-        ascii(&format!(
-            "{}; ask an admin to move this user (ansinh users set-unit)",
-            self.sentence()
-        ))
+    pub fn header_value(&self) -> &str {
+        &self.notice
     }
 }
 
@@ -68,13 +89,13 @@ pub async fn ended_by(
     let successions = units::successions(&mut conn).await?;
     drop(conn);
     let (replaced_by, replaced_by_vi) = replacement(&all, &successions, last, day).unzip();
-    Ok(Some(EndedUnit {
-        code: code.to_owned(),
-        name: last.name.clone(),
+    Ok(Some(EndedUnit::new(
+        code.to_owned(),
+        last.name.clone(),
         ended_on,
         replaced_by,
         replaced_by_vi,
-    }))
+    )))
 }
 
 /// What replaced `unit` by `day`, in English and Vietnamese: its own successors, else (a
@@ -200,13 +221,13 @@ mod tests {
 
     #[test]
     fn the_header_is_ascii() {
-        let ended = EndedUnit {
-            code: "703".into(),
-            name: "Thành phố Tây Ninh".into(),
-            ended_on: day("2025-06-30"),
-            replaced_by: Some("it is part of 80 Tỉnh Tây Ninh".into()),
-            replaced_by_vi: None,
-        };
+        let ended = EndedUnit::new(
+            "703".into(),
+            "Thành phố Tây Ninh".into(),
+            day("2025-06-30"),
+            Some("it is part of 80 Tỉnh Tây Ninh".into()),
+            None,
+        );
         let header = ended.header_value();
         assert!(header.is_ascii(), "{header}");
         assert!(

@@ -855,6 +855,63 @@ async fn history_marks_a_voided_fact() {
     assert_eq!(entry.corrected_by, vec![wrong + 1]);
 }
 
+/// The auditor's history is written straight from the stored text; it must say exactly what
+/// the typed page says, page by page, escapes, corrections and voided facts included.
+#[tokio::test]
+async fn history_written_from_the_stored_text_equals_the_typed_page() {
+    let (db, log) = setup().await;
+    let (lan, insurance) = lan(&log, &db.pool).await;
+    let (hoa, _) = hoa(&log, &db.pool).await;
+    // A reason whose JSON needs escapes: quotes, a backslash, a new line, a tab.
+    lan.run(
+        "2025-01-20",
+        HouseholdCommand::Correct {
+            corrects_sequence: insurance,
+            reason: "ghi \"nhầm\" C:\\sổ\n\tlần hai".into(),
+            replacement: None,
+        },
+    )
+    .await;
+    for (id, limit) in [(lan.id, 1000), (lan.id, 3), (hoa.id, 2), (hoa.id, 1000)] {
+        let mut after = 0;
+        loop {
+            let typed = history::page_in_unit(&db.pool, id, after, limit)
+                .await
+                .expect("typed page")
+                .expect("known");
+            let text = history::page_json_in_unit(&db.pool, id, after, limit)
+                .await
+                .expect("page as text")
+                .expect("known");
+            let written: serde_json::Value =
+                serde_json::from_slice(&text.json).expect("the page is JSON");
+            assert_eq!(
+                written,
+                serde_json::to_value(&typed.page).expect("typed page as JSON"),
+                "household {id}, {limit} after {after}"
+            );
+            assert_eq!(
+                (&text.unit_code, text.placed_on, text.next_after),
+                (&typed.unit_code, typed.placed_on, typed.page.next_after)
+            );
+            match text.next_after {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+    }
+    let voided = history::page_json_in_unit(&db.pool, lan.id, insurance - 1, 1)
+        .await
+        .expect("page")
+        .expect("known");
+    let voided: serde_json::Value = serde_json::from_slice(&voided.json).expect("JSON");
+    assert_eq!(voided["events"][0]["voided"], true);
+    assert!(history::page_json_in_unit(&db.pool, Uuid::now_v7(), 0, 10)
+        .await
+        .expect("page")
+        .is_none());
+}
+
 // ------------------------------------------------------------------------------ disbursements
 
 #[tokio::test]

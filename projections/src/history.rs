@@ -11,10 +11,10 @@
 use ansinh_events::household::HouseholdEvent;
 use ansinh_events::{Envelope, Source};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool};
+use serde_json::value::RawValue;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::log::StoredEvent;
@@ -42,10 +42,8 @@ pub struct Corrects {
 }
 
 /// One event of the trail, the contract's shape plus the rest of its envelope and its links.
-/// `D` is what `data` is read into: a [`serde_json::Value`] to look inside, or [`RawData`] to
-/// hand it on exactly as stored without building it up and writing it out again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryEntry<D = serde_json::Value> {
+pub struct HistoryEntry {
     pub sequence: i64,
     #[serde(rename = "type")]
     pub type_name: String,
@@ -57,7 +55,7 @@ pub struct HistoryEntry<D = serde_json::Value> {
     pub legal_basis: Option<String>,
     pub source: Source,
     pub correlation_id: Uuid,
-    pub data: D,
+    pub data: serde_json::Value,
     pub prev_hash: String,
     pub hash: String,
     /// For a correction: what it corrects.
@@ -71,14 +69,11 @@ pub struct HistoryEntry<D = serde_json::Value> {
     pub voided: bool,
 }
 
-/// An event's `data` as stored (`null` for an event without data).
-pub type RawData = Option<Box<serde_json::value::RawValue>>;
-
 /// A page of a household's trail in sequence order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryPage<D = serde_json::Value> {
+pub struct HistoryPage {
     pub household_id: Uuid,
-    pub events: Vec<HistoryEntry<D>>,
+    pub events: Vec<HistoryEntry>,
     /// The household's number of events (its version).
     pub total: i64,
     /// Pass as `after` to get the next page; `None` on the last page.
@@ -87,11 +82,11 @@ pub struct HistoryPage<D = serde_json::Value> {
 
 /// The log row as stored, loosely typed so the trail shows exactly what was recorded.
 #[derive(Debug, Deserialize)]
-struct RawEvent<D> {
+struct RawEvent {
     #[serde(rename = "type")]
     type_name: String,
     #[serde(default)]
-    data: D,
+    data: serde_json::Value,
     meta: Envelope,
 }
 
@@ -139,32 +134,15 @@ pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Resul
 
 // ------------------------------------------------------------------------------ reading
 
-/// A page with the household's unit now, from the status read model (`None` for a household
-/// that has events but was never registered), so a caller checks its scope with no further
-/// query.
+/// A page with the household's unit now, from the status read model, so a caller checks its
+/// scope with no further query.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PageInUnit<D> {
-    pub unit_code: Option<String>,
+pub struct PageInUnit {
+    pub unit_code: String,
     /// The day it was placed in that unit (the day the code speaks of).
-    pub placed_on: Option<NaiveDate>,
-    pub page: HistoryPage<D>,
+    pub placed_on: NaiveDate,
+    pub page: HistoryPage,
 }
-
-/// One row of [`page_in_unit`]'s statement: the household's last sequence and unit, every
-/// correction link of the household (as columns), then an event of the page (`None` past the
-/// last event).
-type PageRow<D> = (
-    Option<i32>,
-    Option<String>,
-    Option<NaiveDate>,
-    Option<Vec<i32>>,
-    Option<Vec<i32>>,
-    Option<Vec<i32>>,
-    Option<Vec<String>>,
-    Option<Vec<bool>>,
-    Option<i32>,
-    Option<Json<RawEvent<D>>>,
-);
 
 /// A row of `history_corrections`.
 struct Link {
@@ -175,8 +153,39 @@ struct Link {
     voids: bool,
 }
 
-/// Up to `limit` events after sequence `after` (0 for the first page); `None` when the
-/// household has no events. One statement: the total, the page and its correction links.
+/// What [`fetch`] read: the page's rows as PostgreSQL sent them, and what the first row says
+/// of the whole household.
+struct Fetched {
+    total: i64,
+    unit_code: String,
+    placed_on: NaiveDate,
+    links: Vec<Link>,
+    rows: Vec<PgRow>,
+}
+
+impl Fetched {
+    /// The page's events as `(sequence, payload as JSON text)`, borrowed from the rows.
+    fn events(&self) -> impl Iterator<Item = Result<(i64, &str), sqlx::Error>> {
+        self.rows.iter().filter_map(|row| {
+            match (
+                row.try_get::<Option<i32>, _>(8),
+                row.try_get::<Option<&str>, _>(9),
+            ) {
+                (Ok(Some(sequence)), Ok(Some(payload))) => Some(Ok((sequence.into(), payload))),
+                (Ok(_), Ok(_)) => None,
+                (Err(e), _) | (_, Err(e)) => Some(Err(e)),
+            }
+        })
+    }
+
+    /// The `after` of the next page, unless this page reaches the last event.
+    fn next_after(&self, last: Option<i64>) -> Option<i64> {
+        last.filter(|s| *s < self.total)
+    }
+}
+
+/// Up to `limit` events after sequence `after` (0 for the first page); `None` for a household
+/// never registered. One statement: the total, the page and its correction links.
 pub async fn page(
     pool: &PgPool,
     household_id: Uuid,
@@ -187,26 +196,135 @@ pub async fn page(
     Ok(found.map(|p| p.page))
 }
 
-/// [`page`] with the household's unit, and `data` read into `D` (see [`HistoryEntry`]).
-pub async fn page_in_unit<D>(
+/// [`page`] with the household's unit.
+pub async fn page_in_unit(
     pool: &PgPool,
     household_id: Uuid,
     after: i64,
     limit: i64,
-) -> Result<Option<PageInUnit<D>>, sqlx::Error>
-where
-    D: DeserializeOwned + Default + Send + Unpin + 'static,
-{
+) -> Result<Option<PageInUnit>, sqlx::Error> {
+    let Some(found) = fetch(pool, household_id, after, limit).await? else {
+        return Ok(None);
+    };
+    let events = found
+        .events()
+        .map(|event| {
+            let (sequence, payload) = event?;
+            let raw: RawEvent =
+                serde_json::from_str(payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            Ok(entry(sequence, raw, &found.links))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let page = HistoryPage {
+        household_id,
+        next_after: found.next_after(events.last().map(|e| e.sequence)),
+        events,
+        total: found.total,
+    };
+    Ok(Some(PageInUnit {
+        unit_code: found.unit_code,
+        placed_on: found.placed_on,
+        page,
+    }))
+}
+
+/// A page written as JSON, with what [`PageInUnit`] says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonPageInUnit {
+    pub unit_code: String,
+    pub placed_on: NaiveDate,
+    pub next_after: Option<i64>,
+    /// The [`HistoryPage`] as JSON, `data` exactly as stored.
+    pub json: Vec<u8>,
+}
+
+/// [`page_in_unit`] written straight to JSON: each stored event is read in place (its fields
+/// kept as the JSON text they were stored as, nothing parsed into values or copied) and written
+/// out in the trail's shape. What an auditor's history read costs is mostly this.
+pub async fn page_json_in_unit(
+    pool: &PgPool,
+    household_id: Uuid,
+    after: i64,
+    limit: i64,
+) -> Result<Option<JsonPageInUnit>, sqlx::Error> {
+    let Some(found) = fetch(pool, household_id, after, limit).await? else {
+        return Ok(None);
+    };
+    let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
+    let stored = found
+        .events()
+        .map(|event| {
+            let (sequence, payload) = event?;
+            Ok((
+                sequence,
+                serde_json::from_str::<StoredText>(payload).map_err(decode)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let events: Vec<EntryText> = stored
+        .iter()
+        .map(|(sequence, s)| {
+            let (corrects, corrected_by, voided) = links_of(*sequence, &found.links);
+            let m = &s.meta;
+            EntryText {
+                sequence: *sequence,
+                type_name: s.type_name,
+                effective_on: m.effective_on,
+                recorded_at: m.recorded_at,
+                actor: ActorText {
+                    user: m.actor.name,
+                    user_id: m.actor.user_id,
+                    role: m.actor.role,
+                    unit: m.actor.unit,
+                },
+                reason: m.reason,
+                decision_no: m.decision_no,
+                legal_basis: m.legal_basis,
+                source: m.source,
+                correlation_id: m.correlation_id,
+                data: s.data,
+                prev_hash: m.prev_hash,
+                hash: m.hash,
+                corrects,
+                corrected_by,
+                voided,
+            }
+        })
+        .collect();
+    let next_after = found.next_after(events.last().map(|e| e.sequence));
+    let json = serde_json::to_vec(&PageText {
+        household_id,
+        events,
+        total: found.total,
+        next_after,
+    })
+    .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    Ok(Some(JsonPageInUnit {
+        unit_code: found.unit_code,
+        placed_on: found.placed_on,
+        next_after,
+        json,
+    }))
+}
+
+/// The statement both readers share; `None` for a household that was never registered (no
+/// status row). The status row's version is the household's number of events: the append
+/// writes it with the events, in the same transaction.
+async fn fetch(
+    pool: &PgPool,
+    household_id: Uuid,
+    after: i64,
+    limit: i64,
+) -> Result<Option<Fetched>, sqlx::Error> {
     let limit = limit.clamp(1, 1000);
     // The first row always comes back, so an empty page still tells a known household from an
     // unknown one. The links are the household's all (a few at most; most have none), read by
-    // one index probe rather than two per event, and matched to the page here.
-    let mut rows: Vec<PageRow<D>> = sqlx::query_as(
-        "SELECT t.total, s.unit_code, s.placed_on, k.corrections, k.corrected, k.originals, k.types, k.voids,
-                e.sequence_number, e.payload
-           FROM (SELECT max(sequence_number) AS total FROM household_events
-                  WHERE aggregate_id = $1) t
-           LEFT JOIN household_status s ON s.household_id = $1
+    // one index probe rather than two per event, and matched to the page here. The payload
+    // comes as text, to be read in place.
+    let rows = sqlx::query(
+        "SELECT s.version, s.unit_code, s.placed_on, k.corrections, k.corrected, k.originals, k.types, k.voids,
+                e.sequence_number, e.payload::text
+           FROM household_status s
           CROSS JOIN (
                 SELECT array_agg(correction_sequence) AS corrections,
                        array_agg(corrects_sequence) AS corrected,
@@ -216,7 +334,8 @@ where
            LEFT JOIN LATERAL (
                 SELECT sequence_number, payload FROM household_events
                  WHERE aggregate_id = $1 AND sequence_number > $2
-                 ORDER BY sequence_number LIMIT $3) e ON t.total IS NOT NULL
+                 ORDER BY sequence_number LIMIT $3) e ON true
+          WHERE s.household_id = $1
           ORDER BY e.sequence_number",
     )
     .bind(household_id)
@@ -224,23 +343,26 @@ where
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    let Some(first) = rows.first_mut() else {
+    let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let Some(total) = first.0 else {
-        return Ok(None);
+    let total: i32 = first.try_get(0)?;
+    let unit_code: String = first.try_get(1)?;
+    let placed_on: NaiveDate = first.try_get(2)?;
+    let column = |i| {
+        first
+            .try_get::<Option<Vec<i32>>, _>(i)
+            .map(Option::unwrap_or_default)
     };
-    let unit_code = first.1.take();
-    let placed_on = first.2;
-    let mut links: Vec<Link> = first
-        .3
-        .take()
-        .unwrap_or_default()
+    let (corrections, corrected, originals) = (column(3)?, column(4)?, column(5)?);
+    let types: Vec<String> = first.try_get::<Option<_>, _>(6)?.unwrap_or_default();
+    let voids: Vec<bool> = first.try_get::<Option<_>, _>(7)?.unwrap_or_default();
+    let mut links: Vec<Link> = corrections
         .into_iter()
-        .zip(first.4.take().unwrap_or_default())
-        .zip(first.5.take().unwrap_or_default())
-        .zip(first.6.take().unwrap_or_default())
-        .zip(first.7.take().unwrap_or_default())
+        .zip(corrected)
+        .zip(originals)
+        .zip(types)
+        .zip(voids)
         .map(
             |((((correction, corrects), original), type_name), voids)| Link {
                 correction: correction.into(),
@@ -254,28 +376,18 @@ where
     // One aggregate node feeds each row to all five arrays, so they line up; sorted here
     // rather than by five sorts in the statement.
     links.sort_unstable_by_key(|l| l.correction);
-    let events = rows
-        .into_iter()
-        .filter_map(|(.., sequence, raw)| Some(entry(sequence?.into(), raw?.0, &links)))
-        .collect::<Vec<_>>();
-    let next_after = events
-        .last()
-        .map(|e| e.sequence)
-        .filter(|s| *s < i64::from(total));
-    let page = HistoryPage {
-        household_id,
-        events,
+    Ok(Some(Fetched {
         total: total.into(),
-        next_after,
-    };
-    Ok(Some(PageInUnit {
         unit_code,
         placed_on,
-        page,
+        links,
+        rows,
     }))
 }
 
-fn entry<D>(sequence: i64, raw: RawEvent<D>, links: &[Link]) -> HistoryEntry<D> {
+/// What the links say of the event at `sequence`: what it corrects, the corrections of it
+/// (oldest first: the last one counts) and whether that last one voids it.
+fn links_of(sequence: i64, links: &[Link]) -> (Option<Corrects>, Vec<i64>, bool) {
     let corrects = links
         .iter()
         .find(|l| l.correction == sequence)
@@ -284,8 +396,17 @@ fn entry<D>(sequence: i64, raw: RawEvent<D>, links: &[Link]) -> HistoryEntry<D> 
             original_sequence: l.original,
             type_name: l.type_name.clone(),
         });
-    // Oldest first: the last correction of a fact is the one that counts.
     let corrections: Vec<&Link> = links.iter().filter(|l| l.original == sequence).collect();
+    let voided = corrections.last().is_some_and(|l| l.voids);
+    (
+        corrects,
+        corrections.iter().map(|l| l.correction).collect(),
+        voided,
+    )
+}
+
+fn entry(sequence: i64, raw: RawEvent, links: &[Link]) -> HistoryEntry {
+    let (corrects, corrected_by, voided) = links_of(sequence, links);
     let m = raw.meta;
     HistoryEntry {
         sequence,
@@ -307,7 +428,101 @@ fn entry<D>(sequence: i64, raw: RawEvent<D>, links: &[Link]) -> HistoryEntry<D> 
         prev_hash: m.prev_hash,
         hash: m.hash,
         corrects,
-        corrected_by: corrections.iter().map(|l| l.correction).collect(),
-        voided: corrections.last().is_some_and(|l| l.voids),
+        corrected_by,
+        voided,
     }
+}
+
+// ------------------------------------------------------------------------------ read in place
+
+/// A stored event as [`page_json_in_unit`] reads it: each field the trail shows kept as the
+/// JSON text it is stored as (strings with their quotes and escapes), the rest skipped.
+#[derive(Deserialize)]
+struct StoredText<'a> {
+    #[serde(rename = "type", borrow)]
+    type_name: &'a RawValue,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow)]
+    meta: MetaText<'a>,
+}
+
+/// The envelope's fields the trail shows, as [`Envelope`] names them.
+#[derive(Deserialize)]
+struct MetaText<'a> {
+    #[serde(borrow)]
+    actor: StoredActorText<'a>,
+    #[serde(borrow)]
+    recorded_at: &'a RawValue,
+    #[serde(borrow)]
+    effective_on: &'a RawValue,
+    #[serde(default, borrow)]
+    reason: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    legal_basis: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    decision_no: Option<&'a RawValue>,
+    #[serde(borrow)]
+    source: &'a RawValue,
+    #[serde(borrow)]
+    correlation_id: &'a RawValue,
+    #[serde(borrow)]
+    prev_hash: &'a RawValue,
+    #[serde(borrow)]
+    hash: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct StoredActorText<'a> {
+    #[serde(borrow)]
+    user_id: &'a RawValue,
+    #[serde(borrow)]
+    name: &'a RawValue,
+    #[serde(borrow)]
+    role: &'a RawValue,
+    #[serde(borrow)]
+    unit: &'a RawValue,
+}
+
+/// [`HistoryEntry`] borrowing its fields from the stored text; the same keys in the same order.
+#[derive(Serialize)]
+struct EntryText<'a> {
+    sequence: i64,
+    #[serde(rename = "type")]
+    type_name: &'a RawValue,
+    effective_on: &'a RawValue,
+    recorded_at: &'a RawValue,
+    actor: ActorText<'a>,
+    reason: Option<&'a RawValue>,
+    decision_no: Option<&'a RawValue>,
+    legal_basis: Option<&'a RawValue>,
+    source: &'a RawValue,
+    correlation_id: &'a RawValue,
+    data: Option<&'a RawValue>,
+    prev_hash: &'a RawValue,
+    hash: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    corrects: Option<Corrects>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    corrected_by: Vec<i64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    voided: bool,
+}
+
+/// [`ActorView`] borrowing from the stored text.
+#[derive(Serialize)]
+struct ActorText<'a> {
+    user: &'a RawValue,
+    user_id: &'a RawValue,
+    role: &'a RawValue,
+    unit: &'a RawValue,
+}
+
+/// [`HistoryPage`] of [`EntryText`]s.
+#[derive(Serialize)]
+struct PageText<'a> {
+    household_id: Uuid,
+    events: Vec<EntryText<'a>>,
+    total: i64,
+    next_after: Option<i64>,
 }

@@ -477,7 +477,7 @@ pub async fn authenticate(
     }
     if let Some(ended) = &user.unit_ended {
         // ASCII by construction; a value that still fails is left out, never a failed response.
-        if let Ok(value) = HeaderValue::from_str(&ended.header_value()) {
+        if let Ok(value) = HeaderValue::from_str(ended.header_value()) {
             response.headers_mut().insert(UNIT_NOTICE, value);
         }
     }

@@ -837,39 +837,33 @@ pub async fn history(
 ) -> Result<Response, ApiError> {
     let (after, limit) = (q.after.unwrap_or(0), q.limit.unwrap_or(1000));
     if super::review::sees_contact(auth.user().role) {
-        let found =
-            history::page_in_unit::<history::RawData>(&state.pool, id, after, limit).await?;
-        let Some(history::PageInUnit {
-            unit_code: Some(unit),
-            placed_on,
-            page,
-        }) = found
-        else {
+        let found = history::page_json_in_unit(&state.pool, id, after, limit).await?;
+        let Some(page) = found else {
             return Err(ApiError::household_not_found(id));
         };
         // The unit comes with the page (one statement, not two); nothing is handed out before
         // the scope check.
-        auth.require_household_scope(&state, id, &unit, placed_on)
+        auth.require_household_scope(&state, id, &page.unit_code, Some(page.placed_on))
             .await?;
-        let next = page.next_after;
+        let body = ([(header::CONTENT_TYPE, "application/json")], page.json);
         return Ok(next_link(
-            PersonalDataRead::one(id, &unit).attach(Json(page)),
+            PersonalDataRead::one(id, &page.unit_code).attach(body),
             id,
-            next,
+            page.next_after,
             limit,
         ));
     }
     // Other readers get the page without complainants' contact details.
-    let found = history::page_in_unit::<serde_json::Value>(&state.pool, id, after, limit).await?;
+    let found = history::page_in_unit(&state.pool, id, after, limit).await?;
     let Some(history::PageInUnit {
-        unit_code: Some(unit),
+        unit_code: unit,
         placed_on,
         page,
     }) = found
     else {
         return Err(ApiError::household_not_found(id));
     };
-    auth.require_household_scope(&state, id, &unit, placed_on)
+    auth.require_household_scope(&state, id, &unit, Some(placed_on))
         .await?;
     let next = page.next_after;
     let mut page = serde_json::to_value(page).map_err(ApiError::internal)?;

@@ -47,9 +47,21 @@ use tower_sessions_sqlx_store::PostgresStore;
 /// Largest request body accepted (413 above it).
 pub const BODY_LIMIT: usize = 1 << 20;
 
-/// What every handler may use.
+/// What every handler may use: one shared [`Services`], so the state each request's extractors
+/// clone is a pointer, not a dozen handles and a session store's strings.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The pool, caches and writers behind [`AppState`].
+pub struct Services {
     pub pool: PgPool,
     pub log: EventLog,
     pub standards: Arc<Standards>,
@@ -72,7 +84,7 @@ impl AppState {
     /// The state over `pool`, with empty caches; starts the access-log writer, so it must be
     /// called inside the runtime.
     pub fn new(pool: PgPool, log: EventLog, standards: Standards, web: WebConfig) -> AppState {
-        AppState {
+        AppState(Arc::new(Services {
             access_log: AccessLog::start(&pool),
             public_limit: rate_limit::RateLimiter::new(
                 web.public_rate_per_minute
@@ -86,7 +98,7 @@ impl AppState {
             standards: Arc::new(standards),
             users: Arc::new(UserCache::new(UserCache::TTL)),
             coverage: Arc::new(Coverage::new(Coverage::TTL)),
-        }
+        }))
     }
 }
 
