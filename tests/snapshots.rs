@@ -243,11 +243,11 @@ async fn spoilt_snapshot_is_not_served(statement: &str) {
 
 #[tokio::test]
 async fn a_snapshot_whose_body_was_changed_is_dropped_and_replaced() {
-    // An amount edited in the body (a support is `[effective, disbursed, amount, voided]`):
-    // the body no longer matches its digest.
+    // Supports edited in the body (three zero bytes put before the first: the encoded
+    // supports are base64 of varints): the body no longer matches its digest.
     spoilt_snapshot_is_not_served(
-        "UPDATE household_snapshots SET body = replace(body, ',46001,', ',9946001,')
-          WHERE household_id = $1",
+        r#"UPDATE household_snapshots SET body = replace(body, '"supports":"', '"supports":"AAAA')
+          WHERE household_id = $1"#,
     )
     .await;
 }

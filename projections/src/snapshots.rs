@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 /// Bumped whenever `HouseholdState` or `HouseholdRows` change shape or meaning: older
 /// snapshots are then dropped and written again.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// A household gets a new snapshot once this many events came after its last one.
 pub const EVERY: i64 = 64;
