@@ -464,3 +464,39 @@ async fn after_a_snapshot_load_corrections_and_a_new_head_write_the_rows_a_rebui
     .expect("rebuild");
     assert_eq!(disbursement_rows(&db.pool, id).await, written);
 }
+
+/// A long household's snapshot is read from its own row, compressed, not from TOAST chunks
+/// (migrations/0045): the column's storage says so, and a body of a thousand supports' worth
+/// of text is stored in a fraction of its length.
+#[tokio::test]
+async fn snapshot_bodies_are_kept_compressed_in_their_row() {
+    let db = common::migrated_db().await;
+    let storage: String = sqlx::query_scalar(
+        "SELECT attstorage::text FROM pg_attribute
+          WHERE attrelid = 'household_snapshots'::regclass AND attname = 'body'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("column");
+    assert_eq!(storage, "m", "STORAGE MAIN");
+    let body = format!("{{\"supports\":\"{}\"}}", "AgACAAI".repeat(1_500));
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO household_snapshots (household_id, sequence, hash, schema_version, body, body_crc32)
+         VALUES ($1, 1, 'h', 0, $2, 0)",
+    )
+    .bind(id)
+    .bind(&body)
+    .execute(&db.pool)
+    .await
+    .expect("insert");
+    let (length, stored): (i32, i32) = sqlx::query_as(
+        "SELECT octet_length(body), pg_column_size(body) FROM household_snapshots
+          WHERE household_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await
+    .expect("stored");
+    assert!(stored * 4 < length, "{stored} bytes stored for {length}");
+}
