@@ -855,57 +855,93 @@ async fn history_marks_a_voided_fact() {
     assert_eq!(entry.corrected_by, vec![wrong + 1]);
 }
 
-/// The auditor's history is written straight from the stored text; it must say exactly what
-/// the typed page says, page by page, escapes, corrections and voided facts included.
+/// The history is written straight from each event's stored JSON: every page, at every size,
+/// shows exactly what the log holds, escapes, corrections and voided facts included, and the
+/// JSON reads back as the trail's types.
 #[tokio::test]
-async fn history_written_from_the_stored_text_equals_the_typed_page() {
+async fn history_pages_show_each_event_as_stored() {
     let (db, log) = setup().await;
     let (lan, insurance) = lan(&log, &db.pool).await;
     let (hoa, _) = hoa(&log, &db.pool).await;
     // A reason whose JSON needs escapes: quotes, a backslash, a new line, a tab.
+    let reason = "ghi \"nhầm\" C:\\sổ\n\tlần hai";
     lan.run(
         "2025-01-20",
         HouseholdCommand::Correct {
             corrects_sequence: insurance,
-            reason: "ghi \"nhầm\" C:\\sổ\n\tlần hai".into(),
+            reason: reason.into(),
             replacement: None,
         },
     )
     .await;
     for (id, limit) in [(lan.id, 1000), (lan.id, 3), (hoa.id, 2), (hoa.id, 1000)] {
+        let stored: Vec<serde_json::Value> = sqlx::query_scalar(
+            "SELECT payload FROM household_events WHERE aggregate_id = $1 ORDER BY sequence_number",
+        )
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await
+        .expect("the log");
+        let unit: String =
+            sqlx::query_scalar("SELECT unit_code FROM household_status WHERE household_id = $1")
+                .bind(id)
+                .fetch_one(&db.pool)
+                .await
+                .expect("status");
+        let mut shown = Vec::new();
         let mut after = 0;
         loop {
-            let typed = history::page_in_unit(&db.pool, id, after, limit)
-                .await
-                .expect("typed page")
-                .expect("known");
             let text = history::page_json_in_unit(&db.pool, id, after, limit)
                 .await
-                .expect("page as text")
+                .expect("page")
                 .expect("known");
-            let written: serde_json::Value =
-                serde_json::from_slice(&text.json).expect("the page is JSON");
-            assert_eq!(
-                written,
-                serde_json::to_value(&typed.page).expect("typed page as JSON"),
-                "household {id}, {limit} after {after}"
-            );
-            assert_eq!(
-                (&text.unit_code, text.placed_on, text.next_after),
-                (&typed.unit_code, typed.placed_on, typed.page.next_after)
-            );
+            let page: serde_json::Value = serde_json::from_slice(&text.json).expect("JSON");
+            let typed: history::HistoryPage =
+                serde_json::from_slice(&text.json).expect("the trail's shape");
+            assert_eq!(typed.total, stored.len() as i64);
+            assert_eq!(text.next_after, typed.next_after);
+            assert_eq!(text.unit_code, unit);
+            shown.extend(page["events"].as_array().expect("events").iter().cloned());
             match text.next_after {
                 Some(next) => after = next,
                 None => break,
             }
         }
+        assert_eq!(shown.len(), stored.len());
+        for (n, (entry, event)) in shown.iter().zip(&stored).enumerate() {
+            let meta = &event["meta"];
+            assert_eq!(entry["sequence"], n + 1);
+            assert_eq!(entry["type"], event["type"]);
+            assert_eq!(entry["data"], event["data"]);
+            assert_eq!(entry["actor"]["user"], meta["actor"]["name"]);
+            for field in ["user_id", "role", "unit"] {
+                assert_eq!(entry["actor"][field], meta["actor"][field], "{field}");
+            }
+            for field in [
+                "effective_on",
+                "recorded_at",
+                "reason",
+                "decision_no",
+                "legal_basis",
+                "source",
+                "correlation_id",
+                "prev_hash",
+                "hash",
+            ] {
+                assert_eq!(entry[field], meta[field], "{field} of event {}", n + 1);
+            }
+        }
     }
-    let voided = history::page_json_in_unit(&db.pool, lan.id, insurance - 1, 1)
+    let page = history::page(&db.pool, lan.id, 0, 1000)
         .await
         .expect("page")
         .expect("known");
-    let voided: serde_json::Value = serde_json::from_slice(&voided.json).expect("JSON");
-    assert_eq!(voided["events"][0]["voided"], true);
+    let last = page.events.last().expect("the correction");
+    assert_eq!(last.reason.as_deref(), Some(reason));
+    assert_eq!(last.corrects.as_ref().map(|c| c.sequence), Some(insurance));
+    let voided = &page.events[(insurance - 1) as usize];
+    assert!(voided.voided);
+    assert_eq!(voided.corrected_by.last(), Some(&last.sequence));
     assert!(history::page_json_in_unit(&db.pool, Uuid::now_v7(), 0, 10)
         .await
         .expect("page")

@@ -9,7 +9,7 @@
 //! links of that page.
 
 use ansinh_events::household::HouseholdEvent;
-use ansinh_events::{Envelope, Source};
+use ansinh_events::Source;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -62,10 +62,10 @@ pub struct HistoryEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub corrects: Option<Corrects>,
     /// For a correctable fact: the corrections of it, oldest first (the last one counts).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub corrected_by: Vec<i64>,
     /// True for a fact a later correction voided.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub voided: bool,
 }
 
@@ -78,16 +78,6 @@ pub struct HistoryPage {
     pub total: i64,
     /// Pass as `after` to get the next page; `None` on the last page.
     pub next_after: Option<i64>,
-}
-
-/// The log row as stored, loosely typed so the trail shows exactly what was recorded.
-#[derive(Debug, Deserialize)]
-struct RawEvent {
-    #[serde(rename = "type")]
-    type_name: String,
-    #[serde(default)]
-    data: serde_json::Value,
-    meta: Envelope,
 }
 
 // ------------------------------------------------------------------------------ writing
@@ -134,16 +124,6 @@ pub async fn apply(conn: &mut PgConnection, events: &[StoredEvent<'_>]) -> Resul
 
 // ------------------------------------------------------------------------------ reading
 
-/// A page with the household's unit now, from the status read model, so a caller checks its
-/// scope with no further query.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PageInUnit {
-    pub unit_code: String,
-    /// The day it was placed in that unit (the day the code speaks of).
-    pub placed_on: NaiveDate,
-    pub page: HistoryPage,
-}
-
 /// A row of `history_corrections`.
 struct Link {
     correction: i64,
@@ -185,62 +165,36 @@ impl Fetched {
 }
 
 /// Up to `limit` events after sequence `after` (0 for the first page); `None` for a household
-/// never registered. One statement: the total, the page and its correction links.
+/// never registered: [`page_json_in_unit`] read back into the trail's types.
 pub async fn page(
     pool: &PgPool,
     household_id: Uuid,
     after: i64,
     limit: i64,
 ) -> Result<Option<HistoryPage>, sqlx::Error> {
-    let found = page_in_unit(pool, household_id, after, limit).await?;
-    Ok(found.map(|p| p.page))
-}
-
-/// [`page`] with the household's unit.
-pub async fn page_in_unit(
-    pool: &PgPool,
-    household_id: Uuid,
-    after: i64,
-    limit: i64,
-) -> Result<Option<PageInUnit>, sqlx::Error> {
-    let Some(found) = fetch(pool, household_id, after, limit).await? else {
+    let Some(found) = page_json_in_unit(pool, household_id, after, limit).await? else {
         return Ok(None);
     };
-    let events = found
-        .events()
-        .map(|event| {
-            let (sequence, payload) = event?;
-            let raw: RawEvent =
-                serde_json::from_str(payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            Ok(entry(sequence, raw, &found.links))
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let page = HistoryPage {
-        household_id,
-        next_after: found.next_after(events.last().map(|e| e.sequence)),
-        events,
-        total: found.total,
-    };
-    Ok(Some(PageInUnit {
-        unit_code: found.unit_code,
-        placed_on: found.placed_on,
-        page,
-    }))
+    let page = serde_json::from_slice(&found.json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(Some(page))
 }
 
-/// A page written as JSON, with what [`PageInUnit`] says of it.
+/// A page of the trail as JSON, with the household's unit now (from the status read model, so
+/// a caller checks its scope with no further query).
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonPageInUnit {
     pub unit_code: String,
+    /// The day it was placed in that unit (the day the code speaks of).
     pub placed_on: NaiveDate,
     pub next_after: Option<i64>,
     /// The [`HistoryPage`] as JSON, `data` exactly as stored.
     pub json: Vec<u8>,
 }
 
-/// [`page_in_unit`] written straight to JSON: each stored event is read in place (its fields
-/// kept as the JSON text they were stored as, nothing parsed into values or copied) and written
-/// out in the trail's shape. What an auditor's history read costs is mostly this.
+/// A page of the trail as JSON in [`HistoryPage`]'s shape, written straight from the log: each
+/// stored event is read in place (its fields kept as the JSON text they were stored as, nothing
+/// parsed into values or copied) and written out in the trail's order. Parsing and writing the
+/// envelopes was most of a history read's cost; the typed [`page`] reads this back.
 pub async fn page_json_in_unit(
     pool: &PgPool,
     household_id: Uuid,
@@ -307,9 +261,9 @@ pub async fn page_json_in_unit(
     }))
 }
 
-/// The statement both readers share; `None` for a household that was never registered (no
-/// status row). The status row's version is the household's number of events: the append
-/// writes it with the events, in the same transaction.
+/// The page's statement; `None` for a household that was never registered (no status row).
+/// The status row's version is the household's number of events: the append writes it with
+/// the events, in the same transaction.
 async fn fetch(
     pool: &PgPool,
     household_id: Uuid,
@@ -405,34 +359,6 @@ fn links_of(sequence: i64, links: &[Link]) -> (Option<Corrects>, Vec<i64>, bool)
     )
 }
 
-fn entry(sequence: i64, raw: RawEvent, links: &[Link]) -> HistoryEntry {
-    let (corrects, corrected_by, voided) = links_of(sequence, links);
-    let m = raw.meta;
-    HistoryEntry {
-        sequence,
-        type_name: raw.type_name,
-        effective_on: m.effective_on,
-        recorded_at: m.recorded_at,
-        actor: ActorView {
-            user: m.actor.name,
-            user_id: m.actor.user_id,
-            role: m.actor.role,
-            unit: m.actor.unit,
-        },
-        reason: m.reason,
-        decision_no: m.decision_no,
-        legal_basis: m.legal_basis,
-        source: m.source,
-        correlation_id: m.correlation_id,
-        data: raw.data,
-        prev_hash: m.prev_hash,
-        hash: m.hash,
-        corrects,
-        corrected_by,
-        voided,
-    }
-}
-
 // ------------------------------------------------------------------------------ read in place
 
 /// A stored event as [`page_json_in_unit`] reads it: each field the trail shows kept as the
@@ -447,7 +373,7 @@ struct StoredText<'a> {
     meta: MetaText<'a>,
 }
 
-/// The envelope's fields the trail shows, as [`Envelope`] names them.
+/// The envelope's fields the trail shows, as [`ansinh_events::Envelope`] names them.
 #[derive(Deserialize)]
 struct MetaText<'a> {
     #[serde(borrow)]

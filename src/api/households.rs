@@ -854,24 +854,19 @@ pub async fn history(
         ));
     }
     // Other readers get the page without complainants' contact details.
-    let found = history::page_in_unit(&state.pool, id, after, limit).await?;
-    let Some(history::PageInUnit {
-        unit_code: unit,
-        placed_on,
-        page,
-    }) = found
-    else {
+    let found = history::page_json_in_unit(&state.pool, id, after, limit).await?;
+    let Some(page) = found else {
         return Err(ApiError::household_not_found(id));
     };
-    auth.require_household_scope(&state, id, &unit, Some(placed_on))
+    auth.require_household_scope(&state, id, &page.unit_code, Some(page.placed_on))
         .await?;
-    let next = page.next_after;
-    let mut page = serde_json::to_value(page).map_err(ApiError::internal)?;
-    super::review::hide_contacts(&mut page);
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&page.json).map_err(ApiError::internal)?;
+    super::review::hide_contacts(&mut body);
     Ok(next_link(
-        PersonalDataRead::one(id, &unit).attach(Json(page)),
+        PersonalDataRead::one(id, &page.unit_code).attach(Json(body)),
         id,
-        next,
+        page.next_after,
         limit,
     ))
 }
