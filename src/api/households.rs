@@ -836,39 +836,25 @@ pub async fn history(
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     let (after, limit) = (q.after.unwrap_or(0), q.limit.unwrap_or(1000));
-    if super::review::sees_contact(auth.user().role) {
-        let found = history::page_json_in_unit(&state.pool, id, after, limit).await?;
-        let Some(page) = found else {
-            return Err(ApiError::household_not_found(id));
-        };
-        // The unit comes with the page (one statement, not two); nothing is handed out before
-        // the scope check.
-        auth.require_household_scope(&state, id, &page.unit_code, Some(page.placed_on))
-            .await?;
-        let body = ([(header::CONTENT_TYPE, "application/json")], page.json);
-        return Ok(next_link(
-            PersonalDataRead::one(id, &page.unit_code).attach(body),
-            id,
-            page.next_after,
-            limit,
-        ));
-    }
-    // Other readers get the page without complainants' contact details.
-    let found = history::page_json_in_unit(&state.pool, id, after, limit).await?;
-    let Some(page) = found else {
+    let Some(page) = history::page_json_in_unit(&state.pool, id, after, limit).await? else {
         return Err(ApiError::household_not_found(id));
     };
+    // The unit comes with the page (one statement, not two); nothing is handed out before the
+    // scope check.
     auth.require_household_scope(&state, id, &page.unit_code, Some(page.placed_on))
         .await?;
-    let mut body: serde_json::Value =
-        serde_json::from_slice(&page.json).map_err(ApiError::internal)?;
-    super::review::hide_contacts(&mut body);
-    Ok(next_link(
-        PersonalDataRead::one(id, &page.unit_code).attach(Json(body)),
-        id,
-        page.next_after,
-        limit,
-    ))
+    let read = PersonalDataRead::one(id, &page.unit_code);
+    let response = if super::review::sees_contact(auth.user().role) {
+        // As written from the log, not parsed and written again.
+        read.attach(([(header::CONTENT_TYPE, "application/json")], page.json))
+    } else {
+        // Other readers get the page without complainants' contact details.
+        let mut body: serde_json::Value =
+            serde_json::from_slice(&page.json).map_err(ApiError::internal)?;
+        super::review::hide_contacts(&mut body);
+        read.attach(Json(body))
+    };
+    Ok(next_link(response, id, page.next_after, limit))
 }
 
 /// A history page names the next one in a `Link` header (RFC 8288), so a client follows
