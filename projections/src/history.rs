@@ -157,11 +157,6 @@ impl Fetched {
             }
         })
     }
-
-    /// The `after` of the next page, unless this page reaches the last event.
-    fn next_after(&self, last: Option<i64>) -> Option<i64> {
-        last.filter(|s| *s < self.total)
-    }
 }
 
 /// Up to `limit` events after sequence `after` (0 for the first page); `None` for a household
@@ -205,23 +200,16 @@ pub async fn page_json_in_unit(
         return Ok(None);
     };
     let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
-    let stored = found
+    // One pass: each entry borrows its fields from the row's text, not from a parsed copy.
+    let events = found
         .events()
         .map(|event| {
             let (sequence, payload) = event?;
-            Ok((
+            let s: StoredText = serde_json::from_str(payload).map_err(decode)?;
+            let (corrects, corrected_by, voided) = links_of(sequence, &found.links);
+            let m = s.meta;
+            Ok(EntryText {
                 sequence,
-                serde_json::from_str::<StoredText>(payload).map_err(decode)?,
-            ))
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let events: Vec<EntryText> = stored
-        .iter()
-        .map(|(sequence, s)| {
-            let (corrects, corrected_by, voided) = links_of(*sequence, &found.links);
-            let m = &s.meta;
-            EntryText {
-                sequence: *sequence,
                 type_name: s.type_name,
                 effective_on: m.effective_on,
                 recorded_at: m.recorded_at,
@@ -242,10 +230,14 @@ pub async fn page_json_in_unit(
                 corrects,
                 corrected_by,
                 voided,
-            }
+            })
         })
-        .collect();
-    let next_after = found.next_after(events.last().map(|e| e.sequence));
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    // The next page starts after this one's last event, unless that is the household's last.
+    let next_after = events
+        .last()
+        .map(|e| e.sequence)
+        .filter(|s| *s < found.total);
     let json = serde_json::to_vec(&PageText {
         household_id,
         events,
