@@ -6,6 +6,9 @@ use ansinh::cli::{self, Cli, Command};
 
 // glibc's allocator spent about a quarter of the server's CPU under load (measured with perf on
 // `ansinh bench`: malloc, free, chunk consolidation); mimalloc keeps per-thread free lists.
+// Without transparent huge pages (`no_thp`): each page mimalloc touched again after giving it
+// back cost a 2 MiB fault and zeroing, 15% of all CPU while `serve` loaded households for first
+// commands (perf, `clear_page_erms` under `mi_page_free_list_extend`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
