@@ -124,8 +124,8 @@ pub enum Command {
     },
     /// Drop and rebuild read models from the log (all of them unless one is named).
     Rebuild {
-        /// status, history, disbursements, re_poverty or movements.
-        #[arg(long)]
+        /// One read model; a hyphen may stand for the underscore (`re-poverty`).
+        #[arg(long, value_parser = projection_names())]
         projection: Option<String>,
     },
     /// Import an annual review (CSV or XLSX); progress on stderr, a JSON summary on stdout.
@@ -875,6 +875,48 @@ async fn serve_until_stopped(app: crate::server::Application, db: Database) -> R
             eprintln!("stopped");
             Ok(0)
         }
+    }
+}
+
+/// `--projection`'s values, from the rebuild's own list, so `--help` names every read model
+/// and a typo is refused (with a suggestion) before a database is opened.
+fn projection_names() -> clap::builder::PossibleValuesParser {
+    use ansinh_projections::rebuild::Projection;
+    clap::builder::PossibleValuesParser::new(Projection::ALL.map(|p| {
+        let name = p.name();
+        clap::builder::PossibleValue::new(name).alias(name.replace('_', "-"))
+    }))
+}
+
+#[cfg(test)]
+mod rebuild_projection_flag {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+    use ansinh_projections::rebuild::Projection;
+
+    fn projection(args: &[&str]) -> Result<Option<String>, clap::Error> {
+        let cli = Cli::try_parse_from([&["ansinh", "rebuild"], args].concat())?;
+        match cli.command {
+            Command::Rebuild { projection } => Ok(projection),
+            _ => unreachable!("rebuild parses as rebuild"),
+        }
+    }
+
+    #[test]
+    fn every_read_model_is_offered_and_a_typo_is_refused() {
+        for p in Projection::ALL {
+            let hyphenated = p.name().replace('_', "-");
+            for given in [p.name(), hyphenated.as_str()] {
+                let parsed = projection(&["--projection", given]).expect("a known read model");
+                let parsed = parsed.expect("the value is kept");
+                assert_eq!(Projection::parse(&parsed), Some(p), "{given}");
+            }
+        }
+        assert_eq!(projection(&[]).ok(), Some(None));
+        let typo = projection(&["--projection", "snapshot"]).expect_err("not a read model");
+        let message = typo.to_string();
+        assert!(message.contains("snapshots"), "{message}");
     }
 }
 
