@@ -7,7 +7,7 @@
 //! empties them, and walks the log by `(aggregate_id, sequence_number)` — the unique index's
 //! order — `batch` events at a time, handing each batch to the same `write` functions the
 //! inline handler and the bulk importer use. The log is read on a second connection that
-//! imports the transaction's snapshot (`pg_export_snapshot`), up to [`READ_AHEAD`] batches ahead
+//! imports the transaction's snapshot (`pg_export_snapshot`), up to two batches ahead
 //! of the writes: on one connection, reading and writing took turns and left a core idle about a
 //! third of the time (perf). Memory holds those batches and the histories of their households.
 //! Readers keep seeing the old rows until the commit.
