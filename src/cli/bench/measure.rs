@@ -15,7 +15,8 @@ pub struct Figure {
     pub per_sec: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
-    /// Name of the plain-PostgreSQL figure this one is compared with.
+    /// Name of the plain-PostgreSQL figure this one is compared with, or (no such figure) the
+    /// goal it is read against.
     pub baseline: Option<String>,
     pub ratio: Option<f64>,
 }
@@ -48,7 +49,9 @@ impl std::fmt::Display for Table {
         for x in &self.figures {
             let ratio = match (&x.baseline, x.ratio) {
                 (Some(b), Some(r)) => format!("{r:.2}× {b}"),
-                _ => "baseline".to_owned(),
+                // Not a figure of the table: a goal the figure is read against.
+                (Some(goal), None) => goal.clone(),
+                (None, _) => "baseline".to_owned(),
             };
             writeln!(
                 f,

@@ -385,6 +385,8 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
             },
         )
     };
+    // Meanwhile, how far the runner beside the server lets the movements and flags trail.
+    let lag = super::lag::start(pool.clone());
     for names in [
         ("plain INSERT ×8 (alongside HTTP)", "HTTP POST support ×8"),
         (
@@ -396,6 +398,7 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
         table.push(insert);
         table.push(post);
     }
+    table.push(lag.finish("both HTTP POST passes").await?);
     super::flags::http_summary(pool, &base, &client, &auditor, options, table).await?;
     super::pages::run(pool, &base, options, table).await?;
     let _ = stop_tx.send(());
