@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::measure::Figure;
+use super::measure::{percentile_ms, Figure};
 
 const TICK: Duration = Duration::from_millis(50);
 
@@ -46,21 +46,16 @@ impl Watch {
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))??;
         lags.sort_unstable();
-        let ms = |d: &Duration| d.as_secs_f64() * 1e3;
-        let pct = |p: f64| {
-            let i = ((lags.len() as f64 - 1.0) * p).round() as usize;
-            lags.get(i).map_or(0.0, ms)
-        };
-        let worst = lags.last().map_or(0.0, ms);
+        let worst = percentile_ms(&lags, 1.0);
         Ok(Figure {
             name: format!(
-                "movements and flags behind the log during {during} (p50/p99/max {worst:.0} ms: lag)"
+                "movements and flags behind the log during {during} (p50, p99: the lag; worst {worst:.0} ms)"
             ),
             concurrency: 1,
             ops: lags.len(),
             per_sec: 0.0,
-            p50_ms: pct(0.50),
-            p99_ms: pct(0.99),
+            p50_ms: percentile_ms(&lags, 0.50),
+            p99_ms: percentile_ms(&lags, 0.99),
             baseline: Some("goal: at most 1,000 ms behind".to_owned()),
             ratio: None,
         })

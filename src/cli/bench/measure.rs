@@ -134,21 +134,23 @@ impl Run {
     fn figure(mut self, name: &str, concurrency: usize, baseline: Option<&str>) -> Figure {
         let ops = self.latencies.len();
         self.latencies.sort_unstable();
-        let pct = |p: f64| {
-            let i = ((ops as f64 - 1.0) * p).round() as usize;
-            self.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
-        };
         Figure {
             name: name.to_owned(),
             concurrency,
             ops,
             per_sec: ops as f64 / self.elapsed.as_secs_f64().max(1e-9),
-            p50_ms: pct(0.50),
-            p99_ms: pct(0.99),
+            p50_ms: percentile_ms(&self.latencies, 0.50),
+            p99_ms: percentile_ms(&self.latencies, 0.99),
             baseline: baseline.map(str::to_owned),
             ratio: None,
         }
     }
+}
+
+/// The `p` quantile (0 to 1) of `sorted` durations, in milliseconds (0 when there are none).
+pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
 }
 
 /// Runs `op(i)` for every i of `range`, spread over `concurrency` tasks.
