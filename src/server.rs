@@ -50,8 +50,8 @@ const SESSION_CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// How often the asynchronous read models (movements, flags) look for new events. A report
 /// is to trail the log by at most a second under load: this pause plus one catch-up (`ansinh
-/// bench` measures the lag beside its HTTP commands). An idle server pays four small reads a
-/// second for it.
+/// bench` measures the lag beside its HTTP commands). An idle server pays a few small reads,
+/// four times a second, for it.
 const PROJECTION_INTERVAL: Duration = Duration::from_millis(250);
 
 impl Application {
