@@ -34,6 +34,7 @@ pub(super) async fn run(
         p99_ms: 0.0,
         baseline: Some("plain ordered scan (fetched to the client)".to_owned()),
         ratio: None,
+        goal: None,
     });
     let (p1, p2) = (pool.clone(), pool.clone());
     let (base, summary) = interleaved(

@@ -15,10 +15,12 @@ pub struct Figure {
     pub per_sec: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
-    /// Name of the plain-PostgreSQL figure this one is compared with, or (no such figure) the
-    /// goal it is read against.
+    /// Name of the plain-PostgreSQL figure this one is compared with.
     pub baseline: Option<String>,
     pub ratio: Option<f64>,
+    /// For a figure with no plain-PostgreSQL counterpart: the goal it is read against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goal: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -49,9 +51,7 @@ impl std::fmt::Display for Table {
         for x in &self.figures {
             let ratio = match (&x.baseline, x.ratio) {
                 (Some(b), Some(r)) => format!("{r:.2}× {b}"),
-                // Not a figure of the table: a goal the figure is read against.
-                (Some(goal), None) => goal.clone(),
-                (None, _) => "baseline".to_owned(),
+                _ => x.goal.clone().unwrap_or_else(|| "baseline".to_owned()),
             };
             writeln!(
                 f,
@@ -143,6 +143,7 @@ impl Run {
             p99_ms: percentile_ms(&self.latencies, 0.99),
             baseline: baseline.map(str::to_owned),
             ratio: None,
+            goal: None,
         }
     }
 }

@@ -22,6 +22,7 @@ fn figure(name: &str, ops: usize, secs: f64, baseline: Option<&str>) -> Figure {
         p99_ms: 0.0,
         baseline: baseline.map(str::to_owned),
         ratio: None,
+        goal: None,
     }
 }
 

@@ -141,6 +141,7 @@ async fn measure(
         p99_ms: 0.0,
         baseline: None,
         ratio: None,
+        goal: None,
     });
     table.push(Figure {
         name: format!(
@@ -154,6 +155,7 @@ async fn measure(
         p99_ms: 0.0,
         baseline: Some(baseline.to_owned()),
         ratio: None,
+        goal: None,
     });
     Ok(())
 }
