@@ -161,6 +161,91 @@ async fn a_writer_s_connection_closed_by_the_server_is_opened_again() {
     assert_contiguous_and_intact(&log, &db, id, written).await;
 }
 
+/// The server process behind a connection of the read pool.
+async fn backend_pid(conn: &mut sqlx::PgConnection) -> i32 {
+    sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(conn)
+        .await
+        .expect("backend pid")
+}
+
+#[tokio::test]
+async fn the_read_pool_reuses_a_finished_connection_and_closes_any_other() {
+    use ansinh::pg::ReadPool;
+    let db = common::migrated_db().await;
+    let reads = ReadPool::new(&db.pool);
+
+    // Declared finished: lent again as it is.
+    let mut conn = reads.get().await.expect("lease");
+    let first = backend_pid(&mut conn).await;
+    conn.finished();
+    let mut conn = reads.get().await.expect("lease");
+    assert_eq!(
+        backend_pid(&mut conn).await,
+        first,
+        "a finished connection is reused"
+    );
+
+    // Dropped without that (an error, a cancelled request): closed, never lent again.
+    drop(conn);
+    let mut conn = reads.get().await.expect("lease");
+    let second = backend_pid(&mut conn).await;
+    assert_ne!(
+        second, first,
+        "a connection not declared finished is not reused"
+    );
+    conn.finished();
+    let gone = async {
+        loop {
+            let alive: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)")
+                    .bind(first)
+                    .fetch_one(&db.pool)
+                    .await
+                    .expect("pg_stat_activity");
+            if !alive {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), gone)
+        .await
+        .expect("the dropped connection is closed");
+
+    // A request cancelled in the middle of a statement leaves a connection that is still busy
+    // with it: the next read gets another one and answers at once.
+    let busy = async {
+        let mut conn = reads.get().await.expect("lease");
+        sqlx::query("SELECT pg_sleep(30)")
+            .execute(&mut *conn)
+            .await
+            .expect("sleep");
+        conn.finished();
+    };
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), busy)
+            .await
+            .is_err(),
+        "the statement was cancelled"
+    );
+    let mut conn = reads.get().await.expect("lease");
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sqlx::query_scalar::<_, i32>("SELECT 7").fetch_one(&mut *conn),
+    )
+    .await
+    .expect("answered without waiting for the cancelled statement")
+    .expect("select");
+    assert_eq!(answered, 7);
+    assert_ne!(
+        backend_pid(&mut conn).await,
+        second,
+        "the connection busy with the cancelled statement is not lent"
+    );
+    conn.finished();
+}
+
 #[tokio::test]
 async fn a_stale_expected_version_is_a_conflict_and_appends_nothing() {
     let db = common::migrated_db().await;

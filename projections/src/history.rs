@@ -190,13 +190,13 @@ pub struct JsonPageInUnit {
 /// stored event is read in place (its fields kept as the JSON text they were stored as, nothing
 /// parsed into values or copied) and written out in the trail's order. Parsing and writing the
 /// envelopes was most of a history read's cost; the typed [`page`] reads this back.
-pub async fn page_json_in_unit(
-    pool: &PgPool,
+pub async fn page_json_in_unit<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     household_id: Uuid,
     after: i64,
     limit: i64,
 ) -> Result<Option<JsonPageInUnit>, sqlx::Error> {
-    let Some(found) = fetch(pool, household_id, after, limit).await? else {
+    let Some(found) = fetch(db, household_id, after, limit).await? else {
         return Ok(None);
     };
     let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
@@ -256,8 +256,8 @@ pub async fn page_json_in_unit(
 /// The page's statement; `None` for a household that was never registered (no status row).
 /// The status row's version is the household's number of events: the append writes it with
 /// the events, in the same transaction.
-async fn fetch(
-    pool: &PgPool,
+async fn fetch<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     household_id: Uuid,
     after: i64,
     limit: i64,
@@ -287,7 +287,7 @@ async fn fetch(
     .bind(household_id)
     .bind(to_i32(after))
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     let Some(first) = rows.first() else {
         return Ok(None);

@@ -169,7 +169,7 @@ type Row = (
 /// Reads the household's snapshot and the events after it in one statement — a cold load is
 /// one round trip. A snapshot that fails a check is deleted (so the next write puts a sound one
 /// in its place) and the whole history read instead.
-pub async fn load(pool: &PgPool, household_id: Uuid) -> Result<Stored, sqlx::Error> {
+pub async fn load(conn: &mut PgConnection, household_id: Uuid) -> Result<Stored, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(
         "WITH s AS (
              SELECT s.sequence, s.hash, s.schema_version, s.body, s.body_crc32,
@@ -188,7 +188,7 @@ pub async fn load(pool: &PgPool, household_id: Uuid) -> Result<Stored, sqlx::Err
             AND e.sequence_number > coalesce((SELECT sequence FROM s), 0)",
     )
     .bind(household_id)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut snapshot = None;
     let mut tail = Vec::with_capacity(rows.len());
@@ -225,11 +225,11 @@ pub async fn load(pool: &PgPool, household_id: Uuid) -> Result<Stored, sqlx::Err
             )
             .bind(household_id)
             .bind(sequence)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
             Ok(Stored {
                 snapshot: None,
-                tail: crate::status::household_events(pool, household_id).await?,
+                tail: crate::status::household_events(conn, household_id).await?,
             })
         }
     }

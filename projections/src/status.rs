@@ -512,8 +512,8 @@ pub async fn status_as_of(
 }
 
 /// Every stored event of a household, in sequence order.
-pub async fn household_events(
-    pool: &PgPool,
+pub async fn household_events<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     id: Uuid,
 ) -> Result<Vec<ansinh_events::Recorded<ansinh_events::household::HouseholdEvent>>, sqlx::Error> {
     let rows: Vec<(Json<ansinh_events::Recorded<ansinh_events::household::HouseholdEvent>>,)> =
@@ -521,7 +521,7 @@ pub async fn household_events(
             "SELECT payload FROM household_events WHERE aggregate_id = $1 ORDER BY sequence_number",
         )
         .bind(id)
-        .fetch_all(pool)
+        .fetch_all(db)
         .await?;
     Ok(rows.into_iter().map(|(Json(e),)| e).collect())
 }

@@ -836,7 +836,10 @@ pub async fn history(
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     let (after, limit) = (q.after.unwrap_or(0), q.limit.unwrap_or(1000));
-    let Some(page) = history::page_json_in_unit(&state.pool, id, after, limit).await? else {
+    let mut conn = state.log.reads().get().await?;
+    let page = history::page_json_in_unit(&mut *conn, id, after, limit).await?;
+    conn.finished();
+    let Some(page) = page else {
         return Err(ApiError::household_not_found(id));
     };
     // The unit comes with the page (one statement, not two); nothing is handed out before the

@@ -31,6 +31,8 @@ use uuid::Uuid;
 pub use cache::Cached;
 use cache::HouseholdCache;
 
+use crate::pg::ReadPool;
+
 /// Name of the unique index that keeps a household's chain from forking.
 const STREAM_CONSTRAINT: &str = "household_events_stream";
 const IDEMPOTENCY_CONSTRAINT: &str = "idempotency_keys_pkey";
@@ -85,6 +87,8 @@ pub struct EventLog {
     pool: PgPool,
     store: PgStore<Household>,
     cache: HouseholdCache,
+    /// The loads' connections, handed back without sqlx's release round trip.
+    reads: ReadPool,
     appender: append::Appender,
     snapshot_writers: Arc<tokio::sync::Semaphore>,
 }
@@ -102,6 +106,7 @@ impl EventLog {
             .await?;
         Ok(EventLog {
             appender: append::Appender::start(pool.clone()),
+            reads: ReadPool::new(&pool),
             pool,
             store,
             cache: HouseholdCache::new(cache::DEFAULT_CAPACITY_EVENTS),
@@ -111,6 +116,11 @@ impl EventLog {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Connections for one-statement reads on a hot path (see [`ReadPool`]).
+    pub fn reads(&self) -> &ReadPool {
+        &self.reads
     }
 
     /// The household's history, state and read-model rows: from this process's cache, else read
@@ -126,9 +136,11 @@ impl EventLog {
     /// reads shown to people, where a state another process has moved on must not be served.
     /// Its snapshot (when sound) and the events after it; a long tail gets a new snapshot.
     pub async fn household_from_log(&self, household_id: Uuid) -> Result<Arc<Cached>, StoreError> {
-        let stored = snapshot::load(&self.pool, household_id)
+        let mut conn = self.reads.get().await.map_err(read_error)?;
+        let stored = snapshot::load(&mut conn, household_id)
             .await
             .map_err(read_error)?;
+        conn.finished();
         let (mut state, mut rows) = match stored.snapshot {
             Some(s) => (s.state, s.rows),
             None => Default::default(),
