@@ -170,7 +170,7 @@ async fn backend_pid(conn: &mut sqlx::PgConnection) -> i32 {
 }
 
 #[tokio::test]
-async fn the_read_pool_reuses_a_finished_connection_and_closes_any_other() {
+async fn the_read_pool_reuses_a_finished_connection_closes_any_other_and_reads_past_a_closed_one() {
     use ansinh::pg::ReadPool;
     let db = common::migrated_db().await;
     let reads = ReadPool::new(&db.pool);
@@ -238,12 +238,28 @@ async fn the_read_pool_reuses_a_finished_connection_and_closes_any_other() {
     .expect("answered without waiting for the cancelled statement")
     .expect("select");
     assert_eq!(answered, 7);
+    let third = backend_pid(&mut conn).await;
     assert_ne!(
-        backend_pid(&mut conn).await,
-        second,
+        third, second,
         "the connection busy with the cancelled statement is not lent"
     );
     conn.finished();
+
+    // A connection PostgreSQL closed while it sat idle fails no read: the read runs again on
+    // a new one.
+    let closed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(third)
+        .fetch_one(&db.pool)
+        .await
+        .expect("terminate");
+    assert!(closed);
+    let pid = reads
+        .read(|conn| {
+            Box::pin(sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(conn))
+        })
+        .await
+        .expect("read again on a new connection");
+    assert_ne!(pid, third);
 }
 
 #[tokio::test]

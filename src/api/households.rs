@@ -836,9 +836,11 @@ pub async fn history(
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     let (after, limit) = (q.after.unwrap_or(0), q.limit.unwrap_or(1000));
-    let mut conn = state.log.reads().get().await?;
-    let page = history::page_json_in_unit(&mut *conn, id, after, limit).await?;
-    conn.finished();
+    let page = state
+        .log
+        .reads()
+        .read(|conn| Box::pin(history::page_json_in_unit(conn, id, after, limit)))
+        .await?;
     let Some(page) = page else {
         return Err(ApiError::household_not_found(id));
     };

@@ -11,13 +11,15 @@
 
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
 /// Connections kept at most: reads are short, and eight keep two cores busy.
 const MAX_CONNECTIONS: u32 = 8;
-/// How long a read waits for a free connection before the database counts as unreachable.
-const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a read waits for a connection before it answers 503: as the request pool, so a
+/// server whose PostgreSQL is down or restarting says so in the same time on every route.
+const ACQUIRE_TIMEOUT: std::time::Duration = crate::server::REQUEST_ACQUIRE_TIMEOUT;
 
 /// A pool of connections to the database of the request pool it was made from.
 #[derive(Clone)]
@@ -41,7 +43,40 @@ impl ReadPool {
                 .max_size(MAX_CONNECTIONS)
                 .min_idle(Some(0))
                 .connection_timeout(ACQUIRE_TIMEOUT)
+                .error_sink(Box::new(LogErrors))
                 .build_unchecked(manager),
+        }
+    }
+
+    /// Runs `read` on a lent connection and hands the connection back when it succeeds.
+    ///
+    /// A connection PostgreSQL closed while it sat idle (a terminated backend, a restart)
+    /// fails its next statement with the server's last word or an I/O error; the read is then run again on another
+    /// connection, as often as there are connections that may be stale. A read has nothing to
+    /// undo (the one write it may do, dropping a spoiled snapshot, can be done twice), so no
+    /// request fails for a connection it could not have known was gone.
+    pub async fn read<T, F>(&self, mut read: F) -> Result<T, sqlx::Error>
+    where
+        F: for<'c> FnMut(&'c mut PgConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
+    {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut conn = self.get().await?;
+            match read(&mut conn).await {
+                Ok(value) => {
+                    conn.finished();
+                    return Ok(value);
+                }
+                Err(e)
+                    if crate::db::database_unreachable(&e)
+                        && conn.reused()
+                        && attempts <= MAX_CONNECTIONS =>
+                {
+                    tracing::debug!(error = %e, "read pool: a stale connection, reading again");
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -59,6 +94,11 @@ impl Lease<'_> {
     /// Says the statements run on this connection all finished: it goes back to the pool.
     pub fn finished(mut self) {
         self.conn.in_use = false;
+    }
+
+    /// Whether the connection was lent before (and so may have been closed since).
+    fn reused(&self) -> bool {
+        self.conn.lent > 1
     }
 }
 
@@ -81,6 +121,8 @@ pub struct Pooled {
     raw: PgConnection,
     opened: Instant,
     last_lent: Instant,
+    /// Times lent.
+    lent: u64,
     /// Lent and not yet declared finished: dropped on return.
     in_use: bool,
 }
@@ -105,6 +147,7 @@ impl bb8::ManageConnection for Manager {
             raw,
             opened: now,
             last_lent: now,
+            lent: 0,
             in_use: false,
         })
     }
@@ -113,17 +156,35 @@ impl bb8::ManageConnection for Manager {
     /// refused unused; a long-idle one is pinged first.
     async fn is_valid(&self, conn: &mut Pooled) -> Result<(), sqlx::Error> {
         if crate::pg::predates_restart(conn.opened.elapsed()) {
-            return Err(sqlx::Error::PoolClosed);
+            return Err(sqlx::Error::Protocol(
+                "opened before the embedded server was restarted".into(),
+            ));
         }
         if conn.last_lent.elapsed() >= IDLE_CHECK {
             conn.raw.ping().await?;
         }
         conn.last_lent = Instant::now();
+        conn.lent += 1;
         conn.in_use = true;
         Ok(())
     }
 
     fn has_broken(&self, conn: &mut Pooled) -> bool {
         conn.in_use
+    }
+}
+
+/// Where bb8 reports a connection it could not open or that failed its check (the read that
+/// waited for it gets 503 once its time is up): the server's log.
+#[derive(Debug, Clone, Copy)]
+struct LogErrors;
+
+impl bb8::ErrorSink<sqlx::Error> for LogErrors {
+    fn sink(&self, error: sqlx::Error) {
+        tracing::warn!(%error, "read pool: no connection");
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<sqlx::Error>> {
+        Box::new(*self)
     }
 }

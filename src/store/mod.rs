@@ -136,11 +136,11 @@ impl EventLog {
     /// reads shown to people, where a state another process has moved on must not be served.
     /// Its snapshot (when sound) and the events after it; a long tail gets a new snapshot.
     pub async fn household_from_log(&self, household_id: Uuid) -> Result<Arc<Cached>, StoreError> {
-        let mut conn = self.reads.get().await.map_err(read_error)?;
-        let stored = snapshot::load(&mut conn, household_id)
+        let stored = self
+            .reads
+            .read(|conn| Box::pin(snapshot::load(conn, household_id)))
             .await
             .map_err(read_error)?;
-        conn.finished();
         let (mut state, mut rows) = match stored.snapshot {
             Some(s) => (s.state, s.rows),
             None => Default::default(),
