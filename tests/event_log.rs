@@ -716,6 +716,14 @@ async fn commands_sent_at_once_share_transactions_and_a_refused_one_takes_none_o
         household_with_supports(&log, 0).await,
         household_with_supports(&log, 0).await,
     ];
+    // The log is held until the commands have queued behind the first appends, so batches form
+    // however fast this machine answers a lone append (on an idle one, each could otherwise be
+    // written before the next arrived).
+    let mut hold = db.pool.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE household_events IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *hold)
+        .await
+        .expect("hold the log");
     let mut tasks = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         for n in 0..2 {
@@ -739,6 +747,26 @@ async fn commands_sent_at_once_share_transactions_and_a_refused_one_takes_none_o
             tokio::spawn(async move { log.execute(cmd, None).await })
         })
         .collect();
+    let blocked = async {
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .expect("pg_stat_activity");
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), blocked)
+        .await
+        .expect("an append waits for the log");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    hold.commit().await.expect("let the appends go");
     for task in tasks {
         task.await
             .expect("task")
