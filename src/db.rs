@@ -82,6 +82,23 @@ impl Database {
 /// A connection idle at least this long is checked with a round trip before it is used.
 const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Whether a pooled connection of this `age`, idle this long, may be used: one opened before
+/// the embedded server was restarted may not (it leads to a server that is gone); one idle
+/// for [`IDLE_CHECK`] or more is pinged first. Every pool of ansinh lends by this rule.
+pub async fn fit_for_use(
+    conn: &mut sqlx::PgConnection,
+    age: std::time::Duration,
+    idle: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    if crate::pg::predates_restart(age) {
+        return Ok(false);
+    }
+    if idle >= IDLE_CHECK {
+        sqlx::Connection::ping(conn).await?;
+    }
+    Ok(true)
+}
+
 /// Every pool of ansinh: a connection is checked before use only when it sat idle a while,
 /// not at every acquire (sqlx's default adds a round trip to every statement, a third of a
 /// short read's cost). A connection that breaks in steady use fails one statement and is
@@ -91,17 +108,7 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if crate::pg::predates_restart(meta.age) {
-                    return Ok(false);
-                }
-                if meta.idle_for >= IDLE_CHECK {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
+        .before_acquire(|conn, meta| Box::pin(fit_for_use(conn, meta.age, meta.idle_for)))
 }
 
 async fn start_embedded(dir: &Path) -> Result<EmbeddedPg, DbError> {

@@ -51,10 +51,10 @@ impl ReadPool {
     /// Runs `read` on a lent connection and hands the connection back when it succeeds.
     ///
     /// A connection PostgreSQL closed while it sat idle (a terminated backend, a restart)
-    /// fails its next statement with the server's last word or an I/O error; the read is then run again on another
-    /// connection, as often as there are connections that may be stale. A read has nothing to
-    /// undo (the one write it may do, dropping a spoiled snapshot, can be done twice), so no
-    /// request fails for a connection it could not have known was gone.
+    /// fails its next statement with the server's last word or an I/O error; the read is then
+    /// run again on another connection, as often as there are connections that may be stale.
+    /// A read has nothing to undo (the one write it may do, dropping a spoiled snapshot, can
+    /// be done twice), so no request fails for a connection it could not have known was gone.
     pub async fn read<T, F>(&self, mut read: F) -> Result<T, sqlx::Error>
     where
         F: for<'c> FnMut(&'c mut PgConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>,
@@ -131,10 +131,6 @@ pub struct Manager {
     options: PgConnectOptions,
 }
 
-/// A connection idle at least this long is checked with a round trip before it is lent (as
-/// the request pool does, `db::pool_options`).
-const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
-
 #[async_trait::async_trait]
 impl bb8::ManageConnection for Manager {
     type Connection = Pooled;
@@ -152,16 +148,13 @@ impl bb8::ManageConnection for Manager {
         })
     }
 
-    /// Run at every lending: a connection opened before the embedded server was restarted is
-    /// refused unused; a long-idle one is pinged first.
+    /// Run at every lending, by the rule of every pool of ansinh ([`crate::db::fit_for_use`]).
     async fn is_valid(&self, conn: &mut Pooled) -> Result<(), sqlx::Error> {
-        if crate::pg::predates_restart(conn.opened.elapsed()) {
+        let (age, idle) = (conn.opened.elapsed(), conn.last_lent.elapsed());
+        if !crate::db::fit_for_use(&mut conn.raw, age, idle).await? {
             return Err(sqlx::Error::Protocol(
                 "opened before the embedded server was restarted".into(),
             ));
-        }
-        if conn.last_lent.elapsed() >= IDLE_CHECK {
-            conn.raw.ping().await?;
         }
         conn.last_lent = Instant::now();
         conn.lent += 1;
