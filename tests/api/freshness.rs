@@ -239,6 +239,42 @@ async fn every_history_read_by_an_auditor_writes_its_access_log_row() {
     assert_eq!(log.body["total"], reads, "{}", log.text);
 }
 
+/// The history page's statement writes its own access-log row and checks the scope itself:
+/// a refused read (another commune's household, as on the day it was placed) records nothing,
+/// and a granted one records the request's id as the response gives it.
+#[tokio::test]
+async fn a_history_read_outside_the_scope_records_nothing_and_a_granted_one_its_request_id() {
+    let app = spawn_app().await;
+    let officer = app.token(Role::CommuneOfficer, "25459").await;
+    let elsewhere = app.token(Role::CommuneOfficer, "25456").await;
+    let household = app.register(&officer, "25459").await;
+    let history = format!("/api/v1/households/{household}/history");
+    let rows = |role_unit: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (Option<String>,)>(
+                "SELECT request_id FROM access_log WHERE household_id = $1 AND user_unit = $2",
+            )
+            .bind(household)
+            .bind(role_unit)
+            .fetch_all(&pool)
+            .await
+            .expect("access log")
+        }
+    };
+    app.get(&history, &elsewhere).await.problem(404);
+    assert!(rows("25456").await.is_empty());
+    let granted = app.get(&history, &officer).await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let sent = granted
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-request-id")
+        .to_owned();
+    assert_eq!(rows("25459").await, vec![(Some(sent),)]);
+}
+
 #[tokio::test]
 async fn a_read_that_cannot_be_logged_hands_out_nothing() {
     let app = spawn_app().await;
