@@ -380,6 +380,30 @@ async fn a_generated_file_imports_and_every_read_model_agrees_with_replaying_one
     );
 }
 
+/// `ansinh import FILE | head -c 0`: a reader gone before the summary is written ends the
+/// command quietly, the import done, not with a panic.
+#[tokio::test]
+async fn an_import_whose_reader_went_away_finishes_without_a_panic() {
+    let db = common::test_db().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(dir.path(), "small.csv", &generated(SMALL));
+    let mut child = Process::new(env!("CARGO_BIN_EXE_ansinh"))
+        .arg("import")
+        .arg(&file)
+        .env("DATABASE_URL", &db.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ansinh import");
+    // The pipe's only reader closes before the command writes a byte.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(event_count(&db.pool).await > 0);
+}
+
 #[tokio::test]
 async fn a_second_import_of_the_same_file_adds_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -326,7 +326,7 @@ fn round(secs: f64) -> f64 {
 }
 
 fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).map_err(Failure::other)?
     );

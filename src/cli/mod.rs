@@ -9,6 +9,20 @@ use uuid::Uuid;
 
 use crate::db::{self, Database, Location};
 
+/// `println!` for a command's output. A reader that stopped reading (`ansinh import … | head`)
+/// ends the output quietly, as other command-line tools do, where `println!` would panic; any
+/// other failure to write is said on stderr. Either way the command's work is already done.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("ansinh could not write its output: {e}");
+            }
+        }
+    }};
+}
+
 pub mod backup;
 pub mod bench;
 mod classify;
@@ -336,7 +350,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             let anchor = report
                 .anchor
                 .ok_or_else(|| Failure::other("no anchor was computed"))?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&anchor).map_err(Failure::other)?
             );
@@ -384,7 +398,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 crate::users::moves::set_unit(&db.pool, &user, &unit, crate::verify::today())
                     .await
                     .map_err(user_failure)?;
-            println!("moved {moved}");
+            outln!("moved {moved}");
             Ok(0)
         }
         Command::Users {
@@ -398,7 +412,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
                 .map_err(user_failure)?;
             let verb = if dry_run { "would move" } else { "moved" };
             for m in &moved {
-                println!("{verb} {m}");
+                outln!("{verb} {m}");
             }
             eprintln!(
                 "{} user(s) of unit {} {verb} to {}{}",
@@ -506,7 +520,7 @@ async fn bench(
         .await
         .map_err(Failure::other)?;
     let table = outcome.map_err(Failure::other)?;
-    println!("{table}");
+    outln!("{table}");
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&table).map_err(Failure::other)?;
         std::fs::write(&path, text)
@@ -552,7 +566,7 @@ async fn import_units(location: &Location, file: &std::path::Path) -> Result<u8,
                 errors.len()
             ))
         })?;
-    println!(
+    outln!(
         "{}",
         serde_json::json!({"units": parsed.len(), "added": added, "updated": parsed.len() as u64 - added})
     );
@@ -583,7 +597,7 @@ async fn import(
     let bar = crate::progress::bar("importing");
     match crate::import::run::import(&db.pool, file, standards, &options, &bar).await {
         Ok(summary) => {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&summary).map_err(Failure::other)?
             );
@@ -647,10 +661,10 @@ async fn demo(
     })
     .await?;
     let addr = app.local_addr().map_err(Failure::other)?;
-    println!("ansinh demo: http://{addr}  (API docs: http://{addr}/docs)");
-    println!("sign in at http://{addr}/login, or send Authorization: Bearer TOKEN:");
+    outln!("ansinh demo: http://{addr}  (API docs: http://{addr}/docs)");
+    outln!("sign in at http://{addr}/login, or send Authorization: Bearer TOKEN:");
     for u in &users {
-        println!(
+        outln!(
             "  {:<17} unit {:<6} {}  user {:<26} password {}",
             u.role.as_str(),
             u.unit,
@@ -719,20 +733,24 @@ async fn run_verify(
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     for b in &report.broken {
         let what = b.table.trim_end_matches("_events");
-        println!(
+        outln!(
             "BROKEN {what} {} at event {}: {}",
-            b.household_id, b.first_bad_sequence, b.problem
+            b.household_id,
+            b.first_bad_sequence,
+            b.problem
         );
     }
     let mut intact = report.intact();
     if let (Some((expected, _)), Some(computed)) = (&anchor, &report.anchor) {
         if expected.eq_ignore_ascii_case(&computed.root) {
-            println!("anchor of {} matches: {}", computed.date, computed.root);
+            outln!("anchor of {} matches: {}", computed.date, computed.root);
         } else {
             intact = false;
-            println!(
+            outln!(
                 "ANCHOR MISMATCH for {}: kept {}, recomputed {}",
-                computed.date, expected, computed.root
+                computed.date,
+                expected,
+                computed.root
             );
         }
     }
@@ -772,7 +790,7 @@ async fn add_user(
     let (_, token) = users::create_with_password(&db.pool, name, role, unit, password.as_deref())
         .await
         .map_err(user_failure)?;
-    println!("{token}");
+    outln!("{token}");
     Ok(0)
 }
 

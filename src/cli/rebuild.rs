@@ -42,7 +42,7 @@ pub async fn command(pool: &PgPool, projections: &[Projection]) -> Result<u8, Fa
         secs,
         report.events as f64 / secs
     );
-    println!(
+    outln!(
         "{}",
         serde_json::json!({
             "projections": report.projections.iter().map(|p| p.name()).collect::<Vec<_>>(),

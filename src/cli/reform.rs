@@ -72,7 +72,7 @@ pub async fn reform(pool: &PgPool, args: ReformArgs) -> Result<u8, Failure> {
         }
         Err(e) => return Err(Failure::other(e)),
     };
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&summary).map_err(Failure::other)?
     );
