@@ -239,9 +239,9 @@ async fn every_history_read_by_an_auditor_writes_its_access_log_row() {
     assert_eq!(log.body["total"], reads, "{}", log.text);
 }
 
-/// The history page's statement writes its own access-log row and checks the scope itself:
-/// a refused read (another commune's household, as on the day it was placed) records nothing,
-/// and a granted one records the request's id as the response gives it.
+/// Only a read that hands the history out is logged: a refused one (another commune's
+/// household, as on the day it was placed) records nothing, and a granted one records the
+/// request's id as the response gives it.
 #[tokio::test]
 async fn a_history_read_outside_the_scope_records_nothing_and_a_granted_one_its_request_id() {
     let app = spawn_app().await;
@@ -249,14 +249,14 @@ async fn a_history_read_outside_the_scope_records_nothing_and_a_granted_one_its_
     let elsewhere = app.token(Role::CommuneOfficer, "25456").await;
     let household = app.register(&officer, "25459").await;
     let history = format!("/api/v1/households/{household}/history");
-    let rows = |role_unit: &'static str| {
+    let rows = |user_unit: &'static str| {
         let pool = app.pool.clone();
         async move {
             sqlx::query_as::<_, (Option<String>,)>(
                 "SELECT request_id FROM access_log WHERE household_id = $1 AND user_unit = $2",
             )
             .bind(household)
-            .bind(role_unit)
+            .bind(user_unit)
             .fetch_all(&pool)
             .await
             .expect("access log")
