@@ -265,3 +265,31 @@ fn standards_are_also_read_from_a_folder() {
     assert_eq!(got[0]["deprivation_score"], 30);
     assert_eq!(got[1]["category"], "middle_income");
 }
+
+/// `ansinh classify < surveys | head -n 0`: the reader of its output gone, it still reads its
+/// input to the end and leaves as it would have (exit 0 here), with nothing said of the pipe.
+#[test]
+fn a_reader_that_went_away_ends_the_output_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ansinh"))
+        .arg("classify")
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ansinh starts");
+    drop(child.stdout.take());
+    let line = survey("vn-2022-2025", "rural", 1_000_000, &[]);
+    // More than a pipe's buffer, so the output is written while no one reads it.
+    let input = format!("{line}\n").repeat(5_000);
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("input written");
+    let out = child.wait_with_output().expect("ansinh finishes");
+    let said = stderr(&out);
+    assert!(out.status.success(), "{:?}: {said}", out.status);
+    assert!(said.is_empty(), "{said}");
+}

@@ -121,7 +121,7 @@ pub async fn backup(db: &Database, out: &Path) -> Result<u8, Failure> {
     std::fs::write(&manifest_path, text + "\n")
         .map_err(|e| io_failure("write", &manifest_path, e))?;
     let bytes = std::fs::metadata(&dump_path).map(|m| m.len()).unwrap_or(0);
-    print_json(&serde_json::json!({
+    super::print_json(&serde_json::json!({
         "out": out,
         "date": manifest.date,
         "anchor": manifest.anchor,
@@ -203,7 +203,7 @@ pub async fn restore(db: &Database, dir: &Path) -> Result<u8, Failure> {
     let root = report.anchor.as_ref().map(|a| a.root.clone());
     let anchor_matches = root.as_deref() == Some(manifest.anchor.as_str());
     let events_match = report.events == manifest.events;
-    print_json(&serde_json::json!({
+    super::print_json(&serde_json::json!({
         "restored_from": dir,
         "date": manifest.date,
         "anchor": root,
@@ -323,12 +323,4 @@ fn io_failure(action: &str, path: &Path, e: std::io::Error) -> Failure {
 
 fn round(secs: f64) -> f64 {
     (secs * 100.0).round() / 100.0
-}
-
-fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(value).map_err(Failure::other)?
-    );
-    Ok(())
 }

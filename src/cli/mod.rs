@@ -9,18 +9,49 @@ use uuid::Uuid;
 
 use crate::db::{self, Database, Location};
 
-/// `println!` for a command's output. A reader that stopped reading (`ansinh import … | head`)
-/// ends the output quietly, as other command-line tools do, where `println!` would panic; any
-/// other failure to write is said on stderr. Either way the command's work is already done.
+/// A command's results on standard output. Once the reader has gone away (`ansinh … | head`),
+/// writes are dropped and succeed, so the command ends quietly as other command-line tools
+/// do, where `println!` would panic and a plain write would fail a command whose work is
+/// already done. Every command writes its results through this.
+pub(crate) struct Out(std::io::StdoutLock<'static>);
+
+pub(crate) fn out() -> Out {
+    Out(std::io::stdout().lock())
+}
+
+impl std::io::Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(buf.len()),
+            written => written,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            flushed => flushed,
+        }
+    }
+}
+
+/// `println!` through [`out`]; a failure other than the reader's leaving is said on stderr.
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                eprintln!("ansinh could not write its output: {e}");
-            }
+        if let Err(e) = writeln!($crate::cli::out(), $($arg)*) {
+            eprintln!("ansinh could not write its output: {e}");
         }
     }};
+}
+
+/// `value` as indented JSON on [`out`]: the results of the commands that report in JSON.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    outln!(
+        "{}",
+        serde_json::to_string_pretty(value).map_err(Failure::other)?
+    );
+    Ok(())
 }
 
 pub mod backup;
@@ -350,10 +381,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             let anchor = report
                 .anchor
                 .ok_or_else(|| Failure::other("no anchor was computed"))?;
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&anchor).map_err(Failure::other)?
-            );
+            print_json(&anchor)?;
             if !report.broken.is_empty() {
                 eprintln!(
                     "warning: {} household chain(s) are broken; run `ansinh verify`",
@@ -469,7 +497,7 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             let stdin = std::io::stdin();
             let all_ok = classify::run(
                 stdin.lock(),
-                std::io::stdout().lock(),
+                out(),
                 std::io::stderr().lock(),
                 standard.as_deref(),
                 &standards,
@@ -597,10 +625,7 @@ async fn import(
     let bar = crate::progress::bar("importing");
     match crate::import::run::import(&db.pool, file, standards, &options, &bar).await {
         Ok(summary) => {
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&summary).map_err(Failure::other)?
-            );
+            print_json(&summary)?;
             Ok(0)
         }
         Err(ImportError::Invalid(problems)) => {

@@ -72,10 +72,7 @@ pub async fn reform(pool: &PgPool, args: ReformArgs) -> Result<u8, Failure> {
         }
         Err(e) => return Err(Failure::other(e)),
     };
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(&summary).map_err(Failure::other)?
-    );
+    super::print_json(&summary)?;
     Ok(0)
 }
 
@@ -113,8 +110,7 @@ pub async fn worklist(pool: &PgPool, args: WorklistArgs) -> Result<u8, Failure> 
     let (items, total) = worklist::page(pool, args.unit.as_deref(), None, i64::MAX, 0)
         .await
         .map_err(Failure::other)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = super::out();
     match args.format {
         ListFormat::Json => {
             let body = serde_json::json!({"items": items, "total": total});

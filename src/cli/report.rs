@@ -170,7 +170,7 @@ pub async fn run(
     match &args.out {
         Some(path) => write_file(path, &bytes)?,
         None => {
-            let mut stdout = std::io::stdout().lock();
+            let mut stdout = super::out();
             stdout
                 .write_all(&bytes)
                 .and_then(|()| stdout.flush())
