@@ -2,12 +2,13 @@
 //! lines named on stderr with exit code 2. No database needed.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{json, Value};
 
-fn classify(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ansinh"))
+/// `ansinh classify ARGS` started with piped stdin, stdout and stderr.
+fn start(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ansinh"))
         .arg("classify")
         .args(args)
         // classify needs no database; make sure none is touched.
@@ -16,7 +17,11 @@ fn classify(args: &[&str], input: &str) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("ansinh starts");
+        .expect("ansinh starts")
+}
+
+/// `input` written to the child's stdin, then closed; what the child gave back.
+fn finish(mut child: Child, input: &str) -> Output {
     child
         .stdin
         .take()
@@ -24,6 +29,10 @@ fn classify(args: &[&str], input: &str) -> Output {
         .write_all(input.as_bytes())
         .expect("input written");
     child.wait_with_output().expect("ansinh finishes")
+}
+
+fn classify(args: &[&str], input: &str) -> Output {
+    finish(start(args), input)
 }
 
 fn lines(output: &Output) -> Vec<Value> {
@@ -270,25 +279,11 @@ fn standards_are_also_read_from_a_folder() {
 /// input to the end and leaves as it would have (exit 0 here), with nothing said of the pipe.
 #[test]
 fn a_reader_that_went_away_ends_the_output_quietly() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ansinh"))
-        .arg("classify")
-        .env_remove("DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ansinh starts");
+    let mut child = start(&[]);
     drop(child.stdout.take());
     let line = survey("vn-2022-2025", "rural", 1_000_000, &[]);
     // More than a pipe's buffer, so the output is written while no one reads it.
-    let input = format!("{line}\n").repeat(5_000);
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("input written");
-    let out = child.wait_with_output().expect("ansinh finishes");
+    let out = finish(child, &format!("{line}\n").repeat(5_000));
     let said = stderr(&out);
     assert!(out.status.success(), "{:?}: {said}", out.status);
     assert!(said.is_empty(), "{said}");
