@@ -2,8 +2,6 @@
 //! user files, dated policy parameters, and properties of `classify`.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
-
 use ansinh_events::policy_params::{Amount, PolicyParameters, ELECTRICITY_SUBSIDY_MONTHLY};
 use ansinh_events::standards::*;
 use ansinh_events::{Area, Vnd};
@@ -366,12 +364,13 @@ fn invalid_standard_files_are_refused() {
     assert_eq!(round, std("vn-2016-2020"));
 }
 
-/// A fresh folder under the system temp dir (removed by the test).
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ansinh-standards-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder under the system temp dir, removed when the guard drops (even when the
+/// test fails half way).
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("ansinh-standards-")
+        .tempdir()
+        .unwrap()
 }
 
 fn provincial(id: &str, poverty: i64) -> String {
@@ -387,7 +386,8 @@ fn provincial(id: &str, poverty: i64) -> String {
 
 #[test]
 fn user_files_are_loaded_from_a_folder() {
-    let dir = temp_dir("load");
+    let tmp = temp_dir();
+    let dir = tmp.path();
     std::fs::write(
         dir.join("tay-ninh.json"),
         provincial("tay-ninh-2022", 1_550_000),
@@ -403,7 +403,7 @@ fn user_files_are_loaded_from_a_folder() {
         ),
     )
     .unwrap();
-    let s = Standards::builtin_with_dir(&dir).unwrap();
+    let s = Standards::builtin_with_dir(dir).unwrap();
     assert_eq!(
         s.ids().collect::<Vec<_>>(),
         [
@@ -436,26 +436,26 @@ fn user_files_are_loaded_from_a_folder() {
         provincial("tay-ninh-2022", 1_600_000),
     )
     .unwrap();
-    let err = Standards::builtin_with_dir(&dir).unwrap_err();
+    let err = Standards::builtin_with_dir(dir).unwrap_err();
     assert!(matches!(err, StandardError::DuplicateId { .. }), "{err}");
     std::fs::remove_file(dir.join("tay-ninh-copy.json")).unwrap();
 
     // An example copied unchanged is refused, naming the file.
     std::fs::write(dir.join("example.json"), EXAMPLE_PROVINCIAL_JSON).unwrap();
-    let err = Standards::builtin_with_dir(&dir).unwrap_err();
+    let err = Standards::builtin_with_dir(dir).unwrap_err();
     assert!(err.to_string().contains("example.json"), "{err}");
     std::fs::remove_file(dir.join("example.json")).unwrap();
 
     // A broken file is refused, naming the file.
     std::fs::write(dir.join("broken.json"), "{").unwrap();
-    let err = Standards::builtin_with_dir(&dir).unwrap_err();
+    let err = Standards::builtin_with_dir(dir).unwrap_err();
     assert!(
         matches!(err, StandardError::Parse { ref source_name, .. } if source_name.ends_with("broken.json")),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
 
-    let err = Standards::builtin_with_dir(&dir).unwrap_err();
+    let err = Standards::builtin_with_dir(dir).unwrap_err();
     assert!(matches!(err, StandardError::Io { .. }), "{err}");
 }
 
@@ -534,14 +534,15 @@ fn the_shipped_parameters_bound_every_policy_and_a_folder_file_replaces_them() {
         Standards::builtin().unwrap().parameters().as_ref(),
         shipped.as_ref()
     );
-    let dir = temp_dir("folder-params");
+    let tmp = temp_dir();
+    let dir = tmp.path();
     std::fs::write(
         dir.join("policy-parameters.json"),
         r#"{"parameters":[{"name":"support_max_default","unit":"vnd_per_support","description":"x",
             "values":[{"valid_from":"2000-01-01","amount_vnd":5000000,"confirmed":true,"source":"a"}]}]}"#,
     )
     .unwrap();
-    let s = Standards::builtin_with_dir(&dir).unwrap();
+    let s = Standards::builtin_with_dir(dir).unwrap();
     assert_eq!(
         s.ids().count(),
         builtin().ids().count(),
@@ -550,7 +551,7 @@ fn the_shipped_parameters_bound_every_policy_and_a_folder_file_replaces_them() {
     let max = s.parameters().support_max(Policy::Housing, d("2024-01-01"));
     assert_eq!(max.amount, vnd(5_000_000));
     std::fs::write(dir.join("policy-parameters.json"), "{").unwrap();
-    let err = Standards::builtin_with_dir(&dir).unwrap_err().to_string();
+    let err = Standards::builtin_with_dir(dir).unwrap_err().to_string();
     assert!(err.contains("policy-parameters.json"), "{err}");
 }
 
@@ -570,14 +571,15 @@ fn overlapping_or_malformed_parameters_are_refused() {
     let negative = r#"{"parameters":[{"name":"x","unit":"vnd","description":"x","values":[
         {"valid_from":"2021-01-01","amount_vnd":-1,"confirmed":true,"source":"a"}]}]}"#;
     assert!(PolicyParameters::from_json("t", negative).is_err());
-    let dir = temp_dir("params");
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let path = dir.join("p.json");
     std::fs::write(&path, ansinh_events::policy_params::POLICY_PARAMETERS_JSON).unwrap();
     assert_eq!(
         PolicyParameters::load_file(&path).unwrap(),
         PolicyParameters::builtin().unwrap()
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
     assert!(PolicyParameters::load_file(&path).is_err());
 }
 
