@@ -4,6 +4,7 @@
 mod appends;
 mod flags;
 mod history;
+mod http_floor;
 mod lag;
 mod measure;
 mod pages;

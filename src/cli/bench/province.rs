@@ -222,18 +222,26 @@ async fn start_server(
     Ok((base, stop_tx, server))
 }
 
-/// One `POST …/supports` of 2,000,000 VND, as an officer's client sends it; anything but 201
-/// fails the figure.
-async fn post_support(c: reqwest::Client, url: String, token: String) -> Result<(), sqlx::Error> {
-    let body = serde_json::json!({
+/// The body of a support of 2,000,000 VND, as an officer's client sends it.
+fn support_body() -> serde_json::Value {
+    serde_json::json!({
         "policy": "emergency_aid", "amount_vnd": 2_000_000, "funding_source": "mobilized",
         "disbursed_on": "2025-01-15",
         "disbursed_by": "UBND xã", "decision_no": "01/QĐ-UBND"
-    });
+    })
+}
+
+/// One `POST …/supports` of 2,000,000 VND, as an officer's client sends it; anything but 201
+/// fails the figure.
+pub(super) async fn post_support(
+    c: reqwest::Client,
+    url: String,
+    token: String,
+) -> Result<(), sqlx::Error> {
     let r = c
         .post(url)
         .bearer_auth(token)
-        .json(&body)
+        .json(&support_body())
         .send()
         .await
         .map_err(err)?;
@@ -402,7 +410,38 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
     table.push(lag.finish("both HTTP POST passes").await?);
     super::flags::http_summary(pool, &base, &client, &auditor, options, table).await?;
     super::pages::run(pool, &base, options, table).await?;
+    let answers = real_answers(&client, &base, &auditor, &officer, &ids).await?;
     let _ = stop_tx.send(());
     let _ = server.await;
-    Ok(())
+    super::http_floor::run(pool, ops, &ids, &sample, answers, table).await
+}
+
+/// A history page and a support's answer as the server gives them, for the bare server's floor.
+async fn real_answers(
+    client: &reqwest::Client,
+    base: &str,
+    auditor: &str,
+    officer: &str,
+    ids: &[Uuid],
+) -> Result<super::http_floor::Answers, sqlx::Error> {
+    let page = client
+        .get(format!("{base}/api/v1/households/{}/history", ids[0]))
+        .bearer_auth(auditor)
+        .send()
+        .await
+        .map_err(err)?
+        .bytes()
+        .await
+        .map_err(err)?;
+    let created = client
+        .post(format!("{base}/api/v1/households/{}/supports", ids[0]))
+        .bearer_auth(officer)
+        .json(&support_body())
+        .send()
+        .await
+        .map_err(err)?
+        .bytes()
+        .await
+        .map_err(err)?;
+    Ok(super::http_floor::Answers { page, created })
 }
