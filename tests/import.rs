@@ -1203,6 +1203,9 @@ async fn the_province_benchmark_runs_on_its_own_and_sets_the_flag_summary_over_h
         // The runner's lag beside the commands, read against its goal.
         "movements and flags behind the log during both HTTP POST passes",
         "goal: at most 1,000 ms behind",
+        // The HTTP exchange alone, from a bare server, beside the same baselines.
+        "HTTP GET of a stored history page from a bare server ×8 (no database)",
+        "HTTP POST of a support to a bare server ×8 (no database)",
     ] {
         assert!(table.contains(figure), "{figure} in {table}");
     }

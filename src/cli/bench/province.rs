@@ -424,24 +424,28 @@ async fn real_answers(
     officer: &str,
     ids: &[Uuid],
 ) -> Result<super::http_floor::Answers, sqlx::Error> {
+    let id = ids.first().ok_or_else(|| err("no household to read"))?;
     let page = client
-        .get(format!("{base}/api/v1/households/{}/history", ids[0]))
-        .bearer_auth(auditor)
-        .send()
-        .await
-        .map_err(err)?
-        .bytes()
-        .await
-        .map_err(err)?;
+        .get(format!("{base}/api/v1/households/{id}/history"))
+        .bearer_auth(auditor);
     let created = client
-        .post(format!("{base}/api/v1/households/{}/supports", ids[0]))
+        .post(format!("{base}/api/v1/households/{id}/supports"))
         .bearer_auth(officer)
-        .json(&support_body())
-        .send()
-        .await
-        .map_err(err)?
-        .bytes()
-        .await
-        .map_err(err)?;
-    Ok(super::http_floor::Answers { page, created })
+        .json(&support_body());
+    Ok(super::http_floor::Answers {
+        page: answer(page, 200).await?,
+        created: answer(created, 201).await?,
+    })
+}
+
+/// The body of the answer to `request`, which must come with `status`.
+async fn answer(
+    request: reqwest::RequestBuilder,
+    status: u16,
+) -> Result<axum::body::Bytes, sqlx::Error> {
+    let r = request.send().await.map_err(err)?;
+    if r.status().as_u16() != status {
+        return Err(err(format!("expected {status}, got {}", r.status())));
+    }
+    r.bytes().await.map_err(err)
 }
