@@ -90,6 +90,16 @@ pub async fn plain_insert(
     .map(|_| ())
 }
 
+/// The baseline of every history read: a household's events, in order, as any client of the
+/// log would fetch them.
+pub async fn plain_select(pool: PgPool, household_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT * FROM household_events WHERE aggregate_id = $1 ORDER BY sequence_number")
+        .bind(household_id)
+        .fetch_all(&pool)
+        .await
+        .map(|_| ())
+}
+
 /// The plain PostgreSQL baseline's table: the event log's columns and unique keys, no triggers.
 /// Every section that inserts into it makes it (`--only province` runs without this one).
 pub(super) async fn plain_table(pool: &PgPool) -> Result<(), sqlx::Error> {

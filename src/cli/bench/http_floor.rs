@@ -70,16 +70,7 @@ pub async fn run(
             ),
             8,
             ops,
-            move |i| {
-                let (pool, id) = (p.clone(), ids[i % ids.len()]);
-                async move {
-                    sqlx::query("SELECT * FROM household_events WHERE aggregate_id = $1 ORDER BY sequence_number")
-                        .bind(id)
-                        .fetch_all(&pool)
-                        .await
-                        .map(|_| ())
-                }
-            },
+            move |i| super::appends::plain_select(p.clone(), ids[i % ids.len()]),
             move |_| {
                 let (c, url) = (c.clone(), url.clone());
                 async move {

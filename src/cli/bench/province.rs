@@ -341,16 +341,7 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
         ),
         8,
         ops,
-        move |i| {
-            let (pool, id) = (pool_.clone(), ids_[i % ids_.len()]);
-            async move {
-                sqlx::query("SELECT * FROM household_events WHERE aggregate_id = $1 ORDER BY sequence_number")
-                    .bind(id)
-                    .fetch_all(&pool)
-                    .await
-                    .map(|_| ())
-            }
-        },
+        move |i| super::appends::plain_select(pool_.clone(), ids_[i % ids_.len()]),
         move |i| {
             let (c, url, t) = (
                 c.clone(),
