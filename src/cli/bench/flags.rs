@@ -35,6 +35,7 @@ pub(super) async fn run(
         baseline: Some("plain ordered scan (fetched to the client)".to_owned()),
         ratio: None,
         goal: None,
+        round_ratios: None,
     });
     let (p1, p2) = (pool.clone(), pool.clone());
     let (base, summary) = interleaved(

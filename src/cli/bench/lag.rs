@@ -59,6 +59,7 @@ impl Watch {
             baseline: None,
             ratio: None,
             goal: Some("goal: at most 1,000 ms behind".to_owned()),
+            round_ratios: None,
         })
     }
 }

@@ -21,6 +21,10 @@ pub struct Figure {
     /// For a figure with no plain-PostgreSQL counterpart: the goal it is read against.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub goal: Option<String>,
+    /// For a figure measured in rounds beside its baseline: the lowest and highest ratio of
+    /// one round, so a reader sees how far this shared machine's noise moved it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_ratios: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -49,8 +53,11 @@ impl std::fmt::Display for Table {
         )?;
         writeln!(f, "| --- | ---: | ---: | ---: | ---: | ---: | --- |")?;
         for x in &self.figures {
-            let ratio = match (&x.baseline, x.ratio) {
-                (Some(b), Some(r)) => format!("{r:.2}× {b}"),
+            let ratio = match (&x.baseline, x.ratio, x.round_ratios) {
+                (Some(b), Some(r), Some((low, high))) => {
+                    format!("{r:.2}× {b} (rounds {low:.2}–{high:.2}×)")
+                }
+                (Some(b), Some(r), None) => format!("{r:.2}× {b}"),
                 _ => x.goal.clone().unwrap_or_else(|| "baseline".to_owned()),
             };
             writeln!(
@@ -83,20 +90,45 @@ where
     const ROUNDS: usize = 6;
     let (baseline, subject) = (Arc::new(baseline), Arc::new(subject));
     let (mut b, mut s) = (Run::default(), Run::default());
+    let mut round_ratios = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
         let chunk = round * ops / ROUNDS..(round + 1) * ops / ROUNDS;
-        if round % 2 == 0 {
-            b.add(run_chunk(Arc::clone(&baseline), concurrency, chunk.clone()).await?);
-            s.add(run_chunk(Arc::clone(&subject), concurrency, chunk).await?);
+        let (base_round, subject_round) = if round % 2 == 0 {
+            let base_round = run_chunk(Arc::clone(&baseline), concurrency, chunk.clone()).await?;
+            (
+                base_round,
+                run_chunk(Arc::clone(&subject), concurrency, chunk).await?,
+            )
         } else {
-            s.add(run_chunk(Arc::clone(&subject), concurrency, chunk.clone()).await?);
-            b.add(run_chunk(Arc::clone(&baseline), concurrency, chunk).await?);
+            let subject_round = run_chunk(Arc::clone(&subject), concurrency, chunk.clone()).await?;
+            (
+                run_chunk(Arc::clone(&baseline), concurrency, chunk).await?,
+                subject_round,
+            )
+        };
+        if !chunk_is_empty(&base_round) {
+            round_ratios.push(base_round.0.as_secs_f64() / subject_round.0.as_secs_f64().max(1e-9));
         }
+        b.add(base_round);
+        s.add(subject_round);
     }
     let base = b.figure(names.0, concurrency, None);
     let mut subject = s.figure(names.1, concurrency, Some(names.0));
     subject.ratio = Some(subject.per_sec / base.per_sec.max(1e-9));
+    subject.round_ratios = spread(&round_ratios);
     Ok((base, subject))
+}
+
+/// Whether a round ran no operation (fewer operations than rounds).
+fn chunk_is_empty((_, latencies): &(Duration, Vec<Duration>)) -> bool {
+    latencies.is_empty()
+}
+
+/// The lowest and highest of `ratios`, if there are any.
+fn spread(ratios: &[f64]) -> Option<(f64, f64)> {
+    let low = ratios.iter().copied().reduce(f64::min)?;
+    let high = ratios.iter().copied().reduce(f64::max)?;
+    Some((low, high))
 }
 
 /// Times `ops` operations over `concurrency` tasks in one go, without rounds: for what happens
@@ -144,6 +176,7 @@ impl Run {
             baseline: baseline.map(str::to_owned),
             ratio: None,
             goal: None,
+            round_ratios: None,
         }
     }
 }
@@ -189,4 +222,39 @@ where
         }
     }
     Ok((started.elapsed(), latencies))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_figure_says_the_spread_of_its_rounds_and_its_ratio_lies_within_it() {
+        let op = |_| async {
+            tokio::task::yield_now().await;
+            Ok::<(), ()>(())
+        };
+        let (base, subject) = interleaved(("plain", "subject"), 2, 60, op, op)
+            .await
+            .expect("no operation fails");
+        let (low, high) = subject.round_ratios.expect("six rounds ran");
+        let ratio = subject.ratio.expect("a ratio");
+        // The whole run's ratio is a mediant of the rounds' ones: never outside them.
+        assert!(low <= ratio * (1.0 + 1e-9) && ratio <= high * (1.0 + 1e-9));
+        assert_eq!(base.round_ratios, None);
+        let mut table = Table::default();
+        table.push(base);
+        table.push(subject);
+        let text = table.to_string();
+        assert!(
+            text.contains(&format!("× plain (rounds {low:.2}–{high:.2}×)")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_round_no_spread() {
+        assert_eq!(spread(&[]), None);
+        assert_eq!(spread(&[0.5, 0.25, 0.75]), Some((0.25, 0.75)));
+    }
 }

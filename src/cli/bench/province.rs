@@ -23,6 +23,7 @@ fn figure(name: &str, ops: usize, secs: f64, baseline: Option<&str>) -> Figure {
         baseline: baseline.map(str::to_owned),
         ratio: None,
         goal: None,
+        round_ratios: None,
     }
 }
 

@@ -142,6 +142,7 @@ async fn measure(
         baseline: None,
         ratio: None,
         goal: None,
+        round_ratios: None,
     });
     table.push(Figure {
         name: format!(
@@ -156,6 +157,7 @@ async fn measure(
         baseline: Some(baseline.to_owned()),
         ratio: None,
         goal: None,
+        round_ratios: None,
     });
     Ok(())
 }
