@@ -106,7 +106,8 @@ where
                 subject_round,
             )
         };
-        if !chunk_is_empty(&base_round) {
+        // A round with no operation (fewer operations than rounds) has no ratio.
+        if !base_round.1.is_empty() {
             round_ratios.push(base_round.0.as_secs_f64() / subject_round.0.as_secs_f64().max(1e-9));
         }
         b.add(base_round);
@@ -117,11 +118,6 @@ where
     subject.ratio = Some(subject.per_sec / base.per_sec.max(1e-9));
     subject.round_ratios = spread(&round_ratios);
     Ok((base, subject))
-}
-
-/// Whether a round ran no operation (fewer operations than rounds).
-fn chunk_is_empty((_, latencies): &(Duration, Vec<Duration>)) -> bool {
-    latencies.is_empty()
 }
 
 /// The lowest and highest of `ratios`, if there are any.
