@@ -71,13 +71,7 @@ pub async fn run(
             8,
             ops,
             move |i| super::appends::plain_select(p.clone(), ids[i % ids.len()]),
-            move |_| {
-                let (c, url) = (c.clone(), url.clone());
-                async move {
-                    let r = c.get(url).bearer_auth("x").send().await.map_err(err)?;
-                    r.bytes().await.map(|_| ()).map_err(err)
-                }
-            },
+            move |_| super::province::get_page(c.clone(), url.clone(), "x".to_owned()),
         )
         .await?;
         table.push(select);

@@ -239,19 +239,18 @@ pub(super) async fn post_support(
     url: String,
     token: String,
 ) -> Result<(), sqlx::Error> {
-    let r = c
-        .post(url)
-        .bearer_auth(token)
-        .json(&support_body())
-        .send()
-        .await
-        .map_err(err)?;
-    if r.status().as_u16() != 201 {
-        let status = r.status();
-        let text = r.text().await.unwrap_or_default();
-        return Err(err(format!("support: {status} {text}")));
-    }
-    Ok(())
+    let request = c.post(url).bearer_auth(token).json(&support_body());
+    answer(request, 201).await.map(drop)
+}
+
+/// One `GET` of a history page, read to its end, as an auditor's client sends it; anything
+/// but 200 fails the figure.
+pub(super) async fn get_page(
+    c: reqwest::Client,
+    url: String,
+    token: String,
+) -> Result<(), sqlx::Error> {
+    answer(c.get(url).bearer_auth(token), 200).await.map(drop)
 }
 
 /// HTTP POST support at 8 clients from a cold start — a server just started (empty caches, no
@@ -344,18 +343,8 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
         ops,
         move |i| super::appends::plain_select(pool_.clone(), ids_[i % ids_.len()]),
         move |i| {
-            let (c, url, t) = (
-                c.clone(),
-                format!("{b}/api/v1/households/{}/history", ids_h[i % ids_h.len()]),
-                t.clone(),
-            );
-            async move {
-                let r = c.get(url).bearer_auth(t).send().await.map_err(err)?;
-                if !r.status().is_success() {
-                    return Err(err(format!("history: {}", r.status())));
-                }
-                r.bytes().await.map(|_| ()).map_err(err)
-            }
+            let url = format!("{b}/api/v1/households/{}/history", ids_h[i % ids_h.len()]);
+            get_page(c.clone(), url, t.clone())
         },
     )
     .await?;
@@ -430,14 +419,17 @@ async fn real_answers(
     })
 }
 
-/// The body of the answer to `request`, which must come with `status`.
+/// The body of the answer to `request`, which must come with `status` (else the error says
+/// what came instead, with its body).
 async fn answer(
     request: reqwest::RequestBuilder,
     status: u16,
 ) -> Result<axum::body::Bytes, sqlx::Error> {
     let r = request.send().await.map_err(err)?;
     if r.status().as_u16() != status {
-        return Err(err(format!("expected {status}, got {}", r.status())));
+        let got = r.status();
+        let text = r.text().await.unwrap_or_default();
+        return Err(err(format!("expected {status}, got {got} {text}")));
     }
     r.bytes().await.map_err(err)
 }
