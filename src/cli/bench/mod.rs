@@ -1,6 +1,7 @@
 //! `ansinh bench`: throughput and latency of ansinh next to plain PostgreSQL, measured in the
 //! same run on the same server (the machine is shared and noisy, so only ratios mean much).
 
+mod access_cost;
 mod appends;
 mod flags;
 mod history;

@@ -394,7 +394,8 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
     let answers = real_answers(&client, &base, &auditor, &officer, &ids).await?;
     let _ = stop_tx.send(());
     let _ = server.await;
-    super::http_floor::run(pool, ops, &ids, &sample, answers, table).await
+    super::http_floor::run(pool, ops, &ids, &sample, answers, table).await?;
+    super::access_cost::run(pool, ops, &ids, table).await
 }
 
 /// A history page and a support's answer as the server gives them, for the bare server's floor.
