@@ -1,7 +1,6 @@
 //! `ansinh bench`: throughput and latency of ansinh next to plain PostgreSQL, measured in the
 //! same run on the same server (the machine is shared and noisy, so only ratios mean much).
 
-mod access_cost;
 mod appends;
 mod flags;
 mod history;
@@ -11,6 +10,7 @@ mod measure;
 mod pages;
 mod province;
 mod reform;
+mod request_parts;
 
 use sqlx::PgPool;
 

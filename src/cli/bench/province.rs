@@ -395,7 +395,7 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
     let _ = stop_tx.send(());
     let _ = server.await;
     super::http_floor::run(pool, ops, &ids, &sample, answers, table).await?;
-    super::access_cost::run(pool, ops, &ids, table).await
+    super::request_parts::run(pool, ops, &ids, &sample, table).await
 }
 
 /// A history page and a support's answer as the server gives them, for the bare server's floor.
