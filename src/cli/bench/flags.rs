@@ -13,7 +13,7 @@ use super::province::err;
 use super::{BenchOptions, Table};
 
 /// The unit the generated province lives in (old Tây Ninh).
-const PROVINCE: &str = "72";
+pub(super) const PROVINCE: &str = "72";
 
 pub(super) async fn run(
     pool: &PgPool,
@@ -25,18 +25,12 @@ pub(super) async fn run(
         .await
         .map_err(err)?
         .events as usize;
-    table.push(Figure {
-        name: "ansinh rebuild (flags read model)".to_owned(),
-        concurrency: 1,
-        ops: events,
-        per_sec: events as f64 / started.elapsed().as_secs_f64().max(1e-9),
-        p50_ms: 0.0,
-        p99_ms: 0.0,
-        baseline: Some("plain ordered scan (fetched to the client)".to_owned()),
-        ratio: None,
-        goal: None,
-        round_ratios: None,
-    });
+    table.push(Figure::once_through(
+        "ansinh rebuild (flags read model)",
+        events,
+        started.elapsed().as_secs_f64(),
+        Some("plain ordered scan (fetched to the client)"),
+    ));
     let (p1, p2) = (pool.clone(), pool.clone());
     let (base, summary) = interleaved(
         (

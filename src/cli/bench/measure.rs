@@ -27,6 +27,30 @@ pub struct Figure {
     pub round_ratios: Option<(f64, f64)>,
 }
 
+impl Figure {
+    /// `ops` done once by one task in `secs` (a COPY, an import, a rebuild): a rate and no
+    /// latencies of its own.
+    pub fn once_through(
+        name: impl Into<String>,
+        ops: usize,
+        secs: f64,
+        baseline: Option<&str>,
+    ) -> Figure {
+        Figure {
+            name: name.into(),
+            concurrency: 1,
+            ops,
+            per_sec: ops as f64 / secs.max(1e-9),
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            baseline: baseline.map(str::to_owned),
+            ratio: None,
+            goal: None,
+            round_ratios: None,
+        }
+    }
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Table {
     pub figures: Vec<Figure>,

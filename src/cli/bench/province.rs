@@ -12,21 +12,6 @@ use uuid::Uuid;
 use super::measure::{interleaved, Figure};
 use super::{BenchOptions, Table};
 
-fn figure(name: &str, ops: usize, secs: f64, baseline: Option<&str>) -> Figure {
-    Figure {
-        name: name.to_owned(),
-        concurrency: 1,
-        ops,
-        per_sec: ops as f64 / secs.max(1e-9),
-        p50_ms: 0.0,
-        p99_ms: 0.0,
-        baseline: baseline.map(str::to_owned),
-        ratio: None,
-        goal: None,
-        round_ratios: None,
-    }
-}
-
 pub(super) fn err(e: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Protocol(e.to_string())
 }
@@ -78,9 +63,14 @@ pub async fn run(
 
     // PostgreSQL's own limit: binary COPY of the same rows into a table of the same shape.
     let copied = copy_baseline(pool).await?;
-    table.push(figure("binary COPY of the same rows", events, copied, None));
-    let mut import = figure(
-        &format!(
+    table.push(Figure::once_through(
+        "binary COPY of the same rows",
+        events,
+        copied,
+        None,
+    ));
+    let mut import = Figure::once_through(
+        format!(
             "ansinh import ({} households, peak RSS {rss:.0} MiB)",
             options.households
         ),
@@ -114,7 +104,7 @@ pub async fn run(
         }
     }
     let fetch = started.elapsed().as_secs_f64();
-    table.push(figure(
+    table.push(Figure::once_through(
         "plain ordered scan (fetched to the client)",
         fetched,
         fetch,
@@ -127,7 +117,7 @@ pub async fn run(
     let rebuilt = ansinh_projections::rebuild::rebuild(pool, &projections, 5_000, |_, _| {})
         .await
         .map_err(err)?;
-    table.push(figure(
+    table.push(Figure::once_through(
         "ansinh rebuild (all read models)",
         rebuilt.events as usize,
         started.elapsed().as_secs_f64(),
@@ -138,7 +128,7 @@ pub async fn run(
     let report = crate::verify::verify(pool, None, None, &indicatif::ProgressBar::hidden())
         .await
         .map_err(err)?;
-    table.push(figure(
+    table.push(Figure::once_through(
         "ansinh verify (every chain)",
         report.events as usize,
         started.elapsed().as_secs_f64(),

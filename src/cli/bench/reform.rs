@@ -132,33 +132,16 @@ async fn measure(
 
     let copied = copy_moves(pool).await?;
     let baseline = "binary COPY of the reform's event rows";
-    table.push(Figure {
-        name: baseline.to_owned(),
-        concurrency: 1,
-        ops: moved,
-        per_sec: moved as f64 / copied.max(1e-9),
-        p50_ms: 0.0,
-        p99_ms: 0.0,
-        baseline: None,
-        ratio: None,
-        goal: None,
-        round_ratios: None,
-    });
-    table.push(Figure {
-        name: format!(
+    table.push(Figure::once_through(baseline, moved, copied, None));
+    table.push(Figure::once_through(
+        format!(
             "ansinh units reform ({moved} of {} households moved, {} await assignment, peak RSS {peak_mib:.0} MiB)",
             options.households, summary["unassigned"]
         ),
-        concurrency: 1,
-        ops: moved,
-        per_sec: moved as f64 / secs.max(1e-9),
-        p50_ms: 0.0,
-        p99_ms: 0.0,
-        baseline: Some(baseline.to_owned()),
-        ratio: None,
-        goal: None,
-        round_ratios: None,
-    });
+        moved,
+        secs,
+        Some(baseline),
+    ));
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::flags::PROVINCE;
 use super::measure::interleaved;
 use super::province::err;
 use super::Table;
@@ -48,7 +49,7 @@ async fn access_log(
             id: Uuid::new_v4(),
             name: WRITER_ALONE.to_owned(),
             role: Role::Auditor,
-            unit_code: "72".to_owned(),
+            unit_code: PROVINCE.to_owned(),
             unit_ended: None,
         },
         endpoint: "GET /api/v1/households/{id}/history".to_owned(),
@@ -67,7 +68,7 @@ async fn access_log(
             let (log, reader) = (log.clone(), reader.clone());
             let row = AccessRow {
                 household_id: ids_l[i % ids_l.len()],
-                unit_code: "72".to_owned(),
+                unit_code: PROVINCE.to_owned(),
             };
             async move { log.record(reader, vec![row]).await.map_err(err) }
         },
