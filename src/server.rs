@@ -43,6 +43,7 @@ pub struct Application {
     router: Router,
     pool: PgPool,
     sessions: PostgresStore,
+    access_log: crate::api::access_log::AccessLog,
 }
 
 /// How often expired sessions are deleted from the session table.
@@ -93,13 +94,20 @@ impl Application {
             .await
             .map_err(std::io::Error::other)?;
         let sessions = state.sessions.clone();
+        let access_log = state.access_log.clone();
         let listener = TcpListener::bind(bind).await?;
         Ok(Application {
+            access_log,
             listener,
             router: api::router(state),
             pool,
             sessions,
         })
+    }
+
+    /// The server's access-log writer (to ship its journal now, as `GET /access-log` does).
+    pub fn access_log(&self) -> crate::api::access_log::AccessLog {
+        self.access_log.clone()
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -138,6 +146,11 @@ impl Application {
         })
         .await;
         cleanup.abort();
+        // The reads answered are in the table before the process ends, and the journal goes.
+        if let Err(e) = self.access_log.close().await {
+            tracing::error!(error = %e, "the access-log journal could not be shipped; the next \
+                server started on its folder ships it");
+        }
         if let Err(e) = runner.await {
             tracing::error!(error = %e, "the projection runner stopped abnormally");
         }

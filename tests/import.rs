@@ -1207,7 +1207,7 @@ async fn the_province_benchmark_runs_on_its_own_and_sets_the_flag_summary_over_h
         "HTTP GET of a stored history page from a bare server ×8 (no database)",
         "HTTP POST of a support to a bare server ×8 (no database)",
         // Parts of a request alone, beside the same baselines.
-        "access-log row of a read ×8 (the writer alone, no page)",
+        "access-log row of a read ×8 (the journal alone, no page)",
         "load of a household met for the first time ×8 (alone, no command)",
     ] {
         assert!(table.contains(figure), "{figure} in {table}");

@@ -379,6 +379,9 @@ pub async fn access_log(
     UnitAccess { unit, .. }: UnitAccess<need::AccessLog>,
     ApiQuery(q): ApiQuery<AccessLogQuery>,
 ) -> Result<Json<AccessLogPage>, ApiError> {
+    // Every read this server answered so far is in the table before it is read (other
+    // servers' reads come within their next shipment).
+    state.access_log.ship().await?;
     let limit = q.limit.unwrap_or(100);
     let offset = q.offset.unwrap_or(0);
     const FILTER: &str = "FROM access_log a
@@ -390,7 +393,7 @@ pub async fn access_log(
           AND ($5::date IS NULL OR a.at < (($5::date + 1)::timestamp AT TIME ZONE 'UTC') - interval '7 hours')";
     let items: Vec<AccessLogEntry> = sqlx::query_as(&format!(
         "SELECT a.at, a.user_id, a.user_name, a.role, a.user_unit, a.household_id, a.unit_code,
-                a.endpoint, a.request_id {FILTER} ORDER BY a.id DESC LIMIT $6 OFFSET $7"
+                a.endpoint, a.request_id {FILTER} ORDER BY a.at DESC, a.id DESC LIMIT $6 OFFSET $7"
     ))
     .bind(&unit)
     .bind(q.household)

@@ -85,7 +85,7 @@ impl AppState {
     /// called inside the runtime.
     pub fn new(pool: PgPool, log: EventLog, standards: Standards, web: WebConfig) -> AppState {
         AppState(Arc::new(Services {
-            access_log: AccessLog::start(&pool),
+            access_log: AccessLog::start(&pool, web.access_journal.clone()),
             public_limit: rate_limit::RateLimiter::new(
                 web.public_rate_per_minute
                     .unwrap_or(rate_limit::DEFAULT_PER_MINUTE),

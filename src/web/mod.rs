@@ -56,6 +56,9 @@ pub struct WebConfig {
     /// Requests a minute one client address may make to the public pages and API
     /// (`--public-rate-limit`); `None`: [`crate::api::rate_limit::DEFAULT_PER_MINUTE`].
     pub public_rate_per_minute: Option<u32>,
+    /// The folder of the server's access-log journal (`--access-journal`), where it also ships
+    /// what servers that stopped left; `None`: a private folder that goes with the server.
+    pub access_journal: Option<std::path::PathBuf>,
 }
 
 impl WebConfig {
@@ -83,6 +86,7 @@ impl WebConfig {
                 authority.as_str().to_ascii_lowercase()
             )),
             public_rate_per_minute: None,
+            access_journal: None,
         })
     }
 

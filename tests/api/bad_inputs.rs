@@ -431,7 +431,11 @@ async fn an_internal_error_is_a_generic_problem_with_a_request_id_and_no_details
         .execute(&app.pool)
         .await
         .expect("rename");
-    let r = app.get(&format!("/api/v1/households/{id}"), &officer).await;
+    // Reads are refused from the first shipment of the journal that fails.
+    let path = format!("/api/v1/households/{id}");
+    assert_eq!(app.get(&path, &officer).await.status, 200);
+    assert!(app.access_log.ship().await.is_err(), "the table is gone");
+    let r = app.get(&path, &officer).await;
     let problem = r.problem(500);
     let request_id = problem["request_id"].as_str().expect("request id");
     assert_eq!(

@@ -17,6 +17,8 @@ pub struct TestApp {
     pub base: String,
     pub pool: PgPool,
     pub client: reqwest::Client,
+    /// The server's access-log writer: `ship()` puts every read answered so far in the table.
+    pub access_log: ansinh::api::access_log::AccessLog,
     _db: common::TestDb,
 }
 
@@ -51,6 +53,13 @@ impl Reply {
         }
         assert_eq!(self.body["status"], status);
         &self.body
+    }
+}
+
+impl TestApp {
+    /// Ships the server's access-log journal: the table then holds every read answered so far.
+    pub async fn ship_access_log(&self) {
+        self.access_log.ship().await.expect("ship the access log");
     }
 }
 
@@ -111,9 +120,11 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("build the application");
     let addr = app.local_addr().expect("bound address");
+    let access_log = app.access_log();
     tokio::spawn(app.run(std::future::pending()));
     TestApp {
         base: format!("http://{addr}"),
+        access_log,
         pool,
         client: reqwest::Client::new(),
         _db: db,

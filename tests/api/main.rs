@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access_journal;
 mod amounts;
 mod authorization;
 mod bad_inputs;

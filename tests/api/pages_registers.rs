@@ -246,6 +246,7 @@ async fn a_monitors_pages_show_no_id_number_and_write_the_access_log() {
         assert!(!html.contains(ID_NUMBER), "{path} shows an ID number");
         assert!(!html.contains("072205000456"), "{path} shows an ID number");
     }
+    app.ship_access_log().await;
     let reads: i64 = sqlx::query_scalar("SELECT count(*) FROM access_log WHERE role = 'monitor'")
         .fetch_one(&app.pool)
         .await

@@ -145,6 +145,7 @@ async fn signing_in_sets_a_strict_http_only_cookie_that_reads_the_api_within_sco
     let refused = get(&app.base, "/api/v1/access-log", &cookie).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     // The read is logged under the signed-in user, as a token's read is.
+    app.ship_access_log().await;
     let logged: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM access_log WHERE user_id = $1 AND household_id = $2",
     )

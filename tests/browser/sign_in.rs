@@ -95,6 +95,7 @@ async fn downloads_carry_the_browsers_session_and_end_with_it() {
     let household: serde_json::Value = serde_json::from_slice(&read.bytes).expect("json");
     assert_eq!(household["head_name"], "Nguyễn Thị Lan");
     // Read as the signed-in user, so logged under them as the API logs a token's read.
+    b.app.ship_access_log().await;
     let logged: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM access_log WHERE user_id = $1 AND household_id = $2",
     )

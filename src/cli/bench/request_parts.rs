@@ -1,6 +1,6 @@
 //! Parts of a request the HTTP figures pay, each run alone at their concurrency against the
-//! same plain baseline: the access-log row every history read commits before it answers
-//! (`src/api/access_log.rs`), and the load of a household a command meets for the first time
+//! same plain baseline: the access-log row every history read puts in the server's journal
+//! before it answers (`src/api/access_log/`), and the load of a household a command meets for the first time
 //! since the server started. On this machine everything shares two cores, so the parts' costs
 //! add up: a request cannot run faster than `1 / (1/a + 1/b + …)` of its parts' rates,
 //! whatever the rest costs.
@@ -34,14 +34,15 @@ pub async fn run(
 }
 
 /// The server's own access-log writer alone against the plain SELECT of a household's events,
-/// interleaved: one row per read, as a history GET hands it, each waiting for its commit.
+/// interleaved: one row per read, as a history GET hands it, each waiting for its journal line
+/// (the shipments to the table run beside them, as in the server).
 async fn access_log(
     pool: &PgPool,
     ops: usize,
     ids: &Arc<Vec<Uuid>>,
     table: &mut Table,
 ) -> Result<(), sqlx::Error> {
-    let log = AccessLog::start(pool);
+    let log = AccessLog::start(pool, None);
     // As the history GET logs an auditor's read (`src/api/auth.rs`); named apart from the
     // auditor of the HTTP figures, so its rows can be told from theirs and counted.
     let reader = Reader {
@@ -55,17 +56,17 @@ async fn access_log(
         endpoint: "GET /api/v1/households/{id}/history".to_owned(),
         request_id: None,
     };
-    let (p, ids_s, ids_l) = (pool.clone(), Arc::clone(ids), Arc::clone(ids));
+    let (p, ids_s, ids_l, writer) = (pool.clone(), Arc::clone(ids), Arc::clone(ids), log.clone());
     let (select, logged) = interleaved(
         (
             "plain SELECT of a household's events ×8 (beside the access log)",
-            "access-log row of a read ×8 (the writer alone, no page)",
+            "access-log row of a read ×8 (the journal alone, no page)",
         ),
         8,
         ops,
         move |i| super::appends::plain_select(p.clone(), ids_s[i % ids_s.len()]),
         move |i| {
-            let (log, reader) = (log.clone(), reader.clone());
+            let (log, reader) = (writer.clone(), reader.clone());
             let row = AccessRow {
                 household_id: ids_l[i % ids_l.len()],
                 unit_code: PROVINCE.to_owned(),
@@ -74,7 +75,8 @@ async fn access_log(
         },
     )
     .await?;
-    // Each operation must have committed its row, in the real log.
+    // Each operation's row must reach the real log.
+    log.close().await.map_err(err)?;
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM access_log WHERE user_name = $1")
         .bind(WRITER_ALONE)
         .fetch_one(pool)

@@ -1,0 +1,176 @@
+//! The access-log journal: a read is answered once its row is in the server's journal, and
+//! the rows of reads a server answered reach the table even when it dies before shipping them.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ansinh::api::access_log::AccessLog;
+use ansinh::server::Application;
+use ansinh::users::Role;
+use ansinh::web::WebConfig;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::helpers::spawn_app;
+
+/// A server whose access-log journal is kept in `folder`, built and run on the current
+/// runtime over a pool of its own: its base URL and access-log writer.
+async fn server_on(options: PgConnectOptions, folder: PathBuf) -> (String, AccessLog) {
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .connect_with(options)
+        .await
+        .expect("the server's pool");
+    let mut web = WebConfig::default();
+    web.access_journal = Some(folder);
+    let standards = ansinh_events::standards::Standards::builtin().expect("standards");
+    let app = Application::build_with_config(
+        pool,
+        "127.0.0.1:0".parse().expect("address"),
+        standards,
+        web,
+    )
+    .await
+    .expect("build the server");
+    let base = format!("http://{}", app.local_addr().expect("address"));
+    let access_log = app.access_log();
+    tokio::spawn(app.run(std::future::pending()));
+    (base, access_log)
+}
+
+/// The journal files in `folder`.
+fn journals(folder: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(folder)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn reads_a_server_answered_before_it_died_are_shipped_by_the_next_one_on_its_folder() {
+    let app = spawn_app().await;
+    let officer = app.token(Role::CommuneOfficer, "25459").await;
+    let auditor = app.token(Role::Auditor, "72").await;
+    let household = app.register(&officer, "25459").await;
+    let history = format!("/api/v1/households/{household}/history");
+    let folder = tempfile::tempdir().expect("a journal folder");
+    let options = (*app.pool.connect_options()).clone();
+
+    // Another database's journal in the same folder: left for the servers of that database.
+    let stranger = folder
+        .path()
+        .join(format!("{}.jsonl", uuid::Uuid::now_v7()));
+    std::fs::write(&stranger, "{}\n").expect("a stranger's journal");
+
+    // The server that will die: on a runtime of its own, so it can stop without a word.
+    let doomed = tokio::runtime::Runtime::new().expect("a runtime");
+    let (sent, started) = tokio::sync::oneshot::channel();
+    let (o, f) = (options.clone(), folder.path().to_owned());
+    doomed.spawn(async move {
+        let _ = sent.send(server_on(o, f).await);
+    });
+    let (base, first) = started.await.expect("the first server started");
+    let get = |path: String| {
+        let (client, url, token) = (app.client.clone(), format!("{base}{path}"), auditor.clone());
+        async move {
+            let r = client.get(url).bearer_auth(token).send().await;
+            r.expect("a reply").status().as_u16()
+        }
+    };
+    assert_eq!(get(history.clone()).await, 200);
+    first.ship().await.expect("shipped");
+    // The table takes no row now, so the next read stays in the journal alone.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_access_log() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'access log unavailable'; END; $$;
+         CREATE TRIGGER refuse_access_log BEFORE INSERT ON access_log
+             FOR EACH ROW EXECUTE FUNCTION refuse_access_log();",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("break the access log");
+    assert_eq!(get(history.clone()).await, 200, "answered from the journal");
+    doomed.shutdown_background();
+    sqlx::raw_sql("DROP TRIGGER refuse_access_log ON access_log")
+        .execute(&app.pool)
+        .await
+        .expect("mend the access log");
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM access_log WHERE household_id = $1")
+            .bind(household)
+            .fetch_one(&app.pool)
+            .await
+            .expect("count")
+    };
+    assert_eq!(count().await, 1, "the second read never reached the table");
+    let left: Vec<_> = journals(folder.path())
+        .into_iter()
+        .filter(|p| p != &stranger)
+        .collect();
+    assert_eq!(left.len(), 1, "the dead server's journal is left: {left:?}");
+    // Its lock goes with its runtime's tasks.
+    for _ in 0..100 {
+        let free = std::fs::File::open(&left[0])
+            .map(|file| file.try_lock().is_ok())
+            .unwrap_or(true);
+        if free {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The crash cut a last line short: that read was never answered.
+    let mut journal = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&left[0])
+        .expect("the dead server's journal");
+    std::io::Write::write_all(&mut journal, br#"{"seq":3,"at":"2026-"#).expect("a torn line");
+
+    let (_, next) = server_on(options, folder.path().to_owned()).await;
+    next.ship().await.expect("shipped");
+    assert_eq!(count().await, 2, "the dead server's read reached the table");
+    assert!(!left[0].exists(), "its journal is removed once shipped");
+    assert!(
+        stranger.exists(),
+        "another database's journal is left alone"
+    );
+    let journals: Vec<(i64, bool)> = sqlx::query_as(
+        "SELECT shipped_through, closed_at IS NOT NULL FROM access_journals ORDER BY opened_at",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("journals");
+    assert!(journals.contains(&(2, true)), "{journals:?}");
+}
+
+#[tokio::test]
+async fn a_read_whose_row_cannot_be_journaled_hands_out_nothing() {
+    let app = spawn_app().await;
+    let officer = app.token(Role::CommuneOfficer, "25459").await;
+    let household = app.register(&officer, "25459").await;
+    // A folder that cannot be made: its parent is a file.
+    let file = tempfile::NamedTempFile::new().expect("a file");
+    let options = (*app.pool.connect_options()).clone();
+    let (base, _) = server_on(options, file.path().join("journal")).await;
+    for path in [
+        format!("/api/v1/households/{household}/history"),
+        format!("/api/v1/households/{household}"),
+    ] {
+        let r = app
+            .client
+            .get(format!("{base}{path}"))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .expect("a reply");
+        assert_eq!(r.status().as_u16(), 500, "{path}");
+        let text = r.text().await.expect("body");
+        assert!(!text.contains("Nguyễn"), "{text}");
+    }
+    // Reads that name no household's personal data are not held back.
+    let r = app
+        .client
+        .get(format!("{base}/api/v1/re-poverty"))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .expect("a reply");
+    assert_eq!(r.status().as_u16(), 200);
+}
