@@ -652,7 +652,6 @@ async fn import(
     }
 }
 
-/// The web configuration of `--public-url` (bad input if it is not an http(s) address).
 /// Where `serve` and `demo` keep the access-log journal unless told: beside the embedded
 /// cluster, or in the user's state folder.
 fn journal_folder(location: &Location) -> PathBuf {
@@ -672,6 +671,7 @@ fn journal_folder(location: &Location) -> PathBuf {
     }
 }
 
+/// The web configuration of `--public-url` (bad input if it is not an http(s) address).
 fn web_config(public_url: Option<&str>) -> Result<crate::web::WebConfig, Failure> {
     match public_url {
         Some(url) => crate::web::WebConfig::with_public_url(url).map_err(Failure::bad_input),

@@ -47,7 +47,8 @@ pub const SESSION_HOURS: i64 = 8;
 /// Where in a session the signed-in user's id is kept.
 const USER_KEY: &str = "user_id";
 
-/// How the site is reached from outside (`--public-url`).
+/// The server's settings from its command line: how the site is reached from outside
+/// (`--public-url`), the public routes' limit and the access-log journal's folder.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WebConfig {
     /// `scheme://host[:port]` of `--public-url`, lowercase; forms must come from it. Without
