@@ -347,7 +347,8 @@ impl Bounded for AccessLogQuery {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+/// One row of the access log, as auditors read it and as a server's journal holds it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct AccessLogEntry {
     pub at: DateTime<Utc>,
     pub user_id: Uuid,

@@ -10,7 +10,7 @@ use ansinh::users::Role;
 use ansinh::web::WebConfig;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{mend_access_log, refuse_access_log, spawn_app};
 
 /// A server whose access-log journal is kept in `folder`, built and run on the current
 /// runtime over a pool of its own: its base URL and access-log writer.
@@ -78,21 +78,10 @@ async fn reads_a_server_answered_before_it_died_are_shipped_by_the_next_one_on_i
     assert_eq!(get(history.clone()).await, 200);
     first.ship().await.expect("shipped");
     // The table takes no row now, so the next read stays in the journal alone.
-    sqlx::raw_sql(
-        "CREATE FUNCTION refuse_access_log() RETURNS trigger LANGUAGE plpgsql AS
-             $$ BEGIN RAISE EXCEPTION 'access log unavailable'; END; $$;
-         CREATE TRIGGER refuse_access_log BEFORE INSERT ON access_log
-             FOR EACH ROW EXECUTE FUNCTION refuse_access_log();",
-    )
-    .execute(&app.pool)
-    .await
-    .expect("break the access log");
+    refuse_access_log(&app.pool).await;
     assert_eq!(get(history.clone()).await, 200, "answered from the journal");
     doomed.shutdown_background();
-    sqlx::raw_sql("DROP TRIGGER refuse_access_log ON access_log")
-        .execute(&app.pool)
-        .await
-        .expect("mend the access log");
+    mend_access_log(&app.pool).await;
     let count = || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM access_log WHERE household_id = $1")
             .bind(household)

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{mend_access_log, refuse_access_log, spawn_app, TestApp};
 
 async fn create_user(app: &TestApp, admin: &str, role: &str, unit: &str) -> (Uuid, String) {
     let r = app
@@ -290,16 +290,7 @@ async fn while_the_table_refuses_the_log_reads_are_refused_and_no_answered_read_
     let history = format!("/api/v1/households/{household}/history");
     assert_eq!(app.get(&history, &auditor).await.status, 200);
     app.ship_access_log().await;
-    // The access log refuses every row, as a full disk or a broken table would.
-    sqlx::raw_sql(
-        "CREATE FUNCTION refuse_access_log() RETURNS trigger LANGUAGE plpgsql AS
-             $$ BEGIN RAISE EXCEPTION 'access log unavailable'; END; $$;
-         CREATE TRIGGER refuse_access_log BEFORE INSERT ON access_log
-             FOR EACH ROW EXECUTE FUNCTION refuse_access_log();",
-    )
-    .execute(&app.pool)
-    .await
-    .expect("break the access log");
+    refuse_access_log(&app.pool).await;
     // Answered before any shipment failed (or refused, if the writer's tick came first).
     let during = app.get(&history, &auditor).await;
     assert!(
@@ -313,10 +304,7 @@ async fn while_the_table_refuses_the_log_reads_are_refused_and_no_answered_read_
         r.problem(500);
         assert!(!r.text.contains("Nguyễn"), "{}", r.text);
     }
-    sqlx::raw_sql("DROP TRIGGER refuse_access_log ON access_log")
-        .execute(&app.pool)
-        .await
-        .expect("mend the access log");
+    mend_access_log(&app.pool).await;
     app.ship_access_log().await;
     assert_eq!(app.get(&history, &auditor).await.status, 200);
     app.ship_access_log().await;

@@ -63,6 +63,27 @@ impl TestApp {
     }
 }
 
+/// Makes the `access_log` table refuse every row, as a full disk or a broken table would.
+pub async fn refuse_access_log(pool: &PgPool) {
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_access_log() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'access log unavailable'; END; $$;
+         CREATE TRIGGER refuse_access_log BEFORE INSERT ON access_log
+             FOR EACH ROW EXECUTE FUNCTION refuse_access_log();",
+    )
+    .execute(pool)
+    .await
+    .expect("break the access log");
+}
+
+/// Undoes [`refuse_access_log`].
+pub async fn mend_access_log(pool: &PgPool) {
+    sqlx::raw_sql("DROP TRIGGER refuse_access_log ON access_log")
+        .execute(pool)
+        .await
+        .expect("mend the access log");
+}
+
 /// A client that follows no redirect and keeps no cookie (page tests send the cookie by hand).
 pub fn page_client() -> reqwest::Client {
     reqwest::Client::builder()

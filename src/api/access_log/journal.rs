@@ -9,26 +9,19 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// One row of the access log as the journal holds it.
+use crate::api::admin::AccessLogEntry;
+
+/// One row of the access log as the journal holds it (`at` is when the read was answered).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Line {
     /// 1, 2, … within its journal.
     pub seq: i64,
-    /// When the read was answered.
-    pub at: DateTime<Utc>,
-    pub user_id: Uuid,
-    pub user_name: String,
-    pub role: String,
-    pub user_unit: String,
-    pub household_id: Uuid,
-    pub unit_code: String,
-    pub endpoint: String,
-    pub request_id: Option<String>,
+    #[serde(flatten)]
+    pub row: AccessLogEntry,
 }
 
 /// The journal this server writes; its file stays locked while it is open.
@@ -124,25 +117,25 @@ pub async fn ship(conn: &mut PgConnection, journal: Uuid, lines: &[Line]) -> sql
     let Some(last) = lines.last() else {
         return Ok(());
     };
-    let column = |f: fn(&Line) -> String| lines.iter().map(|l| f(l)).collect::<Vec<_>>();
+    let rows: Vec<&AccessLogEntry> = lines.iter().map(|l| &l.row).collect();
+    let column = |f: fn(&AccessLogEntry) -> String| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
     sqlx::query(
         "INSERT INTO access_log (at, user_id, user_name, role, user_unit, household_id,
                                  unit_code, endpoint, request_id)
          SELECT * FROM UNNEST($1::timestamptz[], $2::uuid[], $3::text[], $4::text[], $5::text[],
                               $6::uuid[], $7::text[], $8::text[], $9::text[])",
     )
-    .bind(lines.iter().map(|l| l.at).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.user_id).collect::<Vec<_>>())
-    .bind(column(|l| l.user_name.clone()))
-    .bind(column(|l| l.role.clone()))
-    .bind(column(|l| l.user_unit.clone()))
-    .bind(lines.iter().map(|l| l.household_id).collect::<Vec<_>>())
-    .bind(column(|l| l.unit_code.clone()))
-    .bind(column(|l| l.endpoint.clone()))
+    .bind(rows.iter().map(|r| r.at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.user_id).collect::<Vec<_>>())
+    .bind(column(|r| r.user_name.clone()))
+    .bind(column(|r| r.role.clone()))
+    .bind(column(|r| r.user_unit.clone()))
+    .bind(rows.iter().map(|r| r.household_id).collect::<Vec<_>>())
+    .bind(column(|r| r.unit_code.clone()))
+    .bind(column(|r| r.endpoint.clone()))
     .bind(
-        lines
-            .iter()
-            .map(|l| l.request_id.clone())
+        rows.iter()
+            .map(|r| r.request_id.clone())
             .collect::<Vec<_>>(),
     )
     .execute(&mut *tx)

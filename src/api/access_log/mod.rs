@@ -25,6 +25,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
+use crate::api::admin::AccessLogEntry;
 use crate::api::error::ApiError;
 use crate::users::User;
 use journal::{Journal, Line};
@@ -328,14 +329,16 @@ async fn connected<'c>(
 fn line(reader: &Reader, row: AccessRow, at: chrono::DateTime<chrono::Utc>) -> Line {
     Line {
         seq: 0,
-        at,
-        user_id: reader.user.id,
-        user_name: reader.user.name.clone(),
-        role: reader.user.role.as_str().to_owned(),
-        user_unit: reader.user.unit_code.clone(),
-        household_id: row.household_id,
-        unit_code: row.unit_code,
-        endpoint: reader.endpoint.clone(),
-        request_id: reader.request_id.clone(),
+        row: AccessLogEntry {
+            at,
+            user_id: reader.user.id,
+            user_name: reader.user.name.clone(),
+            role: reader.user.role.as_str().to_owned(),
+            user_unit: reader.user.unit_code.clone(),
+            household_id: row.household_id,
+            unit_code: row.unit_code,
+            endpoint: reader.endpoint.clone(),
+            request_id: reader.request_id.clone(),
+        },
     }
 }
