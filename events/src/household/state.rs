@@ -144,12 +144,13 @@ impl HouseholdState {
         let sequence = recorded.meta.sequence;
         self.chain.advance(&recorded.meta);
         self.types.insert(sequence, recorded.event.type_name());
+        // Supports are most of a long history: kept as their facts, not cloned as a whole.
+        if let HouseholdEvent::SupportReceived(s) = &recorded.event {
+            let fact = SupportFact::of(s, recorded.meta.effective_on);
+            self.supports.insert(sequence, fact);
+            return self;
+        }
         if let Some(content) = recorded.event.as_correctable() {
-            if let Replacement::SupportReceived(s) = &content {
-                let fact = SupportFact::of(s, recorded.meta.effective_on);
-                self.supports.insert(sequence, fact);
-                return self;
-            }
             if matches!(content, Replacement::HouseholdRegistered(_)) {
                 self.registered_on = Some(recorded.meta.effective_on);
             }
