@@ -163,3 +163,33 @@ async fn a_read_whose_row_cannot_be_journaled_hands_out_nothing() {
         .expect("a reply");
     assert_eq!(r.status().as_u16(), 200);
 }
+
+/// The writer's connection closed under it (a restart, a terminated backend) costs no read.
+#[tokio::test]
+async fn a_shipment_on_a_connection_postgresql_closed_is_made_again_on_a_fresh_one() {
+    let app = spawn_app().await;
+    let officer = app.token(Role::CommuneOfficer, "25459").await;
+    let household = app.register(&officer, "25459").await;
+    let history = format!("/api/v1/households/{household}/history");
+    assert_eq!(app.get(&history, &officer).await.status, 200);
+    app.ship_access_log().await;
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE application_name = $1 AND datname = current_database()",
+    )
+    .bind(ansinh::api::access_log::APPLICATION_NAME)
+    .fetch_all(&app.pool)
+    .await
+    .expect("end the writer's connection");
+    assert_eq!(ended, vec![true], "the writer's one connection");
+    assert_eq!(app.get(&history, &officer).await.status, 200);
+    app.ship_access_log().await;
+    assert_eq!(app.get(&history, &officer).await.status, 200);
+    app.ship_access_log().await;
+    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM access_log WHERE household_id = $1")
+        .bind(household)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(logged, 3);
+}

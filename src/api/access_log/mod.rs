@@ -30,6 +30,8 @@ use crate::api::error::ApiError;
 use crate::users::User;
 use journal::{Journal, Line};
 
+/// The writer's connection's `application_name`.
+pub const APPLICATION_NAME: &str = "ansinh access log";
 /// How often the journal is shipped to the table.
 pub const SHIP_EVERY: Duration = Duration::from_millis(100);
 /// How long a failed recovery of earlier servers' journals waits before it is tried again.
@@ -95,7 +97,10 @@ impl AccessLog {
             },
         };
         let writer = Writer {
-            options: (*pool.connect_options()).clone(),
+            // Named, so an operator sees it in `pg_stat_activity`.
+            options: (*pool.connect_options())
+                .clone()
+                .application_name(APPLICATION_NAME),
             dir,
             connection: None,
             journal: None,
@@ -260,7 +265,13 @@ impl Writer {
     /// succeeds. Also ships what earlier servers left, until that has worked once.
     async fn ship(&mut self) -> Result<(), ApiError> {
         self.recover().await;
-        let result = self.try_ship().await;
+        let mut result = self.try_ship().await;
+        if result.is_err() {
+            // A connection PostgreSQL closed while it sat idle (a restart, a terminated
+            // backend) fails once: try again on a fresh one before refusing any read.
+            self.connection = None;
+            result = self.try_ship().await;
+        }
         match &result {
             Ok(()) => {
                 self.refuse
