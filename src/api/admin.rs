@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::access_log::AccessLogEntry;
 use super::auth::{need, Allowed, UnitAccess};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiQuery, Bounded, JsonBody, UserId, MAX_OFFSET};
@@ -345,20 +346,6 @@ impl Bounded for AccessLogQuery {
             ("offset", self.offset, 0, MAX_OFFSET),
         ]
     }
-}
-
-/// One row of the access log, as auditors read it and as a server's journal holds it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct AccessLogEntry {
-    pub at: DateTime<Utc>,
-    pub user_id: Uuid,
-    pub user_name: String,
-    pub role: String,
-    pub user_unit: String,
-    pub household_id: Uuid,
-    pub unit_code: String,
-    pub endpoint: String,
-    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -658,16 +658,10 @@ fn journal_folder(location: &Location) -> PathBuf {
     const NAME: &str = "access-journal";
     match location {
         Location::Embedded(data_dir) => data_dir.join(NAME),
-        Location::Url(_) => std::env::var_os("XDG_STATE_HOME")
-            .filter(|dir| !dir.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state"))
-            })
-            .map_or_else(
-                || PathBuf::from(NAME),
-                |state| state.join("ansinh").join(NAME),
-            ),
+        Location::Url(_) => dirs::state_dir().map_or_else(
+            || PathBuf::from(NAME),
+            |state| state.join("ansinh").join(NAME),
+        ),
     }
 }
 

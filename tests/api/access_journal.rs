@@ -37,6 +37,17 @@ async fn server_on(options: PgConnectOptions, folder: PathBuf) -> (String, Acces
     (base, access_log)
 }
 
+/// A GET of `path` on the server at `base` with `token`: its status and body.
+async fn get_at(client: &reqwest::Client, base: &str, path: &str, token: &str) -> (u16, String) {
+    let r = client
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("a reply");
+    (r.status().as_u16(), r.text().await.expect("a body"))
+}
+
 /// The journal files in `folder`.
 fn journals(folder: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(folder)
@@ -68,18 +79,12 @@ async fn reads_a_server_answered_before_it_died_are_shipped_by_the_next_one_on_i
         let _ = sent.send(server_on(o, f).await);
     });
     let (base, first) = started.await.expect("the first server started");
-    let get = |path: String| {
-        let (client, url, token) = (app.client.clone(), format!("{base}{path}"), auditor.clone());
-        async move {
-            let r = client.get(url).bearer_auth(token).send().await;
-            r.expect("a reply").status().as_u16()
-        }
-    };
-    assert_eq!(get(history.clone()).await, 200);
+    let get = |path| get_at(&app.client, &base, path, &auditor);
+    assert_eq!(get(&history).await.0, 200);
     first.ship().await.expect("shipped");
     // The table takes no row now, so the next read stays in the journal alone.
     refuse_access_log(&app.pool).await;
-    assert_eq!(get(history.clone()).await, 200, "answered from the journal");
+    assert_eq!(get(&history).await.0, 200, "answered from the journal");
     doomed.shutdown_background();
     mend_access_log(&app.pool).await;
     let count = || async {
@@ -142,26 +147,13 @@ async fn a_read_whose_row_cannot_be_journaled_hands_out_nothing() {
         format!("/api/v1/households/{household}/history"),
         format!("/api/v1/households/{household}"),
     ] {
-        let r = app
-            .client
-            .get(format!("{base}{path}"))
-            .bearer_auth(&officer)
-            .send()
-            .await
-            .expect("a reply");
-        assert_eq!(r.status().as_u16(), 500, "{path}");
-        let text = r.text().await.expect("body");
+        let (status, text) = get_at(&app.client, &base, &path, &officer).await;
+        assert_eq!(status, 500, "{path}");
         assert!(!text.contains("Nguyễn"), "{text}");
     }
     // Reads that name no household's personal data are not held back.
-    let r = app
-        .client
-        .get(format!("{base}/api/v1/re-poverty"))
-        .bearer_auth(&officer)
-        .send()
-        .await
-        .expect("a reply");
-    assert_eq!(r.status().as_u16(), 200);
+    let (status, _) = get_at(&app.client, &base, "/api/v1/re-poverty", &officer).await;
+    assert_eq!(status, 200);
 }
 
 /// The writer's connection closed under it (a restart, a terminated backend) costs no read.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::api::admin::AccessLogEntry;
+use super::AccessLogEntry;
 
 /// One row of the access log as the journal holds it (`at` is when the read was answered).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,12 +90,18 @@ impl Journal {
 
     /// Removes the file of a journal closed with everything shipped.
     pub async fn close(self, conn: &mut PgConnection) {
-        let _ = sqlx::query("UPDATE access_journals SET closed_at = now() WHERE journal = $1")
-            .bind(self.id)
-            .execute(&mut *conn)
-            .await;
+        mark_closed(conn, self.id).await;
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Says in the database that the journal is shipped whole and its file goes (for whoever
+/// looks at `access_journals`; nothing depends on it).
+async fn mark_closed(conn: &mut PgConnection, journal: Uuid) {
+    let _ = sqlx::query("UPDATE access_journals SET closed_at = now() WHERE journal = $1")
+        .bind(journal)
+        .execute(&mut *conn)
+        .await;
 }
 
 /// Puts `lines` in the table and moves the journal's mark to the last of them, in one
@@ -213,10 +219,7 @@ async fn recover_one(path: &Path, id: Uuid, conn: &mut PgConnection) -> Result<u
         }
     }
     ship(conn, id, &lines).await.map_err(|e| failed(&e))?;
-    let _ = sqlx::query("UPDATE access_journals SET closed_at = now() WHERE journal = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await;
+    mark_closed(conn, id).await;
     std::fs::remove_file(path).map_err(|e| failed(&e))?;
     tracing::warn!(
         journal = %id,

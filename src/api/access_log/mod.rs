@@ -20,12 +20,14 @@ mod journal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot, watch};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::admin::AccessLogEntry;
 use crate::api::error::ApiError;
 use crate::users::User;
 use journal::{Journal, Line};
@@ -40,6 +42,20 @@ const RECOVER_RETRY: Duration = Duration::from_secs(60);
 const MAX_BATCH: usize = 256;
 /// Requests that may wait for the writer before senders wait too.
 const QUEUE: usize = 1024;
+
+/// One row of the access log, as auditors read it and as a server's journal holds it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct AccessLogEntry {
+    pub at: DateTime<Utc>,
+    pub user_id: Uuid,
+    pub user_name: String,
+    pub role: String,
+    pub user_unit: String,
+    pub household_id: Uuid,
+    pub unit_code: String,
+    pub endpoint: String,
+    pub request_id: Option<String>,
+}
 
 /// One read of one household.
 #[derive(Debug, Clone)]
@@ -73,8 +89,11 @@ enum Message {
         rows: Vec<AccessRow>,
         done: oneshot::Sender<Result<(), ApiError>>,
     },
-    Ship(oneshot::Sender<Result<(), ApiError>>),
-    Close(oneshot::Sender<Result<(), ApiError>>),
+    /// Ship now; with `close`, also remove the journal's file.
+    Ship {
+        close: bool,
+        done: oneshot::Sender<Result<(), ApiError>>,
+    },
 }
 
 impl AccessLog {
@@ -128,14 +147,16 @@ impl AccessLog {
     /// every read this server answered before the call.
     pub async fn ship(&self) -> Result<(), ApiError> {
         let (done, shipped) = oneshot::channel();
-        self.send(Message::Ship(done), shipped).await
+        let close = false;
+        self.send(Message::Ship { close, done }, shipped).await
     }
 
     /// Ships the journal and removes its file, as a server stopping does; a read after this
     /// opens a new journal.
     pub async fn close(&self) -> Result<(), ApiError> {
         let (done, closed) = oneshot::channel();
-        self.send(Message::Close(done), closed).await
+        let close = true;
+        self.send(Message::Ship { close, done }, closed).await
     }
 
     async fn send(
@@ -205,16 +226,18 @@ impl Writer {
         let mut lines = Vec::new();
         let mut recorded = Vec::new();
         let mut ships = Vec::new();
-        let mut closes = Vec::new();
-        let at = chrono::Utc::now();
+        let mut close = false;
+        let at = Utc::now();
         for message in messages.drain(..) {
             match message {
                 Message::Record { reader, rows, done } => {
                     lines.extend(rows.into_iter().map(|row| line(&reader, row, at)));
                     recorded.push(done);
                 }
-                Message::Ship(done) => ships.push(done),
-                Message::Close(done) => closes.push(done),
+                Message::Ship { close: c, done } => {
+                    close |= c;
+                    ships.push(done);
+                }
             }
         }
         if !recorded.is_empty() {
@@ -225,14 +248,13 @@ impl Writer {
             }
         }
         if !ships.is_empty() {
-            let result = self.ship().await;
+            // Closing ships too.
+            let result = if close {
+                self.close().await
+            } else {
+                self.ship().await
+            };
             for done in ships {
-                let _ = done.send(result.clone());
-            }
-        }
-        if !closes.is_empty() {
-            let result = self.close().await;
-            for done in closes {
                 let _ = done.send(result.clone());
             }
         }
@@ -337,7 +359,7 @@ async fn connected<'c>(
 }
 
 /// The journal's line for one row of a read answered `at`.
-fn line(reader: &Reader, row: AccessRow, at: chrono::DateTime<chrono::Utc>) -> Line {
+fn line(reader: &Reader, row: AccessRow, at: DateTime<Utc>) -> Line {
     Line {
         seq: 0,
         row: AccessLogEntry {
