@@ -454,9 +454,13 @@ pub async fn authenticate(
     if let Some(read) = response.extensions_mut().remove::<PersonalDataRead>() {
         if response.status().is_success() && !read.0.is_empty() {
             // Fail closed: personal data whose reading cannot be logged is not handed out.
+            // One row per household a response names, however many of its items are that
+            // household's (a list of flags names it once per flag).
+            let mut seen = std::collections::HashSet::new();
             let rows = read
                 .0
                 .into_iter()
+                .filter(|(household_id, _)| seen.insert(*household_id))
                 .map(|(household_id, unit_code)| AccessRow {
                     household_id,
                     unit_code,

@@ -177,8 +177,18 @@ async fn the_movement_report_is_accessible_and_printable_in_both_languages() {
 async fn the_auditors_and_admins_pages_are_accessible() {
     let b = Browser::start().await;
     let officer = b.user(Role::CommuneOfficer).await;
-    relapsed_household(&b.app, &officer.token).await;
+    let id = relapsed_household(&b.app, &officer.token).await;
     b.sign_in(Role::Auditor).await;
+    // The auditor's own read of the household is on the access log the moment it is opened.
+    b.open(&format!("/households/{id}?lang=en")).await;
+    b.open("/access-log?lang=en").await;
+    let log = b.text().await;
+    assert!(
+        log.contains(&id.to_string()[..8]) && log.contains("GET /api/v1/households/{id}"),
+        "{log}"
+    );
+    // The page's list of the household's flags names it once, however many flags it has.
+    assert_eq!(log.matches("GET /api/v1/flags").count(), 1, "{log}");
     for (page, name) in [
         ("/", "home-auditor"),
         ("/verify", "verify"),
