@@ -44,15 +44,11 @@ impl LogReader for GapSafeLog<'_> {
 }
 
 /// Brings every asynchronous projection up to the log's final events; returns how many events
-/// were applied. A report can call it first to read fresh counts.
+/// were read. A report can call it first to read fresh counts.
 pub async fn catch_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
     wait_for_horizon(pool).await?;
     let reader = GapSafeLog { pool };
-    let mut applied = 0;
-    for projection in AsyncProjection::ALL {
-        applied += runner::catch_up(pool, &reader, projection, RUNNER_BATCH).await?;
-    }
-    Ok(applied)
+    runner::catch_up(pool, &reader, &AsyncProjection::ALL, RUNNER_BATCH).await
 }
 
 /// Waits (at most a few seconds) until every transaction that had started when this was
@@ -77,21 +73,25 @@ async fn wait_for_horizon(pool: &PgPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Runs the asynchronous projections until `shutdown` resolves, polling the log every
-/// `interval`. Errors are logged and retried at the next tick (the checkpoint did not move).
+/// Runs the asynchronous projections until `shutdown` resolves, starting a catch-up every
+/// `interval`, or as soon as the last one ends when it took longer: under load the read models
+/// then trail by about one catch-up, not one catch-up and a pause. Errors are logged and retried
+/// at the next tick (the checkpoint did not move).
 pub async fn run_projections(
     pool: PgPool,
     interval: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        if let Err(e) = catch_up(&pool).await {
-            tracing::error!(error = %e, "asynchronous projections failed; retrying");
-        }
         tokio::select! {
             () = &mut shutdown => return,
-            () = tokio::time::sleep(interval) => {}
+            _ = ticks.tick() => {}
+        }
+        if let Err(e) = catch_up(&pool).await {
+            tracing::error!(error = %e, "asynchronous projections failed; retrying");
         }
     }
 }

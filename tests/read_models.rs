@@ -1270,6 +1270,60 @@ async fn the_runner_keeps_a_checkpoint_and_redelivery_changes_nothing() {
     );
 }
 
+/// The runner reads the log once for both projections, from the checkpoint furthest behind:
+/// one projection emptied and sent back to the start is filled again from its own checkpoint,
+/// while the other, already current, neither moves nor changes.
+#[tokio::test]
+async fn a_projection_behind_the_other_catches_up_from_its_own_checkpoint() {
+    use ansinh_projections::runner::{self, AsyncProjection, Cursor};
+    let (db, log) = setup().await;
+    lan(&log, &db.pool).await;
+    hoa(&log, &db.pool).await;
+    catch_up(&db.pool).await;
+    let (movements, flags) = (snapshot(&db.pool).await, flag_tables(&db.pool).await);
+    assert!(!movements["movement_counts"].is_empty() && !flags.1.is_empty());
+    for (behind, tables) in [
+        (
+            AsyncProjection::Movements,
+            "movement_households, movement_counts",
+        ),
+        (AsyncProjection::Flags, "flag_households, flags"),
+    ] {
+        let ahead = AsyncProjection::ALL
+            .into_iter()
+            .find(|p| *p != behind)
+            .expect("the other projection");
+        let ahead_at = runner::checkpoint(&db.pool, ahead)
+            .await
+            .expect("checkpoint");
+        let mut conn = db.pool.acquire().await.expect("conn");
+        sqlx::query(&format!("TRUNCATE {tables}"))
+            .execute(&mut *conn)
+            .await
+            .expect("empty the projection");
+        runner::set_checkpoint(&mut conn, behind, Cursor::default())
+            .await
+            .expect("reset");
+        drop(conn);
+        catch_up(&db.pool).await;
+        assert_eq!(snapshot(&db.pool).await, movements, "{behind:?} behind");
+        assert_eq!(flag_tables(&db.pool).await, flags, "{behind:?} behind");
+        assert_eq!(
+            runner::checkpoint(&db.pool, behind)
+                .await
+                .expect("checkpoint"),
+            ahead_at,
+            "{behind:?} reached the other's checkpoint"
+        );
+        assert_eq!(
+            runner::checkpoint(&db.pool, ahead)
+                .await
+                .expect("checkpoint"),
+            ahead_at
+        );
+    }
+}
+
 /// A batch that brings a household only supports cannot move it between cells: the runner does
 /// not read its history for the movements, and its row keeps the sequence of its last event
 /// that counts for them, as a rebuild writes it. The next such event moves the row on.

@@ -1,12 +1,15 @@
 //! The asynchronous projection runner: reads the log in commit-safe order and keeps a checkpoint
 //! per projection (`projection_checkpoints`, `migrations/0008_projection_checkpoints.sql`).
 //!
-//! One step is one transaction: lock the projection's checkpoint row, read up to `limit` events
-//! after it with the gap-safe reader (which never returns an event that could be followed by an
-//! earlier-committing one, see `ansinh::store::position`), apply them, move the checkpoint, commit.
-//! The events' effects and the checkpoint commit together, so a crash replays at most the step
-//! that did not commit; handlers are idempotent anyway (at-least-once). Two runners on the same
-//! database take turns on the checkpoint row. A restart continues from the checkpoint.
+//! One step is one transaction for all the projections: lock their checkpoint rows, read up to
+//! `limit` events after the one furthest behind with the gap-safe reader (which never returns an
+//! event that could be followed by an earlier-committing one, see `ansinh::store::position`),
+//! apply to each projection the events after its own checkpoint, move the checkpoints, commit.
+//! Under a stream of commands each step was a read and a decoding of the same events per
+//! projection; one now serves both. The events' effects and the checkpoints commit together, so
+//! a crash replays at most the step that did not commit; handlers are idempotent anyway
+//! (at-least-once). Two runners on the same database take turns on the checkpoint rows. A
+//! restart continues from the checkpoints.
 //!
 //! The reader is a trait because the gap-safe reader lives in the application crate (next to the
 //! store that writes the log); this crate only needs its output.
@@ -56,6 +59,19 @@ pub enum AsyncProjection {
 
 impl AsyncProjection {
     pub const ALL: [AsyncProjection; 2] = [AsyncProjection::Movements, AsyncProjection::Flags];
+
+    /// Where its tables come in [`crate::locking::LOCK_ORDER`]: a step applies projections in
+    /// this order.
+    fn lock_rank(self) -> usize {
+        let first = match self {
+            AsyncProjection::Movements => "movement_households",
+            AsyncProjection::Flags => "flag_households",
+        };
+        crate::locking::LOCK_ORDER
+            .iter()
+            .position(|t| *t == first)
+            .unwrap_or(usize::MAX)
+    }
 
     /// The checkpoint's name.
     pub fn name(self) -> &'static str {
@@ -122,62 +138,85 @@ pub async fn set_checkpoint(
     Ok(())
 }
 
-/// Applies the next batch of at most `limit` events; returns how many there were.
+/// Applies the next batch of at most `limit` events to every projection in `projections`;
+/// returns how many events were read.
+///
+/// One read of the log serves them all: it starts at the checkpoint furthest behind, and each
+/// projection gets only the events after its own. They are applied in the order their tables
+/// come in [`crate::locking::LOCK_ORDER`] (flags before movements), in one transaction with
+/// the checkpoints, so they commit together.
 pub async fn step<R: LogReader>(
     pool: &PgPool,
     reader: &R,
-    projection: AsyncProjection,
+    projections: &[AsyncProjection],
     limit: i64,
 ) -> Result<usize, sqlx::Error> {
+    let mut projections = projections.to_vec();
+    projections.sort_by_key(|p| p.lock_rank());
+    projections.dedup();
+    let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO projection_checkpoints (projection, transaction_id, global_position)
-         VALUES ($1, 0, 0) ON CONFLICT (projection) DO NOTHING",
+         SELECT unnest($1::text[]), 0, 0 ON CONFLICT (projection) DO NOTHING",
     )
-    .bind(projection.name())
+    .bind(&names)
     .execute(&mut *tx)
     .await?;
-    let (transaction_id, global_position): (i64, i64) = sqlx::query_as(
-        "SELECT transaction_id, global_position FROM projection_checkpoints
-          WHERE projection = $1 FOR UPDATE",
+    // Rows locked in one order (by name), as every runner locks them.
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT projection, transaction_id, global_position FROM projection_checkpoints
+          WHERE projection = ANY($1) ORDER BY projection FOR UPDATE",
     )
-    .bind(projection.name())
-    .fetch_one(&mut *tx)
+    .bind(&names)
+    .fetch_all(&mut *tx)
     .await?;
-    let after = Cursor {
-        transaction_id,
-        global_position,
+    let at = |p: AsyncProjection| {
+        rows.iter()
+            .find(|(name, _, _)| name == p.name())
+            .map_or(Cursor::default(), |(_, t, g)| Cursor {
+                transaction_id: *t,
+                global_position: *g,
+            })
     };
-    let events = reader.read_after(after, limit).await?;
+    let from = projections.iter().map(|p| at(*p)).min().unwrap_or_default();
+    let events = reader.read_after(from, limit).await?;
     let Some(last) = events.last().map(|e| e.cursor) else {
         tx.commit().await?;
         return Ok(0);
     };
-    let stored: Vec<StoredEvent<'_>> = events
-        .iter()
-        .map(|e| StoredEvent {
-            household_id: e.household_id,
-            sequence: e.sequence,
-            global_position: Some(e.cursor.global_position),
-            event: &e.event,
-        })
-        .collect();
-    projection.apply(&mut tx, &stored).await?;
-    set_checkpoint(&mut tx, projection, last).await?;
+    for projection in &projections {
+        let after = at(*projection);
+        let stored: Vec<StoredEvent<'_>> = events
+            .iter()
+            .filter(|e| e.cursor > after)
+            .map(|e| StoredEvent {
+                household_id: e.household_id,
+                sequence: e.sequence,
+                global_position: Some(e.cursor.global_position),
+                event: &e.event,
+            })
+            .collect();
+        if stored.is_empty() {
+            continue;
+        }
+        projection.apply(&mut tx, &stored).await?;
+        set_checkpoint(&mut tx, *projection, last).await?;
+    }
     tx.commit().await?;
     Ok(events.len())
 }
 
-/// Steps until the projection has read every final event; returns how many it applied.
+/// Steps until the projections have read every final event; returns how many events were read.
 pub async fn catch_up<R: LogReader>(
     pool: &PgPool,
     reader: &R,
-    projection: AsyncProjection,
+    projections: &[AsyncProjection],
     limit: i64,
 ) -> Result<u64, sqlx::Error> {
     let mut total = 0;
     loop {
-        let n = step(pool, reader, projection, limit).await?;
+        let n = step(pool, reader, projections, limit).await?;
         if n == 0 {
             return Ok(total);
         }
