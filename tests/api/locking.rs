@@ -283,7 +283,8 @@ async fn the_append_the_import_the_reform_and_the_runner_write_their_tables_in_l
     );
     let summary: Value = serde_json::from_slice(&out.stdout).expect("the reform's summary");
     assert!(summary["moved"].as_i64() > Some(0), "{summary}");
-    // The runner beside the server: its checkpoint, then the movement tables.
+    // The runner beside the server: its checkpoints, then the flags', then the movements' tables
+    // (one step applies both).
     app.projected().await;
 
     let seen = writes(&app.pool).await;
@@ -304,6 +305,7 @@ async fn the_append_the_import_the_reform_and_the_runner_write_their_tables_in_l
         ("re_poverty_households", "re_poverty"),
         ("history_corrections", "disbursements"),
         ("projection_checkpoints", "movement_counts"),
+        ("flag_households", "movement_households"),
         ("movement_households", "movement_counts"),
     ] {
         assert!(
