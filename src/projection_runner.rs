@@ -53,7 +53,8 @@ pub async fn catch_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
 
 /// One tick of the background runner: the events final now, read in full batches until a short
 /// one. Events that commit meanwhile wait for the next tick rather than being chased in steps of
-/// a few events each: under a stream of commands that chase cost about a statement per event.
+/// a few events each: under a stream of commands that chase cost a transaction for every few
+/// commands.
 async fn tick(pool: &PgPool) -> Result<(), sqlx::Error> {
     wait_for_horizon(pool).await?;
     let reader = GapSafeLog { pool };
