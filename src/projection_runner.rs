@@ -46,9 +46,7 @@ impl LogReader for GapSafeLog<'_> {
 /// Brings every asynchronous projection up to the log's final events; returns how many events
 /// were read. A report can call it first to read fresh counts.
 pub async fn catch_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    wait_for_horizon(pool).await?;
-    let reader = GapSafeLog { pool };
-    runner::catch_up(pool, &reader, &AsyncProjection::ALL, RUNNER_BATCH).await
+    steps(pool, 1).await
 }
 
 /// One tick of the background runner: the events final now, read in full batches until a short
@@ -56,12 +54,22 @@ pub async fn catch_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
 /// a few events each: under a stream of commands that chase cost a transaction for every few
 /// commands.
 async fn tick(pool: &PgPool) -> Result<(), sqlx::Error> {
+    steps(pool, RUNNER_BATCH as usize).await.map(drop)
+}
+
+/// Waits for the horizon, then steps both projections again as long as a step read at least
+/// `again` events; returns how many events were read.
+async fn steps(pool: &PgPool, again: usize) -> Result<u64, sqlx::Error> {
     wait_for_horizon(pool).await?;
     let reader = GapSafeLog { pool };
-    while runner::step(pool, &reader, &AsyncProjection::ALL, RUNNER_BATCH).await? as i64
-        == RUNNER_BATCH
-    {}
-    Ok(())
+    let mut read = 0;
+    loop {
+        let n = runner::step(pool, &reader, &AsyncProjection::ALL, RUNNER_BATCH).await?;
+        read += n as u64;
+        if n < again {
+            return Ok(read);
+        }
+    }
 }
 
 /// Waits (at most a few seconds) until every transaction that had started when this was

@@ -63,13 +63,13 @@ impl AsyncProjection {
     /// Where its tables come in [`crate::locking::LOCK_ORDER`]: a step applies projections in
     /// this order.
     fn lock_rank(self) -> usize {
-        let first = match self {
-            AsyncProjection::Movements => "movement_households",
-            AsyncProjection::Flags => "flag_households",
-        };
+        let first = crate::rebuild::Projection::ALL
+            .into_iter()
+            .find(|p| p.kept_by_runner() == Some(self))
+            .and_then(|p| p.tables().first().copied());
         crate::locking::LOCK_ORDER
             .iter()
-            .position(|t| *t == first)
+            .position(|t| Some(*t) == first)
             .unwrap_or(usize::MAX)
     }
 
@@ -205,21 +205,4 @@ pub async fn step<R: LogReader>(
     }
     tx.commit().await?;
     Ok(events.len())
-}
-
-/// Steps until the projections have read every final event; returns how many events were read.
-pub async fn catch_up<R: LogReader>(
-    pool: &PgPool,
-    reader: &R,
-    projections: &[AsyncProjection],
-    limit: i64,
-) -> Result<u64, sqlx::Error> {
-    let mut total = 0;
-    loop {
-        let n = step(pool, reader, projections, limit).await?;
-        if n == 0 {
-            return Ok(total);
-        }
-        total += n as u64;
-    }
 }
