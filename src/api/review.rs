@@ -65,6 +65,14 @@ pub fn hide_contacts(page: &mut Value) {
     }
 }
 
+/// Whether a history page, as the log wrote it, holds a complaint — the only event with a
+/// contact to hide. The page's type names are written literally (ASCII, never escaped), so a
+/// page without `"complaint_received"` goes out as it is, neither parsed nor written again.
+pub fn holds_complaint(page: &[u8]) -> bool {
+    const QUOTED: &[u8] = b"\"complaint_received\"";
+    page.windows(QUOTED.len()).any(|w| w == QUOTED)
+}
+
 /// Today in Vietnam (UTC+7).
 fn today() -> NaiveDate {
     (Utc::now() + chrono::Duration::hours(7)).date_naive()
@@ -442,6 +450,10 @@ mod tests {
             {"type": "complaint_received", "data": {"contact": "0912", "from_name": "A"}},
             {"type": "household_registered", "data": {"contact": "kept"}},
         ]});
+        assert!(holds_complaint(page.to_string().as_bytes()));
+        assert!(!holds_complaint(
+            br#"{"events":[{"type":"complaint_resolved"}]}"#
+        ));
         hide_contacts(&mut page);
         assert_eq!(page["events"][0]["data"]["contact"], Value::Null);
         assert_eq!(page["events"][0]["data"]["contact_hidden"], true);
