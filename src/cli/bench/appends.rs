@@ -100,6 +100,18 @@ pub async fn plain_select(pool: PgPool, household_id: Uuid) -> Result<(), sqlx::
         .map(|_| ())
 }
 
+/// The bare PostgreSQL floor of a command on a household the server has not met: read the
+/// household's events, then insert one row. No server can decide a command on a household it
+/// holds nothing of with less.
+pub async fn plain_select_then_insert(
+    pool: PgPool,
+    household_id: Uuid,
+    payload: Arc<serde_json::Value>,
+) -> Result<(), sqlx::Error> {
+    plain_select(pool.clone(), household_id).await?;
+    plain_insert(pool, payload).await
+}
+
 /// The plain PostgreSQL baseline's table: the event log's columns and unique keys, no triggers.
 /// Every section that inserts into it makes it (`--only province` runs without this one).
 pub(super) async fn plain_table(pool: &PgPool) -> Result<(), sqlx::Error> {

@@ -379,6 +379,43 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
         table.push(post);
     }
     table.push(lag.finish("both HTTP POST passes").await?);
+
+    // A first touch again, on a server just restarted (nothing held), against what bare
+    // PostgreSQL needs for it: the household's events read, then one row inserted.
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    let (base, stop_tx, server) = start_server(pool).await?;
+    let (pool_, c, b, t, ids_s, ids_p, sample_) = (
+        pool.clone(),
+        client.clone(),
+        base.clone(),
+        officer.clone(),
+        Arc::clone(&ids),
+        Arc::clone(&ids),
+        Arc::clone(&sample),
+    );
+    let (floor, first) = interleaved(
+        (
+            "plain SELECT of a household's events, then INSERT ×8 (alongside HTTP)",
+            "HTTP POST support ×8, server restarted (every household a first touch)",
+        ),
+        8,
+        ops,
+        move |i| {
+            super::appends::plain_select_then_insert(
+                pool_.clone(),
+                ids_s[i % ids_s.len()],
+                Arc::clone(&sample_),
+            )
+        },
+        move |i| {
+            let url = format!("{b}/api/v1/households/{}/supports", ids_p[i % ids_p.len()]);
+            post_support(c.clone(), url, t.clone())
+        },
+    )
+    .await?;
+    table.push(floor);
+    table.push(first);
     super::flags::http_summary(pool, &base, &client, &auditor, options, table).await?;
     super::pages::run(pool, &base, options, table).await?;
     let answers = real_answers(&client, &base, &auditor, &officer, &ids).await?;
