@@ -83,7 +83,12 @@ impl Application {
         let writes = request_pool(&pool, 0)
             .await
             .map_err(std::io::Error::other)?;
-        let log = EventLog::new(writes).await.map_err(std::io::Error::other)?;
+        let cache = web
+            .cache_events
+            .unwrap_or(crate::store::cache::DEFAULT_CAPACITY_EVENTS);
+        let log = EventLog::with_cache(writes, cache)
+            .await
+            .map_err(std::io::Error::other)?;
         let requests = request_pool(&pool, WARM_CONNECTIONS)
             .await
             .map_err(std::io::Error::other)?;

@@ -109,6 +109,13 @@ pub enum Command {
         /// (embedded PostgreSQL), else in `$XDG_STATE_HOME/ansinh` (`~/.local/state/ansinh`).
         #[arg(long, env = "ANSINH_ACCESS_JOURNAL")]
         access_journal: Option<PathBuf>,
+        /// How many events the households the server holds in memory may stand for together.
+        /// A command on a household held is decided without reading it; any other first reads
+        /// it (its snapshot and the events after it). Each event held costs about 2.3 KB of
+        /// memory, so the default holds some 5,000 households of 18 events in about 230 MB.
+        #[arg(long, env = "ANSINH_CACHE_EVENTS", default_value_t = crate::store::cache::DEFAULT_CAPACITY_EVENTS,
+              value_parser = cache_events)]
+        cache_events: u64,
     },
     /// Apply the database schema and load the shipped administrative units.
     Migrate,
@@ -337,9 +344,11 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
             public_url,
             public_rate_limit,
             access_journal,
+            cache_events,
         } => {
             let mut web = web_config(public_url.as_deref())?;
             web.public_rate_per_minute = Some(public_rate_limit);
+            web.cache_events = Some(cache_events);
             web.access_journal = Some(access_journal.unwrap_or_else(|| journal_folder(&location)));
             serve(
                 &location,
@@ -875,6 +884,15 @@ fn user_failure(e: crate::users::UserError) -> Failure {
     }
 }
 
+/// `--cache-events`: a whole number of at least 1,000 (fewer would hold a few households).
+fn cache_events(given: &str) -> Result<u64, String> {
+    match given.trim().replace(['_', ','], "").parse::<u64>() {
+        Ok(n) if n >= 1000 => Ok(n),
+        Ok(_) => Err("at least 1000 events, or the server holds only a few households".into()),
+        Err(_) => Err("a whole number of events, such as 100000".into()),
+    }
+}
+
 async fn serve(
     location: &Location,
     bind: SocketAddr,
@@ -1010,5 +1028,32 @@ mod public_rate_limit_flag {
         assert_eq!(limit(&["--public-rate-limit", "5"]).ok(), Some(5));
         assert!(limit(&["--public-rate-limit", "0"]).is_err());
         assert!(limit(&["--public-rate-limit", "many"]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod cache_events_flag {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn events(args: &[&str]) -> Result<u64, clap::Error> {
+        let cli = Cli::try_parse_from([&["ansinh", "serve"], args].concat())?;
+        match cli.command {
+            Command::Serve { cache_events, .. } => Ok(cache_events),
+            _ => unreachable!("serve parses as serve"),
+        }
+    }
+
+    #[test]
+    fn the_cache_holds_100000_events_unless_told_and_refuses_a_uselessly_small_one() {
+        assert_eq!(
+            events(&[]).ok(),
+            Some(crate::store::cache::DEFAULT_CAPACITY_EVENTS)
+        );
+        assert_eq!(events(&["--cache-events", "500000"]).ok(), Some(500_000));
+        assert_eq!(events(&["--cache-events", "250,000"]).ok(), Some(250_000));
+        assert!(events(&["--cache-events", "10"]).is_err());
+        assert!(events(&["--cache-events", "lots"]).is_err());
     }
 }

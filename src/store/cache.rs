@@ -77,3 +77,41 @@ impl HouseholdCache {
         self.0.remove(id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn household(events: i64) -> Arc<Cached> {
+        let mut state = HouseholdState::default();
+        state.chain.sequence = events;
+        Arc::new(Cached {
+            household_id: Uuid::now_v7(),
+            state,
+            rows: HouseholdRows::default(),
+            snapshot_at: 0,
+        })
+    }
+
+    /// Households of 10 events offered to a cache: how many it still holds.
+    fn held_of(capacity_events: u64, households: usize) -> usize {
+        let cache = HouseholdCache::new(capacity_events);
+        let ids: Vec<Uuid> = (0..households)
+            .map(|_| {
+                let h = household(10);
+                cache.offer(Arc::clone(&h));
+                h.household_id
+            })
+            .collect();
+        ids.iter().filter(|id| cache.get(id).is_some()).count()
+    }
+
+    #[test]
+    fn the_capacity_in_events_bounds_the_households_held() {
+        // 3,000 events offered: a capacity of 10,000 keeps them all, one of 1,000 about a
+        // third (11 weight units each: the events and the household itself).
+        assert_eq!(held_of(10_000, 300), 300);
+        let held = held_of(1_000, 300);
+        assert!((50..=100).contains(&held), "{held} households held");
+    }
+}

@@ -99,6 +99,12 @@ const SNAPSHOT_WRITERS: usize = 2;
 impl EventLog {
     /// Wraps the pool in an esrs store. The schema must already be migrated (`db::migrate`).
     pub async fn new(pool: PgPool) -> Result<Self, StoreError> {
+        Self::with_cache(pool, cache::DEFAULT_CAPACITY_EVENTS).await
+    }
+
+    /// Like [`EventLog::new`], holding in memory households that stand for at most
+    /// `cache_events` events together.
+    pub async fn with_cache(pool: PgPool, cache_events: u64) -> Result<Self, StoreError> {
         let store = PgStoreBuilder::<Household>::new(pool.clone())
             .without_running_migrations()
             .with_event_id_format(UuidFormat::V7)
@@ -109,7 +115,7 @@ impl EventLog {
             reads: ReadPool::new(&pool),
             pool,
             store,
-            cache: HouseholdCache::new(cache::DEFAULT_CAPACITY_EVENTS),
+            cache: HouseholdCache::new(cache_events),
             snapshot_writers: Arc::new(tokio::sync::Semaphore::new(SNAPSHOT_WRITERS)),
         })
     }

@@ -60,6 +60,9 @@ pub struct WebConfig {
     /// The folder of the server's access-log journal (`--access-journal`), where it also ships
     /// what servers that stopped left; `None`: a private folder that goes with the server.
     pub access_journal: Option<std::path::PathBuf>,
+    /// How many events the households held in memory may stand for (`--cache-events`);
+    /// `None`: [`crate::store::cache::DEFAULT_CAPACITY_EVENTS`].
+    pub cache_events: Option<u64>,
 }
 
 impl WebConfig {
@@ -86,8 +89,7 @@ impl WebConfig {
                 "{scheme}://{}",
                 authority.as_str().to_ascii_lowercase()
             )),
-            public_rate_per_minute: None,
-            access_journal: None,
+            ..WebConfig::default()
         })
     }
 
