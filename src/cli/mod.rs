@@ -1004,19 +1004,30 @@ mod rebuild_projection_flag {
 }
 
 #[cfg(test)]
-mod public_rate_limit_flag {
+mod serve_flags {
     use clap::Parser;
 
     use super::{Cli, Command};
 
-    fn limit(args: &[&str]) -> Result<u32, clap::Error> {
+    /// `ansinh serve ARGS` parsed: its public rate limit and cache size.
+    fn serve(args: &[&str]) -> Result<(u32, u64), clap::Error> {
         let cli = Cli::try_parse_from([&["ansinh", "serve"], args].concat())?;
         match cli.command {
             Command::Serve {
-                public_rate_limit, ..
-            } => Ok(public_rate_limit),
+                public_rate_limit,
+                cache_events,
+                ..
+            } => Ok((public_rate_limit, cache_events)),
             _ => unreachable!("serve parses as serve"),
         }
+    }
+
+    fn limit(args: &[&str]) -> Result<u32, clap::Error> {
+        serve(args).map(|(limit, _)| limit)
+    }
+
+    fn events(args: &[&str]) -> Result<u64, clap::Error> {
+        serve(args).map(|(_, events)| events)
     }
 
     #[test]
@@ -1028,21 +1039,6 @@ mod public_rate_limit_flag {
         assert_eq!(limit(&["--public-rate-limit", "5"]).ok(), Some(5));
         assert!(limit(&["--public-rate-limit", "0"]).is_err());
         assert!(limit(&["--public-rate-limit", "many"]).is_err());
-    }
-}
-
-#[cfg(test)]
-mod cache_events_flag {
-    use clap::Parser;
-
-    use super::{Cli, Command};
-
-    fn events(args: &[&str]) -> Result<u64, clap::Error> {
-        let cli = Cli::try_parse_from([&["ansinh", "serve"], args].concat())?;
-        match cli.command {
-            Command::Serve { cache_events, .. } => Ok(cache_events),
-            _ => unreachable!("serve parses as serve"),
-        }
     }
 
     #[test]

@@ -233,6 +233,26 @@ pub(super) async fn post_support(
     answer(request, 201).await.map(drop)
 }
 
+/// The `i`-th support of a pass: to the `i`-th of `ids` (round again past the last), through
+/// the server at `base`.
+fn supports_to(
+    c: &reqwest::Client,
+    base: &str,
+    token: &str,
+    ids: &Arc<Vec<Uuid>>,
+) -> impl Fn(usize) -> futures::future::BoxFuture<'static, Result<(), sqlx::Error>> + Send + Sync {
+    let (c, base, token, ids) = (
+        c.clone(),
+        base.to_owned(),
+        token.to_owned(),
+        Arc::clone(ids),
+    );
+    move |i| {
+        let url = format!("{base}/api/v1/households/{}/supports", ids[i % ids.len()]);
+        Box::pin(post_support(c.clone(), url, token.clone()))
+    }
+}
+
 /// One `GET` of a history page, read to its end, as an auditor's client sends it; anything
 /// but 200 fails the figure.
 pub(super) async fn get_page(
@@ -346,23 +366,13 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
     // household for the first time since the server started (it is loaded from its snapshot
     // and events); the second finds them in the server's memory, as a commune's busy day does.
     let posts = |names| {
-        let (pool_, c, b, t, ids_, sample) = (
-            pool.clone(),
-            client.clone(),
-            base.clone(),
-            officer.clone(),
-            Arc::clone(&ids),
-            Arc::clone(&sample),
-        );
+        let (pool_, sample) = (pool.clone(), Arc::clone(&sample));
         interleaved(
             names,
             8,
             ops,
             move |_| super::appends::plain_insert(pool_.clone(), Arc::clone(&sample)),
-            move |i| {
-                let url = format!("{b}/api/v1/households/{}/supports", ids_[i % ids_.len()]);
-                post_support(c.clone(), url, t.clone())
-            },
+            supports_to(&client, &base, &officer, &ids),
         )
     };
     // Meanwhile, how far the runner beside the server lets the movements and flags trail.
@@ -385,15 +395,7 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
     let _ = stop_tx.send(());
     let _ = server.await;
     let (base, stop_tx, server) = start_server(pool).await?;
-    let (pool_, c, b, t, ids_s, ids_p, sample_) = (
-        pool.clone(),
-        client.clone(),
-        base.clone(),
-        officer.clone(),
-        Arc::clone(&ids),
-        Arc::clone(&ids),
-        Arc::clone(&sample),
-    );
+    let (pool_, ids_, sample_) = (pool.clone(), Arc::clone(&ids), Arc::clone(&sample));
     let (floor, first) = interleaved(
         (
             "plain SELECT of a household's events, then INSERT ×8 (alongside HTTP)",
@@ -404,14 +406,11 @@ async fn http(pool: &PgPool, options: BenchOptions, table: &mut Table) -> Result
         move |i| {
             super::appends::plain_select_then_insert(
                 pool_.clone(),
-                ids_s[i % ids_s.len()],
+                ids_[i % ids_.len()],
                 Arc::clone(&sample_),
             )
         },
-        move |i| {
-            let url = format!("{b}/api/v1/households/{}/supports", ids_p[i % ids_p.len()]);
-            post_support(c.clone(), url, t.clone())
-        },
+        supports_to(&client, &base, &officer, &ids),
     )
     .await?;
     table.push(floor);
