@@ -76,6 +76,24 @@ impl HouseholdCache {
     pub fn forget(&self, id: &Uuid) {
         self.0.remove(id);
     }
+
+    /// How full the cache is, for an operator sizing `--cache-events`.
+    pub fn fill(&self) -> Fill {
+        Fill {
+            households: self.0.len(),
+            events: self.0.weight(),
+            capacity_events: self.0.capacity(),
+        }
+    }
+}
+
+/// How full the cache is: households held, the events they stand for (each household also
+/// weighs one), and the most it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Fill {
+    pub households: usize,
+    pub events: u64,
+    pub capacity_events: u64,
 }
 
 #[cfg(test)]

@@ -124,6 +124,11 @@ impl EventLog {
         &self.pool
     }
 
+    /// How full the cache of households is.
+    pub fn cache_fill(&self) -> cache::Fill {
+        self.cache.fill()
+    }
+
     /// Connections for one-statement reads on a hot path (see [`ReadPool`]).
     pub fn reads(&self) -> &ReadPool {
         &self.reads

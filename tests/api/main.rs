@@ -15,6 +15,7 @@ mod flags;
 mod forms;
 mod freshness;
 mod funds;
+mod health;
 mod helpers;
 mod household_pages;
 mod households_list;
