@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ansinh::api::access_log::AccessLog;
-use ansinh::server::Application;
 use ansinh::users::Role;
 use ansinh::web::WebConfig;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{mend_access_log, refuse_access_log, spawn_app};
+use crate::helpers::{mend_access_log, refuse_access_log, server_with, spawn_app};
 
 /// A server whose access-log journal is kept in `folder`, built and run on the current
 /// runtime over a pool of its own: its base URL and access-log writer.
@@ -22,19 +21,7 @@ async fn server_on(options: PgConnectOptions, folder: PathBuf) -> (String, Acces
         .expect("the server's pool");
     let mut web = WebConfig::default();
     web.access_journal = Some(folder);
-    let standards = ansinh_events::standards::Standards::builtin().expect("standards");
-    let app = Application::build_with_config(
-        pool,
-        "127.0.0.1:0".parse().expect("address"),
-        standards,
-        web,
-    )
-    .await
-    .expect("build the server");
-    let base = format!("http://{}", app.local_addr().expect("address"));
-    let access_log = app.access_log();
-    tokio::spawn(app.run(std::future::pending()));
-    (base, access_log)
+    server_with(pool, web).await
 }
 
 /// A GET of `path` on the server at `base` with `token`: its status and body.

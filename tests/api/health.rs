@@ -1,13 +1,12 @@
 //! `GET /health`: the database's answer, and how full the cache of households is, so an
 //! operator can size `serve --cache-events`.
 
-use ansinh::server::Application;
 use ansinh::store::cache::DEFAULT_CAPACITY_EVENTS;
 use ansinh::users::Role;
 use ansinh::web::WebConfig;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, support};
+use crate::helpers::{server_with, spawn_app, support};
 
 async fn cache_of(client: &reqwest::Client, base: &str) -> Value {
     let health: Value = client
@@ -47,17 +46,7 @@ async fn health_says_how_full_the_household_cache_is() {
     // `serve --cache-events` reaches the server's cache.
     let mut web = WebConfig::default();
     web.cache_events = Some(5_000);
-    let standards = ansinh_events::standards::Standards::builtin().expect("standards");
-    let other = Application::build_with_config(
-        app.pool.clone(),
-        "127.0.0.1:0".parse().expect("address"),
-        standards,
-        web,
-    )
-    .await
-    .expect("build the server");
-    let base = format!("http://{}", other.local_addr().expect("address"));
-    tokio::spawn(other.run(std::future::pending()));
+    let (base, _) = server_with(app.pool.clone(), web).await;
     let cache = cache_of(&app.client, &base).await;
     assert_eq!(cache["capacity_events"], 5_000, "{cache}");
 }

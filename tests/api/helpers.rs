@@ -128,6 +128,27 @@ pub async fn signed_in(
     (cookie, token)
 }
 
+/// A server with `web`'s configuration over `pool`, built and run on the current runtime: its
+/// base URL and access-log writer.
+pub async fn server_with(
+    pool: PgPool,
+    web: ansinh::web::WebConfig,
+) -> (String, ansinh::api::access_log::AccessLog) {
+    let standards = ansinh_events::standards::Standards::builtin().expect("standards");
+    let app = Application::build_with_config(
+        pool,
+        "127.0.0.1:0".parse().expect("address"),
+        standards,
+        web,
+    )
+    .await
+    .expect("build the server");
+    let base = format!("http://{}", app.local_addr().expect("address"));
+    let access_log = app.access_log();
+    tokio::spawn(app.run(std::future::pending()));
+    (base, access_log)
+}
+
 pub async fn spawn_app() -> TestApp {
     let db = common::migrated_db().await;
     // More connections than the harness's pool: the concurrency tests send 20 at once.
