@@ -281,6 +281,15 @@ async fn a_killed_postgres_loses_no_acknowledged_write_answers_503_while_down_an
         .filter(|id| !logged.contains(id))
         .collect();
     assert!(lost.is_empty(), "acknowledged but not in the log: {lost:?}");
+    // Whole pages written to the WAL after a checkpoint go compressed (lz4 where built in).
+    let wal_compression: String = sqlx::query_scalar("SHOW wal_compression")
+        .fetch_one(&mut conn)
+        .await
+        .expect("SHOW wal_compression");
+    assert!(
+        ["lz4", "on", "pglz"].contains(&wal_compression.as_str()),
+        "{wal_compression}"
+    );
     conn.close().await.expect("close");
     drop(pg);
 
