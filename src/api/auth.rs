@@ -387,6 +387,13 @@ const HIDDEN_FROM_MONITORS: [&str; 3] = ["id_number", "birth_year", "birth_date"
 /// The same keys as they stand in a JSON body, for a scan without parsing.
 const HIDDEN_KEYS_QUOTED: [&str; 3] = ["\"id_number\"", "\"birth_year\"", "\"birth_date\""];
 
+/// Whether a JSON body we wrote holds `quoted` (a key or string with its quotes): our
+/// serializers, and PostgreSQL's jsonb output, write ASCII keys and type names literally, so
+/// one byte scan answers without parsing the body.
+pub fn mentions(body: &[u8], quoted: &str) -> bool {
+    body.windows(quoted.len()).any(|w| w == quoted.as_bytes())
+}
+
 /// Removes ID numbers and birth years anywhere in a JSON document.
 pub fn redact_personal(value: &mut Value) {
     match value {
@@ -548,7 +555,7 @@ async fn redact_response(response: Response) -> Response {
     // Our serializer writes every key literally, so a hidden key always shows as `"key"`.
     let names_hidden = HIDDEN_KEYS_QUOTED
         .iter()
-        .any(|quoted| bytes.windows(quoted.len()).any(|w| w == quoted.as_bytes()));
+        .any(|quoted| mentions(&bytes, quoted));
     if !names_hidden {
         return Response::from_parts(parts, Body::from(bytes));
     }

@@ -66,11 +66,9 @@ pub fn hide_contacts(page: &mut Value) {
 }
 
 /// Whether a history page, as the log wrote it, holds a complaint — the only event with a
-/// contact to hide. The page's type names are written literally (ASCII, never escaped), so a
-/// page without `"complaint_received"` goes out as it is, neither parsed nor written again.
+/// contact to hide: a page without one goes out as it is, neither parsed nor written again.
 pub fn holds_complaint(page: &[u8]) -> bool {
-    const QUOTED: &[u8] = b"\"complaint_received\"";
-    page.windows(QUOTED.len()).any(|w| w == QUOTED)
+    super::auth::mentions(page, "\"complaint_received\"")
 }
 
 /// Today in Vietnam (UTC+7).

@@ -6,19 +6,19 @@ use ansinh::users::Role;
 use ansinh::web::WebConfig;
 use serde_json::Value;
 
-use crate::helpers::{server_with, spawn_app, support};
+use crate::helpers::{reply, server_with, spawn_app, support};
 
 async fn cache_of(client: &reqwest::Client, base: &str) -> Value {
-    let health: Value = client
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .expect("GET /health")
-        .json()
-        .await
-        .expect("a JSON body");
-    assert_eq!(health["status"], "ok", "{health}");
-    health["household_cache"].clone()
+    let health = reply(
+        client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(health.body["status"], "ok", "{}", health.text);
+    health.body["household_cache"].clone()
 }
 
 #[tokio::test]
