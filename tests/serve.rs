@@ -39,7 +39,7 @@ async fn serve_on_an_empty_data_dir_answers_health_and_ctrl_c_stops_everything()
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let data_dir = tmp.path().join("data");
 
-    let mut child = spawn_serve(&data_dir);
+    let mut child = Serving(spawn_serve(&data_dir));
     let (url, drain) = announced_address(&mut child);
 
     let health = reqwest::get(format!("{url}/health"))
@@ -130,7 +130,7 @@ async fn a_killed_postgres_loses_no_acknowledged_write_answers_503_while_down_an
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let data_dir = tmp.path().join("data");
     // Durable (not ANSINH_PG_FAST): an acknowledged commit must survive PostgreSQL's death.
-    let mut child = serve(&data_dir).spawn().expect("spawn ansinh serve");
+    let mut child = Serving(serve(&data_dir).spawn().expect("spawn ansinh serve"));
     let (url, drain) = announced_address(&mut child);
     let users = Command::new(env!("CARGO_BIN_EXE_ansinh"))
         .args([
@@ -332,6 +332,42 @@ fn ctrl_c_while_serve_is_starting_leaves_no_postgres_behind() {
         !data_dir.join("pgdata/postmaster.pid").exists(),
         "stderr:\n{stderr}"
     );
+}
+
+/// A serve child that is stopped as Ctrl-C stops it (then killed) when a test ends before it
+/// does: left running after a failed assert, it and its PostgreSQL held the test's output open
+/// and CI waited on them for hours.
+struct Serving(Child);
+
+impl std::ops::Deref for Serving {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Serving {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let running = |c: &mut Child| matches!(c.try_wait(), Ok(None));
+        if !running(&mut self.0) {
+            return;
+        }
+        let _ = kill(Pid::from_raw(self.0.id() as i32), Signal::SIGINT);
+        for _ in 0..300 {
+            std::thread::sleep(Duration::from_millis(50));
+            if !running(&mut self.0) {
+                return;
+            }
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// `ansinh serve` on its own cluster in `data_dir` (no DATABASE_URL), stderr piped; fast (no

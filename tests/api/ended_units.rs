@@ -3,8 +3,6 @@
 //! reports past a unit's end are refused with what replaced it; a new commune's report counts
 //! its predecessors' households; reading is scoped by the day a household was placed.
 
-use std::process::Command as Process;
-
 use ansinh::store::EventLog;
 use ansinh::users::{self, Role};
 use ansinh_events::household::{Area, Command, HouseholdCommand, HouseholdMoved};
@@ -200,12 +198,8 @@ async fn a_user_of_an_ended_unit_is_told_on_every_response_and_page_and_keeps_wo
 }
 
 /// Runs `ansinh ARGS` on `db`; exit code, stdout, stderr.
-fn ansinh(db_url: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Process::new(env!("CARGO_BIN_EXE_ansinh"))
-        .args(args)
-        .env("DATABASE_URL", db_url)
-        .output()
-        .expect("run ansinh");
+async fn ansinh(db_url: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = common::ansinh_async(db_url, args).await;
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -242,7 +236,8 @@ async fn users_move_to_units_valid_today_and_never_into_an_ended_one() {
     let (code, out, err) = ansinh(
         &db.url,
         &["users", "set-unit", &hoa.id.to_string(), "25456"],
-    );
+    )
+    .await;
     assert_eq!(code, Some(2), "{err}");
     assert!(out.is_empty());
     assert!(err.contains("unit 25456 is not valid today"), "{err}");
@@ -250,17 +245,17 @@ async fn users_move_to_units_valid_today_and_never_into_an_ended_one() {
     assert!(err.contains("25459 Phường Tân Ninh"), "{err}");
     assert_eq!(unit_of(&db, hoa.id).await, "703");
     // So is an ended province, and an unknown user or unit.
-    let (code, _, err) = ansinh(&db.url, &["users", "move", "--from", "703", "--to", "72"]);
+    let (code, _, err) = ansinh(&db.url, &["users", "move", "--from", "703", "--to", "72"]).await;
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("80 Tỉnh Tây Ninh"), "{err}");
-    let (code, _, err) = ansinh(&db.url, &["users", "set-unit", "Không Ai", "80"]);
+    let (code, _, err) = ansinh(&db.url, &["users", "set-unit", "Không Ai", "80"]).await;
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no user is named"), "{err}");
-    let (code, _, err) = ansinh(&db.url, &["users", "set-unit", "Lê Thị Hoa", "99999"]);
+    let (code, _, err) = ansinh(&db.url, &["users", "set-unit", "Lê Thị Hoa", "99999"]).await;
     assert_eq!(code, Some(2), "{err}");
 
     // One user by name.
-    let (code, out, err) = ansinh(&db.url, &["users", "set-unit", "Lê Thị Hoa", "80"]);
+    let (code, out, err) = ansinh(&db.url, &["users", "set-unit", "Lê Thị Hoa", "80"]).await;
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(
         out,
@@ -275,7 +270,8 @@ async fn users_move_to_units_valid_today_and_never_into_an_ended_one() {
     let (code, out, err) = ansinh(
         &db.url,
         &["users", "move", "--from", "703", "--to", "80", "--dry-run"],
-    );
+    )
+    .await;
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(
         out,
@@ -287,7 +283,7 @@ async fn users_move_to_units_valid_today_and_never_into_an_ended_one() {
     );
     assert!(err.contains("dry run"), "{err}");
     assert_eq!(unit_of(&db, lan.id).await, "703");
-    let (code, out, _) = ansinh(&db.url, &["users", "move", "--from", "703", "--to", "80"]);
+    let (code, out, _) = ansinh(&db.url, &["users", "move", "--from", "703", "--to", "80"]).await;
     assert_eq!(code, Some(0));
     assert_eq!(out.lines().count(), 2, "{out}");
     assert!(out.lines().all(|l| l.starts_with("moved ")), "{out}");
@@ -313,7 +309,7 @@ async fn users_move_to_units_valid_today_and_never_into_an_ended_one() {
         .await
         .expect("q")
         .expect("u");
-    let (code, _, err) = ansinh(&db.url, &["users", "set-unit", &fresh.id.to_string(), "80"]);
+    let (code, _, err) = ansinh(&db.url, &["users", "set-unit", &fresh.id.to_string(), "80"]).await;
     assert_eq!(code, Some(0), "{err}");
     cache.forget(fresh.id);
     let after = cache
@@ -369,7 +365,8 @@ async fn a_report_past_the_units_end_is_refused_with_what_replaced_it() {
             "--to",
             "2025-12-31",
         ],
-    );
+    )
+    .await;
     assert_eq!(code, Some(2), "{err}");
     assert!(out.is_empty(), "no table of zeros: {out}");
     assert!(err.contains("--to: unit 703 ("), "{err}");

@@ -433,24 +433,25 @@ async fn ansinh_report_movements_writes_the_same_numbers_as_json_csv_and_xlsx() 
         "2024-12-31",
     ];
 
-    let out = common::ansinh(app.db_url(), &args);
+    let out = common::ansinh_async(app.db_url(), &args).await;
     assert_eq!(out.status.code(), Some(0), "{}", common::text(&out.stderr));
     let json: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(json, units[0].1);
 
     let csv_path = dir.path().join("bao-cao.csv");
     let csv_arg = csv_path.to_str().expect("utf-8 path");
-    let out = common::ansinh(app.db_url(), &[&args[..], &["--out", csv_arg]].concat());
+    let out = common::ansinh_async(app.db_url(), &[&args[..], &["--out", csv_arg]].concat()).await;
     assert_eq!(out.status.code(), Some(0), "{}", common::text(&out.stderr));
     assert!(out.stdout.is_empty());
     check_csv(&std::fs::read(&csv_path).expect("the CSV"), &units);
 
     let xlsx_path = dir.path().join("bao-cao");
     let xlsx_arg = xlsx_path.to_str().expect("utf-8 path");
-    let out = common::ansinh(
+    let out = common::ansinh_async(
         app.db_url(),
         &[&args[..], &["--format", "xlsx", "--out", xlsx_arg]].concat(),
-    );
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", common::text(&out.stderr));
     check_xlsx(&std::fs::read(&xlsx_path).expect("the XLSX"), &units);
 
@@ -478,7 +479,7 @@ async fn ansinh_report_movements_writes_the_same_numbers_as_json_csv_and_xlsx() 
                 None => call.extend_from_slice(pair),
             }
         }
-        let out = common::ansinh(app.db_url(), &call);
+        let out = common::ansinh_async(app.db_url(), &call).await;
         let stderr = common::text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{call:?}: {stderr}");
         assert!(stderr.contains(says), "{call:?}: {stderr}");

@@ -271,11 +271,7 @@ async fn the_append_the_import_the_reform_and_the_runner_write_their_tables_in_l
     // The reform's batch: COPY of the reassignments' events, then the households' status.
     app.register(&token_of_old_commune(&app).await, "25456")
         .await;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ansinh"))
-        .args(["units", "reform"])
-        .env("DATABASE_URL", app.db_url())
-        .output()
-        .expect("run ansinh units reform");
+    let out = crate::common::ansinh_async(app.db_url(), &["units", "reform"]).await;
     assert!(
         out.status.success(),
         "{}",

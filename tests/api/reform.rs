@@ -1,22 +1,16 @@
 //! `ansinh units reform` and the worklist: households carried across the 2025 merger of
 //! communes as events, read before and after it, and split communes left to officers.
 
-use std::process::Command;
-
 use ansinh::users::Role;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::common;
 use crate::helpers::{decision, registration, spawn_app, survey, TestApp};
 
 /// Runs `ansinh units reform ARGS` on the app's database; its JSON summary.
-fn reform(app: &TestApp, args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_ansinh"))
-        .args(["units", "reform"])
-        .args(args)
-        .env("DATABASE_URL", app.db_url())
-        .output()
-        .expect("run ansinh units reform");
+async fn reform(app: &TestApp, args: &[&str]) -> Value {
+    let out = common::ansinh_async(app.db_url(), &[&["units", "reform"], args].concat()).await;
     assert!(
         out.status.success(),
         "{}",
@@ -102,7 +96,7 @@ async fn a_whole_commune_moves_with_the_resolution_and_the_past_reads_as_it_was(
     let before_district = report(&app, &old_tay_ninh, "703", 2024).await;
     assert_eq!(before_commune["poor"]["closing"], 1, "{before_commune}");
 
-    let dry = reform(&app, &["--dry-run"]);
+    let dry = reform(&app, &["--dry-run"]).await;
     assert_eq!(
         (dry["moved"].as_i64(), dry["dry_run"].as_bool()),
         (Some(2), Some(true))
@@ -115,7 +109,7 @@ async fn a_whole_commune_moves_with_the_resolution_and_the_past_reads_as_it_was(
         "a dry run writes nothing"
     );
 
-    let summary = reform(&app, &[]);
+    let summary = reform(&app, &[]).await;
     assert_eq!(summary["moved"], 2, "{summary}");
     assert_eq!(summary["already_moved"], 0, "{summary}");
     assert_eq!(summary["unassigned"], 0, "{summary}");
@@ -173,7 +167,7 @@ async fn a_whole_commune_moves_with_the_resolution_and_the_past_reads_as_it_was(
         before_district
     );
 
-    let again = reform(&app, &[]);
+    let again = reform(&app, &[]).await;
     assert_eq!(again["moved"], 0, "{again}");
     assert_eq!(again["already_moved"], 2, "{again}");
 
@@ -208,7 +202,7 @@ async fn a_split_commune_waits_for_an_officer_unless_a_hamlet_rule_places_it() {
     )
     .expect("write the hamlet file");
     let hamlet_arg = hamlets.to_str().expect("path");
-    let summary = reform(&app, &["--hamlets", hamlet_arg]);
+    let summary = reform(&app, &["--hamlets", hamlet_arg]).await;
     assert_eq!(
         (summary["moved"].as_i64(), summary["unassigned"].as_i64()),
         (Some(1), Some(1)),
@@ -301,7 +295,7 @@ async fn a_split_commune_waits_for_an_officer_unless_a_hamlet_rule_places_it() {
         twice.text
     );
 
-    let again = reform(&app, &["--hamlets", hamlet_arg]);
+    let again = reform(&app, &["--hamlets", hamlet_arg]).await;
     assert_eq!(
         (again["moved"].as_i64(), again["unassigned"].as_i64()),
         (Some(0), Some(0)),
@@ -357,7 +351,7 @@ async fn an_officer_assigns_a_household_of_a_split_commune_on_the_pages() {
     let old_tay_ninh = app.token(Role::ProvinceOfficer, "72").await;
     // 25507 Xã Tân Phong went partly to 25498 Xã Thạnh Bình and partly to 25549 Xã Tân Phú.
     let id = register_in(&app, &old_tay_ninh, "25507", "Ấp Tân Đông").await;
-    let summary = reform(&app, &[]);
+    let summary = reform(&app, &[]).await;
     assert_eq!(summary["unassigned"], 1, "{summary}");
     let (cookie, _) = crate::helpers::signed_in(
         &app,
@@ -469,9 +463,9 @@ async fn a_run_that_stopped_part_way_is_finished_by_the_next_and_moves_each_hous
         "old_code,old_name,new_code,new_name,whole\n25456,Phường 1,25459,Phường Tân Ninh,yes\n",
     )
     .expect("write the partial mapping");
-    let stopped = reform(&app, &["--mapping", part.to_str().expect("path")]);
+    let stopped = reform(&app, &["--mapping", part.to_str().expect("path")]).await;
     assert_eq!(stopped["moved"], 1, "{stopped}");
-    let finished = reform(&app, &[]);
+    let finished = reform(&app, &[]).await;
     assert_eq!(finished["moved"], 1, "{finished}");
     assert_eq!(finished["already_moved"], 1, "{finished}");
     let province = app.token(Role::ProvinceOfficer, "80").await;
