@@ -491,9 +491,10 @@ async fn ansinh_report_movements_writes_the_same_numbers_as_json_csv_and_xlsx() 
 /// `script`, which gives the command a terminal; skipped where util-linux's `script` is missing).
 #[tokio::test]
 async fn xlsx_is_not_written_to_a_terminal() {
-    let has_script = std::process::Command::new("script")
+    let has_script = tokio::process::Command::new("script")
         .arg("--version")
         .output()
+        .await
         .is_ok_and(|o| o.status.success());
     if !has_script {
         eprintln!("skipped: no `script` to give the command a terminal");
@@ -504,11 +505,13 @@ async fn xlsx_is_not_written_to_a_terminal() {
         "{} report movements --unit 703 --from 2024-01-01 --to 2024-12-31 --format xlsx",
         env!("CARGO_BIN_EXE_ansinh")
     );
-    let out = std::process::Command::new("script")
+    let out = tokio::process::Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .env("DATABASE_URL", &db.url)
         .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
         .output()
+        .await
         .expect("run script");
     let said = common::text(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{said}");

@@ -1,6 +1,7 @@
 //! The HTTP layer reaches no command-line code: a request never goes through `cli::Failure`,
 //! `ansinh rebuild` or `ansinh report`'s one-shot catch-up; and only the command line (`src/cli/`,
-//! `src/main.rs`) prints: the library returns results (issue 13).
+//! `src/main.rs`) prints: the library returns results (issue 13). And no test here blocks its
+//! runtime waiting for a child process.
 
 use std::path::Path;
 
@@ -65,4 +66,33 @@ fn only_the_command_line_prints() {
         printing.is_empty(),
         "these print outside the command line: {printing:?}"
     );
+}
+
+/// Every test here runs on a single-threaded runtime, most beside a server on it: a test that
+/// waits for a child process with `std::process` stops that server mid-transaction, and a child
+/// that needs its locks (`ansinh report`'s catch-up waits on the runner's checkpoint rows) then
+/// waits forever; CI hung so. Children are awaited with `tokio::process`.
+#[test]
+fn no_test_here_blocks_its_runtime_on_a_child_process() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    sources(&root.join("tests/api"), &mut files);
+    assert!(files.len() > 20, "{files:?}");
+    let blocking: Vec<String> = files
+        .iter()
+        .filter(|f| !f.ends_with("tests/api/layers.rs"))
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).expect("read");
+            [
+                "std::process::Command",
+                "process::{Command",
+                "Command as Process",
+                "common::ansinh(",
+            ]
+            .iter()
+            .any(|m| text.contains(m))
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(blocking.is_empty(), "{blocking:?}");
 }

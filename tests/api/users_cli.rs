@@ -1,6 +1,6 @@
 //! `ansinh users add` prints the token alone on stdout, and the token works.
 
-use std::process::Command;
+use tokio::process::Command;
 
 use crate::common;
 
@@ -20,6 +20,7 @@ async fn users_add_prints_only_a_token_that_then_authenticates() {
         ])
         .env("DATABASE_URL", &db.url)
         .output()
+        .await
         .expect("run ansinh users add");
     assert!(
         out.status.success(),
@@ -49,6 +50,7 @@ async fn users_add_with_an_unknown_role_or_unit_exits_2_and_prints_nothing() {
             ])
             .env("DATABASE_URL", &db.url)
             .output()
+            .await
             .expect("run ansinh users add");
         assert_eq!(out.status.code(), Some(2), "{role} {unit}");
         assert!(out.stdout.is_empty());
@@ -57,8 +59,12 @@ async fn users_add_with_an_unknown_role_or_unit_exits_2_and_prints_nothing() {
 }
 
 /// Runs `ansinh users ARGS` on `db` with `stdin`; exit code, stdout, stderr.
-fn users_cli(db: &common::TestDb, args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
-    use std::io::Write;
+async fn users_cli(
+    db: &common::TestDb,
+    args: &[&str],
+    stdin: &str,
+) -> (Option<i32>, String, String) {
+    use tokio::io::AsyncWriteExt;
     let mut child = Command::new(env!("CARGO_BIN_EXE_ansinh"))
         .arg("users")
         .args(args)
@@ -66,15 +72,16 @@ fn users_cli(db: &common::TestDb, args: &[&str], stdin: &str) -> (Option<i32>, S
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
         .spawn()
         .expect("run ansinh users");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
+    let mut input = child.stdin.take().expect("stdin");
+    input
         .write_all(stdin.as_bytes())
+        .await
         .expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
+    drop(input);
+    let out = child.wait_with_output().await.expect("wait");
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -105,7 +112,7 @@ async fn passwords_are_set_from_stdin_and_then_sign_in() {
     ];
     let mut with_password = add.to_vec();
     with_password.push("--password-stdin");
-    let (code, stdout, stderr) = users_cli(&db, &with_password, "mật khẩu đầu tiên\n");
+    let (code, stdout, stderr) = users_cli(&db, &with_password, "mật khẩu đầu tiên\n").await;
     assert_eq!(code, Some(0), "{stderr}");
     let token = stdout.strip_suffix('\n').expect("one line");
     assert_eq!(token.len(), 64, "the token is still printed: {stdout:?}");
@@ -126,13 +133,14 @@ async fn passwords_are_set_from_stdin_and_then_sign_in() {
         &db,
         &["set-password", "--name", "Ngô Văn Ba", "--password-stdin"],
         "mật khẩu thứ hai\r\n",
-    );
+    )
+    .await;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(!signs_in(&db, "Ngô Văn Ba", "mật khẩu đầu tiên").await);
     assert!(signs_in(&db, "Ngô Văn Ba", "mật khẩu thứ hai").await);
 
     // Another user of that name cannot be given a password: sign-in is by name.
-    let (code, stdout, stderr) = users_cli(&db, &with_password, "một mật khẩu khác\n");
+    let (code, stdout, stderr) = users_cli(&db, &with_password, "một mật khẩu khác\n").await;
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stdout.is_empty());
     assert!(stderr.contains("already has a password"), "{stderr}");
@@ -159,7 +167,8 @@ async fn bad_passwords_and_unknown_or_ambiguous_names_exit_2_and_change_nothing(
                 "--password-stdin",
             ],
             stdin,
-        );
+        )
+        .await;
         assert_eq!(code, Some(2), "{stdin:?}: {stderr}");
         assert!(stdout.is_empty());
         assert!(
@@ -174,7 +183,7 @@ async fn bad_passwords_and_unknown_or_ambiguous_names_exit_2_and_change_nothing(
     assert_eq!(users, 0, "no user was created");
 
     let set = |name: &'static str| ["set-password", "--name", name, "--password-stdin"];
-    let (code, _, stderr) = users_cli(&db, &set("Không Có Ai"), "đủ dài rồi đấy\n");
+    let (code, _, stderr) = users_cli(&db, &set("Không Có Ai"), "đủ dài rồi đấy\n").await;
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains("no user is named \"Không Có Ai\""),
@@ -186,14 +195,14 @@ async fn bad_passwords_and_unknown_or_ambiguous_names_exit_2_and_change_nothing(
             .await
             .expect("create");
     }
-    let (code, _, stderr) = users_cli(&db, &set("Trùng Tên"), "đủ dài rồi đấy\n");
+    let (code, _, stderr) = users_cli(&db, &set("Trùng Tên"), "đủ dài rồi đấy\n").await;
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains("2 users are named \"Trùng Tên\""),
         "{stderr}"
     );
 
-    let (code, _, stderr) = users_cli(&db, &["set-password", "--name", "Trùng Tên"], "");
+    let (code, _, stderr) = users_cli(&db, &["set-password", "--name", "Trùng Tên"], "").await;
     assert_eq!(code, Some(2), "--password-stdin is required");
     assert!(stderr.contains("--password-stdin"), "{stderr}");
 }
