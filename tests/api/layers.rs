@@ -68,8 +68,8 @@ fn only_the_command_line_prints() {
     );
 }
 
-/// Every test here runs on a single-threaded runtime, most beside a server on it: a test that
-/// waits for a child process with `std::process` stops that server mid-transaction, and a child
+/// Most tests here run a server on their test's runtime, most of them single-threaded: a test
+/// that waits for a child process with `std::process` stops that server mid-transaction, and a child
 /// that needs its locks (`ansinh report`'s catch-up waits on the runner's checkpoint rows) then
 /// waits forever; CI hung so. Children are awaited with `tokio::process`.
 #[test]
