@@ -1,10 +1,9 @@
 //! `spawn_app()`: the real application on 127.0.0.1:0 over a fresh migrated database, with
 //! typed helpers for users, households and requests.
 
-use std::net::SocketAddr;
-
 use ansinh::server::Application;
 use ansinh::users::{self, Role};
+use ansinh::web::WebConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
@@ -132,7 +131,7 @@ pub async fn signed_in(
 /// base URL and access-log writer.
 pub async fn server_with(
     pool: PgPool,
-    web: ansinh::web::WebConfig,
+    web: WebConfig,
 ) -> (String, ansinh::api::access_log::AccessLog) {
     let standards = ansinh_events::standards::Standards::builtin().expect("standards");
     let app = Application::build_with_config(
@@ -157,15 +156,9 @@ pub async fn spawn_app() -> TestApp {
         .connect_with((*db.pool.connect_options()).clone())
         .await
         .expect("connect the application's pool");
-    let bind: SocketAddr = "127.0.0.1:0".parse().expect("address");
-    let app = Application::build(pool.clone(), bind)
-        .await
-        .expect("build the application");
-    let addr = app.local_addr().expect("bound address");
-    let access_log = app.access_log();
-    tokio::spawn(app.run(std::future::pending()));
+    let (base, access_log) = server_with(pool.clone(), WebConfig::default()).await;
     TestApp {
-        base: format!("http://{addr}"),
+        base,
         access_log,
         pool,
         client: reqwest::Client::new(),
@@ -302,13 +295,7 @@ impl TestApp {
     /// Another server on the same database (as after a restart, or a second `ansinh serve`);
     /// returns its base URL.
     pub async fn spawn_another(&self) -> String {
-        let bind: SocketAddr = "127.0.0.1:0".parse().expect("address");
-        let app = Application::build(self.pool.clone(), bind)
-            .await
-            .expect("build the application");
-        let addr = app.local_addr().expect("bound address");
-        tokio::spawn(app.run(std::future::pending()));
-        format!("http://{addr}")
+        server_with(self.pool.clone(), WebConfig::default()).await.0
     }
 
     /// How many events the log holds in all.
