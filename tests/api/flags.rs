@@ -97,6 +97,31 @@ fn days_ago(n: i64) -> String {
     ((Utc::now() + Duration::hours(7)).date_naive() - Duration::days(n)).to_string()
 }
 
+/// The bench's commands are supports of the day: were they late entries (as a fixed past date
+/// made them once the calendar moved on), each would also raise a flag, and the bench would
+/// measure a red flag per command that real supports rarely raise.
+#[tokio::test]
+async fn the_bench_support_raises_no_flag() {
+    let s = scene().await;
+    let h = s.poor().await;
+    let r = s
+        .post(
+            &s.officer,
+            h,
+            "supports",
+            &ansinh::cli::bench::support_body(),
+        )
+        .await;
+    let sequence = r["sequence"].as_i64().expect("the support's sequence");
+    let raised: Vec<_> = s
+        .flags(h)
+        .await
+        .into_iter()
+        .filter(|(_, s)| *s == sequence)
+        .collect();
+    assert!(raised.is_empty(), "the bench's support raised {raised:?}");
+}
+
 #[tokio::test]
 async fn not_eligible_fires_for_a_household_never_poor_and_not_for_a_poor_one() {
     let s = scene().await;

@@ -15,6 +15,7 @@ mod request_parts;
 use sqlx::PgPool;
 
 pub use measure::{Figure, Table};
+pub use province::support_body;
 
 #[derive(Debug, Clone, Copy)]
 pub struct BenchOptions {

@@ -213,11 +213,13 @@ async fn start_server(
     Ok((base, stop_tx, server))
 }
 
-/// The body of a support of 2,000,000 VND, as an officer's client sends it.
-fn support_body() -> serde_json::Value {
+/// The body of a support of 2,000,000 VND, as an officer's client sends it on the day it was
+/// paid. A fixed past date would make every support a late entry (recorded over 90 days after
+/// it was paid), so each command would also raise a red flag, as few real ones do.
+pub fn support_body() -> serde_json::Value {
     serde_json::json!({
         "policy": "emergency_aid", "amount_vnd": 2_000_000, "funding_source": "mobilized",
-        "disbursed_on": "2025-01-15",
+        "disbursed_on": ansinh_projections::log::today_in_vietnam(),
         "disbursed_by": "UBND xã", "decision_no": "01/QĐ-UBND"
     })
 }
