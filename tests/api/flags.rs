@@ -117,7 +117,7 @@ async fn the_bench_support_raises_no_flag() {
         .flags(h)
         .await
         .into_iter()
-        .filter(|(_, s)| *s == sequence)
+        .filter(|(_, flagged)| *flagged == sequence)
         .collect();
     assert!(raised.is_empty(), "the bench's support raised {raised:?}");
 }

@@ -180,25 +180,27 @@ pub async fn migrated_db() -> TestDb {
     db
 }
 
+/// The `ansinh` binary with `args`, on the database at `db_url`.
+fn ansinh_command(db_url: &str, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ansinh"));
+    command
+        .args(args)
+        .env("DATABASE_URL", db_url)
+        .env_remove("RUST_LOG");
+    command
+}
+
 /// Runs the `ansinh` binary on the database at `db_url`; waits for it, blocking the thread:
 /// only for tests with no server on their runtime (see [`ansinh_async`]).
 pub fn ansinh(db_url: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_ansinh"))
-        .args(args)
-        .env("DATABASE_URL", db_url)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run ansinh")
+    ansinh_command(db_url, args).output().expect("run ansinh")
 }
 
 /// [`ansinh`] awaited, for tests whose runtime runs a server. A blocking wait froze that
 /// server: its projection runner could hold the checkpoint rows `FOR UPDATE` mid-transaction
 /// while the child's catch-up waited on them, and neither ever moved again.
 pub async fn ansinh_async(db_url: &str, args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_ansinh"))
-        .args(args)
-        .env("DATABASE_URL", db_url)
-        .env_remove("RUST_LOG")
+    tokio::process::Command::from(ansinh_command(db_url, args))
         .kill_on_drop(true)
         .output()
         .await
